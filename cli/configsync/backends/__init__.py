@@ -1,0 +1,58 @@
+"""Database backends, chosen by URL scheme."""
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from ..errors import ConfigError
+from .base import Backend, Column, ForeignKey, HistoryEntry, Operation, ReadSpec, TableInfo, WriteBatch
+
+__all__ = [
+    "Backend", "Column", "ForeignKey", "HistoryEntry", "Operation", "ReadSpec", "TableInfo",
+    "WriteBatch", "open_backend", "redact",
+]
+
+_SCHEMES = "sqlite:///path/to/file.db or postgresql://user:password@host:5432/dbname"
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced by ***, safe for any output."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable database URL>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))
+
+
+def open_backend(url: str, root: Path) -> Backend:
+    """A backend for ``url``; relative SQLite paths are relative to ``root``."""
+    shown = redact(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        raise ConfigError(f"database URL {shown}: {exc} (expected {_SCHEMES})") from None
+    scheme = parts.scheme.lower()
+    if scheme == "sqlite":
+        if parts.netloc or not parts.path or parts.path == "/":
+            raise ConfigError(f"database URL {shown}: expected sqlite:///relative/path.db or sqlite:////absolute/path.db")
+        path = Path(parts.path[1:])
+        from .sqlite import SqliteBackend
+
+        return SqliteBackend(path if path.is_absolute() else root / path, shown)
+    if scheme in ("postgres", "postgresql"):
+        if not parts.hostname and "host=" not in parts.query:
+            raise ConfigError(f"database URL {shown}: no host given (expected {_SCHEMES})")
+        from .postgres import PostgresBackend
+
+        return PostgresBackend(url, shown)
+    if scheme in ("http", "https"):
+        raise ConfigError(
+            f"database URL {shown}: the Supabase REST backend is not available yet; "
+            "use the database's postgresql:// connection string (Supabase: Project Settings > Database)"
+        )
+    raise ConfigError(f"database URL {shown}: unsupported scheme {parts.scheme or '(none)'!r} (expected {_SCHEMES})")

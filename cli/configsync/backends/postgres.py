@@ -1,0 +1,196 @@
+"""PostgreSQL through psycopg 3; also a Supabase database (direct or pooler URL)."""
+from __future__ import annotations
+
+import zlib
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb, set_json_loads
+
+from .. import values
+from ..errors import BackendError
+from ..values import Value
+from .base import Column, ForeignKey, TableInfo, WriteBatch
+from .sql import SqlBackend, quote
+
+# The advisory lock every configsync apply takes, whatever the tables:
+# applies to one database never interleave.
+LOCK_ID = zlib.crc32(b"configsync apply")
+
+_KINDS = {
+    "bool": "boolean",
+    "int2": "integer", "int4": "integer", "int8": "integer",
+    "numeric": "numeric", "float4": "float", "float8": "float",
+    "json": "json", "jsonb": "json",
+    "timestamptz": "timestamp", "timestamp": "timestamp", "date": "date",
+    "uuid": "uuid",
+    "text": "text", "varchar": "text", "bpchar": "text", "name": "text", "citext": "text",
+}
+
+_DESCRIBE = """
+select a.attname, format_type(a.atttypid, a.atttypmod), t.typname, coalesce(e.typname, ''),
+       a.attnotnull, a.atthasdef
+from pg_attribute a
+join pg_type t on t.oid = a.atttypid
+left join pg_type e on e.oid = t.typelem and t.typcategory = 'A'
+where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped
+order by a.attnum
+"""
+
+_PRIMARY_KEY = """
+select a.attname
+from pg_index i
+join lateral unnest(i.indkey) with ordinality as k(attnum, n) on true
+join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+where i.indrelid = %s::regclass and i.indisprimary
+order by k.n
+"""
+
+_FOREIGN_KEYS = """
+select c.conname, c.confrelid::regclass::text,
+       array(select a.attname from unnest(c.conkey) with ordinality k(n, i)
+             join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.n order by k.i),
+       array(select a.attname from unnest(c.confkey) with ordinality k(n, i)
+             join pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.n order by k.i)
+from pg_constraint c
+where c.conrelid = %s::regclass and c.contype = 'f'
+order by c.conname
+"""
+
+
+def _json_loads(text: str | bytes) -> Any:
+    return values.loads(text)
+
+
+class PostgresBackend(SqlBackend):
+    param = "%s"
+
+    def __init__(self, url: str, display_url: str, connect_timeout: int = 10) -> None:
+        self.url = url
+        self.display_url = display_url
+        self.connect_timeout = connect_timeout
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            try:
+                # prepare_threshold=None: Supabase's transaction pooler cannot
+                # keep prepared statements between transactions.
+                conn = psycopg.connect(
+                    self.url,
+                    autocommit=True,
+                    connect_timeout=self.connect_timeout,
+                    prepare_threshold=None,
+                    application_name="configsync",
+                )
+            except psycopg.Error as exc:
+                raise BackendError(f"cannot connect to {self.display_url}: {self._describe_error(exc)}") from None
+            set_json_loads(_json_loads, conn)
+            self._conn = conn
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _driver_errors(self) -> tuple[type[Exception], ...]:
+        return (psycopg.Error,)
+
+    def _describe_error(self, exc: Exception) -> str:
+        text = str(exc).strip().splitlines()
+        message = text[0] if text else type(exc).__name__
+        diag = getattr(exc, "diag", None)
+        detail = getattr(diag, "message_detail", None) if diag else None
+        if detail:
+            message += f" ({detail})"
+        if isinstance(exc, psycopg.errors.LockNotAvailable):
+            return "another apply is running and did not finish within the lock timeout"
+        # libpq may echo the connection string; never let a password through.
+        password = psycopg.conninfo.conninfo_to_dict(self.url).get("password")
+        if password:
+            message = message.replace(str(password), "***")
+        return message
+
+    def describe(self, tables: list[str]) -> dict[str, TableInfo]:
+        conn = self._connection()
+        result = {}
+        try:
+            with conn.transaction():
+                cur = conn.cursor()
+                for name in tables:
+                    cur.execute("select to_regclass(%s)", [quote(name)])
+                    row = cur.fetchone()
+                    if row is None or row[0] is None:
+                        raise BackendError(f"table {name} does not exist in {self.display_url}")
+                    regclass = quote(name)
+                    cur.execute(_DESCRIBE, [regclass])
+                    columns = []
+                    for col, db_type, typname, elem, notnull, hasdef in cur.fetchall():
+                        kind = "array" if elem else _KINDS.get(typname, "other")
+                        element = _KINDS.get(elem, "other") if elem else None
+                        columns.append(Column(col, kind, db_type, not notnull, hasdef, element))
+                    cur.execute(_PRIMARY_KEY, [regclass])
+                    pk = tuple(r[0] for r in cur.fetchall())
+                    cur.execute(_FOREIGN_KEYS, [regclass])
+                    fks = tuple(
+                        ForeignKey(tuple(f), ref.replace('"', ""), tuple(t))
+                        for _, ref, f, t in cur.fetchall()
+                    )
+                    result[name] = TableInfo(name, tuple(columns), pk, fks)
+        except psycopg.Error as exc:
+            raise BackendError(
+                f"reading the structure of {self.display_url} failed: {self._describe_error(exc)}"
+            ) from None
+        return result
+
+    def _begin_read(self, cur: Any) -> None:
+        # One snapshot for all tables: a snapshot never sees half of an apply.
+        cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
+    def _begin_write(self, cur: Any, batch: WriteBatch) -> None:
+        cur.execute("BEGIN")
+        cur.execute(f"SET LOCAL lock_timeout = '{int(batch.lock_timeout * 1000)}ms'")
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_ID])
+        tables = sorted({spec.table.name for spec in batch.reads})
+        if tables:
+            # EXCLUSIVE blocks other writers (dashboard edits) between our
+            # stale check and commit, but lets readers through.
+            cur.execute(f"LOCK TABLE {', '.join(quote(t) for t in tables)} IN EXCLUSIVE MODE")
+
+    def _select_expr(self, column: Column) -> str:
+        name = quote(column.name)
+        if column.kind == "other":
+            return f"{name}::text"
+        if column.kind == "array" and column.element_kind in ("other", "timestamp", "date", "uuid"):
+            return f"{name}::text[]"
+        return name
+
+    def _bind(self, column: Column) -> str:
+        return f"%s::{column.db_type}"
+
+    def _from_db(self, column: Column, value: Any) -> Value:
+        return values.from_db(value)
+
+    def _to_db(self, column: Column, value: Value) -> Any:
+        if value is None:
+            return None
+        if column.kind == "json":
+            return Jsonb(value, dumps=values.dumps)
+        if column.kind == "integer" and isinstance(value, Decimal):
+            return int(value)
+        return value
+
+    def _history_ddl(self, table: str) -> str:
+        return (
+            f"CREATE TABLE IF NOT EXISTS {quote(table)} ("
+            "id bigserial PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), "
+            "revision text NOT NULL, ref text, actor text, creates integer, updates integer, "
+            "deletes integer, checksum text, tool_version text)"
+        )
+
+    def _table_exists(self, cur: Any, table: str) -> bool:
+        cur.execute("select to_regclass(%s)", [quote(table)])
+        row = cur.fetchone()
+        return row is not None and row[0] is not None

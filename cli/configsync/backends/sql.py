@@ -1,0 +1,198 @@
+"""What SQLite and PostgreSQL share: SQL text, the apply transaction, history.
+
+Dialects supply the connection, how a column is selected and bound, and how
+the write lock is taken.
+"""
+from __future__ import annotations
+
+import abc
+import datetime as dt
+from typing import Any, Sequence
+
+from ..errors import BackendError, ConfigsyncError
+from ..values import Row, Value
+from .base import Backend, Column, HistoryEntry, Operation, ReadSpec, TableInfo, Verify, WriteBatch
+
+
+def quote(name: str) -> str:
+    """Quote a possibly schema-qualified identifier."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+
+
+class SqlBackend(Backend):
+    """A DB-API backend; subclasses fill in the dialect."""
+
+    param = "?"
+
+    # ---- dialect -----------------------------------------------------------
+
+    @abc.abstractmethod
+    def _connection(self) -> Any:
+        """An open DB-API connection (created lazily, reused)."""
+
+    @abc.abstractmethod
+    def _begin_read(self, cur: Any) -> None: ...
+
+    @abc.abstractmethod
+    def _begin_write(self, cur: Any, batch: WriteBatch) -> None:
+        """Start the transaction and take the apply lock and table locks."""
+
+    @abc.abstractmethod
+    def _select_expr(self, column: Column) -> str: ...
+
+    @abc.abstractmethod
+    def _from_db(self, column: Column, value: Any) -> Value: ...
+
+    @abc.abstractmethod
+    def _to_db(self, column: Column, value: Value) -> Any: ...
+
+    @abc.abstractmethod
+    def _history_ddl(self, table: str) -> str: ...
+
+    @abc.abstractmethod
+    def _table_exists(self, cur: Any, table: str) -> bool: ...
+
+    @abc.abstractmethod
+    def _describe_error(self, exc: Exception) -> str:
+        """One line for a driver error, without secrets."""
+
+    def _bind(self, column: Column) -> str:
+        return self.param
+
+    def _driver_errors(self) -> tuple[type[Exception], ...]:
+        return (Exception,)
+
+    # ---- reading -------------------------------------------------------------
+
+    def read(self, specs: list[ReadSpec]) -> dict[str, list[Row]]:
+        conn = self._connection()
+        try:
+            cur = conn.cursor()
+            self._begin_read(cur)
+            try:
+                return {spec.table.name: self._read_rows(cur, spec) for spec in specs}
+            finally:
+                cur.execute("ROLLBACK")
+        except self._driver_errors() as exc:
+            raise BackendError(f"reading from {self.display_url} failed: {self._describe_error(exc)}") from None
+
+    def _read_rows(self, cur: Any, spec: ReadSpec) -> list[Row]:
+        columns = [self._column(spec.table, name) for name in spec.columns]
+        select = ", ".join(self._select_expr(c) for c in columns) or "1"
+        order = ", ".join(quote(k) for k in spec.key)
+        cur.execute(f"SELECT {select} FROM {quote(spec.table.name)} ORDER BY {order}")
+        return [
+            {c.name: self._from_db(c, v) for c, v in zip(columns, raw)}
+            for raw in cur.fetchall()
+        ]
+
+    @staticmethod
+    def _column(table: TableInfo, name: str) -> Column:
+        column = table.column(name)
+        if column is None:
+            raise BackendError(f"table {table.name} has no column {name!r}")
+        return column
+
+    # ---- writing -------------------------------------------------------------
+
+    def apply(self, batch: WriteBatch, verify: Verify) -> None:
+        conn = self._connection()
+        cur = conn.cursor()
+        current: Operation | None = None
+        try:
+            self._begin_write(cur, batch)
+            try:
+                verify({spec.table.name: self._read_rows(cur, spec) for spec in batch.reads})
+                for current in batch.operations:
+                    self._execute(cur, current)
+                current = None
+                self._record(cur, batch.history_table, batch.history)
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+        except ConfigsyncError:
+            raise
+        except self._driver_errors() as exc:
+            self._rollback_quietly(conn)
+            where = f" at {current.table.name} {current.file}" if current else ""
+            raise BackendError(
+                f"apply failed{where}: {self._describe_error(exc)}; nothing was changed"
+            ) from None
+
+    def _rollback_quietly(self, conn: Any) -> None:
+        try:
+            conn.rollback()
+        except Exception:  # noqa: BLE001 - the connection may already be gone
+            return
+
+    def _execute(self, cur: Any, op: Operation) -> None:
+        table = op.table
+        where, where_params = self._where(table, op.key)
+        if op.action == "delete":
+            cur.execute(f"DELETE FROM {quote(table.name)} WHERE {where}", where_params)
+        elif op.action == "update":
+            columns = [self._column(table, n) for n in op.values]
+            sets = ", ".join(f"{quote(c.name)} = {self._bind(c)}" for c in columns)
+            params = [self._to_db(c, op.values[c.name]) for c in columns]
+            cur.execute(f"UPDATE {quote(table.name)} SET {sets} WHERE {where}", params + where_params)
+        else:
+            columns = [self._column(table, n) for n in op.values]
+            names = ", ".join(quote(c.name) for c in columns)
+            binds = ", ".join(self._bind(c) for c in columns)
+            params = [self._to_db(c, op.values[c.name]) for c in columns]
+            cur.execute(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({binds})", params)
+        if cur.rowcount != 1:
+            raise BackendError(
+                f"{op.action} of {table.name} {op.file} touched {cur.rowcount} rows instead of 1 "
+                "(is the key unique?); nothing was changed"
+            )
+
+    def _where(self, table: TableInfo, key: Row) -> tuple[str, list[Any]]:
+        columns = [self._column(table, n) for n in key]
+        clause = " AND ".join(f"{quote(c.name)} = {self._bind(c)}" for c in columns)
+        return clause, [self._to_db(c, key[c.name]) for c in columns]
+
+    # ---- history -------------------------------------------------------------
+
+    def _record(self, cur: Any, table: str, entry: HistoryEntry) -> None:
+        cur.execute(self._history_ddl(table))
+        p = self.param
+        cur.execute(
+            f"INSERT INTO {quote(table)} (applied_at, revision, ref, actor, creates, updates, deletes, "
+            f"checksum, tool_version) VALUES ({', '.join([p] * 9)})",
+            [
+                entry.applied_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                entry.revision, entry.ref, entry.actor, entry.creates, entry.updates,
+                entry.deletes, entry.checksum, entry.tool_version,
+            ],
+        )
+
+    def history(self, table: str, limit: int = 20) -> list[HistoryEntry]:
+        conn = self._connection()
+        try:
+            cur = conn.cursor()
+            self._begin_read(cur)
+            try:
+                if not self._table_exists(cur, table):
+                    return []
+                cur.execute(
+                    f"SELECT revision, ref, actor, creates, updates, deletes, checksum, applied_at, "
+                    f"tool_version FROM {quote(table)} ORDER BY id DESC LIMIT {int(limit)}"
+                )
+                return [_history_entry(row) for row in cur.fetchall()]
+            finally:
+                cur.execute("ROLLBACK")
+        except self._driver_errors() as exc:
+            raise BackendError(f"reading {table} failed: {self._describe_error(exc)}") from None
+
+
+def _history_entry(row: Sequence[Any]) -> HistoryEntry:
+    applied = row[7]
+    if isinstance(applied, dt.datetime):
+        applied = applied.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+    return HistoryEntry(
+        revision=row[0], ref=row[1] or "", actor=row[2] or "", creates=row[3], updates=row[4],
+        deletes=row[5], checksum=row[6] or "", applied_at=str(applied), tool_version=row[8] or "",
+    )
+

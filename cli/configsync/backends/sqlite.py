@@ -1,0 +1,162 @@
+"""SQLite, the embedded default: stdlib sqlite3, declared types honoured.
+
+SQLite stores few types, so the declared column type decides what a value
+means: BOOLEAN reads as true/false, JSON as structured data, a type ending in
+``[]`` as a list (stored as JSON text), NUMERIC/REAL as exact decimals. One
+table then looks the same in YAML here as on PostgreSQL.
+"""
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .. import values
+from ..errors import BackendError
+from ..values import Value
+from .base import Column, ForeignKey, TableInfo, WriteBatch
+from .sql import SqlBackend, quote
+
+
+def kind_of(declared: str) -> str:
+    upper = declared.upper().strip()
+    if upper.endswith("[]"):
+        return "array"
+    for needle, kind in (
+        ("BOOL", "boolean"), ("JSON", "json"), ("UUID", "uuid"), ("INT", "integer"),
+        ("TIMESTAMP", "timestamp"), ("DATETIME", "timestamp"), ("DATE", "date"), ("TIME", "time"),
+        ("CHAR", "text"), ("CLOB", "text"), ("TEXT", "text"),
+        ("REAL", "float"), ("FLOA", "float"), ("DOUB", "float"),
+        ("NUMERIC", "numeric"), ("DECIMAL", "numeric"),
+    ):
+        if needle in upper:
+            return kind
+    return "other"
+
+
+class SqliteBackend(SqlBackend):
+    param = "?"
+
+    def __init__(self, path: Path, display_url: str) -> None:
+        self.path = path
+        self.display_url = display_url
+        self._conn: sqlite3.Connection | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                # isolation_level=None: we issue BEGIN/COMMIT ourselves.
+                self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
+                self._conn.execute("PRAGMA foreign_keys = ON")
+            except (OSError, sqlite3.Error) as exc:
+                raise BackendError(f"cannot open {self.display_url}: {exc}") from None
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _driver_errors(self) -> tuple[type[Exception], ...]:
+        return (sqlite3.Error,)
+
+    def _describe_error(self, exc: Exception) -> str:
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            return "the database is locked: another apply is running (try again when it has finished)"
+        return str(exc)
+
+    def describe(self, tables: list[str]) -> dict[str, TableInfo]:
+        conn = self._connection()
+        result = {}
+        try:
+            for name in tables:
+                cols = conn.execute(f"PRAGMA table_info({quote(name)})").fetchall()
+                if not cols:
+                    raise BackendError(f"table {name} does not exist in {self.display_url}")
+                columns = []
+                pk: list[tuple[int, str]] = []
+                for _cid, col, declared, notnull, default, pk_index in cols:
+                    kind = kind_of(declared or "")
+                    element = kind_of(declared[:-2]) if kind == "array" else None
+                    columns.append(Column(col, kind, declared or "", not notnull and not pk_index,
+                                          default is not None, element))
+                    if pk_index:
+                        pk.append((pk_index, col))
+                fks: dict[int, list[Any]] = {}
+                for fk_id, _seq, ref_table, from_col, to_col, *_ in conn.execute(
+                    f"PRAGMA foreign_key_list({quote(name)})"
+                ):
+                    fks.setdefault(fk_id, [ref_table, [], []])
+                    fks[fk_id][1].append(from_col)
+                    fks[fk_id][2].append(to_col)
+                result[name] = TableInfo(
+                    name=name,
+                    columns=tuple(columns),
+                    primary_key=tuple(c for _, c in sorted(pk)),
+                    foreign_keys=tuple(ForeignKey(tuple(f), ref, tuple(t)) for ref, f, t in fks.values()),
+                )
+        except sqlite3.Error as exc:
+            raise BackendError(f"reading the structure of {self.display_url} failed: {exc}") from None
+        return result
+
+    def _begin_read(self, cur: Any) -> None:
+        cur.execute("BEGIN")
+
+    def _begin_write(self, cur: Any, batch: WriteBatch) -> None:
+        # IMMEDIATE takes the database write lock now: concurrent applies wait
+        # here (busy timeout) and readers still see the last committed state.
+        cur.connection.execute(f"PRAGMA busy_timeout = {int(batch.lock_timeout * 1000)}")
+        cur.execute("BEGIN IMMEDIATE")
+
+    def _select_expr(self, column: Column) -> str:
+        return quote(column.name)
+
+    def _from_db(self, column: Column, value: Any) -> Value:
+        if value is None:
+            return None
+        kind = column.kind
+        if kind == "boolean" and isinstance(value, int):
+            return bool(value)
+        if kind in ("json", "array") and isinstance(value, (str, bytes)):
+            try:
+                return values.loads(value)
+            except ValueError:
+                return str(value)
+        if kind in ("numeric", "float") and isinstance(value, str):
+            try:
+                return Decimal(value)
+            except ArithmeticError:
+                return value
+        return values.from_db(value)
+
+    def _to_db(self, column: Column, value: Value) -> Any:
+        if value is None:
+            return None
+        kind = column.kind
+        if kind in ("json", "array"):
+            return values.dumps(value)
+        if isinstance(value, bool):
+            return int(value)
+        if isinstance(value, Decimal):
+            if kind == "integer" or value == value.to_integral_value() and kind != "float":
+                return int(value)
+            # Text keeps every digit; NUMERIC affinity stores it as REAL when
+            # that is lossless and as TEXT otherwise.
+            return float(value) if kind == "float" else str(value)
+        if isinstance(value, (list, dict)):
+            return values.dumps(value)
+        return value
+
+    def _history_ddl(self, table: str) -> str:
+        return (
+            f"CREATE TABLE IF NOT EXISTS {quote(table)} ("
+            "id INTEGER PRIMARY KEY AUTOINCREMENT, applied_at TIMESTAMP NOT NULL, "
+            "revision TEXT NOT NULL, ref TEXT, actor TEXT, creates INTEGER, updates INTEGER, "
+            "deletes INTEGER, checksum TEXT, tool_version TEXT)"
+        )
+
+    def _table_exists(self, cur: Any, table: str) -> bool:
+        cur.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table])
+        return cur.fetchone() is not None

@@ -1,0 +1,86 @@
+"""The diff: ``changes(desired, actual)`` -> list of Change. Pure, no I/O."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Mapping, Sequence
+
+from .records import TableRecords
+from .values import Row, equal
+
+Action = Literal["create", "update", "delete"]
+ACTIONS: tuple[Action, ...] = ("create", "update", "delete")
+
+
+
+@dataclass(frozen=True)
+class Change:
+    action: Action
+    table: str
+    key: Row
+    file: str
+    before: Row | None
+    after: Row | None
+    fields: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        data: dict[str, object] = {
+            "table": self.table,
+            "action": self.action,
+            "key": self.key,
+            "file": self.file,
+            "before": self.before,
+            "after": self.after,
+        }
+        if self.action == "update":
+            data["fields"] = list(self.fields)
+        return data
+
+
+def changes(
+    table: str,
+    desired: TableRecords,
+    actual: TableRecords,
+    key_columns: Sequence[str],
+    kinds: Mapping[str, str] | None = None,
+    *,
+    missing_fields_differ: bool = False,
+) -> list[Change]:
+    """What turns ``actual`` into ``desired`` for one table.
+
+    A column absent from a desired record is not managed for that record (the
+    database keeps or defaults it), unless ``missing_fields_differ`` (used when
+    comparing two revisions of the files, where a removed line is a change).
+    """
+    kinds = kinds or {}
+    result = []
+    for key, want in desired.items():
+        have = actual.get(key)
+        key_row = {c: want.values.get(c) for c in key_columns}
+        if have is None:
+            result.append(Change("create", table, key_row, want.file, None, dict(want.values)))
+            continue
+        fields = [
+            c for c in want.values
+            if c not in have.values or not equal(want.values[c], have.values[c], kinds.get(c, "other"))
+        ]
+        if missing_fields_differ:
+            fields += [c for c in have.values if c not in want.values]
+        if fields:
+            after = {**have.values, **want.values}
+            if missing_fields_differ:
+                after = dict(want.values)
+            result.append(Change("update", table, key_row, want.file, dict(have.values), after, tuple(fields)))
+    for key, have in actual.items():
+        if key not in desired:
+            key_row = {c: have.values.get(c) for c in key_columns}
+            result.append(Change("delete", table, key_row, have.file, dict(have.values), None))
+    result.sort(key=lambda c: (c.file, ACTIONS.index(c.action)))
+    return result
+
+
+def for_mode(items: list[Change], mode: str, prune: bool = True) -> list[Change]:
+    """Drop what a table's mode forbids: upsert never deletes, seed only creates."""
+    allowed = {"reconcile": set(ACTIONS), "upsert": {"create", "update"}, "seed": {"create"}}[mode]
+    if not prune:
+        allowed = allowed - {"delete"}
+    return [c for c in items if c.action in allowed]

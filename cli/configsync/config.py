@@ -1,0 +1,218 @@
+"""configsync.yaml: loading, validating and resolving settings."""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path, PurePosixPath
+from typing import Any, Mapping
+
+import jsonschema
+
+from . import naming, yamlio
+from .errors import ConfigError
+
+CONFIG_FILE = "configsync.yaml"
+DEFAULT_DATABASE = "sqlite:///.configsync/local.db"
+MODES = ("reconcile", "upsert", "seed")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class TableConfig:
+    name: str
+    key: tuple[str, ...] | None = None
+    filename: str | None = None
+    exclude: frozenset[str] = frozenset()
+    secret: frozenset[str] = frozenset()
+    mode: str = "reconcile"
+
+    def hidden(self) -> frozenset[str]:
+        """Columns that never leave the database."""
+        return self.exclude | self.secret
+
+    def template(self, key: tuple[str, ...]) -> str:
+        return self.filename or naming.default_template(key)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    tables: dict[str, TableConfig]
+    database: str | None = None
+    environments: dict[str, str] = field(default_factory=dict)
+    snapshots: str = "config-snapshots"
+    schemas: str = "schemas"
+    history_table: str = "configsync_history"
+
+    @property
+    def root(self) -> Path:
+        """The config repository: the directory holding configsync.yaml."""
+        return self.path.parent
+
+    def table(self, name: str) -> TableConfig:
+        try:
+            return self.tables[name]
+        except KeyError:
+            known = ", ".join(self.tables)
+            raise ConfigError(f"unknown table {name!r}: configsync.yaml manages {known}") from None
+
+    def select(self, names: tuple[str, ...] | list[str] | None) -> list[str]:
+        """Table names to work on: the given ones (checked) or all."""
+        if not names:
+            return list(self.tables)
+        return [self.table(n).name for n in names]
+
+    def schema_path(self, table: str) -> str:
+        return f"{self.schemas}/{table}.schema.json"
+
+
+def _schema() -> dict[str, Any]:
+    text = resources.files("configsync").joinpath("config.schema.json").read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def find_config(path: str | os.PathLike[str] | None) -> Path:
+    """The config file to use: the one given, else ./configsync.yaml."""
+    config_path = Path(path) if path else Path.cwd() / CONFIG_FILE
+    if not config_path.is_file():
+        hint = "" if path else " (run configsync in the config repository, or pass --config FILE)"
+        raise ConfigError(f"{config_path}: no such file{hint}")
+    return config_path.resolve()
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    config_path = find_config(path)
+    shown = config_path.name
+    try:
+        data, root_node = yamlio.parse(config_path.read_bytes())
+    except yamlio.YamlError as exc:
+        raise ConfigError(_where(shown, exc.line) + exc.message) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{shown}: expected a mapping with a 'tables' setting")
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        lines = []
+        for error in errors:
+            path_ = list(error.absolute_path)
+            line = yamlio.line_of(root_node, path_)
+            lines.append(_where(shown, line) + _describe(error, path_))
+        raise ConfigError("\n".join(lines))
+    try:
+        return _build(config_path, data)
+    except ConfigError as exc:
+        raise ConfigError(f"{shown}: {exc}") from None
+
+
+def _where(file: str, line: int) -> str:
+    return f"{file}:{line}: " if line else f"{file}: "
+
+
+def _describe(error: jsonschema.ValidationError, path: list[Any]) -> str:
+    setting = ".".join(map(str, path)) or "(top level)"
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        where = f"{setting}." if path else ""
+        return f"unknown setting {where}{unknown[0]!r} (allowed: {', '.join(allowed)})"
+    if error.validator == "propertyNames":
+        return f"{setting}: {error.instance!r} is not a valid name"
+    if error.validator == "oneOf" and path and path[-1] == "key":
+        return f"{setting}: expected a column name or a list of column names"
+    return f"{setting}: {error.message}"
+
+
+def _build(path: Path, data: dict[str, Any]) -> Config:
+    tables = {}
+    for name, settings in data["tables"].items():
+        settings = settings or {}
+        key = settings.get("key")
+        key_cols = (key,) if isinstance(key, str) else tuple(key) if key else None
+        table = TableConfig(
+            name=name,
+            key=key_cols,
+            filename=settings.get("filename"),
+            exclude=frozenset(settings.get("exclude", ())),
+            secret=frozenset(settings.get("secret", ())),
+            mode=settings.get("mode", "reconcile"),
+        )
+        _check_table(table)
+        tables[name] = table
+    config = Config(
+        path=path,
+        tables=tables,
+        database=data.get("database"),
+        environments=dict(data.get("environments", {})),
+        snapshots=_relative_dir(data.get("snapshots", "config-snapshots"), "snapshots"),
+        schemas=_relative_dir(data.get("schemas", "schemas"), "schemas"),
+        history_table=data.get("history_table", "configsync_history"),
+    )
+    if config.history_table in tables:
+        raise ConfigError(f"history_table {config.history_table!r} is also listed under tables")
+    return config
+
+
+def _check_table(table: TableConfig) -> None:
+    where = f"tables.{table.name}"
+    hidden_keys = set(table.key or ()) & table.hidden()
+    if hidden_keys:
+        raise ConfigError(f"{where}: key column {sorted(hidden_keys)[0]!r} cannot be excluded or secret")
+    if table.filename is not None:
+        try:
+            fields = naming.template_fields(table.filename)
+        except naming.NamingError as exc:
+            raise ConfigError(f"{where}.filename: {exc}") from None
+        if not fields:
+            raise ConfigError(f"{where}.filename: the template must use the key columns, e.g. \"{{id}}\"")
+        if table.key is not None and set(fields) != set(table.key):
+            raise ConfigError(
+                f"{where}.filename: the template must use exactly the key columns "
+                f"({', '.join(table.key)}), so every row gets its own file"
+            )
+
+
+def _relative_dir(value: str, setting: str) -> str:
+    posix = PurePosixPath(value.replace("\\", "/"))
+    if posix.is_absolute() or ".." in posix.parts or str(posix) in ("", "."):
+        raise ConfigError(f"{setting}: {value!r} must be a directory inside the config repository")
+    return str(posix)
+
+
+def expand_env(value: str, setting: str, environ: Mapping[str, str]) -> str:
+    """Replace ``${VAR}`` references; a missing variable is an error naming both."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in environ or environ[name] == "":
+            raise ConfigError(f"{setting}: environment variable {name} is not set")
+        return environ[name]
+
+    return _ENV_REF.sub(replace, value)
+
+
+def resolve_database(
+    config: Config,
+    *,
+    database: str | None = None,
+    env: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """The database URL, by precedence: --database, --env, CONFIGSYNC_DATABASE_URL,
+    the config's ``database``, then the embedded SQLite file."""
+    environ = os.environ if environ is None else environ
+    if database:
+        return expand_env(database, "--database", environ)
+    if env:
+        if env not in config.environments:
+            known = ", ".join(config.environments) or "none are defined"
+            raise ConfigError(f"--env {env}: no such environment in configsync.yaml ({known})")
+        return expand_env(config.environments[env], f"environments.{env}", environ)
+    if environ.get("CONFIGSYNC_DATABASE_URL"):
+        return environ["CONFIGSYNC_DATABASE_URL"]
+    if config.database:
+        return expand_env(config.database, "database", environ)
+    return DEFAULT_DATABASE

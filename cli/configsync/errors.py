@@ -1,0 +1,62 @@
+"""Every error configsync expects to meet, one class per area.
+
+The CLI turns any ``ConfigsyncError`` into its message and exit code 1; anything
+else is a bug and is reported as such (see ``cli.py``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ConfigsyncError(Exception):
+    """Base of all expected errors: the message is shown to the user as is."""
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One finding of validation, rendered as ``file:line: message``."""
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.file}:{self.line}: {self.message}"
+        return f"{self.file}: {self.message}"
+
+
+class ValidationError(ConfigsyncError):
+    """Record files or schemas are not valid; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(set(problems))
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(
+            "\n".join(str(p) for p in self.problems) + f"\n{count} {noun} found."
+        )
+
+
+class ConfigError(ConfigsyncError):
+    """configsync.yaml is missing or wrong, or a setting cannot be resolved."""
+
+
+class BackendError(ConfigsyncError):
+    """The database refused, failed or could not be reached."""
+
+
+class RepoError(ConfigsyncError):
+    """A git operation failed: unknown revision, conflict, dirty work tree."""
+
+
+class UnsafePlanError(ConfigsyncError):
+    """The plan is refused by a safety limit (mass deletion) until overridden."""
+
+
+class StalePlanError(ConfigsyncError):
+    """The database changed after the plan was made."""
+
+
+class AbortedError(ConfigsyncError):
+    """The user declined the confirmation."""

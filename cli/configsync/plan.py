@@ -1,0 +1,220 @@
+"""A plan: the changes, what they were computed against, and its safety limits.
+
+The plan carries a fingerprint of every row it was computed against; apply
+re-reads the rows under the lock and refuses if any differ (a stale plan, or
+a saved plan applied twice). Saved to a file, a plan is pinned by a checksum.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from . import values
+from .changes import ACTIONS, Change
+from .errors import ConfigsyncError, StalePlanError, UnsafePlanError
+from .records import Key, TableRecords
+from .values import Row
+
+FORMAT = "configsync-plan/1"
+# A table losing more than this share of its rows in one apply needs
+# --allow-mass-delete (or --max-deletes), once it has MIN_ROWS rows.
+MAX_SAFE_DELETE_FRACTION = 0.3
+MIN_ROWS_FOR_FRACTION = 10
+
+
+def row_hash(row: Row) -> str:
+    text = values.dumps(values.canonical(row), sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def key_text(key: Key) -> str:
+    return values.dumps(list(key))
+
+
+def fingerprint(records: TableRecords) -> dict[str, str]:
+    """key -> row hash for every row of a table, as read from the database."""
+    return {key_text(k): row_hash(r.values) for k, r in sorted(records.items(), key=lambda i: key_text(i[0]))}
+
+
+@dataclass
+class Plan:
+    changes: list[Change]
+    revision: str
+    ref: str
+    database: str
+    tables: list[str]  # parents before children
+    keys: dict[str, list[str]]
+    fingerprints: dict[str, dict[str, str]]
+    created_at: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = {action: 0 for action in ACTIONS}
+        for change in self.changes:
+            counts[change.action] += 1
+        return counts
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    def for_table(self, table: str) -> list[Change]:
+        return [c for c in self.changes if c.table == table]
+
+    def raise_if_unsafe(self, *, max_deletes: int | None = None, allow_mass_delete: bool = False) -> None:
+        """Refuse plans that empty a table or delete a large share of one."""
+        if allow_mass_delete:
+            return
+        reasons = []
+        for table in self.tables:
+            existing = len(self.fingerprints.get(table, {}))
+            counts = {a: 0 for a in ACTIONS}
+            for change in self.for_table(table):
+                counts[change.action] += 1
+            deletes = counts["delete"]
+            if not deletes:
+                continue
+            if deletes == existing and not counts["create"]:
+                reasons.append(f"{table}: would delete all {existing} rows, leaving the table empty")
+            elif (
+                max_deletes is None
+                and existing >= MIN_ROWS_FOR_FRACTION
+                and deletes / existing > MAX_SAFE_DELETE_FRACTION
+            ):
+                reasons.append(
+                    f"{table}: would delete {deletes} of {existing} rows "
+                    f"(more than {MAX_SAFE_DELETE_FRACTION:.0%})"
+                )
+        total = self.summary["delete"]
+        if max_deletes is not None and total > max_deletes:
+            reasons.append(f"would delete {total} rows, more than --max-deletes {max_deletes}")
+        if reasons:
+            raise UnsafePlanError(
+                "refusing a mass deletion:\n  " + "\n  ".join(reasons)
+                + "\nIf this is intended, run again with --allow-mass-delete."
+            )
+
+    def check_fresh(self, current: Mapping[str, TableRecords]) -> None:
+        """Raise StalePlanError naming what changed since the plan was made."""
+        differences = []
+        for table in self.tables:
+            then = self.fingerprints.get(table, {})
+            now = fingerprint(current.get(table, {}))
+            if then == now:
+                continue
+            for key in sorted(set(then) | set(now)):
+                label = ", ".join(str(v) for v in values.loads(key))  # type: ignore[union-attr]
+                if key not in now:
+                    differences.append(f"{table} {label}: deleted")
+                elif key not in then:
+                    differences.append(f"{table} {label}: created")
+                elif then[key] != now[key]:
+                    differences.append(f"{table} {label}: changed")
+        if differences:
+            shown = differences[:20] + ([f"... and {len(differences) - 20} more"] if len(differences) > 20 else [])
+            raise StalePlanError(
+                "the database changed since this plan was made:\n  " + "\n  ".join(shown)
+                + "\nNothing was applied. Make a new plan and review it."
+            )
+
+    # ---- serialisation -------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        summary: dict[str, Any] = dict(self.summary)
+        summary["total"] = len(self.changes)
+        return {
+            "changes": [c.to_json() for c in self.changes],
+            "summary": summary,
+            "revision": self.revision,
+            "ref": self.ref,
+            "database": self.database,
+            "created_at": self.created_at,
+        }
+
+    def checksum(self) -> str:
+        body = {
+            "revision": self.revision,
+            "database": self.database,
+            "tables": self.tables,
+            "keys": self.keys,
+            "changes": [c.to_json() for c in self.changes],
+            "fingerprints": self.fingerprints,
+        }
+        return hashlib.sha256(values.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()  # type: ignore[arg-type]
+
+    def save(self, path: Path) -> None:
+        data = self.to_json()
+        data.update(
+            format=FORMAT,
+            tables=self.tables,
+            keys=self.keys,
+            fingerprints=self.fingerprints,
+            checksum=self.checksum(),
+        )
+        path.write_text(values.dumps(data, indent=2) + "\n", encoding="utf-8")  # type: ignore[arg-type]
+
+
+class PlanFileError(ConfigsyncError):
+    """A saved plan cannot be read or was modified."""
+
+
+def load(path: Path) -> Plan:
+    try:
+        data = values.loads(path.read_bytes())
+    except OSError as exc:
+        raise PlanFileError(f"{path}: cannot read the plan file: {exc.strerror}") from None
+    except ValueError as exc:
+        raise PlanFileError(f"{path}: not a configsync plan file (invalid JSON: {exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise PlanFileError(f"{path}: not a configsync plan file (expected format {FORMAT})")
+    try:
+        plan = Plan(
+            changes=[_change(c) for c in data["changes"]],  # type: ignore[union-attr]
+            revision=str(data["revision"]),
+            ref=str(data["ref"]),
+            database=str(data["database"]),
+            tables=list(data["tables"]),  # type: ignore[arg-type]
+            keys={k: list(v) for k, v in data["keys"].items()},  # type: ignore[union-attr]
+            fingerprints={k: dict(v) for k, v in data["fingerprints"].items()},  # type: ignore[union-attr]
+            created_at=str(data["created_at"]),
+        )
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise PlanFileError(f"{path}: incomplete plan file ({exc})") from None
+    if plan.checksum() != data.get("checksum"):
+        raise PlanFileError(f"{path}: the plan file was modified after it was made (checksum mismatch)")
+    return plan
+
+
+def _change(data: Any) -> Change:
+    return Change(
+        action=data["action"],
+        table=data["table"],
+        key=dict(data["key"]),
+        file=data["file"],
+        before=data["before"],
+        after=data["after"],
+        fields=tuple(data.get("fields", ())),
+    )
+
+
+def order_tables(tables: Sequence[str], parents: Mapping[str, Sequence[str]]) -> list[str]:
+    """Parents before children (foreign keys), otherwise in the given order."""
+    ordered: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(table: str) -> None:
+        if table in ordered or table in visiting:
+            return  # a cycle: keep configured order for the rest of it
+        visiting.add(table)
+        for parent in parents.get(table, ()):
+            if parent in tables and parent != table:
+                visit(parent)
+        visiting.discard(table)
+        ordered.append(table)
+
+    for table in tables:
+        visit(table)
+    return ordered

@@ -1,0 +1,105 @@
+"""Records, the state they form, and their files.
+
+``State`` is what both sides of a plan produce: table -> key -> Record. The
+desired state comes from record files (a git tree or the work tree), the actual
+state from a database; everything downstream is pure.
+"""
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence
+
+from . import naming, values, yamlio
+from .config import Config
+from .errors import ConfigError
+from .values import Row, Value
+
+Key = tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class Record:
+    table: str
+    key: Key
+    values: Row
+    file: str  # path relative to the config repository
+
+
+TableRecords = dict[Key, Record]
+State = dict[str, TableRecords]
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file as read from a git tree or the work tree (path relative to the config root)."""
+
+    path: str
+    data: bytes
+    symlink: bool = False
+
+
+@dataclass
+class Source:
+    """The record and schema files of one revision (or of the work tree)."""
+
+    description: str  # "revision 3f2a1c7 (main)" or "work tree"
+    snapshots: list[SourceFile] = field(default_factory=list)
+    schemas: dict[str, SourceFile] = field(default_factory=dict)
+    revision: str = ""  # full commit id; empty for the work tree
+
+
+def key_of(row: Mapping[str, Value], key_columns: Sequence[str]) -> Key:
+    return tuple(values.canonical(row.get(c)) for c in key_columns)
+
+
+def key_dict(row: Mapping[str, Value], key_columns: Sequence[str]) -> Row:
+    return {c: row.get(c) for c in key_columns}
+
+
+def table_dir(config: Config, table: str) -> str:
+    return f"{config.snapshots}/{table}"
+
+
+def record_path(config: Config, table: str, template: str, row: Mapping[str, Value]) -> str:
+    """Where the record with this row's key lives; raises naming.NamingError."""
+    return f"{table_dir(config, table)}/{naming.file_name(template, row)}"
+
+
+def header(config: Config, table: str) -> str:
+    schema = posixpath.relpath(config.schema_path(table), table_dir(config, table))
+    return f"# yaml-language-server: $schema={schema}\n"
+
+
+def render(config: Config, table: str, row: Mapping[str, Value], column_order: Iterable[str]) -> bytes:
+    """The bytes of a record file: fixed column order, deterministic YAML."""
+    ordered = {c: row[c] for c in column_order if c in row}
+    ordered.update({c: v for c, v in row.items() if c not in ordered})
+    return yamlio.dump(ordered, header(config, table))
+
+
+def state_of_rows(
+    config: Config,
+    table: str,
+    rows: Iterable[Row],
+    key_columns: Sequence[str],
+) -> TableRecords:
+    """Records for rows read from a database."""
+    template = config.table(table).template(tuple(key_columns))
+    records: TableRecords = {}
+    for row in rows:
+        key = key_of(row, key_columns)
+        if key in records:
+            shown = ", ".join(f"{c}={row.get(c)!r}" for c in key_columns)
+            raise ConfigError(
+                f"table {table}: two rows have the key {shown}; set tables.{table}.key "
+                "in configsync.yaml to columns that are unique"
+            )
+        try:
+            path = record_path(config, table, template, row)
+        except naming.NamingError:
+            # Reported by the snapshot writer, which can name the row; the plan
+            # still needs the record to compare against.
+            path = f"{table_dir(config, table)}/?"
+        records[key] = Record(table, key, row, path)
+    return records

@@ -1,0 +1,287 @@
+"""Git, through pygit2: revisions in, commits and refs out.
+
+Desired state is read from a commit's tree without checking it out. Commits
+made here touch only the paths they are given, so a user's other staged or
+unstaged work is left alone.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pygit2
+from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, ObjectType
+
+from .config import CONFIG_FILE, Config
+from .errors import RepoError
+from .records import Source, SourceFile
+from .yamlio import MAX_BYTES
+
+BACKUP_PREFIX = "refs/configsync/backups/"
+FALLBACK_IDENTITY = ("configsync", "configsync@localhost")
+
+
+@dataclass(frozen=True)
+class PathVersion:
+    """One commit that changed a file: its content before and after."""
+
+    commit: pygit2.Commit
+    before: bytes | None
+    after: bytes | None
+
+
+class Repo:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        found = pygit2.discover_repository(str(config.root))
+        if found is None:
+            raise RepoError(f"{config.root} is not inside a git work tree: run `git init` there first")
+        self.git = pygit2.Repository(found)
+        if self.git.is_bare or self.git.workdir is None:
+            raise RepoError(f"{found} is a bare repository; configsync needs a work tree")
+        workdir = Path(self.git.workdir).resolve()
+        rel = os.path.relpath(config.root.resolve(), workdir)
+        self.workdir = workdir
+        self.prefix = "" if rel == "." else Path(rel).as_posix() + "/"
+
+    # ---- revisions -----------------------------------------------------------
+
+    def resolve(self, ref: str = "HEAD") -> pygit2.Commit:
+        if ref == "HEAD" and self.git.head_is_unborn:
+            raise RepoError("the repository has no commits yet: commit the config files first")
+        try:
+            obj = self.git.revparse_single(ref)
+            commit = obj.peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+            raise RepoError(f"unknown revision {ref!r}") from None
+        return commit
+
+    def head(self) -> pygit2.Commit | None:
+        return None if self.git.head_is_unborn else self.resolve("HEAD")
+
+    def describe(self, commit: pygit2.Commit, ref: str = "") -> str:
+        short = str(commit.id)[:7]
+        if not ref or ref == str(commit.id) or str(commit.id).startswith(ref):
+            if not self.git.head_is_unborn and not self.git.head_is_detached and self.git.head.target == commit.id:
+                return f"{short} ({self.git.head.shorthand})"
+            return short
+        if ref == "HEAD" and not self.git.head_is_detached:
+            return f"{short} ({self.git.head.shorthand})"
+        return f"{short} ({ref})"
+
+    # ---- reading files ---------------------------------------------------------
+
+    def source_at(self, commit: pygit2.Commit, ref: str = "") -> Source:
+        source = Source(f"revision {self.describe(commit, ref)}", revision=str(commit.id))
+        source.snapshots = list(self._tree_files(commit.tree, self.config.snapshots))
+        source.schemas = {f.path: f for f in self._tree_files(commit.tree, self.config.schemas)}
+        return source
+
+    def _tree_files(self, tree: pygit2.Tree, directory: str) -> Iterator[SourceFile]:
+        try:
+            entry = tree[self.prefix + directory]
+        except KeyError:
+            return
+        if entry.type != ObjectType.TREE:
+            return
+        yield from self._walk(entry.peel(pygit2.Tree), directory)
+
+    def _walk(self, tree: pygit2.Tree, base: str) -> Iterator[SourceFile]:
+        for obj in tree:
+            path = f"{base}/{obj.name}"
+            if obj.type == ObjectType.TREE:
+                yield from self._walk(obj.peel(pygit2.Tree), path)
+            elif obj.filemode == FileMode.LINK:
+                yield SourceFile(path, b"", symlink=True)
+            elif obj.type == ObjectType.BLOB:
+                yield SourceFile(path, obj.peel(pygit2.Blob).data)
+
+    def worktree_source(self) -> Source:
+        source = Source("work tree")
+        source.snapshots = list(self._disk_files(self.config.snapshots))
+        source.schemas = {f.path: f for f in self._disk_files(self.config.schemas)}
+        return source
+
+    def _disk_files(self, directory: str) -> Iterator[SourceFile]:
+        root = self.config.root
+        top = root / directory
+        if not top.is_dir():
+            return
+        for dirpath, dirnames, filenames in os.walk(top):
+            rel_dir = Path(dirpath).relative_to(root).as_posix()
+            for name in sorted(dirnames):
+                if os.path.islink(os.path.join(dirpath, name)):
+                    yield SourceFile(f"{rel_dir}/{name}", b"", symlink=True)
+            for name in sorted(filenames):
+                full = os.path.join(dirpath, name)
+                info = os.lstat(full)
+                if stat.S_ISLNK(info.st_mode):
+                    yield SourceFile(f"{rel_dir}/{name}", b"", symlink=True)
+                    continue
+                with open(full, "rb") as handle:
+                    # Read one byte past the limit: enough to refuse, never a
+                    # gigabyte into memory.
+                    yield SourceFile(f"{rel_dir}/{name}", handle.read(MAX_BYTES + 1))
+
+    def dirty_paths(self) -> list[str]:
+        """Uncommitted changes that apply would silently ignore."""
+        watched = (
+            self.prefix + self.config.snapshots + "/",
+            self.prefix + self.config.schemas + "/",
+        )
+        config_file = self.prefix + CONFIG_FILE
+        dirty = []
+        for path, flags in self.git.status().items():
+            if flags & FileStatus.IGNORED or flags == FileStatus.CURRENT:
+                continue
+            if path.startswith(watched) or path == config_file:
+                dirty.append(path)
+        return sorted(dirty)
+
+    # ---- writing ---------------------------------------------------------------
+
+    def signature(self) -> pygit2.Signature:
+        try:
+            return self.git.default_signature
+        except (KeyError, pygit2.GitError):
+            return pygit2.Signature(*FALLBACK_IDENTITY)
+
+    def tree_with(self, base: pygit2.Commit | None, files: dict[str, bytes | None]) -> pygit2.Oid:
+        """A tree equal to ``base``'s with ``files`` (config-root paths) written or removed."""
+        index = pygit2.Index()
+        if base is not None:
+            index.read_tree(base.tree)
+        for path, data in files.items():
+            git_path = self.prefix + path
+            if data is None:
+                if git_path in index:
+                    index.remove(git_path)
+            else:
+                index.add(pygit2.IndexEntry(git_path, self.git.create_blob(data), FileMode.BLOB))
+        return index.write_tree(self.git)
+
+    def commit_files(self, files: dict[str, bytes | None], message: str) -> pygit2.Oid:
+        """Commit exactly these paths on top of HEAD, and stage them so the work
+        tree stays clean; nothing else the user has staged is included."""
+        head = self.head()
+        tree = self.tree_with(head, files)
+        sig = self.signature()
+        oid = self.git.create_commit("HEAD", sig, sig, message, tree, [head.id] if head else [])
+        index = self.git.index
+        index.read()
+        for path in files:
+            git_path = self.prefix + path
+            if files[path] is None:
+                if git_path in index:
+                    index.remove(git_path)
+            else:
+                index.add(git_path)
+        index.write()
+        return oid
+
+    def save_backup(self, base: pygit2.Commit | None, files: dict[str, bytes | None], message: str) -> str:
+        """Store a commit holding the database's state under refs/configsync/backups/."""
+        tree = self.tree_with(base, files)
+        sig = self.signature()
+        oid = self.git.create_commit(None, sig, sig, message, tree, [base.id] if base else [])
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        name = BACKUP_PREFIX + stamp
+        suffix = 1
+        while name in self.git.references:
+            suffix += 1
+            name = f"{BACKUP_PREFIX}{stamp}-{suffix}"
+        self.git.references.create(name, oid)
+        return name
+
+    def delete_ref(self, name: str) -> None:
+        if name in self.git.references:
+            self.git.references.delete(name)
+
+    def revert_tree(self, commit: pygit2.Commit) -> pygit2.Oid:
+        """The tree HEAD would have after reverting ``commit``; RepoError on conflict."""
+        head = self.resolve("HEAD")
+        # A merge commit is a merged pull request: undo it against its first
+        # parent, which is what "revert the PR" means.
+        mainline = 1 if len(commit.parents) > 1 else 0
+        try:
+            index = self.git.revert_commit(commit, head, mainline)
+        except pygit2.GitError as exc:
+            raise RepoError(f"cannot revert {str(commit.id)[:7]}: {exc}") from None
+        if index.conflicts is not None:
+            paths = sorted({(ours or theirs or ancestor).path for ancestor, ours, theirs in index.conflicts})
+            shown = ", ".join(p[len(self.prefix):] if p.startswith(self.prefix) else p for p in paths)
+            raise RepoError(
+                f"reverting {str(commit.id)[:7]} conflicts with later changes to {shown}; "
+                "nothing was changed. Resolve it by hand (git revert) or restore an earlier state "
+                "with `configsync rollback --to REF`"
+            )
+        return index.write_tree(self.git)
+
+    def restore_tree(self, source: pygit2.Commit) -> pygit2.Oid:
+        """HEAD's tree with the snapshot and schema directories taken from ``source``."""
+        head = self.resolve("HEAD")
+        dirs = (self.prefix + self.config.snapshots + "/", self.prefix + self.config.schemas + "/")
+        index = pygit2.Index()
+        index.read_tree(head.tree)
+        for entry in list(index):
+            if entry.path.startswith(dirs):
+                index.remove(entry.path)
+        theirs = pygit2.Index()
+        theirs.read_tree(source.tree)
+        for entry in theirs:
+            if entry.path.startswith(dirs):
+                index.add(entry)
+        return index.write_tree(self.git)
+
+    def make_commit(self, tree: pygit2.Oid, message: str) -> pygit2.Commit:
+        """A commit on top of HEAD that no branch points to yet."""
+        head = self.resolve("HEAD")
+        sig = self.signature()
+        oid = self.git.create_commit(None, sig, sig, message, tree, [head.id])
+        return self.git[oid].peel(pygit2.Commit)
+
+    def advance(self, commit: pygit2.Commit) -> None:
+        """Move HEAD (and its branch) to ``commit`` and update the work tree."""
+        try:
+            self.git.checkout_tree(commit.tree, strategy=CheckoutStrategy.SAFE)
+        except pygit2.GitError as exc:
+            raise RepoError(f"cannot update the work tree: {exc}") from None
+        if self.git.head_is_detached:
+            self.git.set_head(commit.id)
+        else:
+            self.git.head.set_target(commit.id, f"configsync: {commit.message.splitlines()[0]}")
+
+    # ---- history ---------------------------------------------------------------
+
+    def log_path(self, path: str, limit: int = 50) -> list[PathVersion]:
+        head = self.head()
+        if head is None:
+            return []
+        git_path = self.prefix + path
+        found = []
+        for commit in self.git.walk(head.id, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME):
+            after = self._blob_id(commit, git_path)
+            parent_ids = [self._blob_id(p, git_path) for p in commit.parents]
+            if parent_ids and any(p == after for p in parent_ids):
+                continue
+            if not parent_ids and after is None:
+                continue
+            before = parent_ids[0] if parent_ids else None
+            found.append(PathVersion(commit, self._data(before), self._data(after)))
+            if len(found) >= limit:
+                break
+        return found
+
+    @staticmethod
+    def _blob_id(commit: pygit2.Commit, path: str) -> pygit2.Oid | None:
+        try:
+            return commit.tree[path].id
+        except KeyError:
+            return None
+
+    def _data(self, oid: pygit2.Oid | None) -> bytes | None:
+        return None if oid is None else self.git[oid].peel(pygit2.Blob).data

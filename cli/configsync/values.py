@@ -1,0 +1,244 @@
+"""The value model shared by files, databases and plans.
+
+A cell is ``None``, ``bool``, ``int``, ``Decimal``, ``str``, a list or a
+str-keyed dict of those. There is no ``float``: every non-integer number is a
+``Decimal`` so that ``numeric`` columns never lose digits, and ``0.70`` read
+from the database equals ``0.7`` read from YAML. Timestamps, dates and uuids
+travel as ISO-8601 / canonical strings.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import uuid
+from decimal import Decimal
+from typing import Any, Union
+
+Value = Union[None, bool, int, Decimal, str, list["Value"], dict[str, "Value"]]
+Row = dict[str, Value]
+
+# Column kinds: what a backend's declared type means for reading, writing and
+# comparing. Anything unrecognised is "other" and travels as text.
+KINDS = (
+    "text", "integer", "numeric", "float", "boolean", "json", "array",
+    "timestamp", "date", "time", "uuid", "other",
+)
+
+_TRAILING_ZEROS = re.compile(r"\.(\d*?)0+(?=[+-]|$)")
+
+
+def format_timestamp(value: dt.datetime | dt.time) -> str:
+    """ISO-8601 the way PostgreSQL's JSON output writes it (UTC, trimmed fraction).
+
+    PostgREST returns exactly this, so a row read over REST and one read over
+    psycopg render to the same bytes.
+    """
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc)
+    text = value.isoformat()
+    return _TRAILING_ZEROS.sub(lambda m: "." + m.group(1) if m.group(1) else "", text)
+
+
+def from_db(value: Any) -> Value:
+    """Normalise a value produced by a database driver into the value model."""
+    if value is None or isinstance(value, (bool, int, str, Decimal)):
+        return value
+    if isinstance(value, float):
+        # repr() is the shortest text that reads back as the same double.
+        return Decimal(repr(value))
+    if isinstance(value, (dt.datetime, dt.time)):
+        return format_timestamp(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [from_db(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): from_db(v) for k, v in value.items()}
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "\\x" + bytes(value).hex()
+    return str(value)
+
+
+def loads(text: str | bytes) -> Value:
+    """Parse JSON keeping every number exact."""
+    result: Value = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    return result
+
+
+def _reject_constant(name: str) -> Value:
+    raise ValueError(f"{name} is not a valid JSON number")
+
+
+def dumps(value: Value, *, indent: int | None = None, sort_keys: bool = False) -> str:
+    """Serialise to JSON with decimals written digit for digit."""
+    parts: list[str] = []
+    _dump(value, parts, indent, sort_keys, 0)
+    return "".join(parts)
+
+
+def _dump(value: Value, out: list[str], indent: int | None, sort_keys: bool, level: int) -> None:
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        out.append(str(value))
+    elif isinstance(value, Decimal):
+        out.append(format_decimal_json(value))
+    elif isinstance(value, str):
+        out.append(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, (list, dict)):
+        if isinstance(value, list):
+            opening, closing = "[", "]"
+            items: list[tuple[str | None, Value]] = [(None, v) for v in value]
+        else:
+            opening, closing = "{", "}"
+            keys = sorted(value) if sort_keys else list(value)
+            items = [(k, value[k]) for k in keys]
+        if not items:
+            out.append(opening + closing)
+            return
+        out.append(opening)
+        pad = "" if indent is None else "\n" + " " * (indent * (level + 1))
+        for i, (k, v) in enumerate(items):
+            if i:
+                out.append(",")
+            out.append(pad)
+            if k is not None:
+                out.append(json.dumps(k, ensure_ascii=False))
+                out.append(": " if indent is not None else ":")
+            _dump(v, out, indent, sort_keys, level + 1)
+        out.append("" if indent is None else "\n" + " " * (indent * level))
+        out.append(closing)
+    else:
+        raise TypeError(f"not a configsync value: {type(value).__name__}")
+
+
+def format_decimal_json(value: Decimal) -> str:
+    if not value.is_finite():
+        raise ValueError(f"{value} cannot be stored: only finite numbers are supported")
+    text = str(value)
+    # Decimal writes 1E+2; JSON wants a mantissa digit before the exponent.
+    return text.replace("E", "e") if "E" in text else text
+
+
+def format_decimal_yaml(value: Decimal) -> str:
+    """Text that YAML 1.1 resolves back to the same number.
+
+    Plain positional notation keeps every digit; the exponent form is only used
+    for extreme magnitudes and keeps the dot and signed exponent YAML requires.
+    """
+    if not value.is_finite():
+        raise ValueError(f"{value} cannot be stored: only finite numbers are supported")
+    if -24 <= value.adjusted() <= 24:
+        text = format(value, "f")
+        return text
+    mantissa, _, exponent = f"{value:e}".partition("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    return f"{mantissa}e{exponent}"
+
+
+def equal(a: Value, b: Value, kind: str = "other") -> bool:
+    """Do two values mean the same cell content?
+
+    Numbers compare by value (0.70 == 0.7, 1 == 1.0), booleans never equal
+    numbers, timestamps compare as instants, uuids ignore case.
+    """
+    if kind in ("timestamp", "date", "time") and isinstance(a, str) and isinstance(b, str):
+        if a == b:
+            return True
+        left, right = _parse_time(a), _parse_time(b)
+        return left is not None and left == right
+    if kind == "uuid" and isinstance(a, str) and isinstance(b, str):
+        return a.lower() == b.lower()
+    return _equal(a, b)
+
+
+def _equal(a: Value, b: Value) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, Decimal)) and isinstance(b, (int, Decimal)):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def _parse_time(text: str) -> dt.datetime | dt.date | dt.time | None:
+    for parse in (dt.datetime.fromisoformat, dt.date.fromisoformat, dt.time.fromisoformat):
+        try:
+            parsed: dt.datetime | dt.date | dt.time = parse(text.strip())
+        except ValueError:
+            continue
+        if isinstance(parsed, dt.datetime) and parsed.tzinfo is None:
+            return parsed.replace(tzinfo=dt.timezone.utc)
+        return parsed
+    return None
+
+
+def canonical(value: Value) -> Value:
+    """A representation where equal values are identical (for hashing)."""
+    if isinstance(value, Decimal):
+        normal = value.normalize()
+        return int(normal) if normal == normal.to_integral_value() else normal
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    if isinstance(value, dict):
+        return {k: canonical(v) for k, v in value.items()}
+    return value
+
+
+def kind_mismatch(kind: str, value: Value) -> str | None:
+    """Why ``value`` cannot go into a column of ``kind``, or None if it can."""
+    if value is None or kind in ("json", "other"):
+        return None
+    expected = {
+        "text": (str,), "uuid": (str,), "timestamp": (str,), "date": (str,), "time": (str,),
+        "integer": (int,), "numeric": (int, Decimal), "float": (int, Decimal),
+        "boolean": (bool,), "array": (list,),
+    }[kind]
+    if isinstance(value, bool) and bool not in expected:
+        return f"expected {_kind_noun(kind)}, got a boolean"
+    if isinstance(value, Decimal) and kind == "integer":
+        if value == value.to_integral_value():
+            return None
+        return f"expected an integer, got {value}"
+    if not isinstance(value, expected):
+        return f"expected {_kind_noun(kind)}, got {_type_noun(value)}"
+    if kind == "uuid":
+        try:
+            uuid.UUID(str(value))
+        except ValueError:
+            return f"expected a uuid, got {value!r}"
+    if kind in ("timestamp", "date", "time") and _parse_time(str(value)) is None:
+        return f"expected an ISO-8601 {kind}, got {value!r}"
+    return None
+
+
+def _kind_noun(kind: str) -> str:
+    return {
+        "text": "a string", "uuid": "a uuid string", "timestamp": "an ISO-8601 timestamp string",
+        "date": "an ISO-8601 date string", "time": "an ISO-8601 time string",
+        "integer": "an integer", "numeric": "a number", "float": "a number",
+        "boolean": "true or false", "array": "a list",
+    }[kind]
+
+
+def _type_noun(value: Value) -> str:
+    if isinstance(value, str):
+        return f"a string ({value!r})" if len(value) < 40 else "a string"
+    if isinstance(value, (int, Decimal)):
+        return f"a number ({value})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__

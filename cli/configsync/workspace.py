@@ -1,0 +1,504 @@
+"""The library API: one config repository, its git repo and its database.
+
+Every command is one method here; the CLI only parses options and renders.
+Reading (git, database) happens in a few places; deciding (diff, plan, safety)
+is done by the pure modules.
+"""
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import pygit2
+
+from . import __version__, naming, yamlio
+from .backends import Backend, HistoryEntry, Operation, ReadSpec, TableInfo, WriteBatch, open_backend, redact
+from .changes import Change, changes, for_mode
+from .config import Config, load_config, resolve_database
+from .errors import ConfigError, ConfigsyncError, Problem, RepoError, ValidationError
+from .plan import Plan, fingerprint, order_tables
+from .records import Record, Source, State, TableRecords, record_path, render, state_of_rows, table_dir
+from .repo import PathVersion, Repo
+from .validation import check_columns, load_state
+from .values import Row, equal
+
+Confirm = Callable[[Plan], bool]
+
+
+@dataclass
+class ApplyResult:
+    plan: Plan
+    backup_ref: str | None
+    applied: bool
+
+
+@dataclass
+class SnapshotResult:
+    written: dict[str, bytes] = field(default_factory=dict)  # path -> new content
+    added: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # table -> added/updated/removed
+    commit: str | None = None
+
+    @property
+    def drift(self) -> bool:
+        return bool(self.written or self.deleted)
+
+    def message(self) -> str:
+        parts = []
+        for table, counts in self.counts.items():
+            shown = [f"{n} {what}" for what, n in counts.items() if n]
+            if shown:
+                parts.append(f"{table} {', '.join(shown)}")
+        return "snapshot: " + ("; ".join(parts) if parts else "no changes")
+
+
+@dataclass
+class Status:
+    deployed: HistoryEntry | None
+    head: str
+    plan: Plan
+
+    @property
+    def in_sync(self) -> bool:
+        return not self.plan.has_changes
+
+
+@dataclass
+class RollbackResult:
+    commit: pygit2.Commit
+    plan: Plan | None
+    apply: ApplyResult | None
+    committed: bool
+
+
+class Workspace:
+    """A config repository bound to one database."""
+
+    def __init__(self, config: Config, database_url: str) -> None:
+        self.config = config
+        self.repo = Repo(config)
+        self.database_url = database_url
+        self._backend: Backend | None = None
+
+    @classmethod
+    def open(
+        cls,
+        config_path: str | os.PathLike[str] | None = None,
+        *,
+        database: str | None = None,
+        env: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Workspace:
+        config = load_config(config_path)
+        return cls(config, resolve_database(config, database=database, env=env, environ=environ))
+
+    @property
+    def display_url(self) -> str:
+        return redact(self.database_url)
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            self._backend = open_backend(self.database_url, self.config.root)
+        return self._backend
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- the two sides ---------------------------------------------------------
+
+    def describe(self, tables: Sequence[str]) -> dict[str, TableInfo]:
+        infos = self.backend.describe(list(tables))
+        for table in tables:
+            self._check_table_against_db(table, infos[table])
+        return infos
+
+    def _check_table_against_db(self, table: str, info: TableInfo) -> None:
+        settings = self.config.table(table)
+        key = self.key_columns(table, info)
+        where = f"configsync.yaml: tables.{table}"
+        for column in key:
+            if info.column(column) is None:
+                raise ConfigError(f"{where}.key: table {table} has no column {column!r} ({', '.join(info.column_names)})")
+        for setting, columns in (("exclude", settings.exclude), ("secret", settings.secret)):
+            for column in sorted(columns):
+                if info.column(column) is None:
+                    raise ConfigError(f"{where}.{setting}: table {table} has no column {column!r}")
+        fields = naming.template_fields(settings.template(key))
+        if set(fields) != set(key):
+            raise ConfigError(
+                f"{where}.filename: the template must use exactly the key columns ({', '.join(key)})"
+            )
+
+    def key_columns(self, table: str, info: TableInfo) -> tuple[str, ...]:
+        settings = self.config.table(table)
+        if settings.key:
+            return settings.key
+        if not info.primary_key:
+            raise ConfigError(
+                f"configsync.yaml: tables.{table}: the table has no primary key; set `key:` to the "
+                "column(s) that identify a row"
+            )
+        return info.primary_key
+
+    def read_specs(self, tables: Sequence[str], infos: Mapping[str, TableInfo]) -> list[ReadSpec]:
+        specs = []
+        for table in tables:
+            info = infos[table]
+            hidden = self.config.table(table).hidden()
+            columns = tuple(c for c in info.column_names if c not in hidden)
+            specs.append(ReadSpec(info, columns, self.key_columns(table, info)))
+        return specs
+
+    def actual_state(self, tables: Sequence[str], infos: Mapping[str, TableInfo]) -> State:
+        specs = self.read_specs(tables, infos)
+        rows = self.backend.read(specs)
+        return self._state_of(specs, rows)
+
+    def _state_of(self, specs: Sequence[ReadSpec], rows: Mapping[str, list[Row]]) -> State:
+        return {s.table.name: state_of_rows(self.config, s.table.name, rows[s.table.name], s.key) for s in specs}
+
+    def desired_state(
+        self, source: Source, tables: Sequence[str], infos: Mapping[str, TableInfo]
+    ) -> State:
+        keys = {t: self.key_columns(t, infos[t]) for t in tables}
+        loaded = load_state(self.config, source, keys, tables)
+        check_columns(loaded, infos)
+        return loaded.state
+
+    # ---- plan / apply --------------------------------------------------------
+
+    def plan(self, ref: str = "HEAD", tables: Sequence[str] | None = None, *, prune: bool = True,
+             commit: pygit2.Commit | None = None) -> Plan:
+        """What apply would change to make the database match ``ref``."""
+        names = self.config.select(list(tables) if tables else None)
+        commit = commit or self.repo.resolve(ref)
+        source = self.repo.source_at(commit, ref)
+        infos = self.describe(names)
+        desired = self.desired_state(source, names, infos)
+        actual = self.actual_state(names, infos)
+        ordered = order_tables(names, {t: [fk.ref_table for fk in infos[t].foreign_keys] for t in names})
+        found: list[Change] = []
+        for table in ordered:
+            kinds = {c.name: c.kind for c in infos[table].columns}
+            items = changes(table, desired[table], actual[table], self.key_columns(table, infos[table]), kinds)
+            found += for_mode(items, self.config.table(table).mode, prune)
+        plan = Plan(
+            changes=found,
+            revision=str(commit.id),
+            ref=ref,
+            database=self.display_url,
+            tables=ordered,
+            keys={t: list(self.key_columns(t, infos[t])) for t in ordered},
+            fingerprints={t: fingerprint(actual[t]) for t in ordered},
+        )
+        self._cache = (plan, infos, actual)
+        return plan
+
+    def header(self, plan: Plan) -> str:
+        try:
+            described = self.repo.describe(self.repo.resolve(plan.revision), plan.ref)
+        except RepoError:
+            described = plan.revision[:7]
+        return f"database {plan.database} · revision {described}"
+
+    def check_clean(self) -> None:
+        dirty = self.repo.dirty_paths()
+        if dirty:
+            shown = "\n  ".join(dirty[:10]) + ("\n  ..." if len(dirty) > 10 else "")
+            raise RepoError(
+                "uncommitted changes that apply would ignore (it applies committed revisions):\n  "
+                + shown + "\nCommit or stash them first."
+            )
+
+    def apply(
+        self,
+        plan: Plan,
+        *,
+        confirm: Confirm | None = None,
+        max_deletes: int | None = None,
+        allow_mass_delete: bool = False,
+        lock_timeout: float = 60.0,
+        check_clean: bool = True,
+    ) -> ApplyResult:
+        """Make the database match the plan's revision, atomically.
+
+        Order: refuse unsafe or foreign plans, confirm, save a backup ref of
+        the current database state, then one transaction that locks, re-reads
+        and checks the plan is still fresh, deletes children-first, writes
+        parents-first and records the apply in the history table.
+        """
+        if check_clean:
+            self.check_clean()
+        if plan.database != self.display_url:
+            raise ConfigsyncError(
+                f"this plan was made for {plan.database}, not {self.display_url}; make a new plan"
+            )
+        plan.raise_if_unsafe(max_deletes=max_deletes, allow_mass_delete=allow_mass_delete)
+        if confirm is not None and not confirm(plan):
+            return ApplyResult(plan, None, applied=False)
+        infos, actual = self._state_for(plan)
+        plan.check_fresh(actual)
+        backup = self._save_backup(plan, infos, actual) if plan.has_changes else None
+        specs = [s for s in self.read_specs(plan.tables, infos)]
+        batch = WriteBatch(
+            reads=specs,
+            operations=self._operations(plan, infos),
+            history=HistoryEntry(
+                revision=plan.revision, ref=plan.ref, actor=_actor(self.repo),
+                creates=plan.summary["create"], updates=plan.summary["update"],
+                deletes=plan.summary["delete"], checksum=plan.checksum(), tool_version=__version__,
+            ),
+            history_table=self.config.history_table,
+            lock_timeout=lock_timeout,
+        )
+
+        def verify(rows: dict[str, list[Row]]) -> None:
+            plan.check_fresh(self._state_of(specs, rows))
+
+        try:
+            self.backend.apply(batch, verify)
+        except BaseException:
+            if backup:
+                self.repo.delete_ref(backup)
+            raise
+        return ApplyResult(plan, backup, applied=True)
+
+    def _state_for(self, plan: Plan) -> tuple[dict[str, TableInfo], State]:
+        cached = getattr(self, "_cache", None)
+        if cached is not None and cached[0] is plan:
+            return cached[1], cached[2]
+        infos = self.describe(plan.tables)
+        return infos, self.actual_state(plan.tables, infos)
+
+    def _operations(self, plan: Plan, infos: Mapping[str, TableInfo]) -> list[Operation]:
+        ops = []
+        for table in reversed(plan.tables):  # children first
+            ops += [Operation("delete", infos[table], c.key, {}, c.file)
+                    for c in plan.for_table(table) if c.action == "delete"]
+        for table in plan.tables:  # parents first
+            for c in plan.for_table(table):
+                if c.action == "create":
+                    ops.append(Operation("insert", infos[table], c.key, dict(c.after or {}), c.file))
+                elif c.action == "update":
+                    after = c.after or {}
+                    ops.append(Operation("update", infos[table], c.key, {f: after.get(f) for f in c.fields}, c.file))
+        return ops
+
+    def _save_backup(self, plan: Plan, infos: Mapping[str, TableInfo], actual: State) -> str:
+        base = self.repo.resolve(plan.revision)
+        files: dict[str, bytes | None] = {}
+        existing = self.repo.source_at(base).snapshots
+        for table in plan.tables:
+            prefix = table_dir(self.config, table) + "/"
+            files.update({f.path: None for f in existing if f.path.startswith(prefix)})
+            files.update(self.render_table(table, infos[table], actual[table]))
+        message = (
+            f"configsync backup before applying {plan.revision[:7]}\n\n"
+            f"The state of {', '.join(plan.tables)} in {plan.database} before the apply.\n"
+            f"Restore it with: configsync rollback --to <this ref>\n"
+        )
+        return self.repo.save_backup(base, files, message)
+
+    def render_table(self, table: str, info: TableInfo, records: TableRecords) -> dict[str, bytes]:
+        key = self.key_columns(table, info)
+        template = self.config.table(table).template(key)
+        files = {}
+        for record in records.values():
+            try:
+                path = record_path(self.config, table, template, record.values)
+            except naming.NamingError as exc:
+                shown = ", ".join(f"{c}={record.values.get(c)!r}" for c in key)
+                raise ConfigsyncError(f"table {table}, row {shown}: {exc}") from None
+            folded = naming.collision_key(path)
+            clash = next((p for p in files if naming.collision_key(p) == folded), None)
+            if clash:
+                raise ConfigsyncError(
+                    f"table {table}: rows {path} and {clash} differ only in letter case; their files "
+                    "would collide on macOS and Windows. Rename one of the keys."
+                )
+            files[path] = render(self.config, table, record.values, info.column_names)
+        return files
+
+    # ---- snapshot --------------------------------------------------------------
+
+    def snapshot(self, tables: Sequence[str] | None = None, *, commit: bool = False,
+                 message: str | None = None) -> SnapshotResult:
+        """Write the database into record files; a file is rewritten only when
+        its data differs, so comments and formatting survive."""
+        names = self.config.select(list(tables) if tables else None)
+        infos = self.describe(names)
+        actual = self.actual_state(names, infos)
+        on_disk = {f.path: f for f in self.repo.worktree_source().snapshots}
+        result = SnapshotResult()
+        for table in names:
+            info = infos[table]
+            kinds = {c.name: c.kind for c in info.columns}
+            counts = {"added": 0, "updated": 0, "removed": 0}
+            wanted = self.render_table(table, info, actual[table])
+            by_path = {r.file: r for r in actual[table].values()}
+            for path, data in wanted.items():
+                current = on_disk.get(path)
+                if current is not None and not current.symlink and _same_data(current.data, by_path[path].values, kinds):
+                    continue
+                result.written[path] = data
+                if current is None:
+                    result.added.append(path)
+                counts["updated" if current is not None else "added"] += 1
+            prefix = table_dir(self.config, table) + "/"
+            for path in on_disk:
+                if path.startswith(prefix) and path not in wanted and path.endswith(naming.EXTENSION):
+                    result.deleted.append(path)
+                    counts["removed"] += 1
+            result.counts[table] = counts
+        for path, data in result.written.items():
+            target = self.config.root / path
+            if target.is_symlink():
+                target.unlink()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        for path in result.deleted:
+            (self.config.root / path).unlink()
+        if commit and result.drift:
+            changed: dict[str, bytes | None] = dict(result.written)
+            changed.update({p: None for p in result.deleted})
+            body = f"\n\nDatabase: {self.display_url}\n" + "".join(
+                f"\n{'D' if changed[p] is None else 'A' if p in result.added else 'M'} {p}"
+                for p in sorted(changed)
+            )
+            result.commit = str(self.repo.commit_files(changed, (message or result.message()) + body + "\n"))
+        return result
+
+    # ---- files only --------------------------------------------------------------
+
+    def validate(self, paths: Sequence[str] = ()) -> list[Problem]:
+        """Every problem in the work tree's record and schema files."""
+        keys = {t: s.key for t, s in self.config.tables.items()}
+        try:
+            load_state(self.config, self.repo.worktree_source(), keys)
+        except ValidationError as exc:
+            problems = exc.problems
+        else:
+            problems = []
+        if paths:
+            wanted = [self._config_relative(p) for p in paths]
+            problems = [p for p in problems if any(p.file == w or p.file.startswith(w.rstrip("/") + "/") for w in wanted)]
+        return problems
+
+    def _config_relative(self, path: str) -> str:
+        absolute = Path(path).resolve()
+        try:
+            return absolute.relative_to(self.config.root.resolve()).as_posix()
+        except ValueError:
+            raise ConfigError(f"{path}: not inside the config repository {self.config.root}") from None
+
+    def diff(self, rev1: str, rev2: str = "HEAD") -> Plan:
+        """Record- and field-level changes from ``rev1`` to ``rev2``; no database."""
+        old, new = self.repo.resolve(rev1), self.repo.resolve(rev2)
+        keys = {t: s.key for t, s in self.config.tables.items()}
+        before = load_state(self.config, self.repo.source_at(old, rev1), keys).state
+        after = load_state(self.config, self.repo.source_at(new, rev2), keys).state
+        found: list[Change] = []
+        for table in self.config.tables:
+            found += changes(table, after[table], before[table], keys[table] or (), missing_fields_differ=True)
+        return Plan(found, str(new.id), rev2, "", list(self.config.tables), {}, {})
+
+    def history(self, record: str) -> list[PathVersion]:
+        table, _, name = record.strip("/").partition("/")
+        self.config.table(table)
+        if not name:
+            raise ConfigError(f"{record}: expected TABLE/NAME, e.g. {table}/my-record")
+        if not name.endswith(naming.EXTENSION):
+            name += naming.EXTENSION
+        versions = self.repo.log_path(f"{table_dir(self.config, table)}/{name}")
+        if not versions:
+            raise RepoError(f"{table}/{name}: no such record in the history of HEAD")
+        return versions
+
+    # ---- status / rollback -----------------------------------------------------
+
+    def status(self) -> Status:
+        plan = self.plan("HEAD")
+        entries = self.backend.history(self.config.history_table, limit=1)
+        return Status(entries[0] if entries else None, plan.revision, plan)
+
+    def rollback(
+        self,
+        commit: str | None = None,
+        *,
+        to: str | None = None,
+        dry_run: bool = False,
+        apply: bool = True,
+        confirm: Confirm | None = None,
+        max_deletes: int | None = None,
+        allow_mass_delete: bool = False,
+    ) -> RollbackResult:
+        """Revert ``commit`` (or restore the config of ``to``) as a new commit,
+        then apply it. The commit lands on the branch only once the apply has
+        succeeded, so a failure leaves git and the database as they were."""
+        if (commit is None) == (to is None):
+            raise ConfigError("give either a COMMIT to revert or --to REF, not both")
+        self.check_clean()
+        if commit is not None:
+            target = self.repo.resolve(commit)
+            tree = self.repo.revert_tree(target)
+            subject = target.message.splitlines()[0] if target.message else ""
+            message = f'Revert "{subject}"\n\nThis reverts commit {target.id}.\n'
+        else:
+            assert to is not None
+            target = self.repo.resolve(to)
+            tree = self.repo.restore_tree(target)
+            message = f"Restore config to {str(target.id)[:7]} ({to})\n\nconfigsync rollback --to {to}\n"
+        head = self.repo.resolve("HEAD")
+        if tree == head.tree.id:
+            raise RepoError(f"nothing to roll back: the config at HEAD already matches {commit or to}")
+        new = self.repo.make_commit(tree, message)
+        if not apply and not dry_run:
+            self.repo.advance(new)
+            return RollbackResult(new, None, None, committed=True)
+        plan = self.plan(str(new.id), commit=new)
+        plan.ref = f"rollback of {commit}" if commit else f"restore of {to}"
+        if dry_run:
+            return RollbackResult(new, plan, None, committed=False)
+        result = self.apply(plan, confirm=confirm, max_deletes=max_deletes,
+                            allow_mass_delete=allow_mass_delete, check_clean=False)
+        if result.applied:
+            self.repo.advance(new)
+        return RollbackResult(new, plan, result, committed=result.applied)
+
+
+def _same_data(data: bytes, row: Row, kinds: Mapping[str, str]) -> bool:
+    try:
+        current, _ = yamlio.parse(data)
+    except yamlio.YamlError:
+        return False
+    if not isinstance(current, dict) or current.keys() != row.keys():
+        return False
+    return all(equal(current[c], row[c], kinds.get(c, "other")) for c in row)
+
+
+def _actor(repo: Repo) -> str:
+    github = os.environ.get("GITHUB_ACTOR")
+    if github:
+        return f"{github} (GitHub Actions)"
+    sig = repo.signature()
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{sig.name} <{sig.email}> as {user}"
+
+
+__all__ = ["ApplyResult", "Record", "RollbackResult", "SnapshotResult", "Status", "Workspace"]

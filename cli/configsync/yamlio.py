@@ -1,0 +1,222 @@
+"""Strict YAML reading and deterministic YAML writing.
+
+Reading is stricter than ``yaml.safe_load``: duplicate keys, anchors, aliases,
+explicit tags, byte-order marks, deep nesting and oversized files are refused,
+floats become exact ``Decimal`` and timestamps stay strings. The composed node
+tree is kept so that any later finding can be pointed at a line.
+
+Writing always produces the same bytes for the same value: block style, no line
+folding, nested mappings sorted, strings quoted whenever YAML would read them as
+another type.
+"""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any, Sequence
+
+import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import Resolver
+from yaml.scanner import Scanner
+
+from .values import Value, format_decimal_yaml
+
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+
+_TAG = "tag:yaml.org,2002:"
+
+
+class YamlError(Exception):
+    """A file is not acceptable YAML; ``line`` is 1-based, 0 when unknown."""
+
+    def __init__(self, message: str, line: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+class _StrictComposer(Composer):
+    _depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
+        event = self.peek_event()
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent):
+            raise YamlError(f"aliases (*{event.anchor}) are not allowed in configsync files", line)
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            raise YamlError(f"anchors (&{anchor}) are not allowed in configsync files", line)
+        tag = getattr(event, "tag", None)
+        if tag is not None:
+            shown = tag.replace(_TAG, "!!")
+            raise YamlError(f"YAML tags ({shown}) are not allowed; write a plain value instead", line)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise YamlError(f"values are nested more than {MAX_DEPTH} levels deep", line)
+            node: Node = super().compose_node(parent, index)
+            return node
+        finally:
+            self._depth -= 1
+
+
+class _Loader(Reader, Scanner, Parser, _StrictComposer, SafeConstructor, Resolver):
+    def __init__(self, stream: str) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+
+
+def parse(data: bytes) -> tuple[Value, Node | None]:
+    """Parse one YAML document into a value and its node tree."""
+    if len(data) > MAX_BYTES:
+        raise YamlError(f"file is {len(data):,} bytes; configsync files are limited to {MAX_BYTES:,}")
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise YamlError("file starts with a byte-order mark; save it as UTF-8 without BOM", 1)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise YamlError(f"not valid UTF-8 (byte {exc.start})", line) from None
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except YamlError:
+        raise
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise YamlError(f"invalid YAML: {problem}", mark.line + 1 if mark else 0) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise YamlError(f"values are nested more than {MAX_DEPTH} levels deep") from None
+    finally:
+        loader.dispose()
+    if node is None:
+        return None, None
+    return _construct(loader, node), node
+
+
+def _construct(loader: _Loader, node: Node) -> Value:
+    line = node.start_mark.line + 1
+    if isinstance(node, ScalarNode):
+        tag = node.tag
+        if tag == _TAG + "null":
+            return None
+        if tag == _TAG + "bool":
+            return bool(loader.construct_yaml_bool(node))
+        if tag == _TAG + "int":
+            return int(loader.construct_yaml_int(node))
+        if tag == _TAG + "float":
+            return _decimal(loader, node)
+        if tag in (_TAG + "str", _TAG + "timestamp"):
+            # Timestamps stay the text the author wrote; columns decide meaning.
+            return str(node.value)
+        raise YamlError(f"unsupported YAML value {node.value!r}", line)
+    if isinstance(node, SequenceNode):
+        return [_construct(loader, item) for item in node.value]
+    if isinstance(node, MappingNode):
+        result: dict[str, Value] = {}
+        for key_node, value_node in node.value:
+            key_line = key_node.start_mark.line + 1
+            if not isinstance(key_node, ScalarNode) or key_node.tag == _TAG + "merge":
+                raise YamlError("mapping keys must be plain strings (no merge keys or complex keys)", key_line)
+            key = str(key_node.value)
+            if key in result:
+                raise YamlError(f"duplicate key {key!r}", key_line)
+            result[key] = _construct(loader, value_node)
+        return result
+    raise YamlError("unsupported YAML node", line)
+
+
+def _decimal(loader: _Loader, node: ScalarNode) -> Decimal:
+    text = str(node.value).replace("_", "")
+    if text.lower().lstrip("+-") in (".inf", ".nan"):
+        raise YamlError(f"{node.value} is not supported: numbers must be finite", node.start_mark.line + 1)
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        # Sexagesimal (1:30.5) and other YAML 1.1 oddities: let PyYAML decide.
+        return Decimal(repr(loader.construct_yaml_float(node)))
+
+
+def node_at(root: Node | None, path: Sequence[str | int]) -> Node | None:
+    """The deepest node along ``path`` (mapping keys and list indexes)."""
+    node = root
+    for step in path:
+        if isinstance(node, MappingNode):
+            for key_node, value_node in node.value:
+                if key_node.value == step:
+                    node = value_node
+                    break
+            else:
+                return node
+        elif isinstance(node, SequenceNode) and isinstance(step, int) and step < len(node.value):
+            node = node.value[step]
+        else:
+            return node
+    return node
+
+
+def line_of(root: Node | None, path: Sequence[str | int] = ()) -> int:
+    node = node_at(root, path)
+    return node.start_mark.line + 1 if node is not None else 0
+
+
+def key_line(root: Node | None, path: str | Sequence[str | int]) -> int:
+    """Line of a mapping key itself (not its value): where a reader looks for a column."""
+    steps: list[str | int] = [path] if isinstance(path, str) else list(path)
+    parent = node_at(root, steps[:-1]) if steps else root
+    if steps and isinstance(parent, MappingNode):
+        for key_node, _ in parent.value:
+            if key_node.value == steps[-1]:
+                return int(key_node.start_mark.line) + 1
+    return line_of(root, steps)
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _represent_decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:
+    return dumper.represent_scalar(_TAG + "float", format_decimal_yaml(value))
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value.rstrip("\n") else None
+    return dumper.represent_scalar(_TAG + "str", value, style=style)
+
+
+_Dumper.add_representer(Decimal, _represent_decimal)
+_Dumper.add_representer(str, _represent_str)
+
+
+def _sorted_nested(value: Value) -> Value:
+    if isinstance(value, dict):
+        return {k: _sorted_nested(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_nested(v) for v in value]
+    return value
+
+
+def dump(mapping: dict[str, Value], header: str = "") -> bytes:
+    """Render a top-level mapping in its given key order; nested keys sorted."""
+    body = yaml.dump(
+        {k: _sorted_nested(v) for k, v in mapping.items()},
+        Dumper=_Dumper,
+        default_flow_style=False,
+        sort_keys=False,
+        allow_unicode=True,
+        width=float("inf"),
+        indent=2,
+    )
+    return (header + body).encode("utf-8")
