@@ -188,7 +188,11 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _represent_decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:
-    return dumper.represent_scalar(_TAG + "float", format_decimal_yaml(value))
+    text = format_decimal_yaml(value)
+    # numeric 1 reads back as the int 1, which compares equal; tagging it as a
+    # float would put an explicit !!float tag in the file.
+    tag = "float" if "." in text or "e" in text else "int"
+    return dumper.represent_scalar(_TAG + tag, text)
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
