@@ -145,6 +145,10 @@ class Repo:
     # ---- writing ---------------------------------------------------------------
 
     def signature(self) -> pygit2.Signature:
+        """Git's own precedence: GIT_AUTHOR_* (set by CI setups), git config, then a fallback."""
+        name, email = os.environ.get("GIT_AUTHOR_NAME"), os.environ.get("GIT_AUTHOR_EMAIL")
+        if name and email:
+            return pygit2.Signature(name, email)
         try:
             return self.git.default_signature
         except (KeyError, pygit2.GitError):
