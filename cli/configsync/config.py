@@ -119,8 +119,8 @@ def _describe(error: jsonschema.ValidationError, path: list[Any]) -> str:
         unknown = sorted(set(error.instance) - set(allowed))
         where = f"{setting}." if path else ""
         return f"unknown setting {where}{unknown[0]!r} (allowed: {', '.join(allowed)})"
-    if error.validator == "propertyNames":
-        return f"{setting}: {error.instance!r} is not a valid name"
+    if "propertyNames" in error.schema_path:
+        return f"{setting}: {error.instance!r} is not a valid name (letters, digits and _; optionally schema.table)"
     if error.validator == "oneOf" and path and path[-1] == "key":
         return f"{setting}: expected a column name or a list of column names"
     return f"{setting}: {error.message}"

@@ -1,0 +1,81 @@
+"""All of an apply or none of it; foreign keys ordered; on both backends."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from helpers import commit_all, dump, execute, init_repo, run
+
+FK_CONFIG = """\
+tables:
+  tenants:
+    key: slug
+    filename: "{slug}"
+  flags:
+    key: [tenant, name]
+"""
+
+PERMISSIVE = '{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object"}'
+
+
+def test_failing_last_statement_leaves_database_as_before(repo_path: Path, moose_url: str) -> None:
+    run(repo_path, "snapshot", "--commit", database=moose_url)
+    before = dump(moose_url)
+    snap = repo_path / "config-snapshots"
+    # several valid changes first, then one the database's CHECK constraint rejects:
+    # creates come after updates and deletes, so the bad row is the last statement
+    budget = snap / "system_config/budget_limits.yaml"
+    budget.write_text(budget.read_text().replace("daily_hard_cap: 50", "daily_hard_cap: 45"))
+    (snap / "system_config/orchestrator_enabled.yaml").unlink()
+    bad = (snap / "proposer_configs/gpt-4o-mini.yaml").read_text()
+    bad = bad.replace("name: gpt-4o-mini", "name: zz-last").replace("complexity_threshold: 0.3", "complexity_threshold: 0.9")
+    bad = bad.replace("id: f4b60e1b-e375-4796-aaa6-cdcc445a05b7\n", "").replace("context_limit: 128000", "context_limit: -5")
+    (snap / "proposer_configs/zz-last.yaml").write_text(bad)
+    commit_all(repo_path, "three changes, the last one invalid for the database")
+    # the schema would catch context_limit: -5; bypass it to reach the database
+    (repo_path / "schemas/proposer_configs.schema.json").write_text(PERMISSIVE)
+    commit_all(repo_path, "loosen the schema")
+
+    result = run(repo_path, "apply", "--yes", database=moose_url)
+    assert result.code == 1, result.text
+    assert "apply failed at proposer_configs config-snapshots/proposer_configs/zz-last.yaml" in result.err
+    assert "nothing was changed" in result.err
+    assert "Traceback" not in result.text
+    assert dump(moose_url) == before
+    refs = [r for r in __import__("pygit2").Repository(str(repo_path)).references if r.startswith("refs/configsync/")]
+    assert refs == []  # the backup of a failed apply is not left behind
+
+
+def fk_repo(tmp_path: Path, url: str) -> Path:
+    execute(url, "CREATE TABLE tenants (slug TEXT PRIMARY KEY, plan TEXT NOT NULL)")
+    execute(url, "CREATE TABLE flags (tenant TEXT NOT NULL REFERENCES tenants(slug), name TEXT NOT NULL, "
+                 "enabled BOOLEAN NOT NULL, PRIMARY KEY (tenant, name))")
+    path = tmp_path / "fk"
+    init_repo(path, config=FK_CONFIG, schemas=False)
+    (path / "schemas").mkdir()
+    for table in ("tenants", "flags"):
+        (path / f"schemas/{table}.schema.json").write_text(PERMISSIVE)
+    (path / "config-snapshots/tenants").mkdir(parents=True)
+    (path / "config-snapshots/flags").mkdir(parents=True)
+    commit_all(path, "schemas")
+    return path
+
+
+def test_parents_inserted_first_children_deleted_first(tmp_path: Path, db_url: str) -> None:
+    path = fk_repo(tmp_path, db_url)
+    snap = path / "config-snapshots"
+    (snap / "tenants/acme.yaml").write_text("slug: acme\nplan: pro\n")
+    (snap / "flags/acme__beta.yaml").write_text("tenant: acme\nname: beta\nenabled: true\n")
+    commit_all(path, "a tenant and its flag")
+    result = run(path, "apply", "--yes", database=db_url)
+    assert result.code == 0, result.text
+    assert run(path, "plan", database=db_url).code == 0
+
+    (snap / "tenants/acme.yaml").unlink()
+    (snap / "flags/acme__beta.yaml").unlink()
+    (snap / "tenants/globex.yaml").write_text("slug: globex\nplan: free\n")
+    commit_all(path, "replace the tenant")
+    result = run(path, "apply", "--yes", database=db_url)
+    assert result.code == 1 and "flags: would delete all 1 rows" in result.err  # empties flags
+    result = run(path, "apply", "--yes", "--allow-mass-delete", database=db_url)
+    assert result.code == 0, result.text
+    assert dump(db_url, ["tenants", "flags"]) == {"tenants": [("globex", "free")], "flags": []}

@@ -1,0 +1,91 @@
+"""Strict YAML reading and deterministic writing (pure, no I/O)."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from configsync import yamlio
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "fragment"),
+    [
+        (b"a: 1\nb: 2\na: 3\n", 3, "duplicate key 'a'"),
+        (b"a: &x 1\nb: *x\n", 1, "anchors (&x) are not allowed"),
+        (b"a: !!python/object:os.system x\n", 1, "YAML tags (!!python/object:os.system)"),
+        (b"a: !custom 1\n", 1, "YAML tags (!custom)"),
+        (b"\xef\xbb\xbfa: 1\n", 1, "byte-order mark"),
+        (b"a: ok\nb: \xff\n", 2, "not valid UTF-8"),
+        (b"a:\n\t- 1\n", 2, "invalid YAML"),
+        (b"a: [1, 2\n", 2, "invalid YAML"),
+        (b"[" * 100 + b"]" * 100, 1, "nested more than 64 levels"),
+        (b"a: .inf\n", 1, "numbers must be finite"),
+        (b"<<: {a: 1}\n", 1, "mapping keys must be plain strings"),
+        (b"? [a]\n: 1\n", 1, "mapping keys must be plain strings"),
+        (b"a: 1\n---\nb: 2\n", 2, "invalid YAML"),
+    ],
+)
+def test_rejected(data: bytes, line: int, fragment: str) -> None:
+    with pytest.raises(yamlio.YamlError) as info:
+        yamlio.parse(data)
+    assert fragment in info.value.message
+    assert info.value.line == line
+
+
+def test_oversized_file_is_rejected_before_parsing() -> None:
+    with pytest.raises(yamlio.YamlError, match="limited to"):
+        yamlio.parse(b"a: " + b"x" * (yamlio.MAX_BYTES + 1))
+
+
+def test_numbers_are_exact_and_timestamps_stay_text() -> None:
+    value, _ = yamlio.parse(b"a: 0.70\nb: 1.5e-07\nc: 12345678901234567890.123456789\nd: 2025-10-03T17:02:12Z\ne: 7\n")
+    assert value == {
+        "a": Decimal("0.70"),
+        "b": Decimal("1.5e-07"),
+        "c": Decimal("12345678901234567890.123456789"),
+        "d": "2025-10-03T17:02:12Z",
+        "e": 7,
+    }
+    assert isinstance(value["e"], int)  # type: ignore[index]
+
+
+def test_dump_is_deterministic_and_round_trips() -> None:
+    row = {
+        "z_first": "kept in given order",
+        "numeric": Decimal("0.000000150"),
+        "integral": Decimal("1"),
+        "huge": Decimal("1E+30"),
+        "looks_like_bool": "yes",
+        "looks_like_number": "012",
+        "looks_like_time": "2025-10-03T17:02:12+00:00",
+        "multi": "line one\nline two",
+        "nested": {"b": [1, {"y": None, "x": True}], "a": "é ✓ 中"},
+        "empty": [],
+        "null": None,
+    }
+    first = yamlio.dump(row, "# header\n")
+    assert first == yamlio.dump(dict(row), "# header\n")
+    text = first.decode()
+    assert text.splitlines()[:2] == ["# header", "z_first: kept in given order"]
+    assert "numeric: 0.000000150\n" in text
+    assert "integral: 1\n" in text
+    assert "looks_like_bool: 'yes'\n" in text
+    assert "looks_like_number: '012'\n" in text
+    assert "multi: |-\n  line one\n  line two\n" in text
+    assert text.index("  a: ") < text.index("  b:")  # nested keys sorted
+    assert "!!" not in text
+    back, _ = yamlio.parse(first)
+    assert back == row
+
+
+def test_long_strings_are_never_folded() -> None:
+    text = yamlio.dump({"a": "word " * 100}).decode()
+    assert len(text.splitlines()) == 1
+
+
+def test_lines_point_at_keys_and_nested_values() -> None:
+    _, node = yamlio.parse(b"a: 1\nb:\n  c:\n    - x\n    - y\n")
+    assert yamlio.key_line(node, "b") == 2
+    assert yamlio.line_of(node, ["b", "c", 1]) == 5
+    assert yamlio.key_line(node, ["b", "c"]) == 3
