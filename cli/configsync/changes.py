@@ -80,7 +80,8 @@ def changes(
 
 def for_mode(items: list[Change], mode: str, prune: bool = True) -> list[Change]:
     """Drop what a table's mode forbids: upsert never deletes, seed only creates."""
-    allowed = {"reconcile": set(ACTIONS), "upsert": {"create", "update"}, "seed": {"create"}}[mode]
+    modes: dict[str, set[str]] = {"reconcile": set(ACTIONS), "upsert": {"create", "update"}, "seed": {"create"}}
+    allowed = modes[mode]
     if not prune:
         allowed = allowed - {"delete"}
     return [c for c in items if c.action in allowed]

@@ -115,7 +115,8 @@ def _where(file: str, line: int) -> str:
 def _describe(error: jsonschema.ValidationError, path: list[Any]) -> str:
     setting = ".".join(map(str, path)) or "(top level)"
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = sorted(error.schema.get("properties", {}))
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        allowed = sorted(schema.get("properties", {}))
         unknown = sorted(set(error.instance) - set(allowed))
         where = f"{setting}." if path else ""
         return f"unknown setting {where}{unknown[0]!r} (allowed: {', '.join(allowed)})"

@@ -52,7 +52,7 @@ class Plan:
 
     @property
     def summary(self) -> dict[str, int]:
-        counts = {action: 0 for action in ACTIONS}
+        counts: dict[str, int] = {action: 0 for action in ACTIONS}
         for change in self.changes:
             counts[change.action] += 1
         return counts
@@ -143,7 +143,7 @@ class Plan:
             "changes": [c.to_json() for c in self.changes],
             "fingerprints": self.fingerprints,
         }
-        return hashlib.sha256(values.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()  # type: ignore[arg-type]
+        return hashlib.sha256(values.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()
 
     def save(self, path: Path) -> None:
         data = self.to_json()
@@ -154,7 +154,7 @@ class Plan:
             fingerprints=self.fingerprints,
             checksum=self.checksum(),
         )
-        path.write_text(values.dumps(data, indent=2) + "\n", encoding="utf-8")  # type: ignore[arg-type]
+        path.write_text(values.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 class PlanFileError(ConfigsyncError):
@@ -162,6 +162,7 @@ class PlanFileError(ConfigsyncError):
 
 
 def load(path: Path) -> Plan:
+    data: Any
     try:
         data = values.loads(path.read_bytes())
     except OSError as exc:
@@ -172,13 +173,13 @@ def load(path: Path) -> Plan:
         raise PlanFileError(f"{path}: not a configsync plan file (expected format {FORMAT})")
     try:
         plan = Plan(
-            changes=[_change(c) for c in data["changes"]],  # type: ignore[union-attr]
+            changes=[_change(c) for c in data["changes"]],
             revision=str(data["revision"]),
             ref=str(data["ref"]),
             database=str(data["database"]),
-            tables=list(data["tables"]),  # type: ignore[arg-type]
-            keys={k: list(v) for k, v in data["keys"].items()},  # type: ignore[union-attr]
-            fingerprints={k: dict(v) for k, v in data["fingerprints"].items()},  # type: ignore[union-attr]
+            tables=list(data["tables"]),
+            keys={k: list(v) for k, v in data["keys"].items()},
+            fingerprints={k: dict(v) for k, v in data["fingerprints"].items()},
             created_at=str(data["created_at"]),
         )
     except (KeyError, TypeError, AttributeError, ValueError) as exc:

@@ -37,7 +37,7 @@ def _leaf_diffs(path: str, old: object, new: object) -> Iterator[tuple[str, str,
 def _show(value: object) -> str:
     if value is _MISSING or value == _MISSING:
         return _MISSING
-    return values.dumps(value)  # type: ignore[arg-type]
+    return values.dumps(value)
 
 
 def label(change: Change) -> str:
@@ -95,7 +95,7 @@ _DIFF_MARK = {"create": "+", "update": "!", "delete": "-"}
 
 
 def json_text(plan: Plan) -> str:
-    return values.dumps(plan.to_json(), indent=2) + "\n"  # type: ignore[arg-type]
+    return values.dumps(plan.to_json(), indent=2) + "\n"
 
 
 def problems_text(problems: list[Problem], fmt: str, prefix: str = "") -> str:

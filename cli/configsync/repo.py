@@ -251,7 +251,7 @@ class Repo:
     def advance(self, commit: pygit2.Commit) -> None:
         """Move HEAD (and its branch) to ``commit`` and update the work tree."""
         try:
-            self.git.checkout_tree(commit.tree, strategy=CheckoutStrategy.SAFE)
+            self.git.checkout_tree(commit.tree, strategy=CheckoutStrategy.SAFE)  # type: ignore[no-untyped-call]
         except pygit2.GitError as exc:
             raise RepoError(f"cannot update the work tree: {exc}") from None
         if self.git.head_is_detached:

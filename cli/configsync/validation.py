@@ -191,12 +191,13 @@ def _schema_problems(
     validator: jsonschema.protocols.Validator, row: Row, node: Node | None, path: str
 ) -> list[Problem]:
     problems = []
-    for error in validator.iter_errors(row):
+    for error in validator.iter_errors(dict(row)):  # type: ignore[arg-type]
         location = list(error.absolute_path)
         where = ".".join(map(str, location))
         line = yamlio.line_of(node, location)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            allowed = set(error.schema.get("properties", {}))
+            schema = error.schema if isinstance(error.schema, dict) else {}
+            allowed = set(schema.get("properties", {}))
             for extra in sorted(set(error.instance) - allowed):
                 inner = location + [extra]
                 problems.append(Problem(path, yamlio.key_line(node, inner),

@@ -72,14 +72,14 @@ def _reject_constant(name: str) -> Value:
     raise ValueError(f"{name} is not a valid JSON number")
 
 
-def dumps(value: Value, *, indent: int | None = None, sort_keys: bool = False) -> str:
+def dumps(value: object, *, indent: int | None = None, sort_keys: bool = False) -> str:
     """Serialise to JSON with decimals written digit for digit."""
     parts: list[str] = []
     _dump(value, parts, indent, sort_keys, 0)
     return "".join(parts)
 
 
-def _dump(value: Value, out: list[str], indent: int | None, sort_keys: bool, level: int) -> None:
+def _dump(value: object, out: list[str], indent: int | None, sort_keys: bool, level: int) -> None:
     if value is None:
         out.append("null")
     elif value is True:
@@ -95,7 +95,7 @@ def _dump(value: Value, out: list[str], indent: int | None, sort_keys: bool, lev
     elif isinstance(value, (list, dict)):
         if isinstance(value, list):
             opening, closing = "[", "]"
-            items: list[tuple[str | None, Value]] = [(None, v) for v in value]
+            items: list[tuple[str | None, object]] = [(None, v) for v in value]
         else:
             opening, closing = "{", "}"
             keys = sorted(value) if sort_keys else list(value)

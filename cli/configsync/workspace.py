@@ -315,7 +315,7 @@ class Workspace:
     def render_table(self, table: str, info: TableInfo, records: TableRecords) -> dict[str, bytes]:
         key = self.key_columns(table, info)
         template = self.config.table(table).template(key)
-        files = {}
+        files: dict[str, bytes] = {}
         for record in records.values():
             try:
                 path = record_path(self.config, table, template, record.values)

@@ -43,8 +43,8 @@ class YamlError(Exception):
 class _StrictComposer(Composer):
     _depth = 0
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
-        event = self.peek_event()
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        event = self.peek_event()  # type: ignore[attr-defined]
         line = event.start_mark.line + 1
         if isinstance(event, yaml.AliasEvent):
             raise YamlError(f"aliases (*{event.anchor}) are not allowed in configsync files", line)
@@ -59,8 +59,7 @@ class _StrictComposer(Composer):
         try:
             if self._depth > MAX_DEPTH:
                 raise YamlError(f"values are nested more than {MAX_DEPTH} levels deep", line)
-            node: Node = super().compose_node(parent, index)
-            return node
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 

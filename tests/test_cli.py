@@ -1,0 +1,85 @@
+"""The CLI surface: help and docs for every command, exit-code mapping."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from configsync.cli import cli
+from helpers import ROOT, run
+
+COMMANDS = sorted(cli.commands)
+
+
+def test_every_command_exists() -> None:
+    assert COMMANDS == ["apply", "diff", "history", "plan", "rollback", "snapshot", "status", "validate"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_an_example(command: str) -> None:
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Example:" in result.output
+    assert f"configsync {command}" in result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_is_documented_in_the_readme(command: str) -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert f"### {command}" in readme
+    assert f"| `{command}" in readme
+
+
+def test_readme_starts_with_the_two_setup_commands() -> None:
+    lines = [line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("make ")]
+    assert lines[0].startswith("make demo") and lines[1].startswith("make test")
+
+
+def test_python_dash_m_entry_point() -> None:
+    result = subprocess.run([sys.executable, "-m", "configsync", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert result.stdout.startswith("configsync, version")
+
+
+def test_usage_errors_exit_1_not_2(repo_path: Path) -> None:
+    """2 means "changes found" to CI scripts; a typo in the command line must not look like that."""
+    result = run(repo_path, "plan", "--format", "yaml")
+    assert result.code == 1
+    assert "Invalid value for '--format'" in result.err
+    assert run(repo_path, "rollback").code == 1
+    assert run(repo_path, "no-such-command").code == 1
+
+
+def test_missing_config_is_a_clear_error(tmp_path: Path) -> None:
+    result = run(tmp_path, "plan")
+    assert result.code == 1
+    assert result.err.startswith("error: ")
+    assert "configsync.yaml: no such file" in result.err
+    assert "Traceback" not in result.text
+
+
+def test_config_outside_git_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "configsync.yaml").write_text("tables:\n  t: {}\n")
+    result = run(tmp_path, "validate")
+    assert result.code == 1
+    assert "is not inside a git work tree" in result.err
+
+
+def test_bugs_exit_3_with_a_log(repo_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fault injected into the library (the only fake here: there is no real
+    bug to trigger) is reported as a bug with a log file, exit 3."""
+    from configsync import workspace
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("injected")
+
+    monkeypatch.setattr(workspace.Workspace, "validate", broken)
+    result = run(repo_path, "validate")
+    assert result.code == 3
+    assert "this is a bug" in result.err
+    log = Path(result.err.rsplit("Details: ", 1)[1].strip())
+    assert "ZeroDivisionError: injected" in log.read_text()
+    log.unlink()
