@@ -9,7 +9,7 @@ import psycopg
 import pygit2
 
 from configsync.backends.postgres import LOCK_ID
-from helpers import commit_all, dump, execute, head, init_repo, is_clean, run
+from helpers import commit_all, dump, head, init_repo, is_clean, run
 
 
 def snapshot(repo_path: Path, url: str) -> None:

@@ -6,6 +6,7 @@ user can fix (message, no traceback), 3 a bug (traceback in a log file),
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 import tempfile
@@ -206,7 +207,7 @@ def validate(opts: Options, paths: tuple[str, ...], fmt: str) -> int:
       configsync validate config-snapshots/system_config --format github
     """
     try:
-        ws = Workspace.open(opts.config, database="sqlite:///unused")
+        ws = opts.workspace()
         problems = ws.validate(paths)
         prefix = ws.repo.prefix
     except ConfigError as exc:
@@ -351,7 +352,7 @@ def diff(opts: Options, rev1: str, rev2: str, fmt: str) -> int:
       configsync diff HEAD~1
       configsync diff v1.2 main --format markdown
     """
-    ws = Workspace.open(opts.config, database="sqlite:///unused")
+    ws = opts.workspace()
     result = ws.diff(rev1, rev2)
     old = ws.repo.describe(ws.repo.resolve(rev1), rev1)
     new = ws.repo.describe(ws.repo.resolve(rev2), rev2)
@@ -405,45 +406,20 @@ def history(opts: Options, record: str) -> int:
     Example:
       configsync history system_config/budget_limits
     """
-    ws = Workspace.open(opts.config, database="sqlite:///unused")
+    ws = opts.workspace()
     for version in ws.history(record):
         commit = version.commit
-        when = _commit_time(commit)
+        when = dt.datetime.fromtimestamp(
+            commit.commit_time, dt.timezone(dt.timedelta(minutes=commit.commit_time_offset))
+        ).strftime("%Y-%m-%d %H:%M")
         subject = commit.message.splitlines()[0] if commit.message else ""
         click.echo(f"{str(commit.id)[:7]}  {when}  {commit.author.name}  {subject}")
-        for line in _version_lines(version.before, version.after):
-            click.echo(f"    {line}")
+        if version.change is None:
+            click.echo(f"    {version.action}")
+            continue
+        for path, old, new in render.field_diffs(version.change):
+            click.echo(f"    {path}: {old} -> {new}")
     return EXIT_OK
-
-
-def _commit_time(commit: Any) -> str:
-    import datetime as dt
-
-    offset = dt.timezone(dt.timedelta(minutes=commit.commit_time_offset))
-    return dt.datetime.fromtimestamp(commit.commit_time, offset).strftime("%Y-%m-%d %H:%M")
-
-
-def _version_lines(before: bytes | None, after: bytes | None) -> Sequence[str]:
-    from . import yamlio
-    from .changes import changes
-    from .records import Record
-
-    def parse(data: bytes | None) -> dict[str, Any] | None:
-        if data is None:
-            return None
-        try:
-            value, _ = yamlio.parse(data)
-        except yamlio.YamlError:
-            return {}
-        return value if isinstance(value, dict) else {}
-
-    old, new = parse(before), parse(after)
-    if old is None:
-        return ["created"]
-    if new is None:
-        return ["deleted"]
-    found = changes("", {(): Record("", (), new, "")}, {(): Record("", (), old, "")}, (), missing_fields_differ=True)
-    return [f"{path}: {a} -> {b}" for c in found for path, a, b in render.field_diffs(c)]
 
 
 def main(argv: Sequence[str] | None = None) -> None:

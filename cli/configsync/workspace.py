@@ -78,11 +78,14 @@ class RollbackResult:
 class Workspace:
     """A config repository bound to one database."""
 
-    def __init__(self, config: Config, database_url: str) -> None:
+    def __init__(self, config: Config, database_url: str | Callable[[], str]) -> None:
         self.config = config
         self.repo = Repo(config)
-        self.database_url = database_url
+        # Resolved on first use: commands that need no database (validate,
+        # diff, history) never fail on an unset ${VAR} in its URL.
+        self._database_url = database_url
         self._backend: Backend | None = None
+        self._last_plan: tuple[Plan, dict[str, TableInfo], State] | None = None
 
     @classmethod
     def open(
@@ -94,7 +97,13 @@ class Workspace:
         environ: Mapping[str, str] | None = None,
     ) -> Workspace:
         config = load_config(config_path)
-        return cls(config, resolve_database(config, database=database, env=env, environ=environ))
+        return cls(config, lambda: resolve_database(config, database=database, env=env, environ=environ))
+
+    @property
+    def database_url(self) -> str:
+        if callable(self._database_url):
+            self._database_url = self._database_url()
+        return self._database_url
 
     @property
     def display_url(self) -> str:
@@ -204,7 +213,7 @@ class Workspace:
             keys={t: list(self.key_columns(t, infos[t])) for t in ordered},
             fingerprints={t: fingerprint(actual[t]) for t in ordered},
         )
-        self._cache = (plan, infos, actual)
+        self._last_plan = (plan, infos, actual)
         return plan
 
     def header(self, plan: Plan) -> str:
@@ -277,9 +286,9 @@ class Workspace:
         return ApplyResult(plan, backup, applied=True)
 
     def _state_for(self, plan: Plan) -> tuple[dict[str, TableInfo], State]:
-        cached = getattr(self, "_cache", None)
-        if cached is not None and cached[0] is plan:
-            return cached[1], cached[2]
+        # The plan just computed in this process already read the database.
+        if self._last_plan is not None and self._last_plan[0] is plan:
+            return self._last_plan[1], self._last_plan[2]
         infos = self.describe(plan.tables)
         return infos, self.actual_state(plan.tables, infos)
 
@@ -415,7 +424,7 @@ class Workspace:
             found += changes(table, after[table], before[table], keys[table] or (), missing_fields_differ=True)
         return Plan(found, str(new.id), rev2, "", list(self.config.tables), {}, {})
 
-    def history(self, record: str) -> list[PathVersion]:
+    def history(self, record: str) -> list[RecordVersion]:
         table, _, name = record.strip("/").partition("/")
         self.config.table(table)
         if not name:
@@ -425,7 +434,7 @@ class Workspace:
         versions = self.repo.log_path(f"{table_dir(self.config, table)}/{name}")
         if not versions:
             raise RepoError(f"{table}/{name}: no such record in the history of HEAD")
-        return versions
+        return [_record_version(table, v) for v in versions]
 
     # ---- status / rollback -----------------------------------------------------
 
@@ -479,6 +488,37 @@ class Workspace:
         return RollbackResult(new, plan, result, committed=result.applied)
 
 
+@dataclass
+class RecordVersion:
+    """One commit in a record's history and what it did to the record."""
+
+    commit: pygit2.Commit
+    action: str  # "created", "deleted", "changed"
+    change: Change | None = None  # field-level, for "changed"
+
+
+def _record_version(table: str, version: PathVersion) -> RecordVersion:
+    old, new = _parse_row(version.before), _parse_row(version.after)
+    if old is None:
+        return RecordVersion(version.commit, "created")
+    if new is None:
+        return RecordVersion(version.commit, "deleted")
+    found = changes(table, {(): Record(table, (), new, "")}, {(): Record(table, (), old, "")}, (),
+                    missing_fields_differ=True)
+    return RecordVersion(version.commit, "changed", found[0] if found else None)
+
+
+def _parse_row(data: bytes | None) -> Row | None:
+    """A record file's row; an unreadable version counts as an empty row."""
+    if data is None:
+        return None
+    try:
+        value, _ = yamlio.parse(data)
+    except yamlio.YamlError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def _same_data(data: bytes, row: Row, kinds: Mapping[str, str]) -> bool:
     try:
         current, _ = yamlio.parse(data)
@@ -501,4 +541,4 @@ def _actor(repo: Repo) -> str:
     return f"{sig.name} <{sig.email}> as {user}"
 
 
-__all__ = ["ApplyResult", "Record", "RollbackResult", "SnapshotResult", "Status", "Workspace"]
+__all__ = ["ApplyResult", "RecordVersion", "RollbackResult", "SnapshotResult", "Status", "Workspace"]
