@@ -261,7 +261,7 @@ class Workspace:
         infos, actual = self._state_for(plan)
         plan.check_fresh(actual)
         backup = self._save_backup(plan, infos, actual) if plan.has_changes else None
-        specs = [s for s in self.read_specs(plan.tables, infos)]
+        specs = self.read_specs(plan.tables, infos)
         batch = WriteBatch(
             reads=specs,
             operations=self._operations(plan, infos),

@@ -65,6 +65,7 @@ def _json_loads(text: str | bytes) -> Any:
 
 class PostgresBackend(SqlBackend):
     param = "%s"
+    driver_errors = (psycopg.Error,)
 
     def __init__(self, url: str, display_url: str, connect_timeout: int = 10) -> None:
         self.url = url
@@ -89,14 +90,6 @@ class PostgresBackend(SqlBackend):
             set_json_loads(_json_loads, conn)
             self._conn = conn
         return self._conn
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def _driver_errors(self) -> tuple[type[Exception], ...]:
-        return (psycopg.Error,)
 
     def _describe_error(self, exc: Exception) -> str:
         text = str(exc).strip().splitlines()

@@ -23,6 +23,14 @@ class SqlBackend(Backend):
     """A DB-API backend; subclasses fill in the dialect."""
 
     param = "?"
+    #: The driver's base exception: these become BackendError with a clean message.
+    driver_errors: tuple[type[Exception], ...] = ()
+    _conn: Any = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     # ---- dialect -----------------------------------------------------------
 
@@ -59,9 +67,6 @@ class SqlBackend(Backend):
     def _bind(self, column: Column) -> str:
         return self.param
 
-    def _driver_errors(self) -> tuple[type[Exception], ...]:
-        return (Exception,)
-
     # ---- reading -------------------------------------------------------------
 
     def read(self, specs: list[ReadSpec]) -> dict[str, list[Row]]:
@@ -73,7 +78,7 @@ class SqlBackend(Backend):
                 return {spec.table.name: self._read_rows(cur, spec) for spec in specs}
             finally:
                 cur.execute("ROLLBACK")
-        except self._driver_errors() as exc:
+        except self.driver_errors as exc:
             raise BackendError(f"reading from {self.display_url} failed: {self._describe_error(exc)}") from None
 
     def _read_rows(self, cur: Any, spec: ReadSpec) -> list[Row]:
@@ -113,7 +118,7 @@ class SqlBackend(Backend):
             cur.execute("COMMIT")
         except ConfigsyncError:
             raise
-        except self._driver_errors() as exc:
+        except self.driver_errors as exc:
             self._rollback_quietly(conn)
             where = f" at {current.table.name} {current.file}" if current else ""
             raise BackendError(
@@ -183,7 +188,7 @@ class SqlBackend(Backend):
                 return [_history_entry(row) for row in cur.fetchall()]
             finally:
                 cur.execute("ROLLBACK")
-        except self._driver_errors() as exc:
+        except self.driver_errors as exc:
             raise BackendError(f"reading {table} failed: {self._describe_error(exc)}") from None
 
 

@@ -37,6 +37,7 @@ def kind_of(declared: str) -> str:
 
 class SqliteBackend(SqlBackend):
     param = "?"
+    driver_errors = (sqlite3.Error,)
 
     def __init__(self, path: Path, display_url: str) -> None:
         self.path = path
@@ -53,14 +54,6 @@ class SqliteBackend(SqlBackend):
             except (OSError, sqlite3.Error) as exc:
                 raise BackendError(f"cannot open {self.display_url}: {exc}") from None
         return self._conn
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def _driver_errors(self) -> tuple[type[Exception], ...]:
-        return (sqlite3.Error,)
 
     def _describe_error(self, exc: Exception) -> str:
         if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
