@@ -248,6 +248,8 @@ def plan(opts: Options, ref: str, tables: tuple[str, ...], out: str | None, fmt:
         if ws.repo.dirty_paths() and ref == "HEAD":
             click.echo("note: uncommitted changes in the work tree are not part of this plan", err=True)
         _echo_plan(ws, result, fmt)
+        for reason in result.unsafe_reasons():
+            click.echo(f"warning: {reason}; apply refuses this without --allow-mass-delete", err=True)
         if out:
             result.save(Path(out))
             click.echo(f"Plan saved to {out} (checksum {result.checksum()[:12]}).", err=True)

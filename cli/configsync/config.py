@@ -100,6 +100,10 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         for error in errors:
             path_ = list(error.absolute_path)
             line = yamlio.line_of(root_node, path_)
+            if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+                schema = error.schema if isinstance(error.schema, dict) else {}
+                unknown = sorted(set(error.instance) - set(schema.get("properties", {})))
+                line = yamlio.key_line(root_node, path_ + unknown[:1])
             lines.append(_where(shown, line) + _describe(error, path_))
         raise ConfigError("\n".join(lines))
     try:

@@ -66,8 +66,15 @@ class Plan:
 
     def raise_if_unsafe(self, *, max_deletes: int | None = None, allow_mass_delete: bool = False) -> None:
         """Refuse plans that empty a table or delete a large share of one."""
-        if allow_mass_delete:
-            return
+        reasons = [] if allow_mass_delete else self.unsafe_reasons(max_deletes)
+        if reasons:
+            raise UnsafePlanError(
+                "refusing a mass deletion:\n  " + "\n  ".join(reasons)
+                + "\nIf this is intended, run again with --allow-mass-delete."
+            )
+
+    def unsafe_reasons(self, max_deletes: int | None = None) -> list[str]:
+        """Why apply would refuse this plan without --allow-mass-delete."""
         reasons = []
         for table in self.tables:
             existing = len(self.fingerprints.get(table, {}))
@@ -91,11 +98,7 @@ class Plan:
         total = self.summary["delete"]
         if max_deletes is not None and total > max_deletes:
             reasons.append(f"would delete {total} rows, more than --max-deletes {max_deletes}")
-        if reasons:
-            raise UnsafePlanError(
-                "refusing a mass deletion:\n  " + "\n  ".join(reasons)
-                + "\nIf this is intended, run again with --allow-mass-delete."
-            )
+        return reasons
 
     def check_fresh(self, current: Mapping[str, TableRecords]) -> None:
         """Raise StalePlanError naming what changed since the plan was made."""

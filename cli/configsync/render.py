@@ -74,6 +74,8 @@ def text(plan: Plan, header: str, *, color: bool = False, verb: str = "Plan") ->
 def markdown(plan: Plan, header: str) -> str:
     """What a pull-request comment shows: a summary line and a diff per table."""
     lines = [f"### configsync plan: {summary_line(plan)}", "", header, ""]
+    for reason in plan.unsafe_reasons():
+        lines += [f"> **Warning:** {reason}. `apply` refuses this without `--allow-mass-delete`.", ""]
     if not plan.changes:
         lines.append("No changes: the database already matches this revision.")
         return "\n".join(lines) + "\n"

@@ -8,6 +8,7 @@ case-only collisions. Checks against the database's columns come later in
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -208,7 +209,14 @@ def _schema_problems(
     return problems
 
 
+_PY_REPRS = ((re.compile(r"Decimal\('([^']*)'\)"), r"\1"), (re.compile(r"\bNone\b"), "null"),
+             (re.compile(r"\bTrue\b"), "true"), (re.compile(r"\bFalse\b"), "false"))
+
+
 def _short(message: str) -> str:
+    """jsonschema speaks Python (None, Decimal('1.0')); record authors write YAML."""
+    for pattern, replacement in _PY_REPRS:
+        message = pattern.sub(replacement, message)
     return message if len(message) <= 200 else message[:197] + "..."
 
 

@@ -18,7 +18,7 @@ from . import __version__, naming, yamlio
 from .backends import Backend, HistoryEntry, Operation, ReadSpec, TableInfo, WriteBatch, open_backend, redact
 from .changes import Change, changes, for_mode
 from .config import Config, load_config, resolve_database
-from .errors import ConfigError, ConfigsyncError, Problem, RepoError, ValidationError
+from .errors import ConfigError, ConfigsyncError, Problem, RepoError, StalePlanError, ValidationError
 from .plan import Plan, fingerprint, order_tables
 from .records import Record, Source, State, TableRecords, record_path, render, state_of_rows, table_dir
 from .repo import PathVersion, Repo
@@ -259,7 +259,11 @@ class Workspace:
         if confirm is not None and not confirm(plan):
             return ApplyResult(plan, None, applied=False)
         infos, actual = self._state_for(plan)
-        plan.check_fresh(actual)
+        try:
+            plan.check_fresh(actual)
+        except StalePlanError:
+            self._raise_if_already_applied(plan)
+            raise
         backup = self._save_backup(plan, infos, actual) if plan.has_changes else None
         specs = self.read_specs(plan.tables, infos)
         batch = WriteBatch(
@@ -284,6 +288,15 @@ class Workspace:
                 self.repo.delete_ref(backup)
             raise
         return ApplyResult(plan, backup, applied=True)
+
+    def _raise_if_already_applied(self, plan: Plan) -> None:
+        checksum = plan.checksum()
+        for entry in self.backend.history(self.config.history_table, limit=100):
+            if entry.checksum == checksum:
+                raise StalePlanError(
+                    f"this plan was already applied at {entry.applied_at} by {entry.actor}; "
+                    "nothing was applied. Make a new plan to see what differs now."
+                )
 
     def _state_for(self, plan: Plan) -> tuple[dict[str, TableInfo], State]:
         # The plan just computed in this process already read the database.

@@ -1,6 +1,7 @@
 """Database backends, chosen by URL scheme."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -15,13 +16,19 @@ __all__ = [
 _SCHEMES = "sqlite:///path/to/file.db or postgresql://user:password@host:5432/dbname"
 
 
+# password=... in a URL's query string or a libpq key=value string.
+_PASSWORD_PARAM = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)", re.IGNORECASE)
+
+
 def redact(url: str) -> str:
-    """The URL with its password replaced by ***, safe for any output."""
+    """The URL with any password replaced by ***, safe for any output."""
+    url = _PASSWORD_PARAM.sub(r"\1***", url)
     try:
         parts = urlsplit(url)
+        password = parts.password
     except ValueError:
         return "<unparseable database URL>"
-    if parts.password is None:
+    if password is None:
         return url
     netloc = parts.netloc.rsplit("@", 1)
     user = parts.username or ""

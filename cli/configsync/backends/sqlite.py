@@ -46,8 +46,12 @@ class SqliteBackend(SqlBackend):
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
+            if not self.path.is_file():
+                raise BackendError(
+                    f"{self.display_url}: no such database file ({self.path}); check the URL, "
+                    "or create the tables there first"
+                )
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
                 # isolation_level=None: we issue BEGIN/COMMIT ourselves.
                 self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
                 self._conn.execute("PRAGMA foreign_keys = ON")
