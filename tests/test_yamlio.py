@@ -68,7 +68,7 @@ def test_dump_is_deterministic_and_round_trips() -> None:
     assert first == yamlio.dump(dict(row), "# header\n")
     text = first.decode()
     assert text.splitlines()[:2] == ["# header", "z_first: kept in given order"]
-    assert "numeric: 0.000000150\n" in text
+    assert "numeric: 0.00000015\n" in text  # every digit, trailing zeros dropped
     assert "integral: 1\n" in text
     assert "looks_like_bool: 'yes'\n" in text
     assert "looks_like_number: '012'\n" in text

@@ -9,6 +9,7 @@ travel as ISO-8601 / canonical strings.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import json
 import re
 import uuid
@@ -127,6 +128,12 @@ def format_decimal_json(value: Decimal) -> str:
     return text.replace("E", "e") if "E" in text else text
 
 
+def normalize(value: Decimal) -> Decimal:
+    """Trailing zeros stripped, never rounded (the default context keeps 28 digits)."""
+    digits = max(1, len(value.as_tuple().digits))
+    return value.normalize(decimal.Context(prec=digits))
+
+
 def format_decimal_yaml(value: Decimal) -> str:
     """Text that YAML 1.1 resolves back to the same number.
 
@@ -135,9 +142,11 @@ def format_decimal_yaml(value: Decimal) -> str:
     """
     if not value.is_finite():
         raise ValueError(f"{value} cannot be stored: only finite numbers are supported")
+    # Normalised: 0.70 and 0.7, 100.00 and 100 are the same value and get the
+    # same bytes, whichever backend (and column scale) they were read from.
+    value = normalize(value)
     if -24 <= value.adjusted() <= 24:
-        text = format(value, "f")
-        return text
+        return format(value, "f")
     mantissa, _, exponent = f"{value:e}".partition("e")
     if "." not in mantissa:
         mantissa += ".0"
@@ -184,10 +193,21 @@ def _parse_time(text: str) -> dt.datetime | dt.date | dt.time | None:
     return None
 
 
+def _is_iso(kind: str, text: str) -> bool:
+    """A date column takes a date only: a timestamp there would lose its time."""
+    parse = {"timestamp": dt.datetime.fromisoformat, "date": dt.date.fromisoformat,
+             "time": dt.time.fromisoformat}[kind]
+    try:
+        parse(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
 def canonical(value: Value) -> Value:
     """A representation where equal values are identical (for hashing)."""
     if isinstance(value, Decimal):
-        normal = value.normalize()
+        normal = normalize(value)
         return int(normal) if normal == normal.to_integral_value() else normal
     if isinstance(value, list):
         return [canonical(v) for v in value]
@@ -218,7 +238,7 @@ def kind_mismatch(kind: str, value: Value) -> str | None:
             uuid.UUID(str(value))
         except ValueError:
             return f"expected a uuid, got {value!r}"
-    if kind in ("timestamp", "date", "time") and _parse_time(str(value)) is None:
+    if kind in ("timestamp", "date", "time") and not _is_iso(kind, str(value)):
         return f"expected an ISO-8601 {kind}, got {value!r}"
     return None
 

@@ -11,6 +11,7 @@ another type.
 """
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Sequence
 
@@ -64,14 +65,27 @@ class _StrictComposer(Composer):
             self._depth -= 1
 
 
-class _Loader(Reader, Scanner, Parser, _StrictComposer, SafeConstructor, Resolver):
+# YAML 1.1 needs a dot and a signed exponent in a float (1.0e-7); people and
+# other tools write 1e-7 and 6E-7. Read those as numbers too, and quote
+# strings that look like them when writing, so both directions agree.
+_EXPONENT_FLOAT = re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
+
+
+class _Resolver(Resolver):
+    pass
+
+
+_Resolver.add_implicit_resolver(_TAG + "float", _EXPONENT_FLOAT, list("-+0123456789"))
+
+
+class _Loader(Reader, Scanner, Parser, _StrictComposer, SafeConstructor, _Resolver):
     def __init__(self, stream: str) -> None:
         Reader.__init__(self, stream)
         Scanner.__init__(self)
         Parser.__init__(self)
         Composer.__init__(self)
         SafeConstructor.__init__(self)
-        Resolver.__init__(self)
+        _Resolver.__init__(self)
 
 
 def parse(data: bytes) -> tuple[Value, Node | None]:
@@ -183,7 +197,13 @@ def key_line(root: Node | None, path: str | Sequence[str | int]) -> int:
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    def ignore_aliases(self, data: Any) -> bool:
+        # The same object twice must not become &id001/*id001: the bytes
+        # depend on values only, and the loader refuses aliases.
+        return True
+
+
+_Dumper.add_implicit_resolver(_TAG + "float", _EXPONENT_FLOAT, list("-+0123456789"))
 
 
 def _represent_decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:
@@ -195,6 +215,9 @@ def _represent_decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNo
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\x85" in value:
+        # NEL is a line break to YAML: only an escaped form survives a reload.
+        return dumper.represent_scalar(_TAG + "str", value, style='"')
     style = "|" if "\n" in value.rstrip("\n") else None
     return dumper.represent_scalar(_TAG + "str", value, style=style)
 

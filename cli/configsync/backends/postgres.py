@@ -141,9 +141,18 @@ class PostgresBackend(SqlBackend):
     def _begin_read(self, cur: Any) -> None:
         # One snapshot for all tables: a snapshot never sees half of an apply.
         cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        self._utc(cur)
+
+    @staticmethod
+    def _utc(cur: Any) -> None:
+        # Timestamps without an offset mean UTC, in files and in the database
+        # alike. SET LOCAL, not a session setting: a transaction pooler may
+        # hand the next transaction another server connection.
+        cur.execute("SET LOCAL TIME ZONE 'UTC'")
 
     def _begin_write(self, cur: Any, batch: WriteBatch) -> None:
         cur.execute("BEGIN")
+        self._utc(cur)
         cur.execute(f"SET LOCAL lock_timeout = '{int(batch.lock_timeout * 1000)}ms'")
         cur.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_ID])
         tables = sorted({spec.table.name for spec in batch.reads})

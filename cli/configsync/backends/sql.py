@@ -39,7 +39,8 @@ class SqlBackend(Backend):
         """An open DB-API connection (created lazily, reused)."""
 
     @abc.abstractmethod
-    def _begin_read(self, cur: Any) -> None: ...
+    def _begin_read(self, cur: Any) -> None:
+        """Start a read-only transaction that sees one consistent state."""
 
     @abc.abstractmethod
     def _begin_write(self, cur: Any, batch: WriteBatch) -> None:
@@ -132,6 +133,14 @@ class SqlBackend(Backend):
             return
 
     def _execute(self, cur: Any, op: Operation) -> None:
+        try:
+            self._execute_unchecked(cur, op)
+        except (ValueError, OverflowError) as exc:
+            # A value the driver or database cannot take: still a user error,
+            # reported with its record file.
+            raise BackendError(f"apply failed at {op.table.name} {op.file}: {exc}; nothing was changed") from None
+
+    def _execute_unchecked(self, cur: Any, op: Operation) -> None:
         table = op.table
         where, where_params = self._where(table, op.key)
         if op.action == "delete":

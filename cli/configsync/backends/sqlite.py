@@ -19,6 +19,21 @@ from .base import Column, ForeignKey, TableInfo, WriteBatch
 from .sql import SqlBackend, quote
 
 
+INT64 = range(-(2**63), 2**63)
+
+
+def _check_storable(column: str, value: int | Decimal) -> None:
+    if value == value.to_integral_value() if isinstance(value, Decimal) else True:
+        if int(value) in INT64:
+            return
+    elif Decimal(repr(float(value))) == value:
+        return
+    raise ValueError(
+        f"column {column}: SQLite cannot store {value} exactly (it keeps 64-bit integers and about 16 "
+        "significant digits); use PostgreSQL for this value"
+    )
+
+
 def kind_of(declared: str) -> str:
     upper = declared.upper().strip()
     if upper.endswith("[]"):
@@ -132,18 +147,19 @@ class SqliteBackend(SqlBackend):
         if value is None:
             return None
         kind = column.kind
-        if kind in ("json", "array"):
+        if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+            # SQLite turns number-like text into a 64-bit integer or a double
+            # (JSON columns too: their declared type has NUMERIC affinity);
+            # refuse what it would silently round rather than store it wrong.
+            _check_storable(column.name, value)
+        if kind in ("json", "array") or isinstance(value, (list, dict)):
             return values.dumps(value)
         if isinstance(value, bool):
             return int(value)
         if isinstance(value, Decimal):
-            if kind == "integer" or value == value.to_integral_value() and kind != "float":
+            if value == value.to_integral_value() and kind != "float":
                 return int(value)
-            # Text keeps every digit; NUMERIC affinity stores it as REAL when
-            # that is lossless and as TEXT otherwise.
-            return float(value) if kind == "float" else str(value)
-        if isinstance(value, (list, dict)):
-            return values.dumps(value)
+            return float(value)
         return value
 
     def _history_ddl(self, table: str) -> str:
