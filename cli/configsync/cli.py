@@ -101,6 +101,26 @@ def cli(ctx: click.Context, config: str | None, env: str | None, database: str |
     ctx.obj = Options(config, env, database)
 
 
+def _override(field: str) -> Callable[[click.Context, click.Parameter, str | None], None]:
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            setattr(ctx.ensure_object(Options), field, value)
+
+    return callback
+
+
+def common_options(f: F) -> F:
+    """--config/--env/--database after the command too: `configsync plan --env staging`."""
+    for field, metavar, text in (
+        ("database", "URL", "Database URL (same as the global option)."),
+        ("env", "NAME", "Environment: its database and its overlay (same as the global option)."),
+        ("config", "FILE", "Config file (same as the global option)."),
+    ):
+        f = click.option(f"--{field}", metavar=metavar, help=text, expose_value=False,
+                         callback=_override(field), is_eager=True)(f)
+    return f
+
+
 def table_option(f: F) -> F:
     return click.option(
         "--table", "-t", "tables", multiple=True, metavar="TABLE",
@@ -161,6 +181,7 @@ def _report_apply(ws: Workspace, plan: Plan, backup: str | None, applied: bool) 
 
 
 @cli.command()
+@common_options
 @table_option
 @click.option("--commit", is_flag=True, help="Commit the changed files (only the snapshot directory).")
 @click.option("--message", "-m", metavar="M", help="Commit message. Default: a summary of the drift.")
@@ -191,6 +212,7 @@ def snapshot(opts: Options, tables: tuple[str, ...], commit: bool, message: str 
 
 
 @cli.command()
+@common_options
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
               show_default=True, help="github prints workflow annotations.")
@@ -225,6 +247,7 @@ def validate(opts: Options, paths: tuple[str, ...], fmt: str) -> int:
 
 
 @cli.command()
+@common_options
 @click.option("--ref", default="HEAD", show_default=True, help="Git revision holding the desired state.")
 @table_option
 @click.option("--out", type=click.Path(dir_okay=False, writable=True),
@@ -257,6 +280,7 @@ def plan(opts: Options, ref: str, tables: tuple[str, ...], out: str | None, fmt:
 
 
 @cli.command()
+@common_options
 @click.argument("planfile", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--ref", default=None, help="Git revision to apply. Default: HEAD.")
 @table_option
@@ -297,6 +321,7 @@ def apply(
 
 
 @cli.command()
+@common_options
 @click.argument("commit", required=False)
 @click.option("--to", "to", metavar="REF", help="Restore the config as it was at REF (e.g. a backup ref).")
 @click.option("--dry-run", is_flag=True, help="Show the database changes the rollback would make; change nothing.")
@@ -340,6 +365,7 @@ def rollback(
 
 
 @cli.command()
+@common_options
 @click.argument("rev1")
 @click.argument("rev2", default="HEAD")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
@@ -369,6 +395,7 @@ def diff(opts: Options, rev1: str, rev2: str, fmt: str) -> int:
 
 
 @cli.command()
+@common_options
 @click.pass_obj
 def status(opts: Options) -> int:
     """Deployed revision, HEAD, and whether the database has drifted.
@@ -399,6 +426,7 @@ def status(opts: Options) -> int:
 
 
 @cli.command()
+@common_options
 @click.argument("record", metavar="TABLE/NAME")
 @click.pass_obj
 def history(opts: Options, record: str) -> int:
@@ -426,3 +454,14 @@ def history(opts: Options, record: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else None, prog_name="configsync")
+
+
+def _register_adoption_commands() -> None:
+    # Defined in their own module; imported here, after everything they use.
+    from .cli_adoption import import_backup, init, schema
+
+    for command in (init, schema, import_backup):
+        cli.add_command(command)
+
+
+_register_adoption_commands()

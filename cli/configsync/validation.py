@@ -76,13 +76,41 @@ def load_schemas(
     return validators, problems
 
 
+ENVIRONMENTS = "_environments"
+DELETE = "$delete"
+
+
+@dataclass
+class _Parsed:
+    """One record file, parsed; ``node`` points problems at lines."""
+
+    path: str
+    row: Row
+    node: Node | None
+
+
+@dataclass
+class _Draft:
+    """A record being assembled from a base file and an environment overlay."""
+
+    name: str
+    row: Row
+    sources: list[_Parsed]  # overlay first: its lines win
+
+    @property
+    def file(self) -> str:
+        return self.sources[0].path
+
+
 def load_state(
     config: Config,
     source: Source,
     keys: Mapping[str, tuple[str, ...] | None],
     tables: Sequence[str] | None = None,
+    env: str | None = None,
 ) -> Loaded:
-    """The desired state of ``tables`` (default: all) from ``source``.
+    """The desired state of ``tables`` (default: all) from ``source``, with the
+    overlay of environment ``env`` merged in when given.
 
     ``keys`` gives each table's key columns; where a key is unknown (no
     database and none configured) the file name stands in for it.
@@ -90,66 +118,102 @@ def load_state(
     """
     wanted = list(tables) if tables is not None else list(config.tables)
     validators, problems = load_schemas(config, source, wanted)
-    loaded = Loaded({t: {} for t in wanted})
-    seen_names: dict[str, dict[str, str]] = {t: {} for t in wanted}
-    prefix = config.snapshots + "/"
+    drafts: dict[str, dict[str, _Draft]] = {t: {} for t in wanted}
+    files: dict[str, bytes] = {}
+    overlays: list[tuple[str, str, _Parsed]] = []
     for file in sorted(source.snapshots, key=lambda f: f.path):
-        parts = file.path[len(prefix):].split("/") if file.path.startswith(prefix) else []
-        if not parts or parts[-1] == GITKEEP:
+        located = _locate_file(config, file, env, problems)
+        if located is None:
             continue
-        if len(parts) != 2:
-            problems.append(Problem(file.path, 0, f"record files go in {config.snapshots}/<table>/<name>.yaml"))
-            continue
-        table, name = parts
-        if table not in config.tables:
-            known = ", ".join(config.tables)
-            problems.append(Problem(file.path, 0, f"directory {table!r} is not a table in configsync.yaml (tables: {known})"))
-            continue
+        overlay, table, name = located
         if table not in wanted:
             continue
-        if not name.endswith(naming.EXTENSION):
-            problems.append(Problem(file.path, 0, f"record files must end in {naming.EXTENSION}"))
+        parsed = _parse_record(config, table, file, problems)
+        if parsed is None:
             continue
-        if file.symlink:
-            problems.append(Problem(file.path, 0, "record files must not be symbolic links"))
-            continue
-        record, file_problems = _load_record(config, table, file, keys.get(table), validators.get(table))
-        problems.extend(file_problems)
-        if record is None:
-            continue
-        loaded.files[file.path] = file.data
-        folded = naming.collision_key(name)
-        if folded in seen_names[table]:
-            other = seen_names[table][folded]
-            problems.append(Problem(file.path, 0, f"same name as {other} apart from letter case; the two would collide on macOS and Windows"))
-            continue
-        seen_names[table][folded] = file.path
-        existing = loaded.state[table].get(record.key)
-        if existing is not None:
-            problems.append(Problem(file.path, 0, f"same key as {existing.file}"))
-            continue
-        loaded.state[table][record.key] = record
+        files[file.path] = file.data
+        if overlay:
+            overlays.append((table, name, parsed))
+        else:
+            drafts[table][name] = _Draft(name, parsed.row, [parsed])
+    for table, name, parsed in overlays:
+        _merge_overlay(drafts[table], name, parsed, keys.get(table), problems)
+    loaded = Loaded({t: {} for t in wanted}, files)
+    for table in wanted:
+        seen_names: dict[str, str] = {}
+        for draft in sorted(drafts[table].values(), key=lambda d: d.name):
+            record = _finish(config, table, draft, keys.get(table), validators.get(table), problems)
+            if record is None:
+                continue
+            folded = naming.collision_key(draft.name)
+            if folded in seen_names:
+                problems.append(Problem(record.file, 0, f"same name as {seen_names[folded]} apart from letter case; "
+                                                        "the two would collide on macOS and Windows"))
+                continue
+            seen_names[folded] = record.file
+            existing = loaded.state[table].get(record.key)
+            if existing is not None:
+                problems.append(Problem(record.file, 0, f"same key as {existing.file}"))
+                continue
+            loaded.state[table][record.key] = record
     if problems:
         raise ValidationError(problems)
     return loaded
 
 
-def _load_record(
-    config: Config,
-    table: str,
-    file: SourceFile,
-    key_columns: tuple[str, ...] | None,
-    validator: jsonschema.protocols.Validator | None,
-) -> tuple[Record | None, list[Problem]]:
+def environments_in(config: Config, source: Source) -> list[str]:
+    """Environment names that have an overlay directory."""
+    prefix = f"{config.snapshots}/{ENVIRONMENTS}/"
+    return sorted({f.path[len(prefix):].split("/")[0] for f in source.snapshots if f.path.startswith(prefix)})
+
+
+def _locate_file(
+    config: Config, file: SourceFile, env: str | None, problems: list[Problem]
+) -> tuple[bool, str, str] | None:
+    """(is an overlay, table, file name) of a record file, or None to skip it."""
+    prefix = config.snapshots + "/"
+    parts = file.path[len(prefix):].split("/") if file.path.startswith(prefix) else []
+    if not parts or parts[-1] == GITKEEP:
+        return None
+    overlay = parts[0] == ENVIRONMENTS
+    if overlay:
+        if len(parts) >= 2 and parts[1] not in config.environments:
+            known = ", ".join(config.environments) or "none are defined"
+            problems.append(Problem(file.path, 0, f"environment {parts[1]!r} is not in configsync.yaml environments ({known})"))
+            return None
+        if len(parts) < 2 or parts[1] != env:
+            return None
+        parts = parts[2:]
+    if len(parts) != 2:
+        where = f"{config.snapshots}/{ENVIRONMENTS}/<env>/" if overlay else f"{config.snapshots}/"
+        problems.append(Problem(file.path, 0, f"record files go in {where}<table>/<name>.yaml"))
+        return None
+    table, name = parts
+    if table not in config.tables:
+        known = ", ".join(config.tables)
+        problems.append(Problem(file.path, 0, f"directory {table!r} is not a table in configsync.yaml (tables: {known})"))
+        return None
+    if not name.endswith(naming.EXTENSION):
+        problems.append(Problem(file.path, 0, f"record files must end in {naming.EXTENSION}"))
+        return None
+    if file.symlink:
+        problems.append(Problem(file.path, 0, "record files must not be symbolic links"))
+        return None
+    return overlay, table, name
+
+
+def _parse_record(config: Config, table: str, file: SourceFile, problems: list[Problem]) -> _Parsed | None:
     try:
         row, node = yamlio.parse(file.data)
     except yamlio.YamlError as exc:
-        return None, [Problem(file.path, exc.line, exc.message)]
+        problems.append(Problem(file.path, exc.line, exc.message))
+        return None
     if row is None:
-        return None, [Problem(file.path, 1, "file is empty; a record is a mapping of column: value")]
+        problems.append(Problem(file.path, 1, "file is empty; a record is a mapping of column: value"))
+        return None
     if not isinstance(row, dict):
-        return None, [Problem(file.path, yamlio.line_of(node), "a record must be a mapping of column: value")]
-    problems = []
+        problems.append(Problem(file.path, yamlio.line_of(node), "a record must be a mapping of column: value"))
+        return None
     settings = config.table(table)
     for column in row:
         if column in settings.secret:
@@ -158,50 +222,97 @@ def _load_record(
         elif column in settings.exclude:
             problems.append(Problem(file.path, yamlio.key_line(node, column),
                                     f"column {column!r} is excluded in configsync.yaml; remove it"))
+    return _Parsed(file.path, row, node)
+
+
+def _merge_overlay(
+    drafts: dict[str, _Draft], name: str, overlay: _Parsed, key: tuple[str, ...] | None, problems: list[Problem]
+) -> None:
+    base = drafts.get(name)
+    if DELETE in overlay.row:
+        extra = set(overlay.row) - {DELETE, *(key or ())}
+        if overlay.row[DELETE] is not True or extra:
+            problems.append(Problem(overlay.path, yamlio.key_line(overlay.node, DELETE),
+                                    f"{DELETE}: true removes the record in this environment; nothing else may be set"))
+        elif base is None:
+            problems.append(Problem(overlay.path, 1, f"{DELETE}: there is no record {name} in the base to remove"))
+        else:
+            del drafts[name]
+        return
+    if base is None:
+        drafts[name] = _Draft(name, overlay.row, [overlay])
+        return
+    drafts[name] = _Draft(name, deep_merge(base.row, overlay.row), [overlay, *base.sources])
+
+
+def deep_merge(base: Row, overlay: Row) -> Row:
+    """Mappings merge key by key; lists and scalars replace."""
+    merged = dict(base)
+    for column, value in overlay.items():
+        old = merged.get(column)
+        if isinstance(old, dict) and isinstance(value, dict):
+            merged[column] = deep_merge(old, value)
+        else:
+            merged[column] = value
+    return merged
+
+
+def _finish(
+    config: Config,
+    table: str,
+    draft: _Draft,
+    key_columns: tuple[str, ...] | None,
+    validator: jsonschema.protocols.Validator | None,
+    problems: list[Problem],
+) -> Record | None:
+    """Schema, key and file-name checks on the final (merged) record."""
+    row = draft.row
     if validator is not None:
-        problems.extend(_schema_problems(validator, row, node, file.path))
+        problems.extend(_schema_problems(validator, row, draft.sources))
     if key_columns is None:
         # No database and no configured key: the file itself is the identity.
-        return Record(table, (file.path,), row, file.path), problems
+        return Record(table, (draft.file,), row, draft.file)
+    top = draft.sources[0]
     missing = [c for c in key_columns if row.get(c) is None or row.get(c) == ""]
     for column in missing:
-        problems.append(Problem(file.path, yamlio.key_line(node, column) if column in row else 1,
+        problems.append(Problem(top.path, yamlio.key_line(top.node, column) if column in top.row else 1,
                                 f"key column {column!r} is missing or empty"))
-    if missing:
-        return None, problems
-    bad_keys = [c for c in key_columns if isinstance(row[c], (list, dict))]
+    bad_keys = [c for c in key_columns if c not in missing and isinstance(row[c], (list, dict))]
     for column in bad_keys:
-        problems.append(Problem(file.path, yamlio.key_line(node, column), f"key column {column!r} must be a string or number"))
-    if bad_keys:
-        return None, problems
-    template = settings.template(key_columns)
+        problems.append(Problem(top.path, yamlio.key_line(top.node, column), f"key column {column!r} must be a string or number"))
+    if missing or bad_keys:
+        return None
+    template = config.table(table).template(key_columns)
+    line = yamlio.key_line(top.node, key_columns[0])
     try:
         expected = naming.file_name(template, row)
     except naming.NamingError as exc:
-        return None, problems + [Problem(file.path, yamlio.key_line(node, key_columns[0]), str(exc))]
-    actual = file.path.rsplit("/", 1)[-1]
-    if expected != actual:
-        problems.append(Problem(file.path, yamlio.key_line(node, key_columns[0]),
+        problems.append(Problem(top.path, line, str(exc)))
+        return None
+    if expected != draft.name:
+        problems.append(Problem(top.path, line,
                                 f"file name does not match the record's key: expected {table_dir(config, table)}/{expected}"))
-        return None, problems
+        return None
     key: Key = key_of(row, key_columns)
-    return Record(table, key, row, file.path), problems
+    return Record(table, key, row, draft.file)
 
 
 def _schema_problems(
-    validator: jsonschema.protocols.Validator, row: Row, node: Node | None, path: str
+    validator: jsonschema.protocols.Validator, row: Row, sources: Sequence[_Parsed]
 ) -> list[Problem]:
     problems = []
     for error in validator.iter_errors(dict(row)):  # type: ignore[arg-type]
         location = list(error.absolute_path)
         where = ".".join(map(str, location))
+        path, node = _owner(sources, location)
         line = yamlio.line_of(node, location)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             schema = error.schema if isinstance(error.schema, dict) else {}
             allowed = set(schema.get("properties", {}))
             for extra in sorted(set(error.instance) - allowed):
                 inner = location + [extra]
-                problems.append(Problem(path, yamlio.key_line(node, inner),
+                extra_path, extra_node = _owner(sources, inner)
+                problems.append(Problem(extra_path, yamlio.key_line(extra_node, inner),
                                         f"{'.'.join(map(str, inner))}: not allowed by the schema (unknown column or field)"))
             continue
         message = _short(error.message)
@@ -211,6 +322,22 @@ def _schema_problems(
 
 _PY_REPRS = ((re.compile(r"Decimal\('([^']*)'\)"), r"\1"), (re.compile(r"\bNone\b"), "null"),
              (re.compile(r"\bTrue\b"), "true"), (re.compile(r"\bFalse\b"), "false"))
+
+
+def _owner(sources: Sequence[_Parsed], location: Sequence[str | int]) -> tuple[str, Node | None]:
+    """The file that sets the value at ``location``: an overlay if it does, else the base."""
+    for source in sources:
+        value: object = source.row
+        for step in location:
+            if isinstance(value, dict) and step in value:
+                value = value[step]
+            elif isinstance(value, list) and isinstance(step, int) and step < len(value):
+                value = value[step]
+            else:
+                break
+        else:
+            return source.path, source.node
+    return sources[-1].path, sources[-1].node
 
 
 def _short(message: str) -> str:

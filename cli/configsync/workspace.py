@@ -7,6 +7,7 @@ is done by the pure modules.
 from __future__ import annotations
 
 import getpass
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Callable, Mapping, Sequence
 
 import pygit2
 
-from . import __version__, naming, yamlio
+from . import __version__, inference, naming, yamlio
 from .backends import Backend, HistoryEntry, Operation, ReadSpec, TableInfo, WriteBatch, open_backend, redact
 from .changes import Change, changes, for_mode
 from .config import Config, load_config, resolve_database
@@ -22,7 +23,7 @@ from .errors import ConfigError, ConfigsyncError, Problem, RepoError, StalePlanE
 from .plan import Plan, fingerprint, order_tables
 from .records import Record, Source, State, TableRecords, record_path, render, state_of_rows, table_dir
 from .repo import PathVersion, Repo
-from .validation import check_columns, load_state
+from .validation import DELETE, ENVIRONMENTS, check_columns, deep_merge, environments_in, load_state
 from .values import Row, equal
 
 Confirm = Callable[[Plan], bool]
@@ -78,8 +79,11 @@ class RollbackResult:
 class Workspace:
     """A config repository bound to one database."""
 
-    def __init__(self, config: Config, database_url: str | Callable[[], str]) -> None:
+    def __init__(self, config: Config, database_url: str | Callable[[], str], env: str | None = None) -> None:
         self.config = config
+        # The environment whose overlay (config-snapshots/_environments/<env>/)
+        # is merged over the base files; None: the base alone.
+        self.env = env
         self.repo = Repo(config)
         # Resolved on first use: commands that need no database (validate,
         # diff, history) never fail on an unset ${VAR} in its URL.
@@ -97,7 +101,7 @@ class Workspace:
         environ: Mapping[str, str] | None = None,
     ) -> Workspace:
         config = load_config(config_path)
-        return cls(config, lambda: resolve_database(config, database=database, env=env, environ=environ))
+        return cls(config, lambda: resolve_database(config, database=database, env=env, environ=environ), env)
 
     @property
     def database_url(self) -> str:
@@ -183,7 +187,7 @@ class Workspace:
         self, source: Source, tables: Sequence[str], infos: Mapping[str, TableInfo]
     ) -> State:
         keys = {t: self.key_columns(t, infos[t]) for t in tables}
-        loaded = load_state(self.config, source, keys, tables)
+        loaded = load_state(self.config, source, keys, tables, self.env)
         check_columns(loaded, infos)
         return loaded.state
 
@@ -363,23 +367,36 @@ class Workspace:
         names = self.config.select(list(tables) if tables else None)
         infos = self.describe(names)
         actual = self.actual_state(names, infos)
-        on_disk = {f.path: f for f in self.repo.worktree_source().snapshots}
+        worktree = self.repo.worktree_source()
+        on_disk = {f.path: f for f in worktree.snapshots}
+        base = None
+        if self.env:
+            keys = {t: self.key_columns(t, infos[t]) for t in names}
+            base = load_state(self.config, worktree, keys, names).state
         result = SnapshotResult()
         for table in names:
             info = infos[table]
             kinds = {c.name: c.kind for c in info.columns}
             counts = {"added": 0, "updated": 0, "removed": 0}
-            wanted = self.render_table(table, info, actual[table])
-            by_path = {r.file: r for r in actual[table].values()}
+            under: dict[str, Row] = {}  # overlay path -> the base row it applies to
+            if base is None:
+                prefix = table_dir(self.config, table) + "/"
+                wanted = self.render_table(table, info, actual[table])
+                rows = {r.file: r.values for r in actual[table].values()}
+            else:
+                prefix = f"{self.config.snapshots}/{ENVIRONMENTS}/{self.env}/{table}/"
+                rows, under = overlay_rows(self.config, table, self.key_columns(table, info), base[table],
+                                           actual[table], kinds, prefix)
+                header = f"# configsync overlay: {table} in {self.env}; only what differs from {table_dir(self.config, table)}/\n"
+                wanted = {path: yamlio.dump(_ordered(row, info), header) for path, row in rows.items()}
             for path, data in wanted.items():
                 current = on_disk.get(path)
-                if current is not None and not current.symlink and _same_data(current.data, by_path[path].values, kinds):
+                if current is not None and not current.symlink and _same_data(current.data, rows[path], kinds, under.get(path)):
                     continue
                 result.written[path] = data
                 if current is None:
                     result.added.append(path)
                 counts["updated" if current is not None else "added"] += 1
-            prefix = table_dir(self.config, table) + "/"
             for path in on_disk:
                 if path.startswith(prefix) and path not in wanted and path.endswith(naming.EXTENSION):
                     result.deleted.append(path)
@@ -408,12 +425,15 @@ class Workspace:
     def validate(self, paths: Sequence[str] = ()) -> list[Problem]:
         """Every problem in the work tree's record and schema files."""
         keys = {t: s.key for t, s in self.config.tables.items()}
-        try:
-            load_state(self.config, self.repo.worktree_source(), keys)
-        except ValidationError as exc:
-            problems = exc.problems
-        else:
-            problems = []
+        source = self.repo.worktree_source()
+        problems: list[Problem] = []
+        # The base, and each environment's merged result.
+        envs = [None, *sorted(set(self.config.environments) | set(environments_in(self.config, source)))]
+        for env in envs:
+            try:
+                load_state(self.config, source, keys, env=env)
+            except ValidationError as exc:
+                problems += [p for p in exc.problems if p not in problems]
         if paths:
             wanted = [self._config_relative(p) for p in paths]
             problems = [p for p in problems if any(p.file == w or p.file.startswith(w.rstrip("/") + "/") for w in wanted)]
@@ -430,8 +450,8 @@ class Workspace:
         """Record- and field-level changes from ``rev1`` to ``rev2``; no database."""
         old, new = self.repo.resolve(rev1), self.repo.resolve(rev2)
         keys = {t: s.key for t, s in self.config.tables.items()}
-        before = load_state(self.config, self.repo.source_at(old, rev1), keys).state
-        after = load_state(self.config, self.repo.source_at(new, rev2), keys).state
+        before = load_state(self.config, self.repo.source_at(old, rev1), keys, env=self.env).state
+        after = load_state(self.config, self.repo.source_at(new, rev2), keys, env=self.env).state
         found: list[Change] = []
         for table in self.config.tables:
             found += changes(table, after[table], before[table], keys[table] or (), missing_fields_differ=True)
@@ -448,6 +468,37 @@ class Workspace:
         if not versions:
             raise RepoError(f"{table}/{name}: no such record in the history of HEAD")
         return [_record_version(table, v) for v in versions]
+
+    # ---- schemas -----------------------------------------------------------------
+
+    def infer_schemas(self, tables: Sequence[str] | None = None) -> dict[str, dict[str, object]]:
+        """JSON Schemas from the database's column types and current rows."""
+        names = self.config.select(list(tables) if tables else None)
+        infos = self.describe(names)
+        actual = self.actual_state(names, infos)
+        return {
+            t: inference.table_schema(t, infos[t], self.key_columns(t, infos[t]),
+                                      self.config.table(t).hidden(), [r.values for r in actual[t].values()])
+            for t in names
+        }
+
+    def check_schemas(self, tables: Sequence[str] | None = None) -> list[str]:
+        """Where the schema files and the database's columns disagree (schema drift)."""
+        source = self.repo.worktree_source()
+        found = []
+        for table, inferred in self.infer_schemas(tables).items():
+            path = self.config.schema_path(table)
+            file = source.schemas.get(path)
+            if file is None:
+                found.append(f"{table}: no schema file {path}")
+                continue
+            try:
+                declared = json.loads(file.data)
+            except ValueError as exc:
+                found.append(f"{path}: invalid JSON: {exc}")
+                continue
+            found += inference.differences(table, declared if isinstance(declared, dict) else {}, inferred)
+        return found
 
     # ---- status / rollback -----------------------------------------------------
 
@@ -532,12 +583,78 @@ def _parse_row(data: bytes | None) -> Row | None:
     return value if isinstance(value, dict) else {}
 
 
-def _same_data(data: bytes, row: Row, kinds: Mapping[str, str]) -> bool:
+def overlay_rows(
+    config: Config,
+    table: str,
+    key: Sequence[str],
+    base: TableRecords,
+    actual: TableRecords,
+    kinds: Mapping[str, str],
+    prefix: str,
+) -> tuple[dict[str, Row], dict[str, Row]]:
+    """The overlay files that turn the base into ``actual``: only what differs.
+
+    A row the base lacks is written whole; a base row the environment lacks
+    becomes ``$delete: true``; columns the base leaves unmanaged stay out.
+    Returns the overlay rows by path, and the base row under each partial one."""
+    template = config.table(table).template(tuple(key))
+    rows: dict[str, Row] = {}
+    under: dict[str, Row] = {}
+    for record_key, record in actual.items():
+        have = base.get(record_key)
+        name = naming.file_name(template, record.values)
+        if have is None:
+            rows[prefix + name] = dict(record.values)
+            continue
+        differing = _field_differences(have.values, record.values, kinds, f"{have.file}")
+        if differing:
+            rows[prefix + name] = {**{c: record.values[c] for c in key}, **differing}
+            under[prefix + name] = have.values
+    for record_key, have in base.items():
+        if record_key not in actual:
+            name = have.file.rsplit("/", 1)[-1]
+            rows[prefix + name] = {**{c: have.values.get(c) for c in key}, DELETE: True}
+    return rows, under
+
+
+def _field_differences(base: Row, actual: Row, kinds: Mapping[str, str], where: str) -> Row:
+    found: Row = {}
+    for column, value in actual.items():
+        if column not in base:
+            continue  # unmanaged in the base file
+        old = base[column]
+        if equal(old, value, kinds.get(column, "other")):
+            continue
+        if isinstance(old, dict) and isinstance(value, dict):
+            removed = sorted(set(old) - set(value))
+            if removed:
+                raise ConfigsyncError(
+                    f"{where}: {column}.{removed[0]} is gone in this environment, and an overlay can only "
+                    "add or change mapping keys; remove it from the base file, or list the whole value there"
+                )
+            found[column] = _field_differences(old, value, {}, f"{where}: {column}")
+        else:
+            found[column] = value
+    return found
+
+
+def _ordered(row: Row, info: TableInfo) -> Row:
+    order = [c for c in info.column_names if c in row]
+    return {**{c: row[c] for c in order}, **{c: v for c, v in row.items() if c not in order}}
+
+
+def _same_data(data: bytes, row: Row, kinds: Mapping[str, str], base: Row | None = None) -> bool:
+    """Does the file already say ``row``? For a partial overlay, compare what it
+    makes of ``base``: the key columns a person left out are no difference."""
     try:
         current, _ = yamlio.parse(data)
     except yamlio.YamlError:
         return False
-    if not isinstance(current, dict) or current.keys() != row.keys():
+    if not isinstance(current, dict):
+        return False
+    if base is not None:
+        current, row = deep_merge(base, current), deep_merge(base, row)
+    if current.keys() != row.keys():
         return False
     return all(equal(current[c], row[c], kinds.get(c, "other")) for c in row)
 

@@ -12,6 +12,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
+from ..errors import BackendError
 from ..values import Row
 
 
@@ -23,6 +24,13 @@ class Column:
     nullable: bool = True
     has_default: bool = False
     element_kind: str | None = None  # for arrays
+    # What schema inference needs beyond reading and writing:
+    type_name: str = ""  # the base type's name (int2, varchar, my_enum, INTEGER)
+    max_length: int | None = None  # varchar(n) / char(n)
+    precision: int | None = None  # numeric(p, s)
+    scale: int | None = None
+    choices: tuple[str, ...] | None = None  # enum labels or CHECK (col IN (...))
+    comment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class TableInfo:
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
     foreign_keys: tuple[ForeignKey, ...] = ()
+    unique: tuple[tuple[str, ...], ...] = ()  # unique constraints besides the primary key
 
     def column(self, name: str) -> Column | None:
         for column in self.columns:
@@ -114,6 +123,10 @@ class Backend(abc.ABC):
     def apply(self, batch: WriteBatch, verify: Verify) -> None:
         """Lock, re-read and verify, write every operation in order, record history;
         all in one transaction. Nothing is written if anything fails."""
+
+    def list_tables(self) -> list[str]:
+        """Names of the user tables, for `configsync init`."""
+        raise BackendError(f"{self.display_url}: cannot list tables here; name them with --tables")
 
     @abc.abstractmethod
     def history(self, table: str, limit: int = 20) -> list[HistoryEntry]:

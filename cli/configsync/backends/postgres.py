@@ -1,9 +1,10 @@
 """PostgreSQL through psycopg 3; also a Supabase database (direct or pooler URL)."""
 from __future__ import annotations
 
+import re
 import zlib
 from decimal import Decimal
-from typing import Any
+from typing import Any, Iterable
 
 import psycopg
 from psycopg.types.json import Jsonb, set_json_loads
@@ -30,7 +31,10 @@ _KINDS = {
 
 _DESCRIBE = """
 select a.attname, format_type(a.atttypid, a.atttypmod), t.typname, coalesce(e.typname, ''),
-       a.attnotnull, a.atthasdef
+       a.attnotnull, a.atthasdef, a.atttypmod,
+       array(select l.enumlabel from pg_enum l where l.enumtypid = coalesce(e.oid, t.oid)
+             order by l.enumsortorder),
+       col_description(a.attrelid, a.attnum)
 from pg_attribute a
 join pg_type t on t.oid = a.atttypid
 left join pg_type e on e.oid = t.typelem and t.typcategory = 'A'
@@ -47,6 +51,30 @@ where i.indrelid = %s::regclass and i.indisprimary
 order by k.n
 """
 
+_UNIQUE = """
+select array(select a.attname from unnest(i.indkey) with ordinality k(n, o)
+             join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.n order by k.o)
+from pg_index i
+where i.indrelid = %s::regclass and i.indisunique and not i.indisprimary
+  and i.indpred is null and i.indexprs is null
+order by i.indexrelid
+"""
+
+_CHECKS = """
+select pg_get_constraintdef(c.oid)
+from pg_constraint c
+where c.conrelid = %s::regclass and c.contype = 'c'
+"""
+
+_LIST_TABLES = """
+select case when n.nspname = 'public' then c.relname else n.nspname || '.' || c.relname end
+from pg_class c join pg_namespace n on n.oid = c.relnamespace
+where c.relkind in ('r', 'p') and not c.relispartition
+  and n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
+  and n.nspname = any(current_schemas(false))
+order by 1
+"""
+
 _FOREIGN_KEYS = """
 select c.conname, c.confrelid::regclass::text,
        array(select a.attname from unnest(c.conkey) with ordinality k(n, i)
@@ -57,6 +85,22 @@ from pg_constraint c
 where c.conrelid = %s::regclass and c.contype = 'f'
 order by c.conname
 """
+
+
+# CHECK (col IN ('a', 'b')) as PostgreSQL prints it back:
+# CHECK ((col = ANY (ARRAY['a'::text, 'b'::text])))
+_CHECK_IN = re.compile(r"""^CHECK \(\(?"?([A-Za-z_][A-Za-z0-9_]*)"?(?:\)?::text)? = ANY \(\(?ARRAY\[(.*)\]""")
+_LITERAL = re.compile(r"'((?:[^']|'')*)'")
+
+
+def choices_from_checks(definitions: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Column -> allowed values, from CHECK constraints of the `col IN (...)` form."""
+    found = {}
+    for definition in definitions:
+        match = _CHECK_IN.match(definition)
+        if match:
+            found[match.group(1)] = tuple(v.replace("''", "'") for v in _LITERAL.findall(match.group(2)))
+    return found
 
 
 def _json_loads(text: str | bytes) -> Any:
@@ -119,11 +163,21 @@ class PostgresBackend(SqlBackend):
                         raise BackendError(f"table {name} does not exist in {self.display_url}")
                     regclass = quote(name)
                     cur.execute(_DESCRIBE, [regclass])
+                    described = cur.fetchall()
+                    cur.execute(_CHECKS, [regclass])
+                    checks = choices_from_checks(r[0] for r in cur.fetchall())
                     columns = []
-                    for col, db_type, typname, elem, notnull, hasdef in cur.fetchall():
+                    for col, db_type, typname, elem, notnull, hasdef, typmod, labels, comment in described:
                         kind = "array" if elem else _KINDS.get(typname, "other")
                         element = _KINDS.get(elem, "other") if elem else None
-                        columns.append(Column(col, kind, db_type, not notnull, hasdef, element))
+                        base = elem or typname
+                        length = typmod - 4 if base in ("varchar", "bpchar") and typmod > 4 else None
+                        precision = (typmod - 4) >> 16 if base == "numeric" and typmod > 4 else None
+                        scale = (typmod - 4) & 0xFFFF if precision is not None else None
+                        columns.append(Column(
+                            col, kind, db_type, not notnull, hasdef, element, base, length, precision,
+                            scale, tuple(labels) if labels else checks.get(col), comment,
+                        ))
                     cur.execute(_PRIMARY_KEY, [regclass])
                     pk = tuple(r[0] for r in cur.fetchall())
                     cur.execute(_FOREIGN_KEYS, [regclass])
@@ -131,12 +185,21 @@ class PostgresBackend(SqlBackend):
                         ForeignKey(tuple(f), ref.replace('"', ""), tuple(t))
                         for _, ref, f, t in cur.fetchall()
                     )
-                    result[name] = TableInfo(name, tuple(columns), pk, fks)
+                    cur.execute(_UNIQUE, [regclass])
+                    unique = tuple(tuple(r[0]) for r in cur.fetchall())
+                    result[name] = TableInfo(name, tuple(columns), pk, fks, unique)
         except psycopg.Error as exc:
             raise BackendError(
                 f"reading the structure of {self.display_url} failed: {self._describe_error(exc)}"
             ) from None
         return result
+
+    def list_tables(self) -> list[str]:
+        try:
+            rows = self._connection().execute(_LIST_TABLES).fetchall()
+        except psycopg.Error as exc:
+            raise BackendError(f"listing tables in {self.display_url} failed: {self._describe_error(exc)}") from None
+        return [r[0] for r in rows]
 
     def _begin_read(self, cur: Any) -> None:
         # One snapshot for all tables: a snapshot never sees half of an apply.

@@ -7,6 +7,7 @@ table then looks the same in YAML here as on PostgreSQL.
 """
 from __future__ import annotations
 
+import re
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +21,17 @@ from .sql import SqlBackend, quote
 
 
 INT64 = range(-(2**63), 2**63)
+_LENGTH = re.compile(r"\(\s*(\d+)\s*\)")
+_CHECK_IN = re.compile(r"""CHECK\s*\(\s*["`\[]?([A-Za-z_][A-Za-z0-9_]*)["`\]]?\s+IN\s*\(([^)]*)\)\s*\)""", re.IGNORECASE)
+_LITERAL = re.compile(r"'((?:[^']|'')*)'")
+
+
+def choices_from_sql(sql: str) -> dict[str, tuple[str, ...]]:
+    """Column -> allowed values, from `CHECK (col IN ('a', 'b'))` in a CREATE TABLE."""
+    return {
+        m.group(1): tuple(v.replace("''", "'") for v in _LITERAL.findall(m.group(2)))
+        for m in _CHECK_IN.finditer(sql)
+    }
 
 
 def _check_storable(column: str, value: int | Decimal) -> None:
@@ -87,13 +99,20 @@ class SqliteBackend(SqlBackend):
                 cols = conn.execute(f"PRAGMA table_info({quote(name)})").fetchall()
                 if not cols:
                     raise BackendError(f"table {name} does not exist in {self.display_url}")
+                row = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name]).fetchone()
+                checks = choices_from_sql(row[0] if row and row[0] else "")
                 columns = []
                 pk: list[tuple[int, str]] = []
                 for _cid, col, declared, notnull, default, pk_index in cols:
-                    kind = kind_of(declared or "")
+                    declared = declared or ""
+                    kind = kind_of(declared)
                     element = kind_of(declared[:-2]) if kind == "array" else None
-                    columns.append(Column(col, kind, declared or "", not notnull and not pk_index,
-                                          default is not None, element))
+                    length = _LENGTH.search(declared) if kind == "text" else None
+                    columns.append(Column(
+                        col, kind, declared, not notnull and not pk_index, default is not None, element,
+                        declared.split("(")[0].strip().upper(), int(length.group(1)) if length else None,
+                        choices=checks.get(col),
+                    ))
                     if pk_index:
                         pk.append((pk_index, col))
                 fks: dict[int, list[Any]] = {}
@@ -103,15 +122,27 @@ class SqliteBackend(SqlBackend):
                     fks.setdefault(fk_id, [ref_table, [], []])
                     fks[fk_id][1].append(from_col)
                     fks[fk_id][2].append(to_col)
+                unique = []
+                for _seq, index, is_unique, origin, *_ in conn.execute(f"PRAGMA index_list({quote(name)})"):
+                    if is_unique and origin == "u":
+                        info = conn.execute(f"PRAGMA index_info({quote(index)})").fetchall()
+                        unique.append(tuple(r[2] for r in sorted(info)))
                 result[name] = TableInfo(
                     name=name,
                     columns=tuple(columns),
                     primary_key=tuple(c for _, c in sorted(pk)),
                     foreign_keys=tuple(ForeignKey(tuple(f), ref, tuple(t)) for ref, f, t in fks.values()),
+                    unique=tuple(unique),
                 )
         except sqlite3.Error as exc:
             raise BackendError(f"reading the structure of {self.display_url} failed: {exc}") from None
         return result
+
+    def list_tables(self) -> list[str]:
+        rows = self._connection().execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        ).fetchall()
+        return [r[0] for r in rows]
 
     def _begin_read(self, cur: Any) -> None:
         cur.execute("BEGIN")

@@ -1,0 +1,343 @@
+"""Getting a team from a live database, or a folder of JSON backups, to a config repo.
+
+`init` writes configsync.yaml, one schema per table, the first snapshot, the
+GitHub workflows and a pre-commit hook. Re-running it never overwrites a file
+that differs from what it would write (a person edited it) unless forced, and
+reports what it left alone.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import pygit2
+
+from . import inference, naming, values
+from .backends import TableInfo, open_backend
+from .config import CONFIG_FILE, Config, TableConfig, load_config
+from .errors import ConfigError, ConfigsyncError, RepoError
+from .records import record_path, render
+from .values import Row
+
+PRE_COMMIT_CONFIG = """\
+# Runs `configsync validate` before each commit that touches the config.
+repos:
+  - repo: local
+    hooks:
+      - id: configsync-validate
+        name: configsync validate
+        entry: configsync validate
+        language: system
+        files: ^(config-snapshots/|schemas/|configsync\\.yaml$)
+        pass_filenames: false
+"""
+
+WRITTEN, UNCHANGED, LEFT_ALONE, OVERWRITTEN = "created", "unchanged", "left alone (edited; --force overwrites)", "overwritten"
+
+
+@dataclass
+class InitResult:
+    files: list[tuple[str, str]] = field(default_factory=list)  # (path, what happened)
+    tables: list[str] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for _, s in self.files if s == status)
+
+
+@dataclass
+class TablePlan:
+    """What init decided for one table."""
+
+    name: str
+    key: tuple[str, ...] | None
+    exclude: tuple[str, ...] = ()
+    filename: str | None = None
+
+
+def _require_git(root: Path) -> None:
+    if pygit2.discover_repository(str(root)) is None:
+        raise RepoError(f"{root} is not inside a git work tree: run `git init` there first")
+
+
+class Writer:
+    def __init__(self, root: Path, force: bool, result: InitResult) -> None:
+        self.root, self.force, self.result = root, force, result
+
+    def write(self, rel: str, data: bytes, same: Callable[[bytes], bool] | None = None) -> None:
+        target = self.root / rel
+        if target.is_symlink():
+            raise ConfigsyncError(f"{rel} is a symbolic link; refusing to write through it")
+        if target.exists():
+            current = target.read_bytes()
+            if current == data or (same is not None and same(current)):
+                self.result.files.append((rel, UNCHANGED))
+                return
+            if not self.force:
+                self.result.files.append((rel, LEFT_ALONE))
+                return
+            status = OVERWRITTEN
+        else:
+            status = WRITTEN
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        self.result.files.append((rel, status))
+
+
+_EXCLUDED_NOTE = [
+    "# Columns the database maintains itself (created_at, updated_at, ...) are",
+    "# excluded: they change on every write and would show as drift in every",
+    "# snapshot. Delete a column from `exclude` to manage it in git.",
+]
+_BACKUP_NOTE = [
+    "# Every column of the backup is kept, so applying these files restores every",
+    "# value. To let the database own timestamps instead, add for example",
+    "#   exclude: [created_at, updated_at]",
+    "# to a table and delete those lines from its record files.",
+]
+
+
+def config_text(tables: Sequence[TablePlan], database: str | None, source: str, *, backup: bool = False) -> str:
+    lines = [
+        "# configsync: which database tables live in git, and how.",
+        f"# Written by `configsync init` from {source}; edit freely, init will not overwrite it.",
+        "#",
+        *(_BACKUP_NOTE if backup else _EXCLUDED_NOTE),
+        "",
+    ]
+    if database:
+        lines += [f"database: {database}", ""]
+    else:
+        lines += [
+            "# The database: --database URL, --env NAME (see environments) or",
+            "# $CONFIGSYNC_DATABASE_URL. Never write a password here.",
+            "# environments:",
+            "#   production: ${PRODUCTION_DATABASE_URL}",
+            "",
+        ]
+    lines.append("tables:")
+    for table in tables:
+        lines.append(f"  {table.name}:")
+        if table.key:
+            key = table.key[0] if len(table.key) == 1 else "[" + ", ".join(table.key) + "]"
+            lines.append(f"    key: {key}")
+        if table.filename:
+            lines.append(f'    filename: "{table.filename}"')
+        if table.exclude:
+            lines.append(f"    exclude: [{', '.join(table.exclude)}]")
+        if not table.key and not table.filename and not table.exclude:
+            lines[-1] += " {}"
+    return "\n".join(lines) + "\n"
+
+
+def schema_bytes(schema: dict[str, Any]) -> bytes:
+    return (json.dumps(schema, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _templates() -> Traversable | None:
+    root = resources.files("configsync").joinpath("templates/github")
+    return root if root.is_dir() else None
+
+
+def _write_support_files(writer: Writer) -> None:
+    writer.write(".pre-commit-config.yaml", PRE_COMMIT_CONFIG.encode())
+    templates = _templates()
+    if templates is None:
+        return
+
+    def walk(node: Traversable, prefix: str) -> None:
+        for child in sorted(node.iterdir(), key=lambda c: c.name):
+            if child.is_dir():
+                walk(child, f"{prefix}{child.name}/")
+            elif not child.name.startswith(("_", ".")) and not child.name.endswith(".py"):
+                writer.write(f".github/{prefix}{child.name}", child.read_bytes())
+
+    walk(templates, "")
+
+
+def plan_tables(infos: dict[str, TableInfo]) -> list[TablePlan]:
+    plans = []
+    for name, info in infos.items():
+        key = inference.natural_key(info)
+        if key is None:
+            raise ConfigError(
+                f"table {name} has no primary key or unique NOT NULL column to name its rows by; "
+                "add one, or write configsync.yaml by hand with tables.{name}.key"
+            )
+        exclude = tuple(c for c in inference.MAINTAINED_COLUMNS if info.column(c) is not None and c not in key)
+        plans.append(TablePlan(name, key, exclude, naming.default_template(key) if len(key) == 1 else None))
+    return plans
+
+
+def init_from_database(
+    root: Path,
+    database: str,
+    *,
+    tables: Sequence[str] | None,
+    choose: Callable[[list[str]], list[str]] | None = None,
+    force: bool = False,
+    history_table: str = "configsync_history",
+) -> InitResult:
+    """Adopt a live database: config, schemas, first snapshot, workflows, hook."""
+    from .workspace import Workspace
+
+    root = root.resolve()
+    _require_git(root)
+    backend = open_backend(database, root)
+    try:
+        available = [t for t in backend.list_tables() if t != history_table] if not tables else []
+        if not tables:
+            if choose is None:
+                raise ConfigError("name the tables with --tables a,b,c (or --all)")
+            tables = choose(available)
+        if not tables:
+            raise ConfigError("no tables chosen")
+        infos = backend.describe(list(tables))
+    finally:
+        backend.close()
+    plans = plan_tables(infos)
+    result = InitResult(tables=[p.name for p in plans])
+    writer = Writer(root, force, result)
+    database_line = database if database.startswith("sqlite:") else None
+    source = database if database_line else "a PostgreSQL database"
+    writer.write(CONFIG_FILE, config_text(plans, database_line, source).encode())
+    config = load_config(root / CONFIG_FILE)
+    with Workspace(config, database) as ws:
+        infos = ws.describe(list(config.tables))
+        actual = ws.actual_state(list(config.tables), infos)
+        for table in config.tables:
+            settings = config.table(table)
+            key = ws.key_columns(table, infos[table])
+            rows = [r.values for r in actual[table].values()]
+            schema = inference.table_schema(table, infos[table], key, settings.hidden(), rows)
+            writer.write(config.schema_path(table), schema_bytes(schema))
+            for path, data in ws.render_table(table, infos[table], actual[table]).items():
+                writer.write(path, data, same=_same_record(data))
+            _keep_dir(writer, config, table, actual[table])
+    _write_support_files(writer)
+    return result
+
+
+def _same_record(rendered: bytes) -> Callable[[bytes], bool]:
+    """Equal data counts as unchanged: a person's comments are not an edit to undo."""
+    from . import yamlio
+
+    def same(current: bytes) -> bool:
+        try:
+            return values.equal(yamlio.parse(current)[0], yamlio.parse(rendered)[0])
+        except yamlio.YamlError:
+            return False
+
+    return same
+
+
+def _keep_dir(writer: Writer, config: Config, table: str, records: object) -> None:
+    # git keeps no empty directories; an empty table still gets its folder.
+    if not records:
+        writer.write(f"{config.snapshots}/{table}/.gitkeep", b"")
+
+
+# ---- JSON backups ---------------------------------------------------------------
+
+
+def load_backup(path: Path) -> dict[str, list[Row]]:
+    """Tables of a JSON backup: every top-level key holding a list of objects."""
+    try:
+        data = json.loads(path.read_bytes(), parse_float=Decimal)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected an object of table name -> list of rows")
+    tables: dict[str, list[Row]] = {}
+    for name, rows in data.items():
+        if not isinstance(rows, list):
+            continue  # metadata: timestamp, version, ...
+        for index, row in enumerate(rows):
+            if not isinstance(row, dict):
+                raise ConfigError(f"{path}: {name}[{index}] is not an object (a row)")
+        tables[name] = [{k: values.from_db(v) for k, v in row.items()} for row in rows]
+    if not tables:
+        raise ConfigError(f"{path}: no tables found (expected top-level keys holding lists of rows)")
+    return tables
+
+
+def init_from_backup(root: Path, backup: Path, *, force: bool = False) -> InitResult:
+    """Adopt a JSON backup without any database: config, inferred schemas, records."""
+    root = root.resolve()
+    _require_git(root)
+    tables = load_backup(backup)
+    plans = []
+    for name, rows in tables.items():
+        key = inference.key_from_rows(rows)
+        if rows and key is None:
+            raise ConfigError(f"{backup}: table {name}: no column identifies every row; cannot name the files")
+        plans.append(TablePlan(name, key, (), naming.default_template(key) if key else None))
+    result = InitResult(tables=list(tables))
+    writer = Writer(root, force, result)
+    writer.write(CONFIG_FILE, config_text(plans, None, backup.name, backup=True).encode())
+    config = load_config(root / CONFIG_FILE)
+    for name, rows in tables.items():
+        writer.write(config.schema_path(name), schema_bytes(inference.rows_schema(name, rows)))
+        for rel, data in backup_files(config, name, rows).items():
+            writer.write(rel, data, same=_same_record(data))
+        _keep_dir(writer, config, name, rows)
+    _write_support_files(writer)
+    return result
+
+
+def backup_files(config: Config, table: str, rows: Sequence[Row]) -> dict[str, bytes]:
+    """Record files for a backup's rows, named by the table's configured key."""
+    settings: TableConfig = config.table(table)
+    if settings.key is None:
+        if not rows:
+            return {}
+        raise ConfigError(f"tables.{table}.key is not set in configsync.yaml; it names the files of a backup's rows")
+    template = settings.template(settings.key)
+    files: dict[str, bytes] = {}
+    for row in rows:
+        visible = {k: v for k, v in row.items() if k not in settings.hidden()}
+        try:
+            path = record_path(config, table, template, visible)
+        except naming.NamingError as exc:
+            raise ConfigError(f"table {table}, row {dict((c, row.get(c)) for c in settings.key)}: {exc}") from None
+        if path in files:
+            raise ConfigError(f"table {table}: two rows of the backup have the key of {path}")
+        files[path] = render(config, table, visible, list(visible))
+    return files
+
+
+def import_backup(config: Config, backup: Path) -> tuple[dict[str, bytes], list[str]]:
+    """Write a backup's rows for the configured tables; mirror them like a snapshot.
+
+    Returns (written files, deleted files)."""
+    tables = load_backup(backup)
+    unknown = sorted(set(tables) - set(config.tables))
+    if unknown:
+        raise ConfigError(f"{backup}: tables not in configsync.yaml: {', '.join(unknown)}")
+    written: dict[str, bytes] = {}
+    deleted: list[str] = []
+    for table, rows in tables.items():
+        files = backup_files(config, table, rows)
+        directory = config.root / config.snapshots / table
+        existing = {p.relative_to(config.root).as_posix() for p in directory.glob(f"*{naming.EXTENSION}")} if directory.is_dir() else set()
+        for rel, data in files.items():
+            target = config.root / rel
+            if not target.exists() or not _same_record(data)(target.read_bytes()):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+                written[rel] = data
+        for rel in sorted(existing - set(files)):
+            (config.root / rel).unlink()
+            deleted.append(rel)
+    return written, deleted
+
+
+__all__ = ["InitResult", "import_backup", "init_from_backup", "init_from_database", "load_backup"]
