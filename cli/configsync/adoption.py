@@ -228,7 +228,7 @@ def _same_record(rendered: bytes) -> Callable[[bytes], bool]:
 
     def same(current: bytes) -> bool:
         try:
-            return values.equal(yamlio.parse(current)[0], yamlio.parse(rendered)[0])
+            return values.equal(yamlio.load(current), yamlio.load(rendered))
         except yamlio.YamlError:
             return False
 

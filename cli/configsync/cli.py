@@ -26,6 +26,8 @@ from .workspace import Workspace
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+# File lists longer than this are cut short: a first snapshot may write thousands.
+MAX_LISTED = 100
 
 
 class _Group(click.Group):
@@ -198,10 +200,12 @@ def snapshot(opts: Options, tables: tuple[str, ...], commit: bool, message: str 
     """
     with opts.workspace() as ws:
         result = ws.snapshot(tables, commit=commit, message=message)
-    for path in sorted(result.written):
-        click.echo(f"  {'A' if path in result.added else 'M'} {path}")
-    for path in result.deleted:
-        click.echo(f"  D {path}")
+    lines = [f"  {'A' if p in result.added else 'M'} {p}" for p in sorted(result.written)]
+    lines += [f"  D {p}" for p in result.deleted]
+    for line in lines[:MAX_LISTED]:
+        click.echo(line)
+    if len(lines) > MAX_LISTED:
+        click.echo(f"  ... and {len(lines) - MAX_LISTED} more files")
     if not result.drift:
         click.echo("No drift: the files match the database.")
         return EXIT_OK
@@ -288,11 +292,15 @@ def plan(opts: Options, ref: str, tables: tuple[str, ...], out: str | None, fmt:
 @click.option("--no-prune", is_flag=True, help="Never delete rows that have no file.")
 @click.option("--lock-timeout", type=click.FloatRange(min=0), default=60.0, show_default=True,
               metavar="SECONDS", help="How long to wait for another apply to finish.")
+@click.option("--non-atomic", is_flag=True,
+              help="Supabase REST without the configsync_apply function: send the changes one by one "
+              "(not atomic), then verify by reading back.")
 @safety_options
 @click.pass_obj
 def apply(
     opts: Options, planfile: str | None, ref: str | None, tables: tuple[str, ...], dry_run: bool,
-    no_prune: bool, lock_timeout: float, yes: bool, max_deletes: int | None, allow_mass_delete: bool,
+    no_prune: bool, lock_timeout: float, non_atomic: bool, yes: bool, max_deletes: int | None,
+    allow_mass_delete: bool,
 ) -> int:
     """Make the database match a revision, in one transaction.
 
@@ -315,9 +323,12 @@ def apply(
             return EXIT_OK
         result = ws.apply(
             the_plan, confirm=_confirmer(yes, ws.display_url), max_deletes=max_deletes,
-            allow_mass_delete=allow_mass_delete, lock_timeout=lock_timeout,
+            allow_mass_delete=allow_mass_delete, lock_timeout=lock_timeout, non_atomic=non_atomic,
         )
-        return _report_apply(ws, the_plan, result.backup_ref, result.applied)
+        code = _report_apply(ws, the_plan, result.backup_ref, result.applied)
+        for note in result.notes:
+            click.echo(f"note: {note}")
+        return code
 
 
 @cli.command()
@@ -465,3 +476,4 @@ def _register_adoption_commands() -> None:
 
 
 _register_adoption_commands()
+cli.add_command(__import__("configsync.cli_supabase", fromlist=["supabase"]).supabase)  # `configsync supabase ...`

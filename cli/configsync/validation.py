@@ -19,6 +19,7 @@ from . import naming, yamlio
 from .backends.base import TableInfo
 from .config import Config
 from .errors import Problem, ValidationError
+from .cache import ValidationCache, content_id
 from .records import Key, Record, Source, SourceFile, State, key_of, table_dir
 from .values import Row, kind_mismatch
 
@@ -82,11 +83,21 @@ DELETE = "$delete"
 
 @dataclass
 class _Parsed:
-    """One record file, parsed; ``node`` points problems at lines."""
+    """One record file, parsed. Its node tree, which points problems at lines,
+    is composed only when a problem needs it (the slow part of reading YAML)."""
 
     path: str
     row: Row
-    node: Node | None
+    data: bytes
+    _node: Node | None = None
+    _composed: bool = False
+
+    @property
+    def node(self) -> Node | None:
+        if not self._composed:
+            self._node = yamlio.parse(self.data)[1]
+            self._composed = True
+        return self._node
 
 
 @dataclass
@@ -108,6 +119,7 @@ def load_state(
     keys: Mapping[str, tuple[str, ...] | None],
     tables: Sequence[str] | None = None,
     env: str | None = None,
+    cache: ValidationCache | None = None,
 ) -> Loaded:
     """The desired state of ``tables`` (default: all) from ``source``, with the
     overlay of environment ``env`` merged in when given.
@@ -139,10 +151,20 @@ def load_state(
     for table, name, parsed in overlays:
         _merge_overlay(drafts[table], name, parsed, keys.get(table), problems)
     loaded = Loaded({t: {} for t in wanted}, files)
+    cache = cache or ValidationCache(None)
     for table in wanted:
         seen_names: dict[str, str] = {}
+        schema_file = source.schemas.get(config.schema_path(table))
+        schema_id = cache.schema_id(schema_file.data) if schema_file else ""
         for draft in sorted(drafts[table].values(), key=lambda d: d.name):
-            record = _finish(config, table, draft, keys.get(table), validators.get(table), problems)
+            validator = validators.get(table)
+            record_id = content_id(*(s.data for s in draft.sources))
+            if validator is not None and cache.is_valid(schema_id, record_id):
+                validator = None  # these exact bytes passed this exact schema before
+            before = len(problems)
+            record = _finish(config, table, draft, keys.get(table), validator, problems)
+            if validator is not None and len(problems) == before:
+                cache.remember(schema_id, record_id)
             if record is None:
                 continue
             folded = naming.collision_key(draft.name)
@@ -204,25 +226,26 @@ def _locate_file(
 
 def _parse_record(config: Config, table: str, file: SourceFile, problems: list[Problem]) -> _Parsed | None:
     try:
-        row, node = yamlio.parse(file.data)
+        row = yamlio.load(file.data)
     except yamlio.YamlError as exc:
         problems.append(Problem(file.path, exc.line, exc.message))
         return None
     if row is None:
         problems.append(Problem(file.path, 1, "file is empty; a record is a mapping of column: value"))
         return None
+    parsed = _Parsed(file.path, row if isinstance(row, dict) else {}, file.data)
     if not isinstance(row, dict):
-        problems.append(Problem(file.path, yamlio.line_of(node), "a record must be a mapping of column: value"))
+        problems.append(Problem(file.path, yamlio.line_of(parsed.node), "a record must be a mapping of column: value"))
         return None
     settings = config.table(table)
     for column in row:
         if column in settings.secret:
-            problems.append(Problem(file.path, yamlio.key_line(node, column),
+            problems.append(Problem(file.path, yamlio.key_line(parsed.node, column),
                                     f"column {column!r} is secret and must never be in git; remove it"))
         elif column in settings.exclude:
-            problems.append(Problem(file.path, yamlio.key_line(node, column),
+            problems.append(Problem(file.path, yamlio.key_line(parsed.node, column),
                                     f"column {column!r} is excluded in configsync.yaml; remove it"))
-    return _Parsed(file.path, row, node)
+    return parsed
 
 
 def _merge_overlay(
@@ -283,14 +306,13 @@ def _finish(
     if missing or bad_keys:
         return None
     template = config.table(table).template(key_columns)
-    line = yamlio.key_line(top.node, key_columns[0])
     try:
         expected = naming.file_name(template, row)
     except naming.NamingError as exc:
-        problems.append(Problem(top.path, line, str(exc)))
+        problems.append(Problem(top.path, yamlio.key_line(top.node, key_columns[0]), str(exc)))
         return None
     if expected != draft.name:
-        problems.append(Problem(top.path, line,
+        problems.append(Problem(top.path, yamlio.key_line(top.node, key_columns[0]),
                                 f"file name does not match the record's key: expected {table_dir(config, table)}/{expected}"))
         return None
     key: Key = key_of(row, key_columns)

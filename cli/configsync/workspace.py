@@ -16,10 +16,11 @@ from typing import Callable, Mapping, Sequence
 import pygit2
 
 from . import __version__, inference, naming, yamlio
+from .cache import ValidationCache
 from .backends import Backend, HistoryEntry, Operation, ReadSpec, TableInfo, WriteBatch, open_backend, redact
 from .changes import Change, changes, for_mode
 from .config import Config, load_config, resolve_database
-from .errors import ConfigError, ConfigsyncError, Problem, RepoError, StalePlanError, ValidationError
+from .errors import BackendError, ConfigError, ConfigsyncError, Problem, RepoError, StalePlanError, ValidationError
 from .plan import Plan, fingerprint, order_tables
 from .records import Record, Source, State, TableRecords, record_path, render, state_of_rows, table_dir
 from .repo import PathVersion, Repo
@@ -34,6 +35,7 @@ class ApplyResult:
     plan: Plan
     backup_ref: str | None
     applied: bool
+    notes: list[str] = field(default_factory=list)  # what the backend wants the user to know
 
 
 @dataclass
@@ -89,7 +91,9 @@ class Workspace:
         # diff, history) never fail on an unset ${VAR} in its URL.
         self._database_url = database_url
         self._backend: Backend | None = None
-        self._last_plan: tuple[Plan, dict[str, TableInfo], State] | None = None
+        # The plan computed last in this process, with what it read (apply reuses it).
+        self._last_plan: tuple[Plan, dict[str, TableInfo], State, State] | None = None
+        self.cache = ValidationCache(config.root / ".configsync" / "cache.sqlite")
 
     @classmethod
     def open(
@@ -187,7 +191,8 @@ class Workspace:
         self, source: Source, tables: Sequence[str], infos: Mapping[str, TableInfo]
     ) -> State:
         keys = {t: self.key_columns(t, infos[t]) for t in tables}
-        loaded = load_state(self.config, source, keys, tables, self.env)
+        loaded = load_state(self.config, source, keys, tables, self.env, self.cache)
+        self.cache.save()
         check_columns(loaded, infos)
         return loaded.state
 
@@ -217,7 +222,7 @@ class Workspace:
             keys={t: list(self.key_columns(t, infos[t])) for t in ordered},
             fingerprints={t: fingerprint(actual[t]) for t in ordered},
         )
-        self._last_plan = (plan, infos, actual)
+        self._last_plan = (plan, infos, actual, desired)
         return plan
 
     def header(self, plan: Plan) -> str:
@@ -245,6 +250,7 @@ class Workspace:
         allow_mass_delete: bool = False,
         lock_timeout: float = 60.0,
         check_clean: bool = True,
+        non_atomic: bool = False,
     ) -> ApplyResult:
         """Make the database match the plan's revision, atomically.
 
@@ -280,6 +286,7 @@ class Workspace:
             ),
             history_table=self.config.history_table,
             lock_timeout=lock_timeout,
+            extra={"non_atomic": non_atomic},  # Supabase REST without configsync_apply
         )
 
         def verify(rows: dict[str, list[Row]]) -> None:
@@ -287,11 +294,15 @@ class Workspace:
 
         try:
             self.backend.apply(batch, verify)
-        except BaseException:
+        except BaseException as exc:
+            if backup and getattr(exc, "may_have_changed", False):  # e.g. --non-atomic stopped half-way
+                raise BackendError(f"{exc}\nBackup of the previous state: {backup}\n"
+                                   f"  undo with: configsync rollback --to {backup}") from None
             if backup:
                 self.repo.delete_ref(backup)
             raise
-        return ApplyResult(plan, backup, applied=True)
+        notes = batch.extra.get("notes")
+        return ApplyResult(plan, backup, applied=True, notes=[str(n) for n in notes] if isinstance(notes, list) else [])
 
     def _raise_if_already_applied(self, plan: Plan) -> None:
         checksum = plan.checksum()
@@ -324,13 +335,32 @@ class Workspace:
         return ops
 
     def _save_backup(self, plan: Plan, infos: Mapping[str, TableInfo], actual: State) -> str:
+        """A commit of the database's state: the revision's tree with every file
+        whose row differs in the database rewritten, so only differences are
+        rendered (the rest keep their blobs)."""
         base = self.repo.resolve(plan.revision)
         files: dict[str, bytes | None] = {}
-        existing = self.repo.source_at(base).snapshots
-        for table in plan.tables:
-            prefix = table_dir(self.config, table) + "/"
-            files.update({f.path: None for f in existing if f.path.startswith(prefix)})
-            files.update(self.render_table(table, infos[table], actual[table]))
+        source = self.repo.source_at(base)
+        if self.env is None:
+            if self._last_plan is not None and self._last_plan[0] is plan:
+                desired = self._last_plan[3]
+            else:
+                desired = self.desired_state(source, plan.tables, infos)
+            for table in plan.tables:
+                info = infos[table]
+                kinds = {c.name: c.kind for c in info.columns}
+                for change in changes(table, desired[table], actual[table], self.key_columns(table, info),
+                                      kinds, missing_fields_differ=True):
+                    if change.action == "create":
+                        files[change.file] = None  # a file for a row the database does not have
+                    else:
+                        files[change.file] = render(self.config, table, change.before or {}, info.column_names)
+        else:
+            # With an overlay the files do not map 1:1 to rows: store the whole state.
+            for table in plan.tables:
+                prefix = table_dir(self.config, table) + "/"
+                files.update({f.path: None for f in source.snapshots if f.path.startswith(prefix)})
+                files.update(self.render_table(table, infos[table], actual[table]))
         message = (
             f"configsync backup before applying {plan.revision[:7]}\n\n"
             f"The state of {', '.join(plan.tables)} in {plan.database} before the apply.\n"
@@ -339,24 +369,31 @@ class Workspace:
         return self.repo.save_backup(base, files, message)
 
     def render_table(self, table: str, info: TableInfo, records: TableRecords) -> dict[str, bytes]:
+        return {
+            path: render(self.config, table, record.values, info.column_names)
+            for path, record in self.record_paths(table, info, records).items()
+        }
+
+    def record_paths(self, table: str, info: TableInfo, records: TableRecords) -> dict[str, Record]:
+        """Where each row's file goes; refuses keys that cannot be file names."""
         key = self.key_columns(table, info)
         template = self.config.table(table).template(key)
-        files: dict[str, bytes] = {}
+        paths: dict[str, Record] = {}
+        folded: dict[str, str] = {}
         for record in records.values():
             try:
                 path = record_path(self.config, table, template, record.values)
             except naming.NamingError as exc:
                 shown = ", ".join(f"{c}={record.values.get(c)!r}" for c in key)
                 raise ConfigsyncError(f"table {table}, row {shown}: {exc}") from None
-            folded = naming.collision_key(path)
-            clash = next((p for p in files if naming.collision_key(p) == folded), None)
-            if clash:
+            clash = folded.setdefault(naming.collision_key(path), path)
+            if clash != path:
                 raise ConfigsyncError(
                     f"table {table}: rows {path} and {clash} differ only in letter case; their files "
                     "would collide on macOS and Windows. Rename one of the keys."
                 )
-            files[path] = render(self.config, table, record.values, info.column_names)
-        return files
+            paths[path] = record
+        return paths
 
     # ---- snapshot --------------------------------------------------------------
 
@@ -381,24 +418,27 @@ class Workspace:
             under: dict[str, Row] = {}  # overlay path -> the base row it applies to
             if base is None:
                 prefix = table_dir(self.config, table) + "/"
-                wanted = self.render_table(table, info, actual[table])
-                rows = {r.file: r.values for r in actual[table].values()}
+                rows = {path: r.values for path, r in self.record_paths(table, info, actual[table]).items()}
+                header = None
             else:
                 prefix = f"{self.config.snapshots}/{ENVIRONMENTS}/{self.env}/{table}/"
                 rows, under = overlay_rows(self.config, table, self.key_columns(table, info), base[table],
                                            actual[table], kinds, prefix)
                 header = f"# configsync overlay: {table} in {self.env}; only what differs from {table_dir(self.config, table)}/\n"
-                wanted = {path: yamlio.dump(_ordered(row, info), header) for path, row in rows.items()}
-            for path, data in wanted.items():
+            for path, row in rows.items():
                 current = on_disk.get(path)
-                if current is not None and not current.symlink and _same_data(current.data, rows[path], kinds, under.get(path)):
+                if current is not None and not current.symlink and _same_data(current.data, row, kinds, under.get(path)):
                     continue
-                result.written[path] = data
+                # Rendering is the slow part of a snapshot: only for files that change.
+                result.written[path] = (
+                    render(self.config, table, row, info.column_names) if header is None
+                    else yamlio.dump(_ordered(row, info), header)
+                )
                 if current is None:
                     result.added.append(path)
                 counts["updated" if current is not None else "added"] += 1
             for path in on_disk:
-                if path.startswith(prefix) and path not in wanted and path.endswith(naming.EXTENSION):
+                if path.startswith(prefix) and path not in rows and path.endswith(naming.EXTENSION):
                     result.deleted.append(path)
                     counts["removed"] += 1
             result.counts[table] = counts
@@ -431,9 +471,10 @@ class Workspace:
         envs = [None, *sorted(set(self.config.environments) | set(environments_in(self.config, source)))]
         for env in envs:
             try:
-                load_state(self.config, source, keys, env=env)
+                load_state(self.config, source, keys, env=env, cache=self.cache)
             except ValidationError as exc:
                 problems += [p for p in exc.problems if p not in problems]
+        self.cache.save()
         if paths:
             wanted = [self._config_relative(p) for p in paths]
             problems = [p for p in problems if any(p.file == w or p.file.startswith(w.rstrip("/") + "/") for w in wanted)]
@@ -577,7 +618,7 @@ def _parse_row(data: bytes | None) -> Row | None:
     if data is None:
         return None
     try:
-        value, _ = yamlio.parse(data)
+        value = yamlio.load(data)
     except yamlio.YamlError:
         return {}
     return value if isinstance(value, dict) else {}
@@ -647,7 +688,7 @@ def _same_data(data: bytes, row: Row, kinds: Mapping[str, str], base: Row | None
     """Does the file already say ``row``? For a partial overlay, compare what it
     makes of ``base``: the key columns a person left out are no difference."""
     try:
-        current, _ = yamlio.parse(data)
+        current = yamlio.load(data)
     except yamlio.YamlError:
         return False
     if not isinstance(current, dict):
