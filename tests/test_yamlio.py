@@ -89,3 +89,20 @@ def test_lines_point_at_keys_and_nested_values() -> None:
     assert yamlio.key_line(node, "b") == 2
     assert yamlio.line_of(node, ["b", "c", 1]) == 5
     assert yamlio.key_line(node, ["b", "c"]) == 3
+
+
+AWKWARD = [
+    "yes", "no", "012", "1e-7", "2025-10-03", "", " padded ", "- dash", "#hash", "a\nb", "a\nb\n",
+    "line\n\n", "tab\there", "x: y", "@at", "`tick", "'q'", '"dq"', "\u2028x", "\u2029", "\x85z",
+    "\x07bell", "\x1b[0m", "nbsp\u00a0", "zw\u200b", "a" * 300, "é ✓ 中", "null", "~", "True", "0x1F",
+    "1_000", ".inf", "-", "?", "[a]", "{a}", "%p", "!t", "*a", "&a", "|", "a #b", "a: b", "\r\n", "\r",
+    "\t", "word " * 100, "🚀 astral",
+]
+
+
+@pytest.mark.parametrize("text", AWKWARD)
+def test_libyaml_and_pure_python_emitters_agree(text: str) -> None:
+    """dump() uses libyaml when it can; the bytes must not depend on that."""
+    row = {"v": text, "list": [text, {"k": text}], "n": Decimal("0.70"), "big": Decimal("1E+30")}
+    assert yamlio.dump(row, "# h\n") == yamlio.dump(row, "# h\n", fast=False)
+    assert yamlio.parse(yamlio.dump(row))[0] == {**row, "n": Decimal("0.7")}

@@ -297,7 +297,7 @@ class _Dumper(yaml.SafeDumper):
 _Dumper.add_implicit_resolver(_TAG + "float", _EXPONENT_FLOAT, list("-+0123456789"))
 
 
-def _represent_decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:
+def _represent_decimal(dumper: Any, value: Decimal) -> Any:
     text = format_decimal_yaml(value)
     # numeric 1 reads back as the int 1, which compares equal; tagging it as a
     # float would put an explicit !!float tag in the file.
@@ -305,7 +305,7 @@ def _represent_decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNo
     return dumper.represent_scalar(_TAG + tag, text)
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+def _represent_str(dumper: Any, value: str) -> Any:
     if "\x85" in value:
         # NEL is a line break to YAML: only an escaped form survives a reload.
         return dumper.represent_scalar(_TAG + "str", value, style='"')
@@ -316,6 +316,35 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(Decimal, _represent_decimal)
 _Dumper.add_representer(str, _represent_str)
 
+# libyaml's emitter writes the same bytes as the pure-Python one for
+# everything configsync emits except characters beyond U+FFFF, which it
+# escapes; those rows take the pure-Python path. tests/test_yamlio.py holds
+# the two to the same output, so the bytes never depend on the machine.
+_CDumper: Any = None
+if hasattr(yaml, "CSafeDumper"):
+
+    class _FastDumper(yaml.CSafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    _FastDumper.add_representer(Decimal, _represent_decimal)
+    _FastDumper.add_representer(str, _represent_str)
+    _FastDumper.add_implicit_resolver(_TAG + "float", _EXPONENT_FLOAT, list("-+0123456789"))
+    _CDumper = _FastDumper
+
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+_WIDTH = 2**30  # no line folding
+
+
+def _has_astral(value: Value) -> bool:
+    if isinstance(value, str):
+        return _ASTRAL.search(value) is not None
+    if isinstance(value, list):
+        return any(_has_astral(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_astral(k) or _has_astral(v) for k, v in value.items())
+    return False
+
 
 def _sorted_nested(value: Value) -> Value:
     if isinstance(value, dict):
@@ -325,15 +354,17 @@ def _sorted_nested(value: Value) -> Value:
     return value
 
 
-def dump(mapping: dict[str, Value], header: str = "") -> bytes:
+def dump(mapping: dict[str, Value], header: str = "", *, fast: bool = True) -> bytes:
     """Render a top-level mapping in its given key order; nested keys sorted."""
+    data = {k: _sorted_nested(v) for k, v in mapping.items()}
+    use_c = fast and _CDumper is not None and not _has_astral(data)
     body = yaml.dump(
-        {k: _sorted_nested(v) for k, v in mapping.items()},
-        Dumper=_Dumper,
+        data,
+        Dumper=_CDumper if use_c else _Dumper,
         default_flow_style=False,
         sort_keys=False,
         allow_unicode=True,
-        width=float("inf"),
+        width=_WIDTH,
         indent=2,
     )
     return (header + body).encode("utf-8")
