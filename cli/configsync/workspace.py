@@ -28,6 +28,8 @@ from .validation import DELETE, ENVIRONMENTS, check_columns, deep_merge, environ
 from .values import Row, equal
 
 Confirm = Callable[[Plan], bool]
+# A snapshot commit's message lists the files it changed, up to this many.
+COMMIT_FILES_LISTED = 200
 
 
 @dataclass
@@ -41,7 +43,7 @@ class ApplyResult:
 @dataclass
 class SnapshotResult:
     written: dict[str, bytes] = field(default_factory=dict)  # path -> new content
-    added: list[str] = field(default_factory=list)
+    added: set[str] = field(default_factory=set)
     deleted: list[str] = field(default_factory=list)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # table -> added/updated/removed
     commit: str | None = None
@@ -435,7 +437,7 @@ class Workspace:
                     else yamlio.dump(_ordered(row, info), header)
                 )
                 if current is None:
-                    result.added.append(path)
+                    result.added.add(path)
                 counts["updated" if current is not None else "added"] += 1
             for path in on_disk:
                 if path.startswith(prefix) and path not in rows and path.endswith(naming.EXTENSION):
@@ -453,10 +455,12 @@ class Workspace:
         if commit and result.drift:
             changed: dict[str, bytes | None] = dict(result.written)
             changed.update({p: None for p in result.deleted})
+            listed = sorted(changed)[:COMMIT_FILES_LISTED]
             body = f"\n\nDatabase: {self.display_url}\n" + "".join(
-                f"\n{'D' if changed[p] is None else 'A' if p in result.added else 'M'} {p}"
-                for p in sorted(changed)
+                f"\n{'D' if changed[p] is None else 'A' if p in result.added else 'M'} {p}" for p in listed
             )
+            if len(changed) > len(listed):
+                body += f"\n... and {len(changed) - len(listed)} more files"
             result.commit = str(self.repo.commit_files(changed, (message or result.message()) + body + "\n"))
         return result
 

@@ -1,6 +1,7 @@
 """Database backends, chosen by URL scheme."""
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -29,6 +30,9 @@ def redact(url: str) -> str:
     except ValueError:
         return "<unparseable database URL>"
     if password is None:
+        if parts.username and parts.scheme.lower() in ("http", "https"):
+            # https://KEY@host: the user part of a REST URL may be the key.
+            return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[-1]))
         return url
     netloc = parts.netloc.rsplit("@", 1)
     user = parts.username or ""
@@ -58,8 +62,10 @@ def open_backend(url: str, root: Path) -> Backend:
 
         return PostgresBackend(url, shown)
     if scheme in ("http", "https"):
-        raise ConfigError(
-            f"database URL {shown}: the Supabase REST backend is not available yet; "
-            "use the database's postgresql:// connection string (Supabase: Project Settings > Database)"
-        )
+        # Supabase's REST API: the project URL, and the service-role key from
+        # the URL's password or $SUPABASE_SERVICE_ROLE_KEY (never shown).
+        from .rest import RestBackend, settings_from_url
+
+        base, key = settings_from_url(url, shown, os.environ)
+        return RestBackend(base, key, shown)
     raise ConfigError(f"database URL {shown}: unsupported scheme {parts.scheme or '(none)'!r} (expected {_SCHEMES})")

@@ -114,9 +114,23 @@ class SqlBackend(Backend):
                 current = None
                 self._record(cur, batch.history_table, batch.history)
             except BaseException:
-                cur.execute("ROLLBACK")
+                # Quietly: when the connection is gone the server has rolled
+                # back already, and the error worth reporting is the first one.
+                self._rollback_quietly(conn)
                 raise
-            cur.execute("COMMIT")
+            try:
+                cur.execute("COMMIT")
+            except self.driver_errors as exc:
+                # An error the server sent means it rolled back. A connection
+                # lost on the way (psycopg: no SQLSTATE) may have committed.
+                if getattr(exc, "sqlstate", "") is not None:
+                    raise
+                error = BackendError(
+                    f"apply failed: the connection was lost while committing ({self._describe_error(exc)}), "
+                    "so the changes may or may not have been committed; run `configsync plan` to see"
+                )
+                error.may_have_changed = True  # type: ignore[attr-defined]  # the workspace keeps the backup ref
+                raise error from None
         except ConfigsyncError:
             raise
         except self.driver_errors as exc:
