@@ -173,3 +173,19 @@ def test_validate_formats(repo_path: Path, moose_url: str) -> None:
     assert run(repo_path, "validate", "config-snapshots/proposer_configs").code == 0
     result = run(repo_path, "validate")
     assert result.code == 1 and "budget_limits.yaml:" in result.out
+
+
+def test_markdown_for_pull_requests_names_no_host(repo_path: Path, pg_url: str) -> None:
+    """A PR comment may be public: the plan's markdown names no database host."""
+    from helpers import postgres_moose
+
+    postgres_moose(pg_url)
+    snapshot(repo_path, pg_url)
+    edit(repo_path, "system_config/budget_limits.yaml", "daily_hard_cap: 50", "daily_hard_cap: 40")
+    commit_all(repo_path, "cap 40")
+    result = run(repo_path, "plan", "--format", "markdown", database=pg_url)
+    assert result.code == 2
+    assert result.out.startswith("### configsync plan: 0 to create, 1 to update, 0 to delete\n\npostgresql database · revision ")
+    assert "host=" not in result.out and "/tmp/" not in result.out
+    result = run(repo_path, "diff", "HEAD~1", "--format", "markdown")
+    assert result.out.startswith("### configsync diff: 0 to create, 1 to update, 0 to delete")

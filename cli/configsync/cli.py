@@ -140,7 +140,7 @@ def safety_options(f: F) -> F:
 
 
 def _echo_plan(ws: Workspace, plan: Plan, fmt: str = "text", verb: str = "Plan") -> None:
-    header = ws.header(plan)
+    header = ws.header(plan, public=fmt == "markdown")
     if fmt == "json":
         click.echo(render.json_text(plan), nl=False)
     elif fmt == "markdown":
@@ -399,7 +399,7 @@ def diff(opts: Options, rev1: str, rev2: str, fmt: str) -> int:
     if fmt == "json":
         click.echo(render.json_text(result), nl=False)
     elif fmt == "markdown":
-        click.echo(render.markdown(result, header), nl=False)
+        click.echo(render.markdown(result, header, title="diff"), nl=False)
     else:
         click.echo(render.text(result, header, color=_color(), verb="Diff"), nl=False)
     return EXIT_CHANGES if result.has_changes else EXIT_OK

@@ -71,9 +71,9 @@ def text(plan: Plan, header: str, *, color: bool = False, verb: str = "Plan") ->
     return "\n".join(lines) + "\n"
 
 
-def markdown(plan: Plan, header: str) -> str:
+def markdown(plan: Plan, header: str, title: str = "plan") -> str:
     """What a pull-request comment shows: a summary line and a diff per table."""
-    lines = [f"### configsync plan: {summary_line(plan)}", "", header, ""]
+    lines = [f"### configsync {title}: {summary_line(plan)}", "", header, ""]
     for reason in plan.unsafe_reasons():
         lines += [f"> **Warning:** {reason}. `apply` refuses this without `--allow-mass-delete`.", ""]
     if not plan.changes:

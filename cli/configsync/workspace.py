@@ -227,11 +227,16 @@ class Workspace:
         self._last_plan = (plan, infos, actual, desired)
         return plan
 
-    def header(self, plan: Plan) -> str:
+    def header(self, plan: Plan, *, public: bool = False) -> str:
+        """The plan's first line. ``public`` (a PR comment): no host names, only
+        the environment or the kind of database."""
         try:
             described = self.repo.describe(self.repo.resolve(plan.revision), plan.ref)
         except RepoError:
             described = plan.revision[:7]
+        if public:
+            where = f"environment {self.env}" if self.env else f"{plan.database.split(':', 1)[0]} database"
+            return f"{where} · revision {described}"
         return f"database {plan.database} · revision {described}"
 
     def check_clean(self) -> None:
