@@ -79,3 +79,26 @@ def test_parents_inserted_first_children_deleted_first(tmp_path: Path, db_url: s
     result = run(path, "apply", "--yes", "--allow-mass-delete", database=db_url)
     assert result.code == 0, result.text
     assert dump(db_url, ["tenants", "flags"]) == {"tenants": [("globex", "free")], "flags": []}
+
+
+def test_a_failing_row_in_a_batch_is_named(repo_path: Path, moose_url: str) -> None:
+    """Many inserts go to the database in one batch; when one fails, the batch is
+    replayed row by row so the message names the record, and nothing is kept."""
+    run(repo_path, "snapshot", "--commit", database=moose_url)
+    before = dump(moose_url)
+    snap = repo_path / "config-snapshots/system_config"
+    template = (snap / "orchestrator_max_concurrent.yaml").read_text()
+    template = template.replace("id: 5a528b57-8809-4e5a-bdfb-ab0107ba6282\n", "")
+    for i in range(20):
+        name = f"flag_{i:02d}"
+        text = template.replace("orchestrator_max_concurrent", name)
+        if i == 13:
+            text = text.replace("config_type: number", "config_type: ''")  # CHECK (config_type <> '')
+        (snap / f"{name}.yaml").write_text(text)
+    (repo_path / "schemas/system_config.schema.json").write_text(PERMISSIVE)
+    commit_all(repo_path, "twenty flags, one invalid for the database")
+    result = run(repo_path, "apply", "--yes", database=moose_url)
+    assert result.code == 1
+    assert "config-snapshots/system_config/flag_13.yaml" in result.err
+    assert "nothing was changed" in result.err
+    assert dump(moose_url) == before

@@ -109,8 +109,9 @@ class SqlBackend(Backend):
             self._begin_write(cur, batch)
             try:
                 verify({spec.table.name: self._read_rows(cur, spec) for spec in batch.reads})
-                for current in batch.operations:
-                    self._execute(cur, current)
+                for group in _groups(batch.operations):
+                    current = group[0]
+                    self._execute_group(cur, group)
                 current = None
                 self._record(cur, batch.history_table, batch.history)
             except BaseException:
@@ -146,40 +147,63 @@ class SqlBackend(Backend):
         except Exception:  # noqa: BLE001 - the connection may already be gone
             return
 
+    def _execute_group(self, cur: Any, group: list[Operation]) -> None:
+        """Like operations in one round trip (executemany: a pipeline on
+        PostgreSQL). If the batch fails, it is undone to a savepoint and run
+        row by row, so the error names the record that caused it."""
+        if len(group) == 1:
+            self._execute(cur, group[0])
+            return
+        cur.execute("SAVEPOINT configsync_batch")
+        retry: tuple[type[BaseException], ...] = (*self.driver_errors, ValueError, OverflowError)
+        try:
+            sql = self._statement(group[0])
+            cur.executemany(sql, [self._params(op) for op in group])
+            if cur.rowcount not in (-1, len(group)):
+                raise ValueError("row count mismatch")
+        except retry:
+            cur.execute("ROLLBACK TO SAVEPOINT configsync_batch")
+            for op in group:
+                self._execute(cur, op)
+        cur.execute("RELEASE SAVEPOINT configsync_batch")
+
     def _execute(self, cur: Any, op: Operation) -> None:
         try:
-            self._execute_unchecked(cur, op)
+            cur.execute(self._statement(op), self._params(op))
         except (ValueError, OverflowError) as exc:
             # A value the driver or database cannot take: still a user error,
             # reported with its record file.
             raise BackendError(f"apply failed at {op.table.name} {op.file}: {exc}; nothing was changed") from None
-
-    def _execute_unchecked(self, cur: Any, op: Operation) -> None:
-        table = op.table
-        where, where_params = self._where(table, op.key)
-        if op.action == "delete":
-            cur.execute(f"DELETE FROM {quote(table.name)} WHERE {where}", where_params)
-        elif op.action == "update":
-            columns = [self._column(table, n) for n in op.values]
-            sets = ", ".join(f"{quote(c.name)} = {self._bind(c)}" for c in columns)
-            params = [self._to_db(c, op.values[c.name]) for c in columns]
-            cur.execute(f"UPDATE {quote(table.name)} SET {sets} WHERE {where}", params + where_params)
-        else:
-            columns = [self._column(table, n) for n in op.values]
-            names = ", ".join(quote(c.name) for c in columns)
-            binds = ", ".join(self._bind(c) for c in columns)
-            params = [self._to_db(c, op.values[c.name]) for c in columns]
-            cur.execute(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({binds})", params)
+        except self.driver_errors as exc:
+            raise BackendError(
+                f"apply failed at {op.table.name} {op.file}: {self._describe_error(exc)}; nothing was changed"
+            ) from None
         if cur.rowcount != 1:
             raise BackendError(
-                f"{op.action} of {table.name} {op.file} touched {cur.rowcount} rows instead of 1 "
+                f"{op.action} of {op.table.name} {op.file} touched {cur.rowcount} rows instead of 1 "
                 "(is the key unique?); nothing was changed"
             )
 
-    def _where(self, table: TableInfo, key: Row) -> tuple[str, list[Any]]:
-        columns = [self._column(table, n) for n in key]
-        clause = " AND ".join(f"{quote(c.name)} = {self._bind(c)}" for c in columns)
-        return clause, [self._to_db(c, key[c.name]) for c in columns]
+    def _statement(self, op: Operation) -> str:
+        table = op.table
+        where = " AND ".join(f"{quote(c.name)} = {self._bind(c)}" for c in (self._column(table, n) for n in op.key))
+        columns = [self._column(table, n) for n in op.values]
+        if op.action == "delete":
+            return f"DELETE FROM {quote(table.name)} WHERE {where}"
+        if op.action == "update":
+            sets = ", ".join(f"{quote(c.name)} = {self._bind(c)}" for c in columns)
+            return f"UPDATE {quote(table.name)} SET {sets} WHERE {where}"
+        names = ", ".join(quote(c.name) for c in columns)
+        binds = ", ".join(self._bind(c) for c in columns)
+        return f"INSERT INTO {quote(table.name)} ({names}) VALUES ({binds})"
+
+    def _params(self, op: Operation) -> list[Any]:
+        table = op.table
+        key = [self._to_db(self._column(table, n), op.key[n]) for n in op.key]
+        values = [self._to_db(self._column(table, n), v) for n, v in op.values.items()]
+        if op.action == "delete":
+            return key
+        return values + key if op.action == "update" else values
 
     # ---- history -------------------------------------------------------------
 
@@ -224,3 +248,15 @@ def _history_entry(row: Sequence[Any]) -> HistoryEntry:
         deletes=row[5], checksum=row[6] or "", applied_at=str(applied), tool_version=row[8] or "",
     )
 
+
+def _groups(operations: list[Operation]) -> list[list[Operation]]:
+    """Runs of operations that share one statement (action, table, columns)."""
+    groups: list[list[Operation]] = []
+    for op in operations:
+        shape = (op.action, op.table.name, tuple(op.key), tuple(op.values))
+        last = groups[-1][0] if groups else None
+        if last is not None and (last.action, last.table.name, tuple(last.key), tuple(last.values)) == shape:
+            groups[-1].append(op)
+        else:
+            groups.append([op])
+    return groups
