@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test install clean
+.PHONY: demo test bench install clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ $(POSTGREST):
 # PostgreSQL tests never skip here: a missing server is a failure.
 test: $(VENV)/.installed-test $(POSTGREST)
 	CONFIGSYNC_REQUIRE_POSTGRES=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+# Not part of `make test`: minutes of work at 100,000 rows per table.
+BENCH_ARGS ?= --sizes 1000,10000,100000
+bench: $(VENV)/.installed-test
+	$(PY) tests/bench/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .configsync/demo
