@@ -6,6 +6,7 @@ state from a database; everything downstream is pure.
 """
 from __future__ import annotations
 
+import functools
 import posixpath
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
@@ -67,8 +68,13 @@ def record_path(config: Config, table: str, template: str, row: Mapping[str, Val
 
 
 def header(config: Config, table: str) -> str:
-    schema = posixpath.relpath(config.schema_path(table), table_dir(config, table))
-    return f"# yaml-language-server: $schema={schema}\n"
+    return _header(config.schema_path(table), table_dir(config, table))
+
+
+@functools.lru_cache(maxsize=256)
+def _header(schema_path: str, directory: str) -> str:
+    # relpath per file was a tenth of a large snapshot's time
+    return f"# yaml-language-server: $schema={posixpath.relpath(schema_path, directory)}\n"
 
 
 def render(config: Config, table: str, row: Mapping[str, Value], column_order: Iterable[str]) -> bytes:
