@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import jsonschema
+from referencing import Registry
+from referencing.exceptions import Unresolvable
 from yaml.nodes import Node
 
-from . import naming, yamlio
+from . import naming, values, yamlio
 from .backends.base import TableInfo
 from .config import Config
 from .errors import Problem, ValidationError
@@ -24,6 +26,9 @@ from .records import Key, Record, Source, SourceFile, State, key_of, table_dir
 from .values import Row, kind_mismatch
 
 GITKEEP = ".gitkeep"
+# Beyond this many problems in one file the rest are counted, not located:
+# finding the line of each of 30,000 unknown columns takes minutes.
+MAX_PROBLEMS_PER_FILE = 20
 
 
 @dataclass
@@ -32,16 +37,18 @@ class Loaded:
 
     state: State
     files: dict[str, bytes] = field(default_factory=dict)
+    _nodes: dict[str, Node | None] = field(default_factory=dict)  # parsed once per file
 
     def line(self, path: str, column: str | None = None) -> int:
         data = self.files.get(path)
         if data is None:
             return 0
-        try:
-            _, node = yamlio.parse(data)
-        except yamlio.YamlError:
-            return 0
-        return yamlio.key_line(node, column) if column else 1
+        if path not in self._nodes:
+            try:
+                self._nodes[path] = yamlio.parse(data)[1]
+            except yamlio.YamlError:
+                return 0
+        return yamlio.key_line(self._nodes[path], column) if column else 1
 
 
 def load_schemas(
@@ -66,6 +73,9 @@ def load_schemas(
         except json.JSONDecodeError as exc:
             problems.append(Problem(path, exc.lineno, f"invalid JSON: {exc.msg}"))
             continue
+        except RecursionError:
+            problems.append(Problem(path, 0, "invalid JSON: nested too deeply"))
+            continue
         try:
             validator_class = jsonschema.validators.validator_for(schema, jsonschema.Draft202012Validator)
             validator_class.check_schema(schema)
@@ -73,8 +83,31 @@ def load_schemas(
             where = "/".join(map(str, exc.absolute_path)) or "top level"
             problems.append(Problem(path, 0, f"not a valid JSON Schema at {where}: {exc.message}"))
             continue
-        validators[table] = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+        except RecursionError:
+            problems.append(Problem(path, 0, "not a valid JSON Schema: nested too deeply"))
+            continue
+        # An empty registry: a $ref outside the file is never fetched (jsonschema
+        # would otherwise open any http:// or file:// URL a schema names).
+        fast = jsonschema.validators.extend(validator_class, {"uniqueItems": _unique_items})  # type: ignore[no-untyped-call]
+        validators[table] = fast(schema, format_checker=validator_class.FORMAT_CHECKER, registry=Registry())
     return validators, problems
+
+
+def _unique_items(
+    validator: Any, unique: Any, instance: Any, schema: Any
+) -> Iterator[jsonschema.ValidationError]:
+    """uniqueItems in linear time: jsonschema compares every pair of items
+    that are not hashable, minutes for a list of 20,000 mappings."""
+    if not unique or not validator.is_type(instance, "array"):
+        return
+    seen: set[str] = set()
+    for item in instance:
+        # canonical: 1 and 1.0 are one value, true and 1 are not (as JSON Schema says)
+        text = values.dumps(values.canonical(item), sort_keys=True)
+        if text in seen:
+            yield jsonschema.ValidationError(f"{values.dumps(item)} appears more than once (items must be unique)")
+            return
+        seen.add(text)
 
 
 ENVIRONMENTS = "_environments"
@@ -197,6 +230,9 @@ def _locate_file(
     parts = file.path[len(prefix):].split("/") if file.path.startswith(prefix) else []
     if not parts or parts[-1] == GITKEEP:
         return None
+    if file.symlink:  # first: a linked directory is no better than a linked file
+        problems.append(Problem(file.path, 0, "record files must not be symbolic links"))
+        return None
     overlay = parts[0] == ENVIRONMENTS
     if overlay:
         if len(parts) >= 2 and parts[1] not in config.environments:
@@ -217,9 +253,6 @@ def _locate_file(
         return None
     if not name.endswith(naming.EXTENSION):
         problems.append(Problem(file.path, 0, f"record files must end in {naming.EXTENSION}"))
-        return None
-    if file.symlink:
-        problems.append(Problem(file.path, 0, "record files must not be symbolic links"))
         return None
     return overlay, table, name
 
@@ -291,7 +324,12 @@ def _finish(
     """Schema, key and file-name checks on the final (merged) record."""
     row = draft.row
     if validator is not None:
-        problems.extend(_schema_problems(validator, row, draft.sources))
+        try:
+            problems.extend(_schema_problems(validator, row, draft.sources))
+        except Unresolvable as exc:
+            problems.append(Problem(config.schema_path(table), 0, f"$ref {exc.ref!r} cannot be resolved within the file "
+                                    "(configsync never fetches remote or file references: keep the schema "
+                                    "self-contained, using $defs)"))
     if key_columns is None:
         # No database and no configured key: the file itself is the identity.
         return Record(table, (draft.file,), row, draft.file)
@@ -322,8 +360,12 @@ def _finish(
 def _schema_problems(
     validator: jsonschema.protocols.Validator, row: Row, sources: Sequence[_Parsed]
 ) -> list[Problem]:
-    problems = []
+    problems: list[Problem] = []
+    hidden = 0
     for error in validator.iter_errors(dict(row)):  # type: ignore[arg-type]
+        if len(problems) >= MAX_PROBLEMS_PER_FILE:
+            hidden += 1
+            continue
         location = list(error.absolute_path)
         where = ".".join(map(str, location))
         path, node = _owner(sources, location)
@@ -332,13 +374,19 @@ def _schema_problems(
             schema = error.schema if isinstance(error.schema, dict) else {}
             allowed = set(schema.get("properties", {}))
             for extra in sorted(set(error.instance) - allowed):
+                if len(problems) >= MAX_PROBLEMS_PER_FILE:
+                    hidden += 1
+                    continue
                 inner = location + [extra]
                 extra_path, extra_node = _owner(sources, inner)
+                label = ".".join(map(str, location + [extra if extra != "" else "''"]))
                 problems.append(Problem(extra_path, yamlio.key_line(extra_node, inner),
-                                        f"{'.'.join(map(str, inner))}: not allowed by the schema (unknown column or field)"))
+                                        f"{label}: not allowed by the schema (unknown column or field)"))
             continue
         message = _short(error.message)
         problems.append(Problem(path, line, f"{where}: {message}" if where else message))
+    if hidden:
+        problems.append(Problem(sources[0].path, 0, f"{hidden} more problems in this file are not shown"))
     return problems
 
 
@@ -377,19 +425,23 @@ def check_columns(loaded: Loaded, infos: Mapping[str, TableInfo]) -> None:
         if info is None:
             continue
         for record in records.values():
+            found = 0
             for column, value in record.values.items():
                 described = info.column(column)
                 if described is None:
-                    problems.append(Problem(record.file, loaded.line(record.file, column),
-                                            f"unknown column {column!r}: table {table} has {', '.join(info.column_names)}"))
-                    continue
-                if value is None and not described.nullable:
-                    problems.append(Problem(record.file, loaded.line(record.file, column),
-                                            f"{column}: cannot be null (the column is NOT NULL)"))
-                    continue
-                mismatch = kind_mismatch(described.kind, value)
-                if mismatch:
-                    problems.append(Problem(record.file, loaded.line(record.file, column),
-                                            f"{column}: {mismatch} (column type {described.db_type})"))
+                    message = f"unknown column {column!r}: table {table} has {', '.join(info.column_names)}"
+                elif value is None and not described.nullable:
+                    message = f"{column}: cannot be null (the column is NOT NULL)"
+                else:
+                    mismatch = kind_mismatch(described.kind, value)
+                    if not mismatch:
+                        continue
+                    message = f"{column}: {mismatch} (column type {described.db_type})"
+                found += 1
+                if found <= MAX_PROBLEMS_PER_FILE:
+                    problems.append(Problem(record.file, loaded.line(record.file, column), message))
+            if found > MAX_PROBLEMS_PER_FILE:
+                problems.append(Problem(record.file, 0, f"{found - MAX_PROBLEMS_PER_FILE} more problems in this "
+                                                        "file are not shown"))
     if problems:
         raise ValidationError(problems)

@@ -99,7 +99,14 @@ def parse(data: bytes) -> tuple[Value, Node | None]:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise YamlError(f"not valid UTF-8 (byte {exc.start})", line) from None
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        # The reader refuses control characters before parsing starts.
+        raise YamlError(
+            f"invalid YAML: unacceptable character #x{exc.character:04x}: special characters are not allowed "
+            "(write it escaped in a double-quoted string)", text[: exc.position].count("\n") + 1,
+        ) from None
     try:
         node = loader.get_single_node()
     except YamlError:
@@ -107,6 +114,8 @@ def parse(data: bytes) -> tuple[Value, Node | None]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.problem and exc.problem.startswith("but "):
+            problem = f"{exc.context}, {exc.problem}"  # "expected a single document ..., but found another"
         raise YamlError(f"invalid YAML: {problem}", mark.line + 1 if mark else 0) from None
     except yaml.YAMLError as exc:
         raise YamlError(f"invalid YAML: {exc}") from None
@@ -198,16 +207,42 @@ def _scalar(tag: str, text: str) -> Value:
     if tag == _TAG + "bool":
         return bool(_CONSTRUCTOR.construct_yaml_bool(node))
     if tag == _TAG + "int":
-        return int(_CONSTRUCTOR.construct_yaml_int(node))
+        number = int(_CONSTRUCTOR.construct_yaml_int(node))
+        if _too_long(number):
+            raise _Unusual
+        return number
     if tag == _TAG + "float":
         cleaned = text.replace("_", "")
         if cleaned.lower().lstrip("+-") in (".inf", ".nan"):
             raise _Unusual
         try:
-            return Decimal(cleaned)
+            value = Decimal(cleaned)
         except InvalidOperation:
             raise _Unusual from None
+        if _too_long(value):
+            raise _Unusual
+        return value
     raise _Unusual
+
+
+# A number with more digits than this, or a larger power of ten, is refused:
+# Python will not print such an integer, and exact arithmetic on 1e999999999
+# would run out of time and memory. No configuration value needs one.
+MAX_DIGITS = 4300
+_INT_LIMIT: int = 10**MAX_DIGITS
+
+
+def _too_long(value: int | Decimal) -> bool:
+    if isinstance(value, int):
+        return abs(value) >= _INT_LIMIT
+    return abs(value.adjusted()) > MAX_DIGITS or len(value.as_tuple().digits) > MAX_DIGITS
+
+
+def _number_error(node: ScalarNode) -> YamlError:
+    text = str(node.value)
+    shown = text if len(text) <= 24 else text[:20] + "..."
+    return YamlError(f"{shown}: too large or too precise; numbers are limited to {MAX_DIGITS} digits",
+                     node.start_mark.line + 1)
 
 
 def _construct(loader: _Loader, node: Node) -> Value:
@@ -219,7 +254,13 @@ def _construct(loader: _Loader, node: Node) -> Value:
         if tag == _TAG + "bool":
             return bool(loader.construct_yaml_bool(node))
         if tag == _TAG + "int":
-            return int(loader.construct_yaml_int(node))
+            try:
+                number = int(loader.construct_yaml_int(node))
+            except ValueError:  # more digits than int() reads
+                raise _number_error(node) from None
+            if _too_long(number):
+                raise _number_error(node)
+            return number
         if tag == _TAG + "float":
             return _decimal(loader, node)
         if tag in (_TAG + "str", _TAG + "timestamp"):
@@ -247,10 +288,13 @@ def _decimal(loader: _Loader, node: ScalarNode) -> Decimal:
     if text.lower().lstrip("+-") in (".inf", ".nan"):
         raise YamlError(f"{node.value} is not supported: numbers must be finite", node.start_mark.line + 1)
     try:
-        return Decimal(text)
+        value = Decimal(text)
     except InvalidOperation:
         # Sexagesimal (1:30.5) and other YAML 1.1 oddities: let PyYAML decide.
-        return Decimal(repr(loader.construct_yaml_float(node)))
+        value = Decimal(repr(loader.construct_yaml_float(node)))
+    if not value.is_finite() or _too_long(value):
+        raise _number_error(node)
+    return value
 
 
 def node_at(root: Node | None, path: Sequence[str | int]) -> Node | None:

@@ -140,7 +140,8 @@ class PostgresBackend(SqlBackend):
         message = text[0] if text else type(exc).__name__
         diag = getattr(exc, "diag", None)
         detail = getattr(diag, "message_detail", None) if diag else None
-        if detail:
+        if detail and not detail.startswith("Failing row contains"):
+            # That detail lists every column of the row, secret ones included.
             message += f" ({detail})"
         if isinstance(exc, psycopg.errors.LockNotAvailable):
             return "another apply is running and did not finish within the lock timeout"

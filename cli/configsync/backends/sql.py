@@ -161,8 +161,11 @@ class SqlBackend(Backend):
             cur.executemany(sql, [self._params(op) for op in group])
             if cur.rowcount not in (-1, len(group)):
                 raise ValueError("row count mismatch")
-        except retry:
-            cur.execute("ROLLBACK TO SAVEPOINT configsync_batch")
+        except retry as exc:
+            try:
+                cur.execute("ROLLBACK TO SAVEPOINT configsync_batch")
+            except self.driver_errors:
+                raise exc from None  # the connection is gone: report what broke it, not the rollback
             for op in group:
                 self._execute(cur, op)
         cur.execute("RELEASE SAVEPOINT configsync_batch")
