@@ -11,6 +11,7 @@ another type.
 """
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Sequence
@@ -398,8 +399,121 @@ def _sorted_nested(value: Value) -> Value:
     return value
 
 
-def dump(mapping: dict[str, Value], header: str = "", *, fast: bool = True) -> bytes:
-    """Render a top-level mapping in its given key order; nested keys sorted."""
+# Strings PyYAML writes plain in block context whatever they hold in between:
+# ASCII word characters and URL punctuation, single inner spaces, no
+# indicator in the first place, no ": " or " #".
+# Whether they would read back as another type is the resolvers' question.
+_INNER = r"(?:[A-Za-z0-9_./@()+=&%~,?!-]|:(?=[^ ]))"
+_PLAIN = re.compile(rf"[A-Za-z0-9_/]{_INNER}*(?: {_INNER}+)*\Z")
+_SIMPLE_KEY_MAX = 128  # longer mapping keys become "? key" complex keys
+
+
+@functools.lru_cache(maxsize=65536)  # column names and enum-like values repeat in every row
+def _plain(text: str, tag: str = "str") -> bool:
+    """Would PyYAML write ``text`` (meant as ``tag``) as a bare plain scalar?"""
+    if not _PLAIN.match(text):
+        return False
+    for resolved, pattern in _Dumper.yaml_implicit_resolvers.get(text[0], ()):
+        if pattern.match(text):
+            return str(resolved) == _TAG + tag
+    return tag == "str"
+
+
+class _NotFast(Exception):
+    """A value the direct emitter does not handle; the row takes PyYAML's."""
+
+
+def _plain_scalar(value: Value) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal):
+        text = format_decimal_yaml(value)
+        if _plain(text, "float" if "." in text or "e" in text else "int"):
+            return text
+    elif isinstance(value, str) and _plain(value):
+        return value
+    raise _NotFast
+
+
+def _key(key: object) -> str:
+    if isinstance(key, str) and len(key) < _SIMPLE_KEY_MAX and _plain(key):
+        return key
+    raise _NotFast
+
+
+def _emit(value: Value, indent: str, lines: list[str], prefix: str) -> None:
+    """Append ``prefix`` + value in PyYAML's block layout (indentless lists in
+    mappings, "- key: v" for mappings in lists), nested keys sorted."""
+    if isinstance(value, dict) and value:
+        first = True
+        for key in sorted(value):
+            head = (prefix if first else indent) + _key(key) + ":"
+            first = False
+            item = value[key]
+            if isinstance(item, dict) and item:
+                lines.append(head)
+                _emit(item, indent + "  ", lines, indent + "  ")
+            elif isinstance(item, list) and item:
+                lines.append(head)
+                _emit(item, indent, lines, indent)
+            else:
+                lines.append(head + " " + _flow_empty_or_scalar(item))
+    elif isinstance(value, list) and value:
+        for i, item in enumerate(value):
+            head = (prefix if i == 0 else indent) + "- "
+            if (isinstance(item, (dict, list))) and item:
+                _emit(item, indent + "  ", lines, head)
+            else:
+                lines.append(head + _flow_empty_or_scalar(item))
+    else:
+        raise _NotFast
+
+
+def _flow_empty_or_scalar(value: Value) -> str:
+    if isinstance(value, dict):
+        return "{}"
+    if isinstance(value, list):
+        return "[]"
+    return _plain_scalar(value)
+
+
+def _dump_direct(mapping: dict[str, Value]) -> str | None:
+    """The bytes PyYAML would write for a row of plain values, written directly:
+    a twentieth of the time. None where the row holds anything else (quoting,
+    multi-line text, non-ASCII); tests/test_yamlio.py holds both to the same output."""
+    if not mapping:
+        return None
+    lines: list[str] = []
+    try:
+        for key, value in mapping.items():
+            head = _key(key) + ":"
+            if isinstance(value, dict) and value:
+                lines.append(head)
+                _emit(value, "  ", lines, "  ")
+            elif isinstance(value, list) and value:
+                lines.append(head)
+                _emit(value, "", lines, "")
+            else:
+                lines.append(head + " " + _flow_empty_or_scalar(value))
+    except _NotFast:
+        return None
+    lines.append("")
+    return "\n".join(lines)
+
+
+def dump(mapping: dict[str, Value], header: str = "", *, fast: bool = True, direct: bool = True) -> bytes:
+    """Render a top-level mapping in its given key order; nested keys sorted.
+    ``fast``/``direct`` exist for tests: the output never depends on them."""
+    if direct:
+        text = _dump_direct(mapping)
+        if text is not None:
+            return (header + text).encode("utf-8")
     data = {k: _sorted_nested(v) for k, v in mapping.items()}
     use_c = fast and _CDumper is not None and not _has_astral(data)
     body = yaml.dump(
