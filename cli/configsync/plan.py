@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
-from decimal import Decimal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -28,16 +26,10 @@ MIN_ROWS_FOR_FRACTION = 10
 
 
 def row_hash(row: Row) -> str:
-    # The stdlib encoder (C) with decimals tagged: equal rows, equal text.
-    text = json.dumps(values.canonical(row), sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False, default=_tagged)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
-
-
-def _tagged(value: object) -> object:
-    if isinstance(value, Decimal):
-        return {"$decimal": str(value)}
-    raise TypeError(f"not a configsync value: {type(value).__name__}")
+    # Only ever compared with a hash of the same table read by the same backend
+    # (a plan names its database), so the Python text of the values is
+    # canonical enough, and a fifth of the cost of canonical JSON.
+    return hashlib.blake2b(repr(row).encode("utf-8"), digest_size=10).hexdigest()
 
 
 def key_text(key: Key) -> str:
@@ -46,7 +38,7 @@ def key_text(key: Key) -> str:
 
 def fingerprint(records: TableRecords) -> dict[str, str]:
     """key -> row hash for every row of a table, as read from the database."""
-    return {key_text(k): row_hash(r.values) for k, r in sorted(records.items(), key=lambda i: key_text(i[0]))}
+    return dict(sorted((key_text(k), row_hash(r.values)) for k, r in records.items()))
 
 
 @dataclass

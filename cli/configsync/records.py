@@ -7,9 +7,10 @@ state from a database; everything downstream is pure.
 from __future__ import annotations
 
 import functools
+import hashlib
 import posixpath
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from . import naming, values, yamlio
 from .config import Config
@@ -31,13 +32,27 @@ TableRecords = dict[Key, Record]
 State = dict[str, TableRecords]
 
 
-@dataclass(frozen=True)
 class SourceFile:
-    """A file as read from a git tree or the work tree (path relative to the config root)."""
+    """A file as read from a git tree or the work tree (path relative to the config root).
 
-    path: str
-    data: bytes
-    symlink: bool = False
+    From git, ``blob_id`` is known without reading the file and ``data`` is
+    read on first use: a plan over 300,000 unchanged records reads none."""
+
+    __slots__ = ("path", "symlink", "blob_id", "_data", "_load")
+
+    def __init__(self, path: str, data: bytes | None = None, symlink: bool = False, *,
+                 blob_id: str = "", load: Callable[[], bytes] | None = None) -> None:
+        self.path = path
+        self.symlink = symlink
+        self.blob_id = blob_id
+        self._data = data
+        self._load = load
+
+    @property
+    def data(self) -> bytes:
+        if self._data is None:
+            self._data = self._load() if self._load is not None else b""
+        return self._data
 
 
 @dataclass
@@ -48,6 +63,13 @@ class Source:
     snapshots: list[SourceFile] = field(default_factory=list)
     schemas: dict[str, SourceFile] = field(default_factory=dict)
     revision: str = ""  # full commit id; empty for the work tree
+
+
+def git_blob_id(data: bytes) -> str:
+    """The id git gives a file with these bytes."""
+    digest = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
+    digest.update(data)
+    return digest.hexdigest()
 
 
 def key_of(row: Mapping[str, Value], key_columns: Sequence[str]) -> Key:

@@ -7,6 +7,7 @@ unstaged work is left alone.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import stat
 from dataclasses import dataclass
@@ -98,7 +99,10 @@ class Repo:
             elif obj.filemode == FileMode.LINK:
                 yield SourceFile(path, b"", symlink=True)
             elif obj.type == ObjectType.BLOB:
-                yield SourceFile(path, obj.peel(pygit2.Blob).data)
+                yield SourceFile(path, blob_id=str(obj.id), load=functools.partial(self._blob_data, obj.id))
+
+    def _blob_data(self, oid: pygit2.Oid) -> bytes:
+        return self.git[oid].peel(pygit2.Blob).data
 
     def worktree_source(self) -> Source:
         source = Source("work tree")

@@ -22,7 +22,7 @@ from .backends.base import TableInfo
 from .config import Config
 from .errors import Problem, ValidationError
 from .cache import ValidationCache, content_id
-from .records import Key, Record, Source, SourceFile, State, key_of, table_dir
+from .records import Key, Record, Source, SourceFile, State, git_blob_id, key_of, table_dir
 from .values import Row, kind_mismatch
 
 GITKEEP = ".gitkeep"
@@ -36,16 +36,17 @@ class Loaded:
     """A desired state and the file bytes behind it (to point at lines later)."""
 
     state: State
-    files: dict[str, bytes] = field(default_factory=dict)
+    files: dict[str, SourceFile] = field(default_factory=dict)
+    from_database: set[str] = field(default_factory=set)  # record files that are renderings of read rows
     _nodes: dict[str, Node | None] = field(default_factory=dict)  # parsed once per file
 
     def line(self, path: str, column: str | None = None) -> int:
-        data = self.files.get(path)
-        if data is None:
+        file = self.files.get(path)
+        if file is None:
             return 0
         if path not in self._nodes:
             try:
-                self._nodes[path] = yamlio.parse(data)[1]
+                self._nodes[path] = yamlio.parse(file.data)[1]
             except yamlio.YamlError:
                 return 0
         return yamlio.key_line(self._nodes[path], column) if column else 1
@@ -121,14 +122,15 @@ class _Parsed:
 
     path: str
     row: Row
-    data: bytes
+    file: SourceFile
+    from_database: bool = False  # the file is the rendering of a row just read
     _node: Node | None = None
     _composed: bool = False
 
     @property
     def node(self) -> Node | None:
         if not self._composed:
-            self._node = yamlio.parse(self.data)[1]
+            self._node = yamlio.parse(self.file.data)[1]
             self._composed = True
         return self._node
 
@@ -153,9 +155,14 @@ def load_state(
     tables: Sequence[str] | None = None,
     env: str | None = None,
     cache: ValidationCache | None = None,
+    known: Mapping[str, Row] | None = None,
 ) -> Loaded:
     """The desired state of ``tables`` (default: all) from ``source``, with the
     overlay of environment ``env`` merged in when given.
+
+    ``known`` maps git blob ids to the rows whose rendering they are (rows
+    just read from the database): such files are not read or parsed, and
+    their columns need no checking against the database.
 
     ``keys`` gives each table's key columns; where a key is unknown (no
     database and none configured) the file name stands in for it.
@@ -164,7 +171,7 @@ def load_state(
     wanted = list(tables) if tables is not None else list(config.tables)
     validators, problems = load_schemas(config, source, wanted)
     drafts: dict[str, dict[str, _Draft]] = {t: {} for t in wanted}
-    files: dict[str, bytes] = {}
+    files: dict[str, SourceFile] = {}
     overlays: list[tuple[str, str, _Parsed]] = []
     for file in sorted(source.snapshots, key=lambda f: f.path):
         located = _locate_file(config, file, env, problems)
@@ -173,10 +180,10 @@ def load_state(
         overlay, table, name = located
         if table not in wanted:
             continue
-        parsed = _parse_record(config, table, file, problems)
+        parsed = _parse_record(config, table, file, problems, known or {})
         if parsed is None:
             continue
-        files[file.path] = file.data
+        files[file.path] = file
         if overlay:
             overlays.append((table, name, parsed))
         else:
@@ -191,7 +198,7 @@ def load_state(
         schema_id = cache.schema_id(schema_file.data) if schema_file else ""
         for draft in sorted(drafts[table].values(), key=lambda d: d.name):
             validator = validators.get(table)
-            record_id = content_id(*(s.data for s in draft.sources))
+            record_id = _record_id(draft.sources)
             if validator is not None and cache.is_valid(schema_id, record_id):
                 validator = None  # these exact bytes passed this exact schema before
             before = len(problems)
@@ -200,6 +207,8 @@ def load_state(
                 cache.remember(schema_id, record_id)
             if record is None:
                 continue
+            if len(draft.sources) == 1 and draft.sources[0].from_database:
+                loaded.from_database.add(record.file)
             folded = naming.collision_key(draft.name)
             if folded in seen_names:
                 problems.append(Problem(record.file, 0, f"same name as {seen_names[folded]} apart from letter case; "
@@ -257,7 +266,21 @@ def _locate_file(
     return overlay, table, name
 
 
-def _parse_record(config: Config, table: str, file: SourceFile, problems: list[Problem]) -> _Parsed | None:
+def _record_id(sources: Sequence[_Parsed]) -> str:
+    """The validation cache's name for these file contents; a git blob id is
+    already one, and using it spares reading the file."""
+    if len(sources) == 1:
+        return "blob:" + (sources[0].file.blob_id or git_blob_id(sources[0].file.data))
+    return content_id(*(s.file.data for s in sources))
+
+
+def _parse_record(
+    config: Config, table: str, file: SourceFile, problems: list[Problem], known: Mapping[str, Row]
+) -> _Parsed | None:
+    row_from_db = known.get(file.blob_id) if file.blob_id else None
+    if row_from_db is not None:
+        # A rendering of a row with the table's columns: no secret or excluded ones.
+        return _Parsed(file.path, row_from_db, file, from_database=True)
     try:
         row = yamlio.load(file.data)
     except yamlio.YamlError as exc:
@@ -266,7 +289,7 @@ def _parse_record(config: Config, table: str, file: SourceFile, problems: list[P
     if row is None:
         problems.append(Problem(file.path, 1, "file is empty; a record is a mapping of column: value"))
         return None
-    parsed = _Parsed(file.path, row if isinstance(row, dict) else {}, file.data)
+    parsed = _Parsed(file.path, row if isinstance(row, dict) else {}, file)
     if not isinstance(row, dict):
         problems.append(Problem(file.path, yamlio.line_of(parsed.node), "a record must be a mapping of column: value"))
         return None
@@ -425,6 +448,8 @@ def check_columns(loaded: Loaded, infos: Mapping[str, TableInfo]) -> None:
         if info is None:
             continue
         for record in records.values():
+            if record.file in loaded.from_database:
+                continue
             found = 0
             for column, value in record.values.items():
                 described = info.column(column)

@@ -22,7 +22,7 @@ from .changes import Change, changes, for_mode
 from .config import Config, load_config, resolve_database
 from .errors import BackendError, ConfigError, ConfigsyncError, Problem, RepoError, StalePlanError, ValidationError
 from .plan import Plan, fingerprint, order_tables
-from .records import Record, Source, State, TableRecords, record_path, render, state_of_rows, table_dir
+from .records import Record, Source, State, TableRecords, git_blob_id, record_path, render, state_of_rows, table_dir
 from .repo import PathVersion, Repo
 from .validation import DELETE, ENVIRONMENTS, check_columns, deep_merge, environments_in, load_state
 from .values import Row, equal
@@ -190,13 +190,26 @@ class Workspace:
         return {s.table.name: state_of_rows(self.config, s.table.name, rows[s.table.name], s.key) for s in specs}
 
     def desired_state(
-        self, source: Source, tables: Sequence[str], infos: Mapping[str, TableInfo]
+        self, source: Source, tables: Sequence[str], infos: Mapping[str, TableInfo],
+        known: Mapping[str, Row] | None = None,
     ) -> State:
         keys = {t: self.key_columns(t, infos[t]) for t in tables}
-        loaded = load_state(self.config, source, keys, tables, self.env, self.cache)
+        loaded = load_state(self.config, source, keys, tables, self.env, self.cache, known)
         self.cache.save()
         check_columns(loaded, infos)
         return loaded.state
+
+    def _renderings(self, tables: Sequence[str], infos: Mapping[str, TableInfo], actual: State) -> dict[str, Row]:
+        """Git blob id of each row's record file -> the row. A file in the tree
+        with that id says exactly that row, so it is neither read nor parsed:
+        the way an unchanged record costs a render and a hash."""
+        known: dict[str, Row] = {}
+        for table in tables:
+            columns = infos[table].column_names
+            for record in actual[table].values():
+                if not record.file.endswith("/?"):  # a key that cannot be a file name
+                    known[git_blob_id(render(self.config, table, record.values, columns))] = record.values
+        return known
 
     # ---- plan / apply --------------------------------------------------------
 
@@ -207,8 +220,8 @@ class Workspace:
         commit = commit or self.repo.resolve(ref)
         source = self.repo.source_at(commit, ref)
         infos = self.describe(names)
-        desired = self.desired_state(source, names, infos)
         actual = self.actual_state(names, infos)
+        desired = self.desired_state(source, names, infos, known=self._renderings(names, infos, actual))
         ordered = order_tables(names, {t: [fk.ref_table for fk in infos[t].foreign_keys] for t in names})
         found: list[Change] = []
         for table in ordered:
@@ -434,13 +447,13 @@ class Workspace:
                 header = f"# configsync overlay: {table} in {self.env}; only what differs from {table_dir(self.config, table)}/\n"
             for path, row in rows.items():
                 current = on_disk.get(path)
-                if current is not None and not current.symlink and _same_data(current.data, row, kinds, under.get(path)):
-                    continue
-                # Rendering is the slow part of a snapshot: only for files that change.
-                result.written[path] = (
-                    render(self.config, table, row, info.column_names) if header is None
-                    else yamlio.dump(_ordered(row, info), header)
-                )
+                data = (render(self.config, table, row, info.column_names) if header is None
+                        else yamlio.dump(_ordered(row, info), header))
+                if current is not None and not current.symlink and (
+                    current.data == data or _same_data(current.data, row, kinds, under.get(path))
+                ):
+                    continue  # the same bytes, or the same data with a person's comments and layout
+                result.written[path] = data
                 if current is None:
                     result.added.add(path)
                 counts["updated" if current is not None else "added"] += 1
