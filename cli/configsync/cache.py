@@ -1,9 +1,14 @@
-"""A local cache of record files already found valid under a given schema.
+"""A local cache of work already done, by content hash.
 
-JSON Schema validation is the slowest part of reading a large config repo.
-A file whose exact bytes were valid under the exact bytes of its schema is
-valid again, so `.configsync/cache.sqlite` remembers those pairs by content
-hash. The cache only ever skips work: deleting it changes no result.
+- Record files already found valid under a given schema. JSON Schema
+  validation is the slowest part of reading a large config repo; a file whose
+  exact bytes were valid under the exact bytes of its schema is valid again.
+- Tables found in sync: a git tree of a table's record files, and the digest
+  PostgreSQL computed of the table's rows when a full comparison found no
+  difference (under one "setting": configsync version, columns, schema...).
+  The same tree and the same digest again need no rows read and no file parsed.
+
+`.configsync/cache.sqlite` only ever skips work: deleting it changes no result.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ class ValidationCache:
         self.path = path
         self._known: dict[str, set[str]] = {}
         self._new: list[tuple[str, str]] = []
+        self._in_sync: list[tuple[str, str, str]] = []
 
     def _connect(self) -> sqlite3.Connection | None:
         if self.path is None:
@@ -35,6 +41,8 @@ class ValidationCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=5)
             conn.execute("CREATE TABLE IF NOT EXISTS valid (schema TEXT, record TEXT, PRIMARY KEY (schema, record))")
+            conn.execute("CREATE TABLE IF NOT EXISTS in_sync (setting TEXT, tree TEXT, digest TEXT, "
+                         "PRIMARY KEY (setting, tree, digest))")
             return conn
         except (OSError, sqlite3.Error):
             # A read-only or broken cache only costs time: run without it.
@@ -55,12 +63,28 @@ class ValidationCache:
                 conn.close()
         return record in self._known[schema]
 
+    def in_sync_digests(self, setting: str, tree: str) -> set[str]:
+        """Digests of the table's rows known to match this tree of files."""
+        conn = self._connect()
+        if conn is None:
+            return set()
+        try:
+            rows = conn.execute("SELECT digest FROM in_sync WHERE setting = ? AND tree = ?", [setting, tree]).fetchall()
+        except sqlite3.Error:
+            return set()
+        finally:
+            conn.close()
+        return {r[0] for r in rows}
+
+    def remember_in_sync(self, setting: str, tree: str, digest: str) -> None:
+        self._in_sync.append((setting, tree, digest))
+
     def remember(self, schema: str, record: str) -> None:
         self._known.setdefault(schema, set()).add(record)
         self._new.append((schema, record))
 
     def save(self) -> None:
-        if not self._new:
+        if not self._new and not self._in_sync:
             return
         conn = self._connect()
         if conn is None:
@@ -68,8 +92,10 @@ class ValidationCache:
         try:
             with conn:
                 conn.executemany("INSERT OR IGNORE INTO valid VALUES (?, ?)", self._new)
+                conn.executemany("INSERT OR IGNORE INTO in_sync VALUES (?, ?, ?)", self._in_sync)
         except sqlite3.Error:
             return  # see _connect: a cache that cannot be written is skipped
         finally:
             conn.close()
         self._new.clear()
+        self._in_sync.clear()

@@ -59,7 +59,7 @@ def changes(
             continue  # the file was recognised as this very row (see validation.load_state)
         key_row = {c: want.values.get(c) for c in key_columns}
         if have is None:
-            result.append(Change("create", table, key_row, want.file, None, dict(want.values)))
+            result.append(Change("create", table, key_row, want.file, None, want.values))
             continue
         fields = [
             c for c in want.values

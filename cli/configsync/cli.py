@@ -271,7 +271,7 @@ def plan(opts: Options, ref: str, tables: tuple[str, ...], out: str | None, fmt:
       configsync plan --out plan.json && configsync apply plan.json
     """
     with opts.workspace() as ws:
-        result = ws.plan(ref, tables, prune=not no_prune)
+        result = ws.plan(ref, tables, prune=not no_prune, use_cache=out is None)
         if ws.repo.dirty_paths() and ref == "HEAD":
             click.echo("note: uncommitted changes in the work tree are not part of this plan", err=True)
         _echo_plan(ws, result, fmt)

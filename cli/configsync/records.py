@@ -54,6 +54,12 @@ class SourceFile:
             self._data = self._load() if self._load is not None else b""
         return self._data
 
+    def release(self) -> None:
+        """Forget the bytes if they can be read again (from git): 300,000
+        parsed files need not stay in memory for the rare error message."""
+        if self._load is not None:
+            self._data = None
+
 
 @dataclass
 class Source:

@@ -12,7 +12,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import pygit2
 from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, ObjectType
@@ -76,11 +76,33 @@ class Repo:
 
     # ---- reading files ---------------------------------------------------------
 
-    def source_at(self, commit: pygit2.Commit, ref: str = "") -> Source:
+    def source_at(self, commit: pygit2.Commit, ref: str = "", tables: Sequence[str] | None = None) -> Source:
+        """The files of a revision; with ``tables``, only those tables' record
+        files (the caller has checked nothing else is in the directory)."""
         source = Source(f"revision {self.describe(commit, ref)}", revision=str(commit.id))
-        source.snapshots = list(self._tree_files(commit.tree, self.config.snapshots))
+        if tables is None:
+            source.snapshots = list(self._tree_files(commit.tree, self.config.snapshots))
+        else:
+            for table in tables:
+                source.snapshots += self._tree_files(commit.tree, f"{self.config.snapshots}/{table}")
         source.schemas = {f.path: f for f in self._tree_files(commit.tree, self.config.schemas)}
         return source
+
+    def table_trees(self, commit: pygit2.Commit) -> dict[str, str] | None:
+        """Git tree id of each table's record directory ("" where there is
+        none), or None when the snapshots directory holds anything besides
+        table directories (stray files and overlays need the whole validation)."""
+        try:
+            top = commit.tree[self.prefix + self.config.snapshots]
+        except KeyError:
+            return {table: "" for table in self.config.tables}
+        if top.type != ObjectType.TREE:
+            return None
+        entries = {e.name: e for e in top.peel(pygit2.Tree)}
+        if any(name != ".gitkeep" and (name not in self.config.tables or e.type != ObjectType.TREE)
+               for name, e in entries.items()):
+            return None
+        return {table: str(entries[table].id) if table in entries else "" for table in self.config.tables}
 
     def _tree_files(self, tree: pygit2.Tree, directory: str) -> Iterator[SourceFile]:
         try:
@@ -104,9 +126,14 @@ class Repo:
     def _blob_data(self, oid: pygit2.Oid) -> bytes:
         return self.git[oid].peel(pygit2.Blob).data
 
-    def worktree_source(self) -> Source:
+    def worktree_source(self, tables: Sequence[str] | None = None) -> Source:
+        """The work tree's files; with ``tables``, only those tables' record files."""
         source = Source("work tree")
-        source.snapshots = list(self._disk_files(self.config.snapshots))
+        if tables is None:
+            source.snapshots = list(self._disk_files(self.config.snapshots))
+        else:
+            for table in tables:
+                source.snapshots += self._disk_files(f"{self.config.snapshots}/{table}")
         source.schemas = {f.path: f for f in self._disk_files(self.config.schemas)}
         return source
 
@@ -130,6 +157,16 @@ class Repo:
                     # Read one byte past the limit: enough to refuse, never a
                     # gigabyte into memory.
                     yield SourceFile(f"{rel_dir}/{name}", handle.read(MAX_BYTES + 1))
+
+    def clean_tables(self, tables: Sequence[str]) -> set[str]:
+        """Tables whose record directory in the work tree is exactly HEAD's."""
+        prefixes = {t: f"{self.prefix}{self.config.snapshots}/{t}/" for t in tables}
+        dirty: set[str] = set()
+        for path, flags in self.git.status(untracked_files="normal").items():
+            if flags & FileStatus.IGNORED or flags == FileStatus.CURRENT:
+                continue
+            dirty.update(t for t, prefix in prefixes.items() if path.startswith(prefix) or prefix.startswith(path))
+        return set(tables) - dirty
 
     def dirty_paths(self) -> list[str]:
         """Uncommitted changes that apply would silently ignore."""

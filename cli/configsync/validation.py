@@ -289,6 +289,7 @@ def _parse_record(
     if row is None:
         problems.append(Problem(file.path, 1, "file is empty; a record is a mapping of column: value"))
         return None
+    file.release()
     parsed = _Parsed(file.path, row if isinstance(row, dict) else {}, file)
     if not isinstance(row, dict):
         problems.append(Problem(file.path, yamlio.line_of(parsed.node), "a record must be a mapping of column: value"))

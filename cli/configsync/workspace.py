@@ -16,7 +16,7 @@ from typing import Callable, Mapping, Sequence
 import pygit2
 
 from . import __version__, inference, naming, yamlio
-from .cache import ValidationCache
+from .cache import ValidationCache, content_id
 from .backends import Backend, HistoryEntry, Operation, ReadSpec, TableInfo, WriteBatch, open_backend, redact
 from .changes import Change, changes, for_mode
 from .config import Config, load_config, resolve_database
@@ -214,20 +214,34 @@ class Workspace:
     # ---- plan / apply --------------------------------------------------------
 
     def plan(self, ref: str = "HEAD", tables: Sequence[str] | None = None, *, prune: bool = True,
-             commit: pygit2.Commit | None = None) -> Plan:
-        """What apply would change to make the database match ``ref``."""
+             commit: pygit2.Commit | None = None, use_cache: bool = False) -> Plan:
+        """What apply would change to make the database match ``ref``.
+
+        ``use_cache`` (a plan to look at, not to apply): a table whose files
+        and rows are the ones an earlier plan found in sync is neither read
+        nor parsed; it has no fingerprint, so such a plan cannot be applied."""
         names = self.config.select(list(tables) if tables else None)
         commit = commit or self.repo.resolve(ref)
-        source = self.repo.source_at(commit, ref)
         infos = self.describe(names)
-        actual = self.actual_state(names, infos)
-        desired = self.desired_state(source, names, infos, known=self._renderings(names, infos, actual))
+        specs = self.read_specs(names, infos)
+        trees = self.repo.table_trees(commit) if self.env is None else None
+        settings = {t: self._sync_setting(t, spec, commit) for t, spec in zip(names, specs)} if trees else {}
+        skip = {t: self.cache.in_sync_digests(s, trees[t]) for t, s in settings.items()} if use_cache and trees else {}
+        rows, digests = self.backend.read_unless(specs, skip)
+        live = [t for t in names if rows[t] is not None]
+        actual = {s.table.name: state_of_rows(self.config, s.table.name, rows[s.table.name] or [], s.key)
+                  for s in specs if s.table.name in live}
+        source = self.repo.source_at(commit, ref, live if trees is not None else None)
+        desired = self.desired_state(source, live, infos, known=self._renderings(live, infos, actual))
         ordered = order_tables(names, {t: [fk.ref_table for fk in infos[t].foreign_keys] for t in names})
         found: list[Change] = []
-        for table in ordered:
+        for table in (t for t in ordered if t in actual):
             kinds = {c.name: c.kind for c in infos[table].columns}
             items = changes(table, desired[table], actual[table], self.key_columns(table, infos[table]), kinds)
+            if not items and trees and table in digests:
+                self.cache.remember_in_sync(settings[table], trees[table], digests[table])
             found += for_mode(items, self.config.table(table).mode, prune)
+        self.cache.save()
         plan = Plan(
             changes=found,
             revision=str(commit.id),
@@ -235,10 +249,24 @@ class Workspace:
             database=self.display_url,
             tables=ordered,
             keys={t: list(self.key_columns(t, infos[t])) for t in ordered},
-            fingerprints={t: fingerprint(actual[t]) for t in ordered},
+            fingerprints={t: fingerprint(actual[t]) for t in ordered if t in actual},
         )
         self._last_plan = (plan, infos, actual, desired)
         return plan
+
+    def _sync_setting(self, table: str, spec: ReadSpec, commit: pygit2.Commit) -> str:
+        """Everything besides the files and the rows that decides whether a
+        table is in sync: a cache entry made under another is never used."""
+        settings = self.config.table(table)
+        try:
+            schema = commit.tree[self.repo.prefix + self.config.schema_path(table)].id
+        except KeyError:
+            schema = None
+        columns = [(c.name, c.db_type, c.kind, c.nullable) for c in spec.table.columns if c.name in spec.columns]
+        return content_id(__version__.encode(), repr((
+            table, columns, spec.key, settings.template(spec.key), sorted(settings.hidden()),
+            str(schema), self.config.snapshots, self.display_url,
+        )).encode())
 
     def header(self, plan: Plan, *, public: bool = False) -> str:
         """The plan's first line. ``public`` (a PR comment): no host names, only
@@ -348,7 +376,7 @@ class Workspace:
         for table in plan.tables:  # parents first
             for c in plan.for_table(table):
                 if c.action == "create":
-                    ops.append(Operation("insert", infos[table], c.key, dict(c.after or {}), c.file))
+                    ops.append(Operation("insert", infos[table], c.key, c.after or {}, c.file))
                 elif c.action == "update":
                     after = c.after or {}
                     ops.append(Operation("update", infos[table], c.key, {f: after.get(f) for f in c.fields}, c.file))
@@ -423,15 +451,25 @@ class Workspace:
         its data differs, so comments and formatting survive."""
         names = self.config.select(list(tables) if tables else None)
         infos = self.describe(names)
-        actual = self.actual_state(names, infos)
-        worktree = self.repo.worktree_source()
+        specs = self.read_specs(names, infos)
+        head = self.repo.head()
+        trees = self.repo.table_trees(head) if head is not None and self.env is None else None
+        settings = {t: "snapshot:" + self._sync_setting(t, spec, head) for t, spec in zip(names, specs)
+                    } if trees is not None and head is not None else {}
+        clean = self.repo.clean_tables(names) if settings else set()
+        skip = {t: self.cache.in_sync_digests(settings[t], trees[t]) for t in clean} if trees else {}
+        read, digests = self.backend.read_unless(specs, skip)
+        live = [t for t in names if read[t] is not None]
+        actual = {s.table.name: state_of_rows(self.config, s.table.name, read[s.table.name] or [], s.key)
+                  for s in specs if s.table.name in live}
+        worktree = self.repo.worktree_source(live if self.env is None else None)
         on_disk = {f.path: f for f in worktree.snapshots}
         base = None
         if self.env:
             keys = {t: self.key_columns(t, infos[t]) for t in names}
             base = load_state(self.config, worktree, keys, names).state
         result = SnapshotResult()
-        for table in names:
+        for table in live:
             info = infos[table]
             kinds = {c.name: c.kind for c in info.columns}
             counts = {"added": 0, "updated": 0, "removed": 0}
@@ -480,6 +518,13 @@ class Workspace:
             if len(changed) > len(listed):
                 body += f"\n... and {len(changed) - len(listed)} more files"
             result.commit = str(self.repo.commit_files(changed, (message or result.message()) + body + "\n"))
+            trees = self.repo.table_trees(self.repo.resolve(result.commit))
+        for table in clean & set(live) & set(digests):
+            # A directory that was HEAD's before is, after this, the database's
+            # rendering: in HEAD if nothing drifted, in the new commit if it did.
+            if trees is not None and (result.commit or not any(result.counts[table].values())):
+                self.cache.remember_in_sync(settings[table], trees[table], digests[table])
+        self.cache.save()
         return result
 
     # ---- files only --------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Callable, Literal, Mapping
 
 from ..errors import BackendError
 from ..values import Row
@@ -118,6 +118,15 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def read(self, specs: list[ReadSpec]) -> dict[str, list[Row]]:
         """Rows of several tables, read from one consistent snapshot where possible."""
+
+    def read_unless(
+        self, specs: list[ReadSpec], skip: Mapping[str, set[str]]
+    ) -> tuple[dict[str, list[Row] | None], dict[str, str]]:
+        """Like ``read``, from one snapshot, but with a digest of each table's
+        rows where the database can compute one; a table whose digest is in
+        ``skip`` is not read (None). Returns (rows, digests)."""
+        rows: dict[str, list[Row] | None] = dict(self.read(specs))
+        return rows, {}
 
     @abc.abstractmethod
     def apply(self, batch: WriteBatch, verify: Verify) -> None:

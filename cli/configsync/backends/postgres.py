@@ -4,15 +4,15 @@ from __future__ import annotations
 import re
 import zlib
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import psycopg
 from psycopg.types.json import Jsonb, set_json_loads
 
 from .. import values
 from ..errors import BackendError
-from ..values import Value
-from .base import Column, ForeignKey, TableInfo, WriteBatch
+from ..values import Row, Value
+from .base import Column, ForeignKey, ReadSpec, TableInfo, WriteBatch
 from .sql import SqlBackend, quote
 
 # The advisory lock every configsync apply takes, whatever the tables:
@@ -213,6 +213,40 @@ class PostgresBackend(SqlBackend):
         # alike. SET LOCAL, not a session setting: a transaction pooler may
         # hand the next transaction another server connection.
         cur.execute("SET LOCAL TIME ZONE 'UTC'")
+
+    def read_unless(
+        self, specs: list[ReadSpec], skip: Mapping[str, set[str]]
+    ) -> tuple[dict[str, list[Row] | None], dict[str, str]]:
+        rows: dict[str, list[Row] | None] = {}
+        digests: dict[str, str] = {}
+        conn = self._connection()
+        try:
+            cur = conn.cursor()
+            self._begin_read(cur)
+            try:
+                # Text output that depends on nothing but the values.
+                cur.execute("SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres'; "
+                            "SET LOCAL extra_float_digits = 3; SET LOCAL bytea_output = 'hex'")
+                for spec in specs:
+                    name = spec.table.name
+                    digests[name] = self._digest(cur, spec)
+                    rows[name] = None if digests[name] in skip.get(name, ()) else self._read_rows(cur, spec)
+            finally:
+                cur.execute("ROLLBACK")
+        except psycopg.Error as exc:
+            raise BackendError(f"reading from {self.display_url} failed: {self._describe_error(exc)}") from None
+        return rows, digests
+
+    @staticmethod
+    def _digest(cur: Any, spec: ReadSpec) -> str:
+        """Row count and an md5 over every row's text, in key order: a tenth of
+        the time of reading the rows, and it changes whenever a value does."""
+        row = ", ".join(quote(c) for c in spec.columns) or "1"
+        order = ", ".join(quote(k) for k in spec.key)
+        cur.execute(f"SELECT count(*), md5(string_agg(md5(ROW({row})::text), '' ORDER BY {order})) "
+                    f"FROM {quote(spec.table.name)}")
+        count, digest = cur.fetchone()
+        return f"{count}:{digest or ''}"
 
     def _begin_write(self, cur: Any, batch: WriteBatch) -> None:
         cur.execute("BEGIN")
