@@ -19,6 +19,8 @@ from configsync.cli import cli
 ROOT = Path(__file__).resolve().parent.parent
 MOOSE = ROOT / "examples" / "moose"
 SIGNATURE = pygit2.Signature("Test Author", "test@example.com")
+# Accepts any record: for tables where only the database's own constraints may object.
+PERMISSIVE_SCHEMA = '{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object"}\n'
 
 
 @dataclass
@@ -77,6 +79,46 @@ def commit_all(path: Path, message: str) -> str:
     tree = index.write_tree()
     parents = [] if repo.head_is_unborn else [repo.head.target]
     return str(repo.create_commit("HEAD", SIGNATURE, SIGNATURE, message, tree, parents))
+
+
+def permissive_repo(path: Path, config: str, tables: Sequence[str], message: str) -> Path:
+    """A config repository for ``tables`` whose schemas accept any record."""
+    init_repo(path, config=config, schemas=False)
+    (path / "schemas").mkdir()
+    for table in tables:
+        (path / f"schemas/{table}.schema.json").write_text(PERMISSIVE_SCHEMA)
+    commit_all(path, message)
+    return path
+
+
+def record_files(repo: Path) -> dict[str, bytes]:
+    root = repo / "config-snapshots"
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.yaml"))}
+
+
+def three_changes(repo: Path, new_name: str, *edits: tuple[str, str], message: str = "three changes") -> None:
+    """Commit an update (budget_limits), a delete (orchestrator_enabled) and a create:
+    gpt-4o-mini copied as ``new_name``, with ``edits`` made to the copy. An apply
+    runs creates after updates and deletes, so the new row is its last statement."""
+    snap = repo / "config-snapshots"
+    budget = snap / "system_config/budget_limits.yaml"
+    budget.write_text(budget.read_text().replace("daily_hard_cap: 50", "daily_hard_cap: 45"))
+    (snap / "system_config/orchestrator_enabled.yaml").unlink()
+    record = (snap / "proposer_configs/gpt-4o-mini.yaml").read_text()
+    record = record.replace("name: gpt-4o-mini", f"name: {new_name}").replace("id: f4b60e1b-e375-4796-aaa6-cdcc445a05b7\n", "")
+    for old, new in edits:
+        record = record.replace(old, new)
+    (snap / f"proposer_configs/{new_name}.yaml").write_text(record)
+    commit_all(repo, message)
+
+
+def three_changes_last_one_invalid(repo: Path, *edits: tuple[str, str]) -> None:
+    """three_changes whose create, zz-last, the database rejects (CHECK context_limit > 0)."""
+    three_changes(repo, "zz-last", *edits, ("context_limit: 128000", "context_limit: -5"),
+                  message="three changes, the last one invalid for the database")
+    # the schema would catch context_limit: -5; bypass it to reach the database
+    (repo / "schemas/proposer_configs.schema.json").write_text(PERMISSIVE_SCHEMA)
+    commit_all(repo, "loosen the schema")
 
 
 def head(path: Path) -> str:

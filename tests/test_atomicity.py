@@ -3,7 +3,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import commit_all, dump, execute, init_repo, run
+from helpers import (
+    PERMISSIVE_SCHEMA,
+    commit_all,
+    dump,
+    execute,
+    permissive_repo,
+    run,
+    three_changes_last_one_invalid,
+)
 
 FK_CONFIG = """\
 tables:
@@ -14,26 +22,11 @@ tables:
     key: [tenant, name]
 """
 
-PERMISSIVE = '{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object"}'
-
 
 def test_failing_last_statement_leaves_database_as_before(repo_path: Path, moose_url: str) -> None:
     run(repo_path, "snapshot", "--commit", database=moose_url)
     before = dump(moose_url)
-    snap = repo_path / "config-snapshots"
-    # several valid changes first, then one the database's CHECK constraint rejects:
-    # creates come after updates and deletes, so the bad row is the last statement
-    budget = snap / "system_config/budget_limits.yaml"
-    budget.write_text(budget.read_text().replace("daily_hard_cap: 50", "daily_hard_cap: 45"))
-    (snap / "system_config/orchestrator_enabled.yaml").unlink()
-    bad = (snap / "proposer_configs/gpt-4o-mini.yaml").read_text()
-    bad = bad.replace("name: gpt-4o-mini", "name: zz-last").replace("complexity_threshold: 0.3", "complexity_threshold: 0.9")
-    bad = bad.replace("id: f4b60e1b-e375-4796-aaa6-cdcc445a05b7\n", "").replace("context_limit: 128000", "context_limit: -5")
-    (snap / "proposer_configs/zz-last.yaml").write_text(bad)
-    commit_all(repo_path, "three changes, the last one invalid for the database")
-    # the schema would catch context_limit: -5; bypass it to reach the database
-    (repo_path / "schemas/proposer_configs.schema.json").write_text(PERMISSIVE)
-    commit_all(repo_path, "loosen the schema")
+    three_changes_last_one_invalid(repo_path, ("complexity_threshold: 0.3", "complexity_threshold: 0.9"))
 
     result = run(repo_path, "apply", "--yes", database=moose_url)
     assert result.code == 1, result.text
@@ -49,14 +42,9 @@ def fk_repo(tmp_path: Path, url: str) -> Path:
     execute(url, "CREATE TABLE tenants (slug TEXT PRIMARY KEY, plan TEXT NOT NULL)")
     execute(url, "CREATE TABLE flags (tenant TEXT NOT NULL REFERENCES tenants(slug), name TEXT NOT NULL, "
                  "enabled BOOLEAN NOT NULL, PRIMARY KEY (tenant, name))")
-    path = tmp_path / "fk"
-    init_repo(path, config=FK_CONFIG, schemas=False)
-    (path / "schemas").mkdir()
-    for table in ("tenants", "flags"):
-        (path / f"schemas/{table}.schema.json").write_text(PERMISSIVE)
+    path = permissive_repo(tmp_path / "fk", FK_CONFIG, ("tenants", "flags"), "schemas")
     (path / "config-snapshots/tenants").mkdir(parents=True)
     (path / "config-snapshots/flags").mkdir(parents=True)
-    commit_all(path, "schemas")
     return path
 
 
@@ -95,7 +83,7 @@ def test_a_failing_row_in_a_batch_is_named(repo_path: Path, moose_url: str) -> N
         if i == 13:
             text = text.replace("config_type: number", "config_type: ''")  # CHECK (config_type <> '')
         (snap / f"{name}.yaml").write_text(text)
-    (repo_path / "schemas/system_config.schema.json").write_text(PERMISSIVE)
+    (repo_path / "schemas/system_config.schema.json").write_text(PERMISSIVE_SCHEMA)
     commit_all(repo_path, "twenty flags, one invalid for the database")
     result = run(repo_path, "apply", "--yes", database=moose_url)
     assert result.code == 1

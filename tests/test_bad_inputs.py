@@ -39,6 +39,12 @@ def snapshot(repo: Path, url: str) -> None:
     assert result.code == 2, result.text
 
 
+def snapshot_then_break(repo: Path, url: str, break_it: Break, message: str = "break something") -> None:
+    snapshot(repo, url)
+    break_it(repo)
+    commit_all(repo, message)
+
+
 def assert_refused(result: Result, *fragments: str) -> None:
     """Exit 1, a message (each fragment on one line of it), never a traceback or a crash report."""
     code, text = result.code, result.text
@@ -276,9 +282,7 @@ RECORD_CASES = [
 
 @pytest.mark.parametrize(("break_it", "message"), RECORD_CASES)
 def test_bad_record_file_is_refused(repo_path: Path, moose_url: str, break_it: Break, message: str) -> None:
-    snapshot(repo_path, moose_url)
-    break_it(repo_path)
-    commit_all(repo_path, "break something")
+    snapshot_then_break(repo_path, moose_url, break_it)
     ensure_refused_everywhere(repo_path, moose_url, message)
 
 
@@ -306,9 +310,7 @@ DATABASE_CASES = [
 def test_mismatch_with_the_database_is_refused(
     repo_path: Path, moose_url: str, break_it: Break, message: str
 ) -> None:
-    snapshot(repo_path, moose_url)
-    break_it(repo_path)
-    commit_all(repo_path, "break something")
+    snapshot_then_break(repo_path, moose_url, break_it)
     ensure_refused_everywhere(repo_path, moose_url, message, validate=False)
 
 
@@ -360,9 +362,7 @@ SETTING_CASES = [
 
 @pytest.mark.parametrize(("break_it", "message"), SETTING_CASES)
 def test_bad_setting_is_named(repo_path: Path, moose_url: str, break_it: Break, message: str) -> None:
-    snapshot(repo_path, moose_url)
-    break_it(repo_path)
-    commit_all(repo_path, "break configsync.yaml")
+    snapshot_then_break(repo_path, moose_url, break_it, "break configsync.yaml")
     ensure_refused_everywhere(repo_path, moose_url, message)
 
 
@@ -490,6 +490,26 @@ def _change_budget(repo: Path) -> None:
     commit_all(repo, "lower the daily hard cap")
 
 
+def saved_plan(repo: Path, url: str, tmp_path: Path) -> Path:
+    """The plan of a committed change, saved to a file after a snapshot."""
+    snapshot(repo, url)
+    _change_budget(repo)
+    plan_file = tmp_path / "plan.json"
+    assert run(repo, "plan", "--out", str(plan_file), database=url).code == 2
+    return plan_file
+
+
+def assert_apply_refused(
+    repo: Path, url: str, apply_args: tuple[str, ...], *fragments: str, input: str | None = None
+) -> None:
+    """``apply *apply_args`` refuses with ``fragments``; the database is untouched and no backup is made."""
+    before = dump(url)
+    result = run(repo, "apply", *apply_args, database=url, input=input)
+    assert_refused(result, *fragments)
+    assert dump(url) == before
+    assert backup_refs(repo) == []
+
+
 @pytest.mark.parametrize(
     ("dirty", "path"),
     [
@@ -506,11 +526,9 @@ def test_apply_refuses_uncommitted_changes(repo_path: Path, moose_url: str, dirt
     snapshot(repo_path, moose_url)
     _change_budget(repo_path)  # a committed change apply would make...
     dirty(repo_path)  # ...and one it would silently ignore
-    before = dump(moose_url)
-    result = run(repo_path, "apply", "--yes", database=moose_url)
-    assert_refused(result, "uncommitted changes that apply would ignore", path, "Commit or stash them first.")
-    assert dump(moose_url) == before
-    assert backup_refs(repo_path) == []
+    assert_apply_refused(
+        repo_path, moose_url, ("--yes",), "uncommitted changes that apply would ignore", path, "Commit or stash them first."
+    )
 
 
 def test_apply_refuses_emptying_a_table_unless_allowed(repo_path: Path, moose_url: str) -> None:
@@ -582,23 +600,16 @@ def test_secret_column_in_a_record_file_is_refused(repo_path: Path, moose_url: s
 def test_saved_plan_is_refused_when_the_database_changed(
     repo_path: Path, moose_url: str, tmp_path: Path, sql: str, what: str
 ) -> None:
-    snapshot(repo_path, moose_url)
-    _change_budget(repo_path)
-    plan_file = tmp_path / "plan.json"
-    assert run(repo_path, "plan", "--out", str(plan_file), database=moose_url).code == 2
+    plan_file = saved_plan(repo_path, moose_url, tmp_path)
     execute(moose_url, sql)  # someone edits the database after the plan was reviewed
-    before = dump(moose_url)
-    result = run(repo_path, "apply", str(plan_file), "--yes", database=moose_url)
-    assert_refused(result, "the database changed since this plan was made", what, "Nothing was applied.")
-    assert dump(moose_url) == before
-    assert backup_refs(repo_path) == []
+    assert_apply_refused(
+        repo_path, moose_url, (str(plan_file), "--yes"),
+        "the database changed since this plan was made", what, "Nothing was applied.",
+    )
 
 
 def test_saved_plan_applied_twice_is_refused(repo_path: Path, moose_url: str, tmp_path: Path) -> None:
-    snapshot(repo_path, moose_url)
-    _change_budget(repo_path)
-    plan_file = tmp_path / "plan.json"
-    assert run(repo_path, "plan", "--out", str(plan_file), database=moose_url).code == 2
+    plan_file = saved_plan(repo_path, moose_url, tmp_path)
     assert run(repo_path, "apply", str(plan_file), "--yes", database=moose_url).code == 0
     after_first = dump(moose_url)
     refs = backup_refs(repo_path)
@@ -623,26 +634,16 @@ def test_saved_plan_applied_twice_is_refused(repo_path: Path, moose_url: str, tm
 def test_tampered_plan_file_is_refused(
     repo_path: Path, moose_url: str, tmp_path: Path, tamper: Callable[[str], str], message: str
 ) -> None:
-    snapshot(repo_path, moose_url)
-    _change_budget(repo_path)
-    plan_file = tmp_path / "plan.json"
-    assert run(repo_path, "plan", "--out", str(plan_file), database=moose_url).code == 2
+    plan_file = saved_plan(repo_path, moose_url, tmp_path)
     text = plan_file.read_text()
     tampered = tamper(text)
     assert tampered != text
     plan_file.write_text(tampered)
-    before = dump(moose_url)
-    result = run(repo_path, "apply", str(plan_file), "--yes", database=moose_url)
-    assert_refused(result, str(plan_file), message)
-    assert dump(moose_url) == before
-    assert backup_refs(repo_path) == []
+    assert_apply_refused(repo_path, moose_url, (str(plan_file), "--yes"), str(plan_file), message)
 
 
 def test_saved_plan_for_another_database_is_refused(repo_path: Path, moose_url: str, tmp_path: Path) -> None:
-    snapshot(repo_path, moose_url)
-    _change_budget(repo_path)
-    plan_file = tmp_path / "plan.json"
-    assert run(repo_path, "plan", "--out", str(plan_file), database=moose_url).code == 2
+    plan_file = saved_plan(repo_path, moose_url, tmp_path)
     other = sqlite_moose(tmp_path / "other.sqlite")
     before = dump(other)
     result = run(repo_path, "apply", str(plan_file), "--yes", database=other)
@@ -657,11 +658,9 @@ def test_apply_without_yes_and_without_terminal_refuses(
     """In CI there is nobody to ask: apply must not treat piped input as consent."""
     snapshot(repo_path, moose_url)
     _change_budget(repo_path)
-    before = dump(moose_url)
-    result = run(repo_path, "apply", database=moose_url, input=answer)
-    assert_refused(result, "refusing to apply without confirmation: no terminal to ask on; pass --yes")
-    assert dump(moose_url) == before
-    assert backup_refs(repo_path) == []
+    assert_apply_refused(
+        repo_path, moose_url, (), "refusing to apply without confirmation: no terminal to ask on; pass --yes", input=answer
+    )
 
     # rollback asks the same way, and leaves git as it was when it cannot ask
     commit = head(repo_path)

@@ -36,7 +36,7 @@ from typing import Any
 import pygit2
 import pytest
 import yaml
-from helpers import commit_all, dump, head, init_repo, run, sqlite_moose
+from helpers import Result, commit_all, dump, head, init_repo, run, sqlite_moose
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
@@ -45,16 +45,9 @@ MAX_RSS_MIB = 200  # the process's peak; configsync itself needs about 60 MiB
 
 
 @dataclass
-class Outcome:
-    code: int
-    out: str
-    err: str
+class Outcome(Result):
     seconds: float
     rss_mib: float
-
-    @property
-    def text(self) -> str:
-        return self.out + self.err
 
 
 @pytest.fixture(scope="module")

@@ -46,7 +46,7 @@ import pytest
 from configsync import values
 from configsync.backends.postgres import LOCK_ID
 from configsync.workspace import Workspace
-from helpers import MOOSE, init_repo
+from helpers import MOOSE, Result, init_repo
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -74,15 +74,8 @@ def env_int(name: str, default: int) -> int:
 
 
 @dataclasses.dataclass
-class Run:
-    code: int
-    out: str
-    err: str
+class Run(Result):
     seconds: float
-
-    @property
-    def text(self) -> str:
-        return self.out + self.err
 
 
 def configsync(repo: Path, url: str, *args: str, timeout: float = 180) -> Run:

@@ -36,7 +36,7 @@ import sys
 import threading
 import tomllib
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -418,19 +418,17 @@ class Expression:
         return self.tokens[self.i - 1]
 
     def or_(self) -> Any:
-        value = self.and_()
-        while self.peek() == "||":
-            self.take()
-            right = self.and_()
-            value = value if truthy(value) else right
-        return value
+        return self.chain("||", self.and_, lambda left, right: left if truthy(left) else right)
 
     def and_(self) -> Any:
-        value = self.equality()
-        while self.peek() == "&&":
+        return self.chain("&&", self.equality, lambda left, right: right if truthy(left) else left)
+
+    def chain(self, op: str, operand: Callable[[], Any], combine: Callable[[Any, Any], Any]) -> Any:
+        """A left-associative run of ``op``. Parsing is evaluating here, so every operand is evaluated."""
+        value = operand()
+        while self.peek() == op:
             self.take()
-            right = self.equality()
-            value = right if truthy(value) else value
+            value = combine(value, operand())
         return value
 
     def equality(self) -> Any:

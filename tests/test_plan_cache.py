@@ -10,7 +10,7 @@ from typing import Callable
 import pytest
 
 from configsync.workspace import Workspace
-from helpers import commit_all, execute, postgres_moose, run
+from helpers import commit_all, dump, execute, postgres_moose, run
 
 
 def plans(repo: Path, url: str) -> tuple[list[object], list[object], set[str]]:
@@ -108,3 +108,41 @@ def test_snapshot_skips_only_what_is_known_in_sync(repo_path: Path, pg_url: str)
     execute(url, "DELETE FROM proposer_configs WHERE name = 'gpt-4o-mini'")
     result = run(repo_path, "snapshot", database=url)
     assert result.code == 2 and "proposer_configs 1 removed" in result.out
+
+
+def test_validate_then_plan_uses_what_snapshot_and_validate_established(repo_path: Path, pg_url: str) -> None:
+    """snapshot --commit knows the rows match the files; validate knows the
+    files pass their schemas: together, a plan has nothing left to read."""
+    url = postgres_moose(pg_url)
+    run(repo_path, "snapshot", "--commit", database=url)
+    assert run(repo_path, "validate").code == 0
+    cached, full, skipped = plans(repo_path, url)
+    assert cached == full == [] and skipped == {"system_config", "proposer_configs", "contracts"}
+    # a file that breaks its schema is never let through on the strength of the cache
+    path = repo_path / "config-snapshots/proposer_configs/gpt-4o-mini.yaml"
+    path.write_text(path.read_text().replace("is_active: true", "is_active: maybe"))
+    commit_all(repo_path, "invalid")
+    assert run(repo_path, "validate").code == 1
+    result = run(repo_path, "plan", database=url)
+    assert result.code == 1 and "gpt-4o-mini.yaml" in result.err
+
+
+def test_apply_checks_the_digest_of_tables_it_did_not_read(repo_path: Path, pg_url: str, tmp_path: Path) -> None:
+    url = postgres_moose(pg_url)
+    run(repo_path, "snapshot", "--commit", database=url)
+    plans(repo_path, url)  # now known in sync
+    edit(repo_path, "proposer_configs/gpt-4o-mini.yaml", "context_limit: 128000", "context_limit: 64000")
+    saved = tmp_path / "plan.json"
+    with Workspace.open(repo_path / "configsync.yaml", database=url) as ws:
+        plan = ws.plan(use_cache=True)
+        assert set(plan.digests) == {"system_config", "contracts"}
+        plan.save(saved)
+    # someone edits a table the plan did not read: the saved plan is stale
+    execute(url, "UPDATE system_config SET description = 'dashboard edit' WHERE config_key = 'budget_limits'")
+    result = run(repo_path, "apply", str(saved), "--yes", database=url)
+    assert result.code == 1 and "system_config" in result.err and "changed since this plan was made" in result.err
+    assert "64000" not in str(dump(url))
+    # a fresh plan reads system_config again and apply goes through
+    assert run(repo_path, "apply", "--yes", database=url).code == 0
+    rows = dump(url)
+    assert "64000" in str(rows) and "dashboard edit" not in str(rows)

@@ -36,12 +36,25 @@ from configsync.backends.rest import (
     settings_from_url,
 )
 from configsync.errors import BackendError, ConfigError, StalePlanError
-from helpers import Result, commit_all, dump, execute, init_repo, postgres_moose, run
+from helpers import (
+    PERMISSIVE_SCHEMA,
+    Result,
+    commit_all,
+    dump,
+    execute,
+    init_repo,
+    permissive_repo,
+    postgres_moose,
+    record_files,
+    run,
+    three_changes,
+    three_changes_last_one_invalid,
+)
 from support import postgrest
 from support.postgrest import PostgrestServer
 from test_types import (
+    ACME_EDITS,
     NEW_ROW,
-    PERMISSIVE_SCHEMA,
     create_postgres,
     read_row,
     replace_line,
@@ -73,6 +86,12 @@ class Project:
         for key in (self.server.service_key, self.server.anon_key):
             assert key not in result.text
         return result
+
+    def snapshotted_repo(self, repo: Path) -> Path:
+        """A new config repository holding a committed snapshot taken over the REST API."""
+        init_repo(repo)
+        self.run(repo, "snapshot", "--commit")
+        return repo
 
     def call(self, method: str, path: str, key: str, body: Any = None) -> tuple[int, dict[str, Any]]:
         """A raw request through the gateway, as any client of the project could send."""
@@ -137,13 +156,15 @@ def start_project(supabase_cluster: str, pg_url: str, monkeypatch: pytest.Monkey
         server.stop()
 
 
-def files_of(repo: Path) -> dict[str, bytes]:
-    root = repo / "config-snapshots"
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.yaml"))}
-
-
 def backup_refs(repo: Path) -> list[str]:
     return [r for r in pygit2.Repository(str(repo)).references if r.startswith("refs/configsync/")]
+
+
+def commit_edit(repo: Path, record: str, old: str, new: str, message: str) -> None:
+    """Change one record file (config-snapshots/``record``) by hand and commit it."""
+    path = repo / "config-snapshots" / record
+    path.write_text(path.read_text().replace(old, new))
+    commit_all(repo, message)
 
 
 # ---- the core scenario ------------------------------------------------------------------
@@ -175,18 +196,16 @@ def test_end_to_end_over_rest_with_the_same_files_as_postgresql(tmp_path: Path, 
     direct = tmp_path / "direct"
     init_repo(direct)
     assert run(direct, "snapshot", database=project.db).code == 2
-    assert files_of(repo) == files_of(direct)
-    assert len(files_of(repo)) == 8
+    assert record_files(repo) == record_files(direct)
+    assert len(record_files(repo)) == 8
     mini = (repo / "config-snapshots/proposer_configs/gpt-4o-mini.yaml").read_text()
     assert "input_cost_per_token: 0.00000015\n" in mini
     assert project.run(repo, "snapshot").code == 0
     assert project.run(repo, "status").out.splitlines()[2] == "deployed  never (no apply recorded in this database)"
 
     # 2. edit, plan
-    path = repo / "config-snapshots/system_config/budget_limits.yaml"
-    budget = path.read_text()
-    path.write_text(budget.replace("daily_hard_cap: 50", "daily_hard_cap: 40"))
-    commit_all(repo, "lower the daily hard cap")
+    commit_edit(repo, "system_config/budget_limits.yaml", "daily_hard_cap: 50", "daily_hard_cap: 40",
+                "lower the daily hard cap")
     result = project.run(repo, "plan")
     assert result.code == 2, result.text
     assert "config_value.daily_hard_cap: 50 -> 40" in result.out
@@ -220,7 +239,7 @@ def test_end_to_end_over_rest_with_the_same_files_as_postgresql(tmp_path: Path, 
     assert result.code == 2, result.text
     assert "M config-snapshots/proposer_configs/gpt-4o-mini.yaml" in result.out
     assert run(direct, "snapshot", database=project.db).code == 2
-    assert files_of(repo) == files_of(direct)
+    assert record_files(repo) == record_files(direct)
 
 
 # ---- every type: the same files, exact writes ---------------------------------------------
@@ -266,12 +285,7 @@ tables:
 
 
 def types_repo(path: Path) -> Path:
-    init_repo(path, config=TYPES_CONFIG, schemas=False)
-    (path / "schemas").mkdir()
-    for table in ("typed", "extras"):
-        (path / f"schemas/{table}.schema.json").write_text(PERMISSIVE_SCHEMA)
-    commit_all(path, "typed tables")
-    return path
+    return permissive_repo(path, TYPES_CONFIG, ("typed", "extras"), "typed tables")
 
 
 def typed_and_extras(db: str) -> None:
@@ -287,7 +301,7 @@ def test_every_type_snapshots_to_the_same_bytes_and_applies_exactly(
 
     assert project.run(repo, "snapshot", "--commit").code == 2
     assert run(direct, "snapshot", database=project.db).code == 2
-    rest_files, pg_files = files_of(repo), files_of(direct)
+    rest_files, pg_files = record_files(repo), record_files(direct)
     assert sorted(rest_files) == sorted(pg_files)
     different = [n for n in rest_files if rest_files[n] != pg_files[n]]
     assert not different, "\n\n".join(
@@ -301,14 +315,8 @@ def test_every_type_snapshots_to_the_same_bytes_and_applies_exactly(
 
     # edit every type, apply over REST
     typed = repo / "config-snapshots/typed"
-    acme = typed / "acme@1.yaml"
-    replace_line(acme, "amount: 12345.678901", "amount: 98765.43210")
-    replace_line(acme, "  exact: 12345678901234567890.123456789", "  exact: 12345678901234567890.123456788")
-    replace_line(acme, "big: 9007199254740993", "big: 9007199254740995")
-    replace_line(acme, "ratio: 0.1", "ratio: 2.5e-8")
-    replace_line(acme, "seen_at: '2025-10-03T12:30:15.1234+00:00'", "seen_at: 2025-12-24T18:00:00.5+01:00")
-    replace_line(acme, "day: '2025-10-03'", "day: 2025-12-24")
-    replace_line(acme, "qty: 42", "qty: null")
+    for old, new in ACME_EDITS:
+        replace_line(typed / "acme@1.yaml", old, new)
     nulls = typed / "acme@2.yaml"
     replace_line(nulls, "doc: null", "doc: {on: yes, n: 0.70}")
     replace_line(nulls, "amount: null", "amount: 0.70")
@@ -332,9 +340,9 @@ def test_every_type_snapshots_to_the_same_bytes_and_applies_exactly(
     assert "Applied: 2 created, 3 updated, 0 deleted" in result.out
     result = project.run(repo, "plan")
     assert result.code == 0 and "No changes." in result.out, result.text
-    before = files_of(repo)
+    before = record_files(repo)
     assert project.run(repo, "snapshot").code == 0
-    assert files_of(repo) == before
+    assert record_files(repo) == before
 
     row = read_row(project.db, "acme", 1)
     assert str(row["amount"]) == "98765.43210"
@@ -359,8 +367,8 @@ def test_every_type_snapshots_to_the_same_bytes_and_applies_exactly(
     fresh, fresh_rest = types_repo(tmp_path / "fresh"), types_repo(tmp_path / "fresh-rest")
     assert run(fresh, "snapshot", database=project.db).code == 2
     assert project.run(fresh_rest, "snapshot").code == 2
-    assert files_of(fresh) == files_of(fresh_rest)
-    assert len(files_of(fresh)) == len(files_of(repo)) == 10  # 7 typed, 3 extras
+    assert record_files(fresh) == record_files(fresh_rest)
+    assert len(record_files(fresh)) == len(record_files(repo)) == 10  # 7 typed, 3 extras
 
 
 # ---- reads that never miss rows --------------------------------------------------------------
@@ -381,11 +389,7 @@ def big_table(rows: int) -> Callable[[str], None]:
 
 
 def big_repo(path: Path) -> Path:
-    init_repo(path, config=BIG_CONFIG, schemas=False)
-    (path / "schemas").mkdir()
-    (path / "schemas/big.schema.json").write_text(PERMISSIVE_SCHEMA)
-    commit_all(path, "big")
-    return path
+    return permissive_repo(path, BIG_CONFIG, ["big"], "big")
 
 
 @pytest.mark.parametrize("max_rows", [1000, 300])
@@ -400,7 +404,7 @@ def test_snapshot_never_misses_rows_beyond_the_cap(tmp_path: Path, start_project
     result = project.run(repo, "snapshot", "--commit")
     assert result.code == 2, result.text
     assert "Drift: big 2500 added" in result.out
-    assert len(files_of(repo)) == 2500
+    assert len(record_files(repo)) == 2500
     pages = [r for r in project.gateway.requests if r[1].startswith("/rest/v1/big?")]
     assert len(pages) >= 2500 // max_rows + 1
     result = project.run(repo, "plan", "--format", "json")
@@ -408,12 +412,10 @@ def test_snapshot_never_misses_rows_beyond_the_cap(tmp_path: Path, start_project
     assert json.loads(result.out)["summary"] == {"create": 0, "update": 0, "delete": 0, "total": 0}
     direct = big_repo(tmp_path / "direct")
     run(direct, "snapshot", database=project.db)
-    assert files_of(direct) == files_of(repo)
+    assert record_files(direct) == record_files(repo)
 
     # an apply checks all 2,500 rows under the function's lock, then writes one
-    path = repo / "config-snapshots/big/2500.yaml"
-    path.write_text(path.read_text().replace("label: row 2500", "label: the last row"))
-    commit_all(repo, "relabel the last row")
+    commit_edit(repo, "big/2500.yaml", "label: row 2500", "label: the last row", "relabel the last row")
     result = project.run(repo, "apply", "--yes")
     assert result.code == 0, result.text
     assert "Applied: 0 created, 1 updated, 0 deleted" in result.out
@@ -479,23 +481,6 @@ def test_a_table_changing_while_read_is_read_again(start_project: Callable[..., 
 
 # ---- atomic apply through the RPC -------------------------------------------------------------
 
-PERMISSIVE = '{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object"}'
-
-
-def three_changes_last_one_invalid(repo: Path) -> None:
-    """An update, a delete, then a create the database rejects (CHECK context_limit > 0)."""
-    snap = repo / "config-snapshots"
-    budget = snap / "system_config/budget_limits.yaml"
-    budget.write_text(budget.read_text().replace("daily_hard_cap: 50", "daily_hard_cap: 45"))
-    (snap / "system_config/orchestrator_enabled.yaml").unlink()
-    bad = (snap / "proposer_configs/gpt-4o-mini.yaml").read_text()
-    bad = bad.replace("name: gpt-4o-mini", "name: zz-last").replace("id: f4b60e1b-e375-4796-aaa6-cdcc445a05b7\n", "")
-    (snap / "proposer_configs/zz-last.yaml").write_text(bad.replace("context_limit: 128000", "context_limit: -5"))
-    commit_all(repo, "three changes, the last one invalid for the database")
-    (repo / "schemas/proposer_configs.schema.json").write_text(PERMISSIVE)
-    commit_all(repo, "loosen the schema")
-
-
 def test_failing_last_statement_of_the_rpc_leaves_the_database_unchanged(
     tmp_path: Path, start_project: Callable[..., Project]
 ) -> None:
@@ -519,12 +504,9 @@ def test_failing_last_statement_of_the_rpc_leaves_the_database_unchanged(
 
 def test_stale_and_repeated_plans_are_refused(tmp_path: Path, start_project: Callable[..., Project]) -> None:
     project = start_project()
-    repo = tmp_path / "repo"
-    init_repo(repo)
-    project.run(repo, "snapshot", "--commit")
-    path = repo / "config-snapshots/system_config/orchestrator_max_concurrent.yaml"
-    path.write_text(path.read_text().replace("config_value: 3", "config_value: 5"))
-    commit_all(repo, "more concurrency")
+    repo = project.snapshotted_repo(tmp_path / "repo")
+    commit_edit(repo, "system_config/orchestrator_max_concurrent.yaml", "config_value: 3", "config_value: 5",
+                "more concurrency")
     assert project.run(repo, "plan", "--out", str(tmp_path / "plan.json")).code == 2
 
     execute(project.db, "UPDATE system_config SET description = 'dashboard' WHERE config_key = 'budget_limits'")
@@ -579,12 +561,9 @@ def test_the_function_refuses_rows_changed_after_they_were_checked(start_project
 
 def test_apply_waits_for_the_same_lock_as_a_direct_apply(tmp_path: Path, start_project: Callable[..., Project]) -> None:
     project = start_project()
-    repo = tmp_path / "repo"
-    init_repo(repo)
-    project.run(repo, "snapshot", "--commit")
-    path = repo / "config-snapshots/system_config/orchestrator_max_concurrent.yaml"
-    path.write_text(path.read_text().replace("config_value: 3", "config_value: 4"))
-    commit_all(repo, "four")
+    repo = project.snapshotted_repo(tmp_path / "repo")
+    commit_edit(repo, "system_config/orchestrator_max_concurrent.yaml", "config_value: 3", "config_value: 4",
+                "four")
     before = dump(project.db)
     with psycopg.connect(project.db) as holder:
         holder.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_ID])  # a direct apply is running
@@ -597,12 +576,9 @@ def test_apply_waits_for_the_same_lock_as_a_direct_apply(tmp_path: Path, start_p
 
 def test_a_lost_answer_is_resolved_from_the_history(tmp_path: Path, start_project: Callable[..., Project]) -> None:
     project = start_project()
-    repo = tmp_path / "repo"
-    init_repo(repo)
-    project.run(repo, "snapshot", "--commit")
-    path = repo / "config-snapshots/system_config/orchestrator_max_concurrent.yaml"
-    path.write_text(path.read_text().replace("config_value: 3", "config_value: 6"))
-    commit_all(repo, "six")
+    repo = project.snapshotted_repo(tmp_path / "repo")
+    commit_edit(repo, "system_config/orchestrator_max_concurrent.yaml", "config_value: 3", "config_value: 6",
+                "six")
 
     # the gateway fails before forwarding: not retried, and the outcome is spelled out
     project.gateway.fail("POST", "rpc/configsync_apply", status=503)
@@ -637,17 +613,8 @@ def test_reads_are_retried(tmp_path: Path, start_project: Callable[..., Project]
 
 def test_without_the_function_apply_refuses_unless_non_atomic(tmp_path: Path, start_project: Callable[..., Project]) -> None:
     project = start_project(tables=None)
-    repo = tmp_path / "repo"
-    init_repo(repo)
-    project.run(repo, "snapshot", "--commit")
-    snap = repo / "config-snapshots"
-    budget = snap / "system_config/budget_limits.yaml"
-    budget.write_text(budget.read_text().replace("daily_hard_cap: 50", "daily_hard_cap: 45"))
-    (snap / "system_config/orchestrator_enabled.yaml").unlink()
-    new = (snap / "proposer_configs/gpt-4o-mini.yaml").read_text()
-    (snap / "proposer_configs/gpt-5-mini.yaml").write_text(
-        new.replace("name: gpt-4o-mini", "name: gpt-5-mini").replace("id: f4b60e1b-e375-4796-aaa6-cdcc445a05b7\n", ""))
-    commit_all(repo, "three changes")
+    repo = project.snapshotted_repo(tmp_path / "repo")
+    three_changes(repo, "gpt-5-mini")
     before = dump(project.db)
 
     result = project.run(repo, "apply", "--yes")
@@ -668,14 +635,12 @@ def test_without_the_function_apply_refuses_unless_non_atomic(tmp_path: Path, st
     direct = tmp_path / "direct"
     init_repo(direct)
     run(direct, "snapshot", database=project.db)
-    assert files_of(direct) == files_of(repo)
+    assert record_files(direct) == record_files(repo)
 
 
 def test_non_atomic_apply_says_what_was_and_was_not_applied(tmp_path: Path, start_project: Callable[..., Project]) -> None:
     project = start_project(tables=None)
-    repo = tmp_path / "repo"
-    init_repo(repo)
-    project.run(repo, "snapshot", "--commit")
+    repo = project.snapshotted_repo(tmp_path / "repo")
     three_changes_last_one_invalid(repo)
     result = project.run(repo, "apply", "--yes", "--non-atomic")
     assert result.code == 1, result.text
@@ -708,12 +673,8 @@ def test_the_anon_key_is_refused_and_can_write_nothing(
     tmp_path: Path, start_project: Callable[..., Project], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = start_project()
-    repo = tmp_path / "repo"
-    init_repo(repo)
-    project.run(repo, "snapshot", "--commit")
-    path = repo / "config-snapshots/system_config/budget_limits.yaml"
-    path.write_text(path.read_text().replace("daily_hard_cap: 50", "daily_hard_cap: 1"))
-    commit_all(repo, "cap 1")
+    repo = project.snapshotted_repo(tmp_path / "repo")
+    commit_edit(repo, "system_config/budget_limits.yaml", "daily_hard_cap: 50", "daily_hard_cap: 1", "cap 1")
     before = dump(project.db)
     anon = project.server.anon_key
     monkeypatch.setenv(KEY_ENV, anon)
@@ -754,12 +715,8 @@ def test_a_key_without_write_rights_gets_the_service_role_hint(
         conn.execute("GRANT USAGE ON SCHEMA public TO configsync_reader")
         conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO configsync_reader")
     project.server.reload()
-    repo = tmp_path / "repo"
-    init_repo(repo)
-    project.run(repo, "snapshot", "--commit")
-    path = repo / "config-snapshots/system_config/budget_limits.yaml"
-    path.write_text(path.read_text().replace("daily_hard_cap: 50", "daily_hard_cap: 1"))
-    commit_all(repo, "cap 1")
+    repo = project.snapshotted_repo(tmp_path / "repo")
+    commit_edit(repo, "system_config/budget_limits.yaml", "daily_hard_cap: 50", "daily_hard_cap: 1", "cap 1")
     before = dump(project.db)
     reader = project.server.key("configsync_reader")
     monkeypatch.setenv(KEY_ENV, reader)
@@ -818,9 +775,7 @@ def test_the_function_is_safe(start_project: Callable[..., Project]) -> None:
 
 def test_a_table_the_function_does_not_know_is_refused(tmp_path: Path, start_project: Callable[..., Project]) -> None:
     project = start_project(tables=["system_config", "proposer_configs"])  # contracts came later
-    repo = tmp_path / "repo"
-    init_repo(repo)
-    project.run(repo, "snapshot", "--commit")
+    repo = project.snapshotted_repo(tmp_path / "repo")
     result = project.run(repo, "apply", "--yes")
     assert result.code == 1
     assert "table contracts is not one of the tables this function manages" in result.err
@@ -873,7 +828,7 @@ def test_connection_settings_and_errors(tmp_path: Path, start_project: Callable[
 
     monkeypatch.setenv(KEY_ENV, key)
     (repo / "configsync.yaml").write_text((repo / "configsync.yaml").read_text() + "  nonexistent: {}\n")
-    (repo / "schemas/nonexistent.schema.json").write_text(PERMISSIVE)
+    (repo / "schemas/nonexistent.schema.json").write_text(PERMISSIVE_SCHEMA)
     commit_all(repo, "a table that is not there")
     result = project.run(repo, "plan")
     assert result.code == 1

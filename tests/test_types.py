@@ -29,15 +29,13 @@ import pytest
 from configsync import values, yamlio
 from configsync.changes import changes
 from configsync.records import Record
-from helpers import commit_all, execute, init_repo, run
+from helpers import commit_all, execute, permissive_repo, record_files, run
 
 CONFIG = """\
 tables:
   typed:
     filename: "{tenant}@{slot}"
 """
-
-PERMISSIVE_SCHEMA = '{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object"}\n'
 
 # Every column but the key is nullable. Column order is the YAML key order.
 PG_DDL = """
@@ -154,11 +152,7 @@ def create_sqlite(path: Path, *, seed: bool = True) -> str:
 
 
 def make_repo(path: Path) -> Path:
-    init_repo(path, config=CONFIG, schemas=False)
-    (path / "schemas").mkdir()
-    (path / "schemas" / "typed.schema.json").write_text(PERMISSIVE_SCHEMA)
-    commit_all(path, "typed table")
-    return path
+    return permissive_repo(path, CONFIG, ["typed"], "typed table")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -168,11 +162,6 @@ def typed_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return create_sqlite(tmp_path / "db.sqlite")
     url: str = request.getfixturevalue("pg_url")
     return create_postgres(url)
-
-
-def record_files(repo: Path) -> dict[str, bytes]:
-    root = repo / "config-snapshots"
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.yaml"))}
 
 
 # ---- the same data, the same files ------------------------------------------------
@@ -283,6 +272,19 @@ day: 2026-01-02
 """
 
 
+# Hand edits of acme@1.yaml (line before, line after) that the REST backend's
+# test makes too, so both check the same written values.
+ACME_EDITS = [
+    ("amount: 12345.678901", "amount: 98765.43210"),
+    ("  exact: 12345678901234567890.123456789", "  exact: 12345678901234567890.123456788"),  # the last of 29 digits
+    ("big: 9007199254740993", "big: 9007199254740995"),
+    ("ratio: 0.1", "ratio: 2.5e-8"),
+    ("seen_at: '2025-10-03T12:30:15.1234+00:00'", "seen_at: 2025-12-24T18:00:00.5+01:00"),
+    ("day: '2025-10-03'", "day: 2025-12-24"),
+    ("qty: 42", "qty: null"),
+]
+
+
 def replace_line(path: Path, old: str, new: str) -> None:
     """Edit a record file by hand: replace exactly one line."""
     lines = path.read_text(encoding="utf-8").split("\n")
@@ -339,17 +341,11 @@ def test_apply_every_type_then_nothing_left_to_do(tmp_path: Path, typed_url: str
 
     snapshots = repo / "config-snapshots" / "typed"
     acme = snapshots / "acme@1.yaml"
-    replace_line(acme, "amount: 12345.678901", "amount: 98765.43210")
+    for old, new in ACME_EDITS:
+        replace_line(acme, old, new)
     replace_line(acme, "  - cap: 1.5", "  - cap: 2.75")  # a jsonb leaf inside an array
-    replace_line(acme, "  exact: 12345678901234567890.123456789",
-                 "  exact: 12345678901234567890.123456788")  # the last of 29 digits
     replace_line(acme, "- 🚀", "- 🛰️")  # an array element
-    replace_line(acme, "big: 9007199254740993", "big: 9007199254740995")
-    replace_line(acme, "ratio: 0.1", "ratio: 2.5e-8")
     replace_line(acme, "enabled: true", "enabled: false")
-    replace_line(acme, "seen_at: '2025-10-03T12:30:15.1234+00:00'", "seen_at: 2025-12-24T18:00:00.5+01:00")
-    replace_line(acme, "day: '2025-10-03'", "day: 2025-12-24")
-    replace_line(acme, "qty: 42", "qty: null")
     replace_line(acme, "label: Crème brûlée 🍮 — 東京", "label: null")
     nulls = snapshots / "acme@2.yaml"  # null -> values
     replace_line(nulls, "doc: null", "doc: {on: yes, n: 0.70}")

@@ -18,7 +18,6 @@ unchanged, closed or none), ``pushed``, ``pull-request-number``,
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from ghapi import (
@@ -27,11 +26,13 @@ from ghapi import (
     add_summary,
     close_pull,
     find_open_pull,
+    force_push_head,
     git,
     main_guard,
     open_or_update_pull,
     remote_branch_sha,
     run_link,
+    script_parser,
     set_output,
     with_marker,
 )
@@ -40,7 +41,7 @@ MARKER = "<!-- configsync:drift -->"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = script_parser(__doc__)
     parser.add_argument("--drift", required=True, choices=["true", "false"], help="the snapshot step's `changes` output")
     parser.add_argument("--body-file", type=Path, help="Markdown describing the drift (configsync diff --format markdown)")
     parser.add_argument("--branch", default="configsync/drift")
@@ -66,8 +67,7 @@ def publish(gh: GitHub, branch: str, base: str, remote: str, diff: str) -> int:
         print(f"{branch} already holds this drift on the same base: nothing to push.")
         head = remote_sha
     else:
-        lease = f"--force-with-lease=refs/heads/{branch}:{remote_sha or ''}"
-        git("push", "--no-verify", lease, remote, f"HEAD:refs/heads/{branch}")
+        force_push_head(remote, branch, remote_sha)
         pushed = True
         print(f"Pushed {head[:7]} to {branch}.")
     title = "configsync: database drift: " + subject.removeprefix("snapshot: ")

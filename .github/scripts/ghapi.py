@@ -7,6 +7,7 @@ point it at a local HTTP server. The token comes from ``$GITHUB_TOKEN``.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import secrets
@@ -214,6 +215,14 @@ def remote_branch_sha(remote: str, branch: str, cwd: str | Path | None = None) -
     return out.split()[0] if out else None
 
 
+def force_push_head(remote: str, branch: str, seen: str | None) -> None:
+    """Push HEAD to ``branch``, replacing it only while it still is ``seen``.
+
+    The lease keeps a concurrent push to the branch from being overwritten; an
+    empty one (``seen`` None) means the branch must not exist yet."""
+    git("push", "--no-verify", f"--force-with-lease=refs/heads/{branch}:{seen or ''}", remote, f"HEAD:refs/heads/{branch}")
+
+
 # ---- workflow commands and files ---------------------------------------------------
 
 
@@ -252,6 +261,11 @@ def run_link() -> str:
     if not (repository and run_id):
         return ""
     return f"{server}/{repository}/actions/runs/{run_id}"
+
+
+def script_parser(doc: str) -> argparse.ArgumentParser:
+    """The argument parser of a workflow script; its --help opens with the docstring's first paragraph."""
+    return argparse.ArgumentParser(description=doc.split("\n\n")[0])
 
 
 def main_guard(func: Callable[[], int | None]) -> None:

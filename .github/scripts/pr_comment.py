@@ -12,7 +12,6 @@ GITHUB_API_URL. Step outputs: ``comment-id``, ``comment-url``, ``action``
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
@@ -22,6 +21,7 @@ from ghapi import (
     ScriptError,
     main_guard,
     run_link,
+    script_parser,
     set_output,
     upsert_comment,
     with_marker,
@@ -31,7 +31,7 @@ DEFAULT_MARKER = "<!-- configsync:plan -->"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = script_parser(__doc__)
     parser.add_argument("--body-file", required=True, type=Path, help="Markdown to post")
     parser.add_argument("--marker", default=DEFAULT_MARKER, help="hidden marker identifying the comment")
     parser.add_argument("--pr", type=int, help="pull request number (default: from the event)")

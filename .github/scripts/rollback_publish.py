@@ -20,17 +20,18 @@ now holds it), ``pull-request-url``.
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from ghapi import (
     GitHub,
     ScriptError,
     add_summary,
+    force_push_head,
     git,
     main_guard,
     open_or_update_pull,
     remote_branch_sha,
+    script_parser,
     set_output,
     with_marker,
 )
@@ -39,7 +40,7 @@ MARKER = "<!-- configsync:rollback -->"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = script_parser(__doc__)
     parser.add_argument("--mode", required=True, choices=["push", "pull-request"])
     parser.add_argument("--base", default="main")
     parser.add_argument("--remote", default="origin")
@@ -97,9 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         raise ScriptError("--body-file is required in pull-request mode")
     reverted = git("rev-parse", "--verify", "--quiet", f"{args.reverted}^{{commit}}", check=False) if args.reverted else ""
     branch = f"configsync/rollback-{(reverted or head)[:12]}"
-    existing = remote_branch_sha(args.remote, branch)
-    git("push", "--no-verify", f"--force-with-lease=refs/heads/{branch}:{existing or ''}",
-        args.remote, f"HEAD:refs/heads/{branch}")
+    force_push_head(args.remote, branch, remote_branch_sha(args.remote, branch))
     body = with_marker(MARKER, (
         f"`configsync rollback --no-apply` made this revert commit on `{args.base}`. "
         "Merging it applies the reverted state to the database.\n\n" + args.body_file.read_text(encoding="utf-8")

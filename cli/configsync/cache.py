@@ -79,6 +79,20 @@ class ValidationCache:
     def remember_in_sync(self, setting: str, tree: str, digest: str) -> None:
         self._in_sync.append((setting, tree, digest))
 
+    def knows_valid(self, schema: str, record: str) -> bool:
+        """is_valid for one entry, without loading the schema's whole set."""
+        if record in self._known.get(schema, ()):
+            return True
+        conn = self._connect()
+        if conn is None:
+            return False
+        try:
+            return conn.execute("SELECT 1 FROM valid WHERE schema = ? AND record = ?", [schema, record]).fetchone() is not None
+        except sqlite3.Error:
+            return False
+        finally:
+            conn.close()
+
     def remember(self, schema: str, record: str) -> None:
         self._known.setdefault(schema, set()).add(record)
         self._new.append((schema, record))

@@ -12,7 +12,7 @@ ACTIONS: tuple[Action, ...] = ("create", "update", "delete")
 
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     action: Action
     table: str

@@ -271,7 +271,7 @@ def plan(opts: Options, ref: str, tables: tuple[str, ...], out: str | None, fmt:
       configsync plan --out plan.json && configsync apply plan.json
     """
     with opts.workspace() as ws:
-        result = ws.plan(ref, tables, prune=not no_prune, use_cache=out is None)
+        result = ws.plan(ref, tables, prune=not no_prune, use_cache=True)
         if ws.repo.dirty_paths() and ref == "HEAD":
             click.echo("note: uncommitted changes in the work tree are not part of this plan", err=True)
         _echo_plan(ws, result, fmt)
@@ -317,7 +317,7 @@ def apply(
     if planfile and (ref or tables or no_prune):
         raise click.UsageError("a saved plan already fixes the revision and tables; drop --ref/--table/--no-prune")
     with opts.workspace() as ws:
-        the_plan = plan_module.load(Path(planfile)) if planfile else ws.plan(ref or "HEAD", tables, prune=not no_prune)
+        the_plan = plan_module.load(Path(planfile)) if planfile else ws.plan(ref or "HEAD", tables, prune=not no_prune, use_cache=True)
         _echo_plan(ws, the_plan)
         if dry_run:
             return EXIT_OK

@@ -20,7 +20,7 @@ from .values import Row, Value
 Key = tuple[Value, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Record:
     table: str
     key: Key

@@ -115,7 +115,7 @@ ENVIRONMENTS = "_environments"
 DELETE = "$delete"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Parsed:
     """One record file, parsed. Its node tree, which points problems at lines,
     is composed only when a problem needs it (the slow part of reading YAML)."""
@@ -135,7 +135,7 @@ class _Parsed:
         return self._node
 
 
-@dataclass
+@dataclass(slots=True)
 class _Draft:
     """A record being assembled from a base file and an environment overlay."""
 

@@ -30,6 +30,10 @@ from .values import Row, equal
 Confirm = Callable[[Plan], bool]
 # A snapshot commit's message lists the files it changed, up to this many.
 COMMIT_FILES_LISTED = 200
+# Cache names: a whole table directory (by git tree id) that passed its
+# schema; rows in sync with a tree by a snapshot's standard (same data).
+TREE_PREFIX = "tree:"
+SNAPSHOT_PREFIX = "snapshot:"
 
 
 @dataclass
@@ -217,16 +221,16 @@ class Workspace:
              commit: pygit2.Commit | None = None, use_cache: bool = False) -> Plan:
         """What apply would change to make the database match ``ref``.
 
-        ``use_cache`` (a plan to look at, not to apply): a table whose files
-        and rows are the ones an earlier plan found in sync is neither read
-        nor parsed; it has no fingerprint, so such a plan cannot be applied."""
+        ``use_cache``: a table whose files and rows (by PostgreSQL's digest)
+        are ones found in sync before is neither read nor parsed; apply then
+        checks that digest under its lock instead of each row's fingerprint."""
         names = self.config.select(list(tables) if tables else None)
         commit = commit or self.repo.resolve(ref)
         infos = self.describe(names)
         specs = self.read_specs(names, infos)
         trees = self.repo.table_trees(commit) if self.env is None else None
         settings = {t: self._sync_setting(t, spec, commit) for t, spec in zip(names, specs)} if trees else {}
-        skip = {t: self.cache.in_sync_digests(s, trees[t]) for t, s in settings.items()} if use_cache and trees else {}
+        skip = {t: self._known_digests(t, s, trees[t], commit) for t, s in settings.items()} if use_cache and trees else {}
         rows, digests = self.backend.read_unless(specs, skip)
         live = [t for t in names if rows[t] is not None]
         actual = {s.table.name: state_of_rows(self.config, s.table.name, rows[s.table.name] or [], s.key)
@@ -238,8 +242,12 @@ class Workspace:
         for table in (t for t in ordered if t in actual):
             kinds = {c.name: c.kind for c in infos[table].columns}
             items = changes(table, desired[table], actual[table], self.key_columns(table, infos[table]), kinds)
-            if not items and trees and table in digests:
-                self.cache.remember_in_sync(settings[table], trees[table], digests[table])
+            if trees:  # every table passed validation, or desired_state raised
+                schema = self._schema_id(commit, table)
+                if schema:
+                    self.cache.remember(schema, TREE_PREFIX + trees[table])
+                if not items and table in digests:
+                    self.cache.remember_in_sync(settings[table], trees[table], digests[table])
             found += for_mode(items, self.config.table(table).mode, prune)
         self.cache.save()
         plan = Plan(
@@ -250,9 +258,27 @@ class Workspace:
             tables=ordered,
             keys={t: list(self.key_columns(t, infos[t])) for t in ordered},
             fingerprints={t: fingerprint(actual[t]) for t in ordered if t in actual},
+            digests={t: digests[t] for t in ordered if t not in actual},
         )
         self._last_plan = (plan, infos, actual, desired)
         return plan
+
+    def _known_digests(self, table: str, setting: str, tree: str, commit: pygit2.Commit) -> set[str]:
+        """Digests of rows a plan of this tree would find nothing to change in:
+        found so by a plan, or the tree is a snapshot of those rows and its
+        files passed this schema (`validate` or a plan said so)."""
+        known = self.cache.in_sync_digests(setting, tree)
+        schema = self._schema_id(commit, table)
+        if schema and self.cache.knows_valid(schema, TREE_PREFIX + tree):
+            known |= self.cache.in_sync_digests(SNAPSHOT_PREFIX + setting, tree)
+        return known
+
+    def _schema_id(self, commit: pygit2.Commit, table: str) -> str:
+        try:
+            blob = commit.tree[self.repo.prefix + self.config.schema_path(table)].peel(pygit2.Blob)
+        except KeyError:
+            return ""
+        return self.cache.schema_id(blob.data)
 
     def _sync_setting(self, table: str, spec: ReadSpec, commit: pygit2.Commit) -> str:
         """Everything besides the files and the rows that decides whether a
@@ -323,7 +349,8 @@ class Workspace:
             self._raise_if_already_applied(plan)
             raise
         backup = self._save_backup(plan, infos, actual) if plan.has_changes else None
-        specs = self.read_specs(plan.tables, infos)
+        read = [t for t in plan.tables if t not in plan.digests]
+        specs = self.read_specs(read, infos)
         batch = WriteBatch(
             reads=specs,
             operations=self._operations(plan, infos),
@@ -335,6 +362,8 @@ class Workspace:
             history_table=self.config.history_table,
             lock_timeout=lock_timeout,
             extra={"non_atomic": non_atomic},  # Supabase REST without configsync_apply
+            digests=[(spec, plan.digests[spec.table.name])
+                     for spec in self.read_specs(list(plan.digests), infos)],
         )
 
         def verify(rows: dict[str, list[Row]]) -> None:
@@ -366,7 +395,7 @@ class Workspace:
         if self._last_plan is not None and self._last_plan[0] is plan:
             return self._last_plan[1], self._last_plan[2]
         infos = self.describe(plan.tables)
-        return infos, self.actual_state(plan.tables, infos)
+        return infos, self.actual_state([t for t in plan.tables if t not in plan.digests], infos)
 
     def _operations(self, plan: Plan, infos: Mapping[str, TableInfo]) -> list[Operation]:
         ops = []
@@ -388,13 +417,12 @@ class Workspace:
         rendered (the rest keep their blobs)."""
         base = self.repo.resolve(plan.revision)
         files: dict[str, bytes | None] = {}
-        source = self.repo.source_at(base)
         if self.env is None:
             if self._last_plan is not None and self._last_plan[0] is plan:
                 desired = self._last_plan[3]
             else:
-                desired = self.desired_state(source, plan.tables, infos)
-            for table in plan.tables:
+                desired = self.desired_state(self.repo.source_at(base), [t for t in plan.tables if t not in plan.digests], infos)
+            for table in (t for t in plan.tables if t not in plan.digests):  # those are the revision's files
                 info = infos[table]
                 kinds = {c.name: c.kind for c in info.columns}
                 for change in changes(table, desired[table], actual[table], self.key_columns(table, info),
@@ -405,6 +433,7 @@ class Workspace:
                         files[change.file] = render(self.config, table, change.before or {}, info.column_names)
         else:
             # With an overlay the files do not map 1:1 to rows: store the whole state.
+            source = self.repo.source_at(base)
             for table in plan.tables:
                 prefix = table_dir(self.config, table) + "/"
                 files.update({f.path: None for f in source.snapshots if f.path.startswith(prefix)})
@@ -454,7 +483,7 @@ class Workspace:
         specs = self.read_specs(names, infos)
         head = self.repo.head()
         trees = self.repo.table_trees(head) if head is not None and self.env is None else None
-        settings = {t: "snapshot:" + self._sync_setting(t, spec, head) for t, spec in zip(names, specs)
+        settings = {t: SNAPSHOT_PREFIX + self._sync_setting(t, spec, head) for t, spec in zip(names, specs)
                     } if trees is not None and head is not None else {}
         clean = self.repo.clean_tables(names) if settings else set()
         skip = {t: self.cache.in_sync_digests(settings[t], trees[t]) for t in clean} if trees else {}
@@ -532,20 +561,48 @@ class Workspace:
     def validate(self, paths: Sequence[str] = ()) -> list[Problem]:
         """Every problem in the work tree's record and schema files."""
         keys = {t: s.key for t, s in self.config.tables.items()}
-        source = self.repo.worktree_source()
+        names = list(self.config.tables)
+        trees = self._worktree_trees()
+        schemas = {t: self._worktree_schema_id(t) for t in trees} if trees else {}
+        skip = [t for t in names if trees and schemas.get(t) and self.cache.knows_valid(schemas[t], TREE_PREFIX + trees[t])]
+        live = [t for t in names if t not in skip]
+        source = self.repo.worktree_source(live if trees else None)
         problems: list[Problem] = []
         # The base, and each environment's merged result.
         envs = [None, *sorted(set(self.config.environments) | set(environments_in(self.config, source)))]
         for env in envs:
             try:
-                load_state(self.config, source, keys, env=env, cache=self.cache)
+                load_state(self.config, source, keys, live, env=env, cache=self.cache)
             except ValidationError as exc:
                 problems += [p for p in exc.problems if p not in problems]
+        for table in live:
+            prefix = table_dir(self.config, table) + "/"
+            if trees and schemas.get(table) and not any(p.file.startswith(prefix) for p in problems):
+                self.cache.remember(schemas[table], TREE_PREFIX + trees[table])
         self.cache.save()
         if paths:
             wanted = [self._config_relative(p) for p in paths]
             problems = [p for p in problems if any(p.file == w or p.file.startswith(w.rstrip("/") + "/") for w in wanted)]
         return problems
+
+    def _worktree_trees(self) -> dict[str, str] | None:
+        """HEAD's tree id of each table directory the work tree has unchanged
+        (None when the snapshots directory holds more than table directories)."""
+        head = self.repo.head()
+        trees = self.repo.table_trees(head) if head is not None else None
+        top = self.config.root / self.config.snapshots
+        if trees is None or (top.is_dir() and any(
+                p.name not in self.config.tables and p.name != ".gitkeep" for p in top.iterdir())):
+            return None
+        clean = self.repo.clean_tables(list(trees))
+        return {t: tree for t, tree in trees.items() if t in clean}
+
+    def _worktree_schema_id(self, table: str) -> str:
+        path = self.config.root / self.config.schema_path(table)
+        try:
+            return self.cache.schema_id(path.read_bytes()) if not path.is_symlink() else ""
+        except OSError:
+            return ""
 
     def _config_relative(self, path: str) -> str:
         absolute = Path(path).resolve()
@@ -611,7 +668,7 @@ class Workspace:
     # ---- status / rollback -----------------------------------------------------
 
     def status(self) -> Status:
-        plan = self.plan("HEAD")
+        plan = self.plan("HEAD", use_cache=True)
         entries = self.backend.history(self.config.history_table, limit=1)
         return Status(entries[0] if entries else None, plan.revision, plan)
 
@@ -649,7 +706,7 @@ class Workspace:
         if not apply and not dry_run:
             self.repo.advance(new)
             return RollbackResult(new, None, None, committed=True)
-        plan = self.plan(str(new.id), commit=new)
+        plan = self.plan(str(new.id), commit=new, use_cache=True)
         plan.ref = f"rollback of {commit}" if commit else f"restore of {to}"
         if dry_run:
             return RollbackResult(new, plan, None, committed=False)

@@ -68,7 +68,7 @@ class ReadSpec:
     key: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Operation:
     action: Literal["insert", "update", "delete"]
     table: TableInfo
@@ -98,6 +98,9 @@ class WriteBatch:
     history_table: str
     lock_timeout: float = 60.0
     extra: dict[str, object] = field(default_factory=dict)
+    # Tables the plan did not read: (what to digest, the digest it saw). The
+    # backend compares under the lock and raises StalePlanError on a difference.
+    digests: list[tuple[ReadSpec, str]] = field(default_factory=list)
 
 
 # Called inside the transaction, after the lock, with the freshly read rows;

@@ -10,7 +10,7 @@ import psycopg
 from psycopg.types.json import Jsonb, set_json_loads
 
 from .. import values
-from ..errors import BackendError
+from ..errors import BackendError, StalePlanError
 from ..values import Row, Value
 from .base import Column, ForeignKey, ReadSpec, TableInfo, WriteBatch
 from .sql import SqlBackend, quote
@@ -224,18 +224,36 @@ class PostgresBackend(SqlBackend):
             cur = conn.cursor()
             self._begin_read(cur)
             try:
-                # Text output that depends on nothing but the values.
-                cur.execute("SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres'; "
-                            "SET LOCAL extra_float_digits = 3; SET LOCAL bytea_output = 'hex'")
+                self._digest_settings(cur)
+                digests = {spec.table.name: self._digest(cur, spec) for spec in specs}
+                self._digest_settings(cur, reset=True)  # rows are read as they always are
                 for spec in specs:
                     name = spec.table.name
-                    digests[name] = self._digest(cur, spec)
                     rows[name] = None if digests[name] in skip.get(name, ()) else self._read_rows(cur, spec)
             finally:
                 cur.execute("ROLLBACK")
         except psycopg.Error as exc:
             raise BackendError(f"reading from {self.display_url} failed: {self._describe_error(exc)}") from None
         return rows, digests
+
+    @staticmethod
+    def _digest_settings(cur: Any, reset: bool = False) -> None:
+        # Text output that depends on nothing but the values, while digesting.
+        settings = {"DateStyle": "'ISO, YMD'", "IntervalStyle": "'postgres'", "extra_float_digits": "3",
+                    "bytea_output": "'hex'"}
+        cur.execute("; ".join(f"SET LOCAL {name} = {'DEFAULT' if reset else value}" for name, value in settings.items()))
+
+    def _check_digests(self, cur: Any, digests: list[tuple[ReadSpec, str]]) -> None:
+        if not digests:
+            return
+        self._digest_settings(cur)
+        changed = [spec.table.name for spec, seen in digests if self._digest(cur, spec) != seen]
+        self._digest_settings(cur, reset=True)
+        if changed:
+            raise StalePlanError(
+                f"the database changed since this plan was made: {', '.join(changed)} "
+                "(rows added, removed or edited)\nNothing was applied. Make a new plan and review it."
+            )
 
     @staticmethod
     def _digest(cur: Any, spec: ReadSpec) -> str:
@@ -253,7 +271,7 @@ class PostgresBackend(SqlBackend):
         self._utc(cur)
         cur.execute(f"SET LOCAL lock_timeout = '{int(batch.lock_timeout * 1000)}ms'")
         cur.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_ID])
-        tables = sorted({spec.table.name for spec in batch.reads})
+        tables = sorted({spec.table.name for spec in batch.reads} | {spec.table.name for spec, _ in batch.digests})
         if tables:
             # EXCLUSIVE blocks other writers (dashboard edits) between our
             # stale check and commit, but lets readers through.

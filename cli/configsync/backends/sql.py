@@ -92,6 +92,10 @@ class SqlBackend(Backend):
             for raw in cur.fetchall()
         ]
 
+    def _check_digests(self, cur: Any, digests: list[tuple[ReadSpec, str]]) -> None:
+        if digests:  # only a backend whose read_unless gives digests gets any
+            raise BackendError(f"{self.display_url}: this database cannot check table digests")
+
     @staticmethod
     def _column(table: TableInfo, name: str) -> Column:
         column = table.column(name)
@@ -109,6 +113,7 @@ class SqlBackend(Backend):
             self._begin_write(cur, batch)
             try:
                 verify({spec.table.name: self._read_rows(cur, spec) for spec in batch.reads})
+                self._check_digests(cur, batch.digests)
                 for group in _groups(batch.operations):
                     current = group[0]
                     self._execute_group(cur, group)
@@ -158,7 +163,7 @@ class SqlBackend(Backend):
         retry: tuple[type[BaseException], ...] = (*self.driver_errors, ValueError, OverflowError)
         try:
             sql = self._statement(group[0])
-            cur.executemany(sql, [self._params(op) for op in group])
+            cur.executemany(sql, (self._params(op) for op in group))
             if cur.rowcount not in (-1, len(group)):
                 raise ValueError("row count mismatch")
         except retry as exc:
