@@ -272,7 +272,9 @@ def plan(opts: Options, ref: str, tables: tuple[str, ...], out: str | None, fmt:
     """
     with opts.workspace() as ws:
         result = ws.plan(ref, tables, prune=not no_prune, use_cache=True)
-        if ws.repo.dirty_paths() and ref == "HEAD":
+        # A hint for people at a terminal; a CI checkout is clean, and finding
+        # out costs a stat of every record file (a second at 300,000 files).
+        if ref == "HEAD" and sys.stderr.isatty() and ws.repo.dirty_paths():
             click.echo("note: uncommitted changes in the work tree are not part of this plan", err=True)
         _echo_plan(ws, result, fmt)
         for reason in result.unsafe_reasons():

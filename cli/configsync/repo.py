@@ -176,7 +176,7 @@ class Repo:
         )
         config_file = self.prefix + CONFIG_FILE
         dirty = []
-        for path, flags in self.git.status().items():
+        for path, flags in self.git.status(untracked_files="normal").items():
             if flags & FileStatus.IGNORED or flags == FileStatus.CURRENT:
                 continue
             if path.startswith(watched) or path == config_file:

@@ -137,6 +137,18 @@ def json_backup_script(url: str, out: Path) -> str:
     )
 
 
+# What one file per row costs before any configsync work: create 3N small
+# files (a snapshot writes as many). On a slow disk this alone exceeds 10x pg_dump.
+FILES_FLOOR = """
+import os, sys
+top, count = sys.argv[1], int(sys.argv[2])
+os.makedirs(top)
+for i in range(count):
+    with open(os.path.join(top, f"{i}.yaml"), "wb") as f:
+        f.write(b"id: %d\\nname: row-%d\\n" % (i, i))
+"""
+
+
 def run_size(base_url: str, n: int, work: Path) -> list[Figure]:
     print(f"N = {n:,} rows per table", file=sys.stderr, flush=True)
     name = f"bench_{uuid.uuid4().hex[:8]}"
@@ -169,6 +181,8 @@ def run_size(base_url: str, n: int, work: Path) -> list[Figure]:
         figures.append(measure("psql \\copy (CSV)", n, [pg_bin("psql"), "-q", url, *copies], repo, env, ok=(0,)))
         figures.append(measure("JSON backup script", n,
                                [sys.executable, "-c", json_backup_script(url, work / f"backup-{n}.json")], repo, env, ok=(0,)))
+        figures.append(measure("write 3N files (floor)", n, [sys.executable, "-c", FILES_FLOOR, str(work / f"floor-{n}"),
+                                                            str(n * len(TABLES))], repo, env, ok=(0,)))
         figures.append(measure("snapshot (empty dir)", n, [*cs, "snapshot"], repo, env))
         shutil.rmtree(repo / "config-snapshots")
         figures.append(measure("snapshot --commit", n, [*cs, "snapshot", "--commit"], repo, env))
@@ -202,7 +216,25 @@ def table(figures: list[Figure]) -> str:
             a = next(f.seconds for f in figures if f.command == command and f.n == sizes[-2])
             b = next(f.seconds for f in figures if f.command == command and f.n == sizes[-1])
             lines.append(f"| {command} | {b / a:.1f} |")
+    lines += ["", *targets(figures)]
     return "\n".join(lines)
+
+
+def targets(figures: list[Figure]) -> list[str]:
+    """Issue 6's targets at the largest size, each met or not."""
+    n = max(f.n for f in figures)
+    at = {f.command: f for f in figures if f.n == n}
+    floor = at["pg_dump --data-only"].seconds
+    checks = [
+        (f"plan (no change) <= 3x pg_dump", at["plan (no change)"].seconds <= 3 * floor),
+        (f"snapshot (no drift) <= 3x pg_dump", at["snapshot (no drift)"].seconds <= 3 * floor),
+        (f"snapshot (empty dir) <= 10x pg_dump", at["snapshot (empty dir)"].seconds <= 10 * floor),
+        ("apply (1% changed) <= 1/5 of apply (initial load)",
+         at["apply (1% changed)"].seconds <= at["apply (initial load)"].seconds / 5),
+        (f"peak memory < 1 GB (largest: {max(f.mb for f in at.values() if f.command.startswith(('snapshot', 'plan', 'apply', 'validate', 'rollback'))):.0f} MB)",
+         all(f.mb < 1024 for f in at.values())),
+    ]
+    return [f"Targets at N={n:,}:", ""] + [f"- {'met' if ok else 'NOT met'}: {label}" for label, ok in checks]
 
 
 def main() -> None:
