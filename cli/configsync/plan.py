@@ -50,9 +50,15 @@ class Plan:
     tables: list[str]  # parents before children
     keys: dict[str, list[str]]
     fingerprints: dict[str, dict[str, str]]
-    # Tables whose rows were not read: the database's digest of them, which
-    # apply checks under its lock instead of each row's fingerprint.
+    # PostgreSQL's digest of each table's rows as the plan saw them. Apply
+    # compares it under its lock first and reads rows only where it differs
+    # (to name what changed); tables without fingerprints were never read.
     digests: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def unread(self) -> list[str]:
+        """Tables the plan found in sync by digest alone."""
+        return [t for t in self.tables if t not in self.fingerprints]
     created_at: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
 
     @property
@@ -109,8 +115,8 @@ class Plan:
         """Raise StalePlanError naming what changed since the plan was made."""
         differences = []
         for table in self.tables:
-            if table in self.digests:
-                continue  # checked by the backend, under the lock
+            if table not in current:
+                continue  # unread, or its digest matched: the backend checked it under the lock
             then = self.fingerprints.get(table, {})
             now = fingerprint(current.get(table, {}))
             if then == now:

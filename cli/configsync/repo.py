@@ -23,6 +23,7 @@ from .records import Source, SourceFile
 from .yamlio import MAX_BYTES
 
 BACKUP_PREFIX = "refs/configsync/backups/"
+_Nested = dict[str, "bytes | None | _Nested"]  # a directory's changed entries, by name
 FALLBACK_IDENTITY = ("configsync", "configsync@localhost")
 
 
@@ -196,18 +197,40 @@ class Repo:
             return pygit2.Signature(*FALLBACK_IDENTITY)
 
     def tree_with(self, base: pygit2.Commit | None, files: dict[str, bytes | None]) -> pygit2.Oid:
-        """A tree equal to ``base``'s with ``files`` (config-root paths) written or removed."""
-        index = pygit2.Index()
-        if base is not None:
-            index.read_tree(base.tree)
+        """A tree equal to ``base``'s with ``files`` (config-root paths) written or removed.
+
+        Only the directories on the way to a changed file are rebuilt; the
+        rest keep their tree ids (an index of every path costs O(n) per path)."""
+        nested: _Nested = {}
         for path, data in files.items():
-            git_path = self.prefix + path
-            if data is None:
-                if git_path in index:
-                    index.remove(git_path)
+            *directories, name = (self.prefix + path).split("/")
+            level = nested
+            for directory in directories:
+                sub = level.setdefault(directory, {})
+                if not isinstance(sub, dict):  # a file where a directory goes: the directory wins
+                    sub = level[directory] = {}
+                level = sub
+            level[name] = data
+        return self._write_tree(base.tree if base is not None else None, nested) or self.git.TreeBuilder().write()
+
+    def _write_tree(self, tree: pygit2.Tree | None, changes: _Nested) -> pygit2.Oid | None:
+        """The tree with ``changes`` made; None when nothing is left in it (git keeps no empty directories)."""
+        builder = self.git.TreeBuilder(tree) if tree is not None else self.git.TreeBuilder()
+        for name, change in changes.items():
+            existing = builder.get(name)
+            if isinstance(change, dict):
+                subtree = existing.peel(pygit2.Tree) if existing is not None and existing.type == ObjectType.TREE else None
+                oid = self._write_tree(subtree, change)
+                if oid is not None:
+                    builder.insert(name, oid, FileMode.TREE)
+                elif existing is not None:
+                    builder.remove(name)
+            elif change is None:
+                if existing is not None:
+                    builder.remove(name)
             else:
-                index.add(pygit2.IndexEntry(git_path, self.git.create_blob(data), FileMode.BLOB))
-        return index.write_tree(self.git)
+                builder.insert(name, self.git.create_blob(change), FileMode.BLOB)
+        return builder.write() if len(builder) else None
 
     def commit_files(self, files: dict[str, bytes | None], message: str) -> pygit2.Oid:
         """Commit exactly these paths on top of HEAD, and stage them so the work

@@ -191,7 +191,8 @@ class Workspace:
         return self._state_of(specs, rows)
 
     def _state_of(self, specs: Sequence[ReadSpec], rows: Mapping[str, list[Row]]) -> State:
-        return {s.table.name: state_of_rows(self.config, s.table.name, rows[s.table.name], s.key) for s in specs}
+        return {s.table.name: state_of_rows(self.config, s.table.name, rows[s.table.name], s.key)
+                for s in specs if s.table.name in rows}
 
     def desired_state(
         self, source: Source, tables: Sequence[str], infos: Mapping[str, TableInfo],
@@ -258,7 +259,7 @@ class Workspace:
             tables=ordered,
             keys={t: list(self.key_columns(t, infos[t])) for t in ordered},
             fingerprints={t: fingerprint(actual[t]) for t in ordered if t in actual},
-            digests={t: digests[t] for t in ordered if t not in actual},
+            digests={t: digests[t] for t in ordered if t in digests},
         )
         self._last_plan = (plan, infos, actual, desired)
         return plan
@@ -349,8 +350,7 @@ class Workspace:
             self._raise_if_already_applied(plan)
             raise
         backup = self._save_backup(plan, infos, actual) if plan.has_changes else None
-        read = [t for t in plan.tables if t not in plan.digests]
-        specs = self.read_specs(read, infos)
+        specs = self.read_specs([t for t in plan.tables if t not in plan.unread], infos)
         batch = WriteBatch(
             reads=specs,
             operations=self._operations(plan, infos),
@@ -363,7 +363,7 @@ class Workspace:
             lock_timeout=lock_timeout,
             extra={"non_atomic": non_atomic},  # Supabase REST without configsync_apply
             digests=[(spec, plan.digests[spec.table.name])
-                     for spec in self.read_specs(list(plan.digests), infos)],
+                     for spec in self.read_specs([t for t in plan.tables if t in plan.digests], infos)],
         )
 
         def verify(rows: dict[str, list[Row]]) -> None:
@@ -395,7 +395,7 @@ class Workspace:
         if self._last_plan is not None and self._last_plan[0] is plan:
             return self._last_plan[1], self._last_plan[2]
         infos = self.describe(plan.tables)
-        return infos, self.actual_state([t for t in plan.tables if t not in plan.digests], infos)
+        return infos, self.actual_state([t for t in plan.tables if t not in plan.unread], infos)
 
     def _operations(self, plan: Plan, infos: Mapping[str, TableInfo]) -> list[Operation]:
         ops = []
@@ -417,12 +417,13 @@ class Workspace:
         rendered (the rest keep their blobs)."""
         base = self.repo.resolve(plan.revision)
         files: dict[str, bytes | None] = {}
+        read = [t for t in plan.tables if t not in plan.unread]  # the others are the revision's files
         if self.env is None:
             if self._last_plan is not None and self._last_plan[0] is plan:
                 desired = self._last_plan[3]
             else:
-                desired = self.desired_state(self.repo.source_at(base), [t for t in plan.tables if t not in plan.digests], infos)
-            for table in (t for t in plan.tables if t not in plan.digests):  # those are the revision's files
+                desired = self.desired_state(self.repo.source_at(base), read, infos)
+            for table in read:
                 info = infos[table]
                 kinds = {c.name: c.kind for c in info.columns}
                 for change in changes(table, desired[table], actual[table], self.key_columns(table, info),

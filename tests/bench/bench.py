@@ -187,6 +187,9 @@ def run_size(base_url: str, n: int, work: Path) -> list[Figure]:
         shutil.rmtree(repo / "config-snapshots")
         figures.append(measure("snapshot --commit", n, [*cs, "snapshot", "--commit"], repo, env))
         figures.append(measure("snapshot (no drift)", n, [*cs, "snapshot"], repo, env))
+        # Right after a commit git must re-hash files as new as its index
+        # ("racily clean"); this is the steady state of a scheduled snapshot.
+        figures.append(measure("snapshot (no drift, again)", n, [*cs, "snapshot"], repo, env))
         figures.append(measure("validate", n, [*cs, "validate"], repo, env, ok=(0,)))
         figures.append(measure("plan (no change)", n, [*cs, "plan"], repo, env, ok=(0,)))
         change_one_percent(repo, n)
@@ -226,9 +229,10 @@ def targets(figures: list[Figure]) -> list[str]:
     at = {f.command: f for f in figures if f.n == n}
     floor = at["pg_dump --data-only"].seconds
     checks = [
-        (f"plan (no change) <= 3x pg_dump", at["plan (no change)"].seconds <= 3 * floor),
-        (f"snapshot (no drift) <= 3x pg_dump", at["snapshot (no drift)"].seconds <= 3 * floor),
-        (f"snapshot (empty dir) <= 10x pg_dump", at["snapshot (empty dir)"].seconds <= 10 * floor),
+        ("plan (no change) <= 3x pg_dump", at["plan (no change)"].seconds <= 3 * floor),
+        ("snapshot (no drift) <= 3x pg_dump", at["snapshot (no drift)"].seconds <= 3 * floor),
+        ("snapshot (no drift, again) <= 3x pg_dump", at["snapshot (no drift, again)"].seconds <= 3 * floor),
+        ("snapshot (empty dir) <= 10x pg_dump", at["snapshot (empty dir)"].seconds <= 10 * floor),
         ("apply (1% changed) <= 1/5 of apply (initial load)",
          at["apply (1% changed)"].seconds <= at["apply (initial load)"].seconds / 5),
         (f"peak memory < 1 GB (largest: {max(f.mb for f in at.values() if f.command.startswith(('snapshot', 'plan', 'apply', 'validate', 'rollback'))):.0f} MB)",

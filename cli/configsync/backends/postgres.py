@@ -243,17 +243,20 @@ class PostgresBackend(SqlBackend):
                     "bytea_output": "'hex'"}
         cur.execute("; ".join(f"SET LOCAL {name} = {'DEFAULT' if reset else value}" for name, value in settings.items()))
 
-    def _check_digests(self, cur: Any, digests: list[tuple[ReadSpec, str]]) -> None:
-        if not digests:
-            return
+    def _unchanged_by_digest(self, cur: Any, batch: WriteBatch) -> set[str]:
+        if not batch.digests:
+            return set()
         self._digest_settings(cur)
-        changed = [spec.table.name for spec, seen in digests if self._digest(cur, spec) != seen]
+        changed = {spec.table.name for spec, seen in batch.digests if self._digest(cur, spec) != seen}
         self._digest_settings(cur, reset=True)
-        if changed:
+        read = {spec.table.name for spec in batch.reads}
+        unread = sorted(changed - read)  # no rows to compare: the digest is all there is
+        if unread:
             raise StalePlanError(
-                f"the database changed since this plan was made: {', '.join(changed)} "
+                f"the database changed since this plan was made: {', '.join(unread)} "
                 "(rows added, removed or edited)\nNothing was applied. Make a new plan and review it."
             )
+        return {spec.table.name for spec, _ in batch.digests} - changed
 
     @staticmethod
     def _digest(cur: Any, spec: ReadSpec) -> str:
