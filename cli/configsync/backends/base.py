@@ -98,8 +98,9 @@ class WriteBatch:
     history_table: str
     lock_timeout: float = 60.0
     extra: dict[str, object] = field(default_factory=dict)
-    # Tables the plan did not read: (what to digest, the digest it saw). The
-    # backend compares under the lock and raises StalePlanError on a difference.
+    # (what to digest, the digest the plan saw), where the backend gave one.
+    # Under the lock, a table whose digest still matches needs no re-read; one
+    # not in ``reads`` whose digest moved raises StalePlanError.
     digests: list[tuple[ReadSpec, str]] = field(default_factory=list)
 
 
