@@ -15,8 +15,8 @@ import pytest
 from helpers import MOOSE, commit_all, dump, execute, postgres_moose, run, sqlite_moose
 from support import postgres
 
-# The real backup lives in the workplace's shared/ folder, beside this repository.
-BACKUP = Path(__file__).resolve().parents[2] / "shared" / "examples" / "moose" / "config-backup-2025-10-03.json"
+# The real backup, shipped with the example (a copy of the workplace's shared/examples/moose/).
+BACKUP = Path(__file__).resolve().parents[1] / "examples" / "moose" / "config-backup-2025-10-03.json"
 
 EXTRA_DDL = """
 CREATE TYPE tier AS ENUM ('free', 'pro', 'enterprise');

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import zlib
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import psycopg
 from psycopg.types.json import Jsonb, set_json_loads
@@ -215,7 +215,7 @@ class PostgresBackend(SqlBackend):
         cur.execute("SET LOCAL TIME ZONE 'UTC'")
 
     def read_unless(
-        self, specs: list[ReadSpec], skip: Mapping[str, set[str]]
+        self, specs: list[ReadSpec], skip: Callable[[], Mapping[str, set[str]]]
     ) -> tuple[dict[str, list[Row] | None], dict[str, str]]:
         rows: dict[str, list[Row] | None] = {}
         digests: dict[str, str] = {}
@@ -227,9 +227,10 @@ class PostgresBackend(SqlBackend):
                 self._digest_settings(cur)
                 digests = {spec.table.name: self._digest(cur, spec) for spec in specs}
                 self._digest_settings(cur, reset=True)  # rows are read as they always are
+                skipping = skip()
                 for spec in specs:
                     name = spec.table.name
-                    rows[name] = None if digests[name] in skip.get(name, ()) else self._read_rows(cur, spec)
+                    rows[name] = None if digests[name] in skipping.get(name, ()) else self._read_rows(cur, spec)
             finally:
                 cur.execute("ROLLBACK")
         except psycopg.Error as exc:
