@@ -162,11 +162,10 @@ class Repo:
                     yield SourceFile(f"{rel_dir}/{name}", handle.read(MAX_BYTES + 1))
 
     def clean_tables(self, tables: Sequence[str]) -> set[str]:
-        """Tables whose record directory in the work tree is exactly HEAD's.
-        Safe in another thread: it opens the repository on its own."""
+        """Tables whose record directory in the work tree is exactly HEAD's."""
         prefixes = {t: f"{self.prefix}{self.config.snapshots}/{t}/" for t in tables}
         dirty: set[str] = set()
-        for path, flags in pygit2.Repository(self.git.path).status(untracked_files="normal").items():
+        for path, flags in self.git.status(untracked_files="normal").items():
             if flags & FileStatus.IGNORED or flags == FileStatus.CURRENT:
                 continue
             dirty.update(t for t, prefix in prefixes.items() if path.startswith(prefix) or prefix.startswith(path))

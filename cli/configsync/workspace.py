@@ -9,7 +9,6 @@ from __future__ import annotations
 import getpass
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -233,7 +232,7 @@ class Workspace:
         trees = self.repo.table_trees(commit) if self.env is None else None
         settings = {t: self._sync_setting(t, spec, commit) for t, spec in zip(names, specs)} if trees else {}
         skip = {t: self._known_digests(t, s, trees[t], commit) for t, s in settings.items()} if use_cache and trees else {}
-        rows, digests = self.backend.read_unless(specs, lambda: skip)
+        rows, digests = self.backend.read_unless(specs, skip)
         live = [t for t in names if rows[t] is not None]
         actual = {s.table.name: state_of_rows(self.config, s.table.name, rows[s.table.name] or [], s.key)
                   for s in specs if s.table.name in live}
@@ -487,16 +486,9 @@ class Workspace:
         trees = self.repo.table_trees(head) if head is not None and self.env is None else None
         settings = {t: SNAPSHOT_PREFIX + self._sync_setting(t, spec, head) for t, spec in zip(names, specs)
                     } if trees is not None and head is not None else {}
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            # git stats every record file while the database digests its tables
-            checking = pool.submit(self.repo.clean_tables, names) if settings else None
-
-            def skip() -> dict[str, set[str]]:
-                clean = checking.result() if checking is not None else set()
-                return {t: self.cache.in_sync_digests(settings[t], trees[t]) for t in clean} if trees else {}
-
-            read, digests = self.backend.read_unless(specs, skip)
-            clean = checking.result() if checking is not None else set()
+        clean = self.repo.clean_tables(names) if settings else set()
+        skip = {t: self.cache.in_sync_digests(settings[t], trees[t]) for t in clean} if trees else {}
+        read, digests = self.backend.read_unless(specs, skip)
         live = [t for t in names if read[t] is not None]
         actual = {s.table.name: state_of_rows(self.config, s.table.name, read[s.table.name] or [], s.key)
                   for s in specs if s.table.name in live}

@@ -124,13 +124,11 @@ class Backend(abc.ABC):
         """Rows of several tables, read from one consistent snapshot where possible."""
 
     def read_unless(
-        self, specs: list[ReadSpec], skip: Callable[[], Mapping[str, set[str]]]
+        self, specs: list[ReadSpec], skip: Mapping[str, set[str]]
     ) -> tuple[dict[str, list[Row] | None], dict[str, str]]:
         """Like ``read``, from one snapshot, but with a digest of each table's
         rows where the database can compute one; a table whose digest is in
-        ``skip()`` is not read (None). ``skip`` is called once the digests
-        are in, so the caller's own work (a git status) can overlap the
-        database's. Returns (rows, digests)."""
+        ``skip`` is not read (None). Returns (rows, digests)."""
         rows: dict[str, list[Row] | None] = dict(self.read(specs))
         return rows, {}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import zlib
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import psycopg
 from psycopg.types.json import Jsonb, set_json_loads
@@ -215,7 +215,7 @@ class PostgresBackend(SqlBackend):
         cur.execute("SET LOCAL TIME ZONE 'UTC'")
 
     def read_unless(
-        self, specs: list[ReadSpec], skip: Callable[[], Mapping[str, set[str]]]
+        self, specs: list[ReadSpec], skip: Mapping[str, set[str]]
     ) -> tuple[dict[str, list[Row] | None], dict[str, str]]:
         rows: dict[str, list[Row] | None] = {}
         digests: dict[str, str] = {}
@@ -224,13 +224,10 @@ class PostgresBackend(SqlBackend):
             cur = conn.cursor()
             self._begin_read(cur)
             try:
-                self._digest_settings(cur)
-                digests = {spec.table.name: self._digest(cur, spec) for spec in specs}
-                self._digest_settings(cur, reset=True)  # rows are read as they always are
-                skipping = skip()
+                digests = self._digests(cur, specs)
                 for spec in specs:
                     name = spec.table.name
-                    rows[name] = None if digests[name] in skipping.get(name, ()) else self._read_rows(cur, spec)
+                    rows[name] = None if digests[name] in skip.get(name, ()) else self._read_rows(cur, spec)
             finally:
                 cur.execute("ROLLBACK")
         except psycopg.Error as exc:
@@ -247,9 +244,8 @@ class PostgresBackend(SqlBackend):
     def _unchanged_by_digest(self, cur: Any, batch: WriteBatch) -> set[str]:
         if not batch.digests:
             return set()
-        self._digest_settings(cur)
-        changed = {spec.table.name for spec, seen in batch.digests if self._digest(cur, spec) != seen}
-        self._digest_settings(cur, reset=True)
+        now = self._digests(cur, [spec for spec, _ in batch.digests])
+        changed = {spec.table.name for spec, seen in batch.digests if now[spec.table.name] != seen}
         read = {spec.table.name for spec in batch.reads}
         unread = sorted(changed - read)  # no rows to compare: the digest is all there is
         if unread:
@@ -259,16 +255,24 @@ class PostgresBackend(SqlBackend):
             )
         return {spec.table.name for spec, _ in batch.digests} - changed
 
-    @staticmethod
-    def _digest(cur: Any, spec: ReadSpec) -> str:
-        """Row count and an md5 over every row's text, in key order: a seventh
-        of the time of reading the rows, and it changes whenever a value does."""
-        row = ", ".join(quote(c) for c in spec.columns) or "1"
-        order = ", ".join(quote(k) for k in spec.key)
-        cur.execute(f"SELECT count(*), md5(string_agg(md5(ROW({row})::text), '' ORDER BY {order})) "
-                    f"FROM {quote(spec.table.name)}")
-        count, digest = cur.fetchone()
-        return f"{count}:{digest or ''}"
+    def _digests(self, cur: Any, specs: Sequence[ReadSpec]) -> dict[str, str]:
+        """Per table, the row count and an md5 over every row's text in key
+        order: a seventh of the time of reading the rows, and it changes
+        whenever a value does. One statement for all tables; rows read
+        afterwards see the session's usual output settings again."""
+        if not specs:
+            return {}
+        parts = []
+        for spec in specs:
+            row = ", ".join(quote(c) for c in spec.columns) or "1"
+            order = ", ".join(quote(k) for k in spec.key)
+            parts.append(f"(SELECT count(*) || ':' || coalesce(md5(string_agg(md5(ROW({row})::text), '' "
+                         f"ORDER BY {order})), '') FROM {quote(spec.table.name)})")
+        self._digest_settings(cur)
+        cur.execute("SELECT " + ", ".join(parts))
+        found = cur.fetchone()
+        self._digest_settings(cur, reset=True)
+        return {spec.table.name: str(value) for spec, value in zip(specs, found)}
 
     def _begin_write(self, cur: Any, batch: WriteBatch) -> None:
         cur.execute("BEGIN")
