@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import random
 import signal
 import socket
@@ -1030,7 +1031,12 @@ def run_together(repo: Path, url: str, revisions: Sequence[str], logs: Path, *,
         assert code in (0, 1), text
         if code == 1:
             assert "the database changed since this plan was made" in text, text
-            assert "system_config budget_limits: changed" in text, text
+            if hold:  # all planned against one state, so the winner's new cap is in every refusal
+                assert "system_config budget_limits: changed" in text, text
+            else:
+                # Racing, a plan may be overtaken by A->B->A: the same revision applied
+                # again recreates its flag with a new generated id, and only that row differs.
+                assert re.search(r"system_config \S+: (changed|created|deleted)", text), text
             assert "Nothing was applied." in text, text
     return results
 
