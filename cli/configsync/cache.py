@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from pathlib import Path
+from typing import Sequence
 
 from . import __version__
 
@@ -52,46 +53,34 @@ class ValidationCache:
     def schema_id(self, schema: bytes) -> str:
         return content_id(__version__.encode(), schema)
 
+    def _select(self, sql: str, params: Sequence[str]) -> list[str]:
+        """The first column of a query's rows; none when the cache cannot be read."""
+        conn = self._connect()
+        if conn is None:
+            return []
+        try:
+            return [row[0] for row in conn.execute(sql, params).fetchall()]
+        except sqlite3.Error:
+            return []
+        finally:
+            conn.close()
+
     def is_valid(self, schema: str, record: str) -> bool:
         if schema not in self._known:
-            self._known[schema] = set()
-            conn = self._connect()
-            if conn is not None:
-                with conn:
-                    rows = conn.execute("SELECT record FROM valid WHERE schema = ?", [schema]).fetchall()
-                self._known[schema] = {r[0] for r in rows}
-                conn.close()
+            self._known[schema] = set(self._select("SELECT record FROM valid WHERE schema = ?", [schema]))
         return record in self._known[schema]
 
     def in_sync_digests(self, setting: str, tree: str) -> set[str]:
         """Digests of the table's rows known to match this tree of files."""
-        conn = self._connect()
-        if conn is None:
-            return set()
-        try:
-            rows = conn.execute("SELECT digest FROM in_sync WHERE setting = ? AND tree = ?", [setting, tree]).fetchall()
-        except sqlite3.Error:
-            return set()
-        finally:
-            conn.close()
-        return {r[0] for r in rows}
+        return set(self._select("SELECT digest FROM in_sync WHERE setting = ? AND tree = ?", [setting, tree]))
 
     def remember_in_sync(self, setting: str, tree: str, digest: str) -> None:
         self._in_sync.append((setting, tree, digest))
 
     def knows_valid(self, schema: str, record: str) -> bool:
         """is_valid for one entry, without loading the schema's whole set."""
-        if record in self._known.get(schema, ()):
-            return True
-        conn = self._connect()
-        if conn is None:
-            return False
-        try:
-            return conn.execute("SELECT 1 FROM valid WHERE schema = ? AND record = ?", [schema, record]).fetchone() is not None
-        except sqlite3.Error:
-            return False
-        finally:
-            conn.close()
+        return record in self._known.get(schema, ()) or bool(
+            self._select("SELECT record FROM valid WHERE schema = ? AND record = ?", [schema, record]))
 
     def remember(self, schema: str, record: str) -> None:
         self._known.setdefault(schema, set()).add(record)

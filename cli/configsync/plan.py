@@ -59,6 +59,11 @@ class Plan:
     def unread(self) -> list[str]:
         """Tables the plan found in sync by digest alone."""
         return [t for t in self.tables if t not in self.fingerprints]
+
+    @property
+    def read_tables(self) -> list[str]:
+        """Tables whose rows the plan read (it has their fingerprints)."""
+        return [t for t in self.tables if t in self.fingerprints]
     created_at: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
 
     @property

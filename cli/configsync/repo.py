@@ -83,11 +83,8 @@ class Repo:
         """The files of a revision; with ``tables``, only those tables' record
         files (the caller has checked nothing else is in the directory)."""
         source = Source(f"revision {self.describe(commit, ref)}", revision=str(commit.id))
-        if tables is None:
-            source.snapshots = list(self._tree_files(commit.tree, self.config.snapshots))
-        else:
-            for table in tables:
-                source.snapshots += self._tree_files(commit.tree, f"{self.config.snapshots}/{table}")
+        for directory in self._record_dirs(tables):
+            source.snapshots += self._tree_files(commit.tree, directory)
         source.schemas = {f.path: f for f in self._tree_files(commit.tree, self.config.schemas)}
         return source
 
@@ -126,17 +123,18 @@ class Repo:
             elif obj.type == ObjectType.BLOB:
                 yield SourceFile(path, blob_id=str(obj.id), load=functools.partial(self._blob_data, obj.id))
 
+    def _record_dirs(self, tables: Sequence[str] | None) -> list[str]:
+        snapshots = self.config.snapshots
+        return [snapshots] if tables is None else [f"{snapshots}/{table}" for table in tables]
+
     def _blob_data(self, oid: pygit2.Oid) -> bytes:
         return self.git[oid].peel(pygit2.Blob).data
 
     def worktree_source(self, tables: Sequence[str] | None = None) -> Source:
         """The work tree's files; with ``tables``, only those tables' record files."""
         source = Source("work tree")
-        if tables is None:
-            source.snapshots = list(self._disk_files(self.config.snapshots))
-        else:
-            for table in tables:
-                source.snapshots += self._disk_files(f"{self.config.snapshots}/{table}")
+        for directory in self._record_dirs(tables):
+            source.snapshots += self._disk_files(directory)
         source.schemas = {f.path: f for f in self._disk_files(self.config.schemas)}
         return source
 

@@ -190,9 +190,10 @@ class Workspace:
         rows = self.backend.read(specs)
         return self._state_of(specs, rows)
 
-    def _state_of(self, specs: Sequence[ReadSpec], rows: Mapping[str, list[Row]]) -> State:
-        return {s.table.name: state_of_rows(self.config, s.table.name, rows[s.table.name], s.key)
-                for s in specs if s.table.name in rows}
+    def _state_of(self, specs: Sequence[ReadSpec], rows: Mapping[str, list[Row] | None]) -> State:
+        """The records of every table that was read (a table not read: absent)."""
+        return {s.table.name: state_of_rows(self.config, s.table.name, table_rows, s.key)
+                for s in specs if (table_rows := rows.get(s.table.name)) is not None}
 
     def desired_state(
         self, source: Source, tables: Sequence[str], infos: Mapping[str, TableInfo],
@@ -230,12 +231,12 @@ class Workspace:
         infos = self.describe(names)
         specs = self.read_specs(names, infos)
         trees = self.repo.table_trees(commit) if self.env is None else None
-        settings = {t: self._sync_setting(t, spec, commit) for t, spec in zip(names, specs)} if trees else {}
-        skip = {t: self._known_digests(t, s, trees[t], commit) for t, s in settings.items()} if use_cache and trees else {}
+        schemas = {t: self._schema_id(commit, t) for t in names} if trees else {}
+        settings = {t: self._sync_setting(t, spec, schemas[t]) for t, spec in zip(names, specs)} if trees else {}
+        skip = {t: self._known_digests(s, trees[t], schemas[t]) for t, s in settings.items()} if use_cache and trees else {}
         rows, digests = self.backend.read_unless(specs, skip)
-        live = [t for t in names if rows[t] is not None]
-        actual = {s.table.name: state_of_rows(self.config, s.table.name, rows[s.table.name] or [], s.key)
-                  for s in specs if s.table.name in live}
+        actual = self._state_of(specs, rows)
+        live = [t for t in names if t in actual]
         source = self.repo.source_at(commit, ref, live if trees is not None else None)
         desired = self.desired_state(source, live, infos, known=self._renderings(live, infos, actual))
         ordered = order_tables(names, {t: [fk.ref_table for fk in infos[t].foreign_keys] for t in names})
@@ -244,9 +245,8 @@ class Workspace:
             kinds = {c.name: c.kind for c in infos[table].columns}
             items = changes(table, desired[table], actual[table], self.key_columns(table, infos[table]), kinds)
             if trees:  # every table passed validation, or desired_state raised
-                schema = self._schema_id(commit, table)
-                if schema:
-                    self.cache.remember(schema, TREE_PREFIX + trees[table])
+                if schemas[table]:
+                    self.cache.remember(schemas[table], TREE_PREFIX + trees[table])
                 if not items and table in digests:
                     self.cache.remember_in_sync(settings[table], trees[table], digests[table])
             found += for_mode(items, self.config.table(table).mode, prune)
@@ -264,12 +264,11 @@ class Workspace:
         self._last_plan = (plan, infos, actual, desired)
         return plan
 
-    def _known_digests(self, table: str, setting: str, tree: str, commit: pygit2.Commit) -> set[str]:
+    def _known_digests(self, setting: str, tree: str, schema: str) -> set[str]:
         """Digests of rows a plan of this tree would find nothing to change in:
         found so by a plan, or the tree is a snapshot of those rows and its
         files passed this schema (`validate` or a plan said so)."""
         known = self.cache.in_sync_digests(setting, tree)
-        schema = self._schema_id(commit, table)
         if schema and self.cache.knows_valid(schema, TREE_PREFIX + tree):
             known |= self.cache.in_sync_digests(SNAPSHOT_PREFIX + setting, tree)
         return known
@@ -281,18 +280,14 @@ class Workspace:
             return ""
         return self.cache.schema_id(blob.data)
 
-    def _sync_setting(self, table: str, spec: ReadSpec, commit: pygit2.Commit) -> str:
+    def _sync_setting(self, table: str, spec: ReadSpec, schema: str) -> str:
         """Everything besides the files and the rows that decides whether a
         table is in sync: a cache entry made under another is never used."""
         settings = self.config.table(table)
-        try:
-            schema = commit.tree[self.repo.prefix + self.config.schema_path(table)].id
-        except KeyError:
-            schema = None
         columns = [(c.name, c.db_type, c.kind, c.nullable) for c in spec.table.columns if c.name in spec.columns]
         return content_id(__version__.encode(), repr((
             table, columns, spec.key, settings.template(spec.key), sorted(settings.hidden()),
-            str(schema), self.config.snapshots, self.display_url,
+            schema, self.config.snapshots, self.display_url,
         )).encode())
 
     def header(self, plan: Plan, *, public: bool = False) -> str:
@@ -350,7 +345,7 @@ class Workspace:
             self._raise_if_already_applied(plan)
             raise
         backup = self._save_backup(plan, infos, actual) if plan.has_changes else None
-        specs = self.read_specs([t for t in plan.tables if t not in plan.unread], infos)
+        specs = self.read_specs(plan.read_tables, infos)
         batch = WriteBatch(
             reads=specs,
             operations=self._operations(plan, infos),
@@ -395,7 +390,7 @@ class Workspace:
         if self._last_plan is not None and self._last_plan[0] is plan:
             return self._last_plan[1], self._last_plan[2]
         infos = self.describe(plan.tables)
-        return infos, self.actual_state([t for t in plan.tables if t not in plan.unread], infos)
+        return infos, self.actual_state(plan.read_tables, infos)
 
     def _operations(self, plan: Plan, infos: Mapping[str, TableInfo]) -> list[Operation]:
         ops = []
@@ -417,7 +412,7 @@ class Workspace:
         rendered (the rest keep their blobs)."""
         base = self.repo.resolve(plan.revision)
         files: dict[str, bytes | None] = {}
-        read = [t for t in plan.tables if t not in plan.unread]  # the others are the revision's files
+        read = plan.read_tables  # the others are the revision's files
         if self.env is None:
             if self._last_plan is not None and self._last_plan[0] is plan:
                 desired = self._last_plan[3]
@@ -484,14 +479,13 @@ class Workspace:
         specs = self.read_specs(names, infos)
         head = self.repo.head()
         trees = self.repo.table_trees(head) if head is not None and self.env is None else None
-        settings = {t: SNAPSHOT_PREFIX + self._sync_setting(t, spec, head) for t, spec in zip(names, specs)
-                    } if trees is not None and head is not None else {}
+        settings = {t: SNAPSHOT_PREFIX + self._sync_setting(t, spec, self._schema_id(head, t))
+                    for t, spec in zip(names, specs)} if trees is not None and head is not None else {}
         clean = self.repo.clean_tables(names) if settings else set()
         skip = {t: self.cache.in_sync_digests(settings[t], trees[t]) for t in clean} if trees else {}
         read, digests = self.backend.read_unless(specs, skip)
-        live = [t for t in names if read[t] is not None]
-        actual = {s.table.name: state_of_rows(self.config, s.table.name, read[s.table.name] or [], s.key)
-                  for s in specs if s.table.name in live}
+        actual = self._state_of(specs, read)
+        live = [t for t in names if t in actual]
         worktree = self.repo.worktree_source(live if self.env is None else None)
         on_disk = {f.path: f for f in worktree.snapshots}
         base = None
