@@ -17,11 +17,12 @@ from typing import Any, Callable, Sequence
 
 import pygit2
 
-from . import inference, naming, values
+from . import files, inference, naming, values
 from .backends import TableInfo, open_backend
 from .config import CONFIG_FILE, Config, TableConfig, load_config
-from .errors import ConfigError, ConfigsyncError, RepoError
-from .records import record_path, render
+from .errors import ConfigError, RepoError
+from .layout import TableLayout, table_dir
+from .records import render
 from .values import Row
 
 PRE_COMMIT_CONFIG = """\
@@ -69,11 +70,8 @@ class Writer:
         self.root, self.force, self.result = root, force, result
 
     def write(self, rel: str, data: bytes, same: Callable[[bytes], bool] | None = None) -> None:
-        target = self.root / rel
-        if target.is_symlink():
-            raise ConfigsyncError(f"{rel} is a symbolic link; refusing to write through it")
-        if target.exists():
-            current = target.read_bytes()
+        current = files.read(self.root, rel)
+        if current is not None:
             if current == data or (same is not None and same(current)):
                 self.result.files.append((rel, UNCHANGED))
                 return
@@ -83,8 +81,7 @@ class Writer:
             status = OVERWRITTEN
         else:
             status = WRITTEN
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        files.write(self.root, rel, data)
         self.result.files.append((rel, status))
 
 
@@ -225,7 +222,7 @@ def init_from_database(
             rows = [r.values for r in actual[table].values()]
             schema = inference.table_schema(table, infos[table], key, settings.hidden(), rows)
             writer.write(config.schema_path(table), schema_bytes(schema))
-            for path, data in ws.render_table(table, infos[table], actual[table]).items():
+            for path, data in ws.sides.render_files(table, infos[table], actual[table]).items():
                 writer.write(path, data, same=_same_record(data))
             _keep_dir(writer, config, table, actual[table])
     _write_support_files(writer, action)
@@ -310,18 +307,9 @@ def backup_files(config: Config, table: str, rows: Sequence[Row]) -> dict[str, b
         if not rows:
             return {}
         raise ConfigError(f"tables.{table}.key is not set in configsync.yaml; it names the files of a backup's rows")
-    template = settings.template(settings.key)
-    files: dict[str, bytes] = {}
-    for row in rows:
-        visible = {k: v for k, v in row.items() if k not in settings.hidden()}
-        try:
-            path = record_path(config, table, template, visible)
-        except naming.NamingError as exc:
-            raise ConfigError(f"table {table}, row {dict((c, row.get(c)) for c in settings.key)}: {exc}") from None
-        if path in files:
-            raise ConfigError(f"table {table}: two rows of the backup have the key of {path}")
-        files[path] = render(config, table, visible, list(visible))
-    return files
+    layout = TableLayout(config, table, settings.key)
+    visible = [{k: v for k, v in row.items() if k not in settings.hidden()} for row in rows]
+    return {path: render(config, table, row, list(row)) for path, row in layout.paths(visible).items()}
 
 
 def import_backup(config: Config, backup: Path) -> tuple[dict[str, bytes], list[str]]:
@@ -335,18 +323,23 @@ def import_backup(config: Config, backup: Path) -> tuple[dict[str, bytes], list[
     written: dict[str, bytes] = {}
     deleted: list[str] = []
     for table, rows in tables.items():
-        files = backup_files(config, table, rows)
-        directory = config.root / config.snapshots / table
-        existing = {p.relative_to(config.root).as_posix() for p in directory.glob(f"*{naming.EXTENSION}")} if directory.is_dir() else set()
-        for rel, data in files.items():
-            target = config.root / rel
-            if not target.exists() or not _same_record(data)(target.read_bytes()):
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
+        records = backup_files(config, table, rows)
+        directory = table_dir(config, table)
+        files.check(config.root, directory)
+        on_disk = config.root / directory
+        existing = {p.relative_to(config.root).as_posix() for p in on_disk.glob(f"*{naming.EXTENSION}")} if on_disk.is_dir() else set()
+        for rel, data in records.items():
+            current = files.read(config.root, rel)
+            if current is None or not _same_record(data)(current):
                 written[rel] = data
-        for rel in sorted(existing - set(files)):
-            (config.root / rel).unlink()
-            deleted.append(rel)
+        deleted += sorted(existing - set(records))
+    # Every path is checked before the first write: a refusal writes nothing.
+    for rel in [*written, *deleted]:
+        files.check(config.root, rel)
+    for rel, data in written.items():
+        files.write(config.root, rel, data)
+    for rel in deleted:
+        files.delete(config.root, rel)
     return written, deleted
 
 

@@ -60,3 +60,24 @@ class StalePlanError(ConfigsyncError):
 
 class AbortedError(ConfigsyncError):
     """The user declined the confirmation."""
+
+
+class NamingError(ConfigsyncError):
+    """A record's key cannot become a file name, or two keys give one name."""
+
+
+class YamlError(ConfigsyncError):
+    """A file is not acceptable YAML; ``line`` is 1-based, 0 when unknown."""
+
+    def __init__(self, message: str, line: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+class PlanFileError(ConfigsyncError):
+    """A saved plan cannot be read or was modified."""
+
+
+class UnsafePathError(ConfigsyncError):
+    """A write or delete would go through a symbolic link or leave the repository."""

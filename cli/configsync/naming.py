@@ -12,6 +12,7 @@ import string
 from decimal import Decimal
 from typing import Mapping, Sequence
 
+from .errors import NamingError as NamingError
 from .values import Value
 
 EXTENSION = ".yaml"
@@ -20,10 +21,6 @@ _SAFE = frozenset(string.ascii_letters + string.digits + "-_.+=@,~")
 _WINDOWS_RESERVED = frozenset(
     ["CON", "PRN", "AUX", "NUL"] + [f"COM{i}" for i in range(1, 10)] + [f"LPT{i}" for i in range(1, 10)]
 )
-
-
-class NamingError(Exception):
-    """A key cannot become a file name."""
 
 
 def default_template(key_columns: Sequence[str]) -> str:

@@ -14,8 +14,10 @@ from typing import Any, Mapping, Sequence
 
 from . import values
 from .changes import ACTIONS, Change
-from .errors import ConfigsyncError, StalePlanError, UnsafePlanError
-from .records import Key, TableRecords
+from .errors import PlanFileError as PlanFileError
+from .errors import StalePlanError, UnsafePlanError
+from .backends.base import TableInfo
+from .records import Key, State, TableRecords
 from .values import Row
 
 FORMAT = "configsync-plan/1"
@@ -39,6 +41,15 @@ def key_text(key: Key) -> str:
 def fingerprint(records: TableRecords) -> dict[str, str]:
     """key -> row hash for every row of a table, as read from the database."""
     return dict(sorted((key_text(k), row_hash(r.values)) for k, r in records.items()))
+
+
+@dataclass(frozen=True)
+class Observed:
+    """The tables as described, and both sides as read, when a plan was made."""
+
+    infos: Mapping[str, TableInfo]
+    actual: State
+    desired: State
 
 
 @dataclass
@@ -65,6 +76,9 @@ class Plan:
         """Tables whose rows the plan read (it has their fingerprints)."""
         return [t for t in self.tables if t in self.fingerprints]
     created_at: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    # What the plan was computed from, when it was computed in this process
+    # (a plan read from a file has none): apply needs no second read of it.
+    observed: Observed | None = field(default=None, repr=False, compare=False)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -182,10 +196,6 @@ class Plan:
             checksum=self.checksum(),
         )
         path.write_text(values.dumps(data, indent=2) + "\n", encoding="utf-8")
-
-
-class PlanFileError(ConfigsyncError):
-    """A saved plan cannot be read or was modified."""
 
 
 def load(path: Path) -> Plan:

@@ -12,9 +12,10 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Sequence
 
-from . import naming, values, yamlio
+from . import values, yamlio
 from .config import Config
-from .errors import ConfigError
+from .errors import ConfigError, NamingError
+from .layout import TableLayout, table_dir
 from .values import Row, Value
 
 Key = tuple[Value, ...]
@@ -86,15 +87,6 @@ def key_dict(row: Mapping[str, Value], key_columns: Sequence[str]) -> Row:
     return {c: row.get(c) for c in key_columns}
 
 
-def table_dir(config: Config, table: str) -> str:
-    return f"{config.snapshots}/{table}"
-
-
-def record_path(config: Config, table: str, template: str, row: Mapping[str, Value]) -> str:
-    """Where the record with this row's key lives; raises naming.NamingError."""
-    return f"{table_dir(config, table)}/{naming.file_name(template, row)}"
-
-
 def header(config: Config, table: str) -> str:
     return _header(config.schema_path(table), table_dir(config, table))
 
@@ -112,6 +104,12 @@ def render(config: Config, table: str, row: Mapping[str, Value], column_order: I
     return yamlio.dump(ordered, header(config, table))
 
 
+def render_files(config: Config, layout: TableLayout, rows: Iterable[Row], column_order: Sequence[str]) -> dict[str, bytes]:
+    """Path -> bytes of every row's record file; NamingError for a key that
+    cannot be a file name or two that would collide."""
+    return {path: render(config, layout.table, row, column_order) for path, row in layout.paths(rows).items()}
+
+
 def state_of_rows(
     config: Config,
     table: str,
@@ -119,7 +117,7 @@ def state_of_rows(
     key_columns: Sequence[str],
 ) -> TableRecords:
     """Records for rows read from a database."""
-    template = config.table(table).template(tuple(key_columns))
+    layout = TableLayout(config, table, key_columns)
     records: TableRecords = {}
     for row in rows:
         key = key_of(row, key_columns)
@@ -130,10 +128,10 @@ def state_of_rows(
                 "in configsync.yaml to columns that are unique"
             )
         try:
-            path = record_path(config, table, template, row)
-        except naming.NamingError:
-            # Reported by the snapshot writer, which can name the row; the plan
-            # still needs the record to compare against.
-            path = f"{table_dir(config, table)}/?"
+            path = layout.path(row)
+        except NamingError:
+            # Reported by whatever writes the file; the plan still needs the
+            # record to compare against.
+            path = f"{layout.directory}/?"
         records[key] = Record(table, key, row, path)
     return records

@@ -20,9 +20,11 @@ from yaml.nodes import Node
 from . import naming, values, yamlio
 from .backends.base import TableInfo
 from .config import Config
-from .errors import Problem, ValidationError
+from .errors import NamingError, Problem, ValidationError
 from .cache import ValidationCache, content_id
-from .records import Key, Record, Source, SourceFile, State, git_blob_id, key_of, table_dir
+from .layout import ENVIRONMENTS, TableLayout
+from .overlay import DELETE, deep_merge, deletion_problem, is_deletion
+from .records import Key, Record, Source, SourceFile, State, git_blob_id, key_of
 from .values import Row, kind_mismatch
 
 GITKEEP = ".gitkeep"
@@ -109,10 +111,6 @@ def _unique_items(
             yield jsonschema.ValidationError(f"{values.dumps(item)} appears more than once (items must be unique)")
             return
         seen.add(text)
-
-
-ENVIRONMENTS = "_environments"
-DELETE = "$delete"
 
 
 @dataclass(slots=True)
@@ -225,12 +223,6 @@ def load_state(
     return loaded
 
 
-def environments_in(config: Config, source: Source) -> list[str]:
-    """Environment names that have an overlay directory."""
-    prefix = f"{config.snapshots}/{ENVIRONMENTS}/"
-    return sorted({f.path[len(prefix):].split("/")[0] for f in source.snapshots if f.path.startswith(prefix)})
-
-
 def _locate_file(
     config: Config, file: SourceFile, env: str | None, problems: list[Problem]
 ) -> tuple[bool, str, str] | None:
@@ -309,11 +301,10 @@ def _merge_overlay(
     drafts: dict[str, _Draft], name: str, overlay: _Parsed, key: tuple[str, ...] | None, problems: list[Problem]
 ) -> None:
     base = drafts.get(name)
-    if DELETE in overlay.row:
-        extra = set(overlay.row) - {DELETE, *(key or ())}
-        if overlay.row[DELETE] is not True or extra:
-            problems.append(Problem(overlay.path, yamlio.key_line(overlay.node, DELETE),
-                                    f"{DELETE}: true removes the record in this environment; nothing else may be set"))
+    if is_deletion(overlay.row):
+        problem = deletion_problem(overlay.row, key)
+        if problem:
+            problems.append(Problem(overlay.path, yamlio.key_line(overlay.node, DELETE), problem))
         elif base is None:
             problems.append(Problem(overlay.path, 1, f"{DELETE}: there is no record {name} in the base to remove"))
         else:
@@ -323,18 +314,6 @@ def _merge_overlay(
         drafts[name] = _Draft(name, overlay.row, [overlay])
         return
     drafts[name] = _Draft(name, deep_merge(base.row, overlay.row), [overlay, *base.sources])
-
-
-def deep_merge(base: Row, overlay: Row) -> Row:
-    """Mappings merge key by key; lists and scalars replace."""
-    merged = dict(base)
-    for column, value in overlay.items():
-        old = merged.get(column)
-        if isinstance(old, dict) and isinstance(value, dict):
-            merged[column] = deep_merge(old, value)
-        else:
-            merged[column] = value
-    return merged
 
 
 def _finish(
@@ -367,15 +346,15 @@ def _finish(
         problems.append(Problem(top.path, yamlio.key_line(top.node, column), f"key column {column!r} must be a string or number"))
     if missing or bad_keys:
         return None
-    template = config.table(table).template(key_columns)
+    layout = TableLayout(config, table, key_columns)
     try:
-        expected = naming.file_name(template, row)
-    except naming.NamingError as exc:
+        expected = layout.file_name(row)
+    except NamingError as exc:
         problems.append(Problem(top.path, yamlio.key_line(top.node, key_columns[0]), str(exc)))
         return None
     if expected != draft.name:
         problems.append(Problem(top.path, yamlio.key_line(top.node, key_columns[0]),
-                                f"file name does not match the record's key: expected {table_dir(config, table)}/{expected}"))
+                                f"file name does not match the record's key: expected {layout.directory}/{expected}"))
         return None
     key: Key = key_of(row, key_columns)
     return Record(table, key, row, draft.file)

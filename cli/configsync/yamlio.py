@@ -26,21 +26,13 @@ from yaml.reader import Reader
 from yaml.resolver import Resolver
 from yaml.scanner import Scanner
 
+from .errors import YamlError as YamlError
 from .values import Value, format_decimal_yaml
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 
 _TAG = "tag:yaml.org,2002:"
-
-
-class YamlError(Exception):
-    """A file is not acceptable YAML; ``line`` is 1-based, 0 when unknown."""
-
-    def __init__(self, message: str, line: int = 0) -> None:
-        super().__init__(message)
-        self.message = message
-        self.line = line
 
 
 class _StrictComposer(Composer):

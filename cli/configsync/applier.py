@@ -1,0 +1,155 @@
+"""Applying a plan: the checks before, the backup, the one transaction.
+
+Order: refuse unsafe or foreign plans, confirm, save a backup ref of the
+current database state, then one backend call that locks, re-reads and checks
+the plan is still fresh, deletes children-first, writes parents-first and
+records the apply in the history table, all in one transaction.
+"""
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+from . import __version__
+from .backends import HistoryEntry, Operation, TableInfo, WriteBatch
+from .backup import save_backup
+from .errors import BackendError, ConfigsyncError, RepoError, StalePlanError
+from .plan import Plan
+from .records import State
+from .repo import Repo
+from .sides import Sides
+from .values import Row
+
+Confirm = Callable[[Plan], bool]
+
+
+@dataclass
+class ApplyResult:
+    plan: Plan
+    backup_ref: str | None
+    applied: bool
+    notes: list[str] = field(default_factory=list)  # what the backend wants the user to know
+
+
+class Applier:
+    def __init__(self, sides: Sides) -> None:
+        self.sides = sides
+
+    def check_clean(self) -> None:
+        dirty = self.sides.repo.dirty_paths()
+        if dirty:
+            shown = "\n  ".join(dirty[:10]) + ("\n  ..." if len(dirty) > 10 else "")
+            raise RepoError(
+                "uncommitted changes that apply would ignore (it applies committed revisions):\n  "
+                + shown + "\nCommit or stash them first."
+            )
+
+    def apply(
+        self,
+        plan: Plan,
+        *,
+        confirm: Confirm | None = None,
+        max_deletes: int | None = None,
+        allow_mass_delete: bool = False,
+        lock_timeout: float = 60.0,
+        check_clean: bool = True,
+        non_atomic: bool = False,
+    ) -> ApplyResult:
+        """Make the database match the plan's revision, atomically."""
+        sides = self.sides
+        if check_clean:
+            self.check_clean()
+        if plan.database != sides.display_url:
+            raise ConfigsyncError(
+                f"this plan was made for {plan.database}, not {sides.display_url}; make a new plan"
+            )
+        plan.raise_if_unsafe(max_deletes=max_deletes, allow_mass_delete=allow_mass_delete)
+        if confirm is not None and not confirm(plan):
+            return ApplyResult(plan, None, applied=False)
+        infos, actual = self._state_for(plan)
+        try:
+            plan.check_fresh(actual)
+        except StalePlanError:
+            self._raise_if_already_applied(plan)
+            raise
+        backup = save_backup(sides, plan, infos, actual) if plan.has_changes else None
+        specs = sides.read_specs(plan.read_tables, infos)
+        batch = WriteBatch(
+            reads=specs,
+            operations=operations(plan, infos),
+            history=HistoryEntry(
+                revision=plan.revision, ref=plan.ref, actor=actor(sides.repo),
+                creates=plan.summary["create"], updates=plan.summary["update"],
+                deletes=plan.summary["delete"], checksum=plan.checksum(), tool_version=__version__,
+            ),
+            history_table=sides.config.history_table,
+            lock_timeout=lock_timeout,
+            extra={"non_atomic": non_atomic},  # Supabase REST without configsync_apply
+            digests=[(spec, plan.digests[spec.table.name])
+                     for spec in sides.read_specs([t for t in plan.tables if t in plan.digests], infos)],
+        )
+
+        def verify(rows: dict[str, list[Row]]) -> None:
+            plan.check_fresh(sides.state_of(specs, rows))
+
+        try:
+            sides.backend.apply(batch, verify)
+        except BaseException as exc:
+            if backup and getattr(exc, "may_have_changed", False):  # e.g. --non-atomic stopped half-way
+                raise BackendError(f"{exc}\nBackup of the previous state: {backup}\n"
+                                   f"  undo with: configsync rollback --to {backup}") from None
+            if backup:
+                sides.repo.delete_ref(backup)
+            raise
+        notes = batch.extra.get("notes")
+        return ApplyResult(plan, backup, applied=True, notes=[str(n) for n in notes] if isinstance(notes, list) else [])
+
+    def _raise_if_already_applied(self, plan: Plan) -> None:
+        checksum = plan.checksum()
+        for entry in self.sides.backend.history(self.sides.config.history_table, limit=100):
+            if entry.checksum == checksum:
+                raise StalePlanError(
+                    f"this plan was already applied at {entry.applied_at} by {entry.actor}; "
+                    "nothing was applied. Make a new plan to see what differs now."
+                )
+
+    def _state_for(self, plan: Plan) -> tuple[Mapping[str, TableInfo], State]:
+        if plan.observed is not None:  # made in this process: it already read the database
+            return plan.observed.infos, plan.observed.actual
+        infos = self.sides.describe(plan.tables)
+        return infos, self.sides.actual_state(plan.read_tables, infos)
+
+
+def operations(plan: Plan, infos: Mapping[str, TableInfo]) -> list[Operation]:
+    """The plan's changes as writes: deletes children-first, then creates and
+    updates parents-first (foreign keys)."""
+    ops = []
+    for table in reversed(plan.tables):  # children first
+        ops += [Operation("delete", infos[table], c.key, {}, c.file)
+                for c in plan.for_table(table) if c.action == "delete"]
+    for table in plan.tables:  # parents first
+        for c in plan.for_table(table):
+            if c.action == "create":
+                ops.append(Operation("insert", infos[table], c.key, c.after or {}, c.file))
+            elif c.action == "update":
+                after = c.after or {}
+                ops.append(Operation("update", infos[table], c.key, {f: after.get(f) for f in c.fields}, c.file))
+    return ops
+
+
+def actor(repo: Repo) -> str:
+    """Who applies, for the history table."""
+    github = os.environ.get("GITHUB_ACTOR")
+    if github:
+        return f"{github} (GitHub Actions)"
+    sig = repo.signature()
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{sig.name} <{sig.email}> as {user}"
+
+
+__all__ = ["Applier", "ApplyResult", "Confirm", "actor", "operations"]

@@ -1,0 +1,110 @@
+"""Environment overlays: merging them over the base, and diffing them out.
+
+An environment's files under ``<snapshots>/_environments/<env>/<table>/`` say
+only how that environment differs from the base record of the same name: a
+partial mapping merged key by key, a whole record the base lacks, or
+``$delete: true``. Reading merges (``deep_merge``); a snapshot of an
+environment does the reverse (``overlay_rows``).
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+from .config import Config
+from .errors import ConfigsyncError
+from .layout import ENVIRONMENTS, TableLayout, table_dir
+from .records import Source, TableRecords
+from .values import Row, equal
+
+DELETE = "$delete"
+
+
+def environments_in(config: Config, source: Source) -> list[str]:
+    """Environment names that have an overlay directory."""
+    prefix = f"{config.snapshots}/{ENVIRONMENTS}/"
+    return sorted({f.path[len(prefix):].split("/")[0] for f in source.snapshots if f.path.startswith(prefix)})
+
+
+def deep_merge(base: Row, overlay: Row) -> Row:
+    """Mappings merge key by key; lists and scalars replace."""
+    merged = dict(base)
+    for column, value in overlay.items():
+        old = merged.get(column)
+        if isinstance(old, dict) and isinstance(value, dict):
+            merged[column] = deep_merge(old, value)
+        else:
+            merged[column] = value
+    return merged
+
+
+def is_deletion(row: Row) -> bool:
+    return DELETE in row
+
+
+def deletion_problem(row: Row, key: Sequence[str] | None) -> str | None:
+    """Why a ``$delete`` overlay is malformed, or None."""
+    extra = set(row) - {DELETE, *(key or ())}
+    if row[DELETE] is not True or extra:
+        return f"{DELETE}: true removes the record in this environment; nothing else may be set"
+    return None
+
+
+def header(table: str, env: str, config: Config) -> str:
+    return f"# configsync overlay: {table} in {env}; only what differs from {table_dir(config, table)}/\n"
+
+
+def overlay_rows(
+    layout: TableLayout,
+    env: str,
+    base: TableRecords,
+    actual: TableRecords,
+    kinds: Mapping[str, str],
+) -> tuple[dict[str, Row], dict[str, Row]]:
+    """The overlay files that turn the base into ``actual``: only what differs.
+
+    A row the base lacks is written whole; a base row the environment lacks
+    becomes ``$delete: true``; columns the base leaves unmanaged stay out.
+    Returns the overlay rows by path, and the base row under each partial one."""
+    key = layout.key
+    rows: dict[str, Row] = {}
+    under: dict[str, Row] = {}
+    for record_key, record in actual.items():
+        have = base.get(record_key)
+        path = layout.path(record.values, env)
+        if have is None:
+            rows[path] = dict(record.values)
+            continue
+        differing = _field_differences(have.values, record.values, kinds, f"{have.file}")
+        if differing:
+            rows[path] = {**{c: record.values[c] for c in key}, **differing}
+            under[path] = have.values
+    for record_key, have in base.items():
+        if record_key not in actual:
+            path = layout.path(have.values, env)
+            rows[path] = {**{c: have.values.get(c) for c in key}, DELETE: True}
+    return rows, under
+
+
+def _field_differences(base: Row, actual: Row, kinds: Mapping[str, str], where: str) -> Row:
+    found: Row = {}
+    for column, value in actual.items():
+        if column not in base:
+            continue  # unmanaged in the base file
+        old = base[column]
+        if equal(old, value, kinds.get(column, "other")):
+            continue
+        if isinstance(old, dict) and isinstance(value, dict):
+            removed = sorted(set(old) - set(value))
+            if removed:
+                raise ConfigsyncError(
+                    f"{where}: {column}.{removed[0]} is gone in this environment, and an overlay can only "
+                    "add or change mapping keys; remove it from the base file, or list the whole value there"
+                )
+            found[column] = _field_differences(old, value, {}, f"{where}: {column}")
+        else:
+            found[column] = value
+    return found
+
+
+__all__ = ["DELETE", "ENVIRONMENTS", "deep_merge", "deletion_problem", "environments_in", "header",
+           "is_deletion", "overlay_rows"]

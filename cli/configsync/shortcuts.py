@@ -1,0 +1,163 @@
+"""When work already done can be skipped: the policy over ``cache``.
+
+Three shortcuts, each keyed so that a cache entry made under other settings
+is never used:
+
+- a table directory (by git tree id) whose files all passed their schema is
+  not validated again;
+- a table whose files (tree id) and rows (PostgreSQL's digest) were found in
+  sync by a plan is neither read nor parsed by the next plan;
+- the same for a snapshot, which also needs the work tree's directory to be
+  HEAD's.
+
+Deleting ``.configsync/`` changes no result; it only costs time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import pygit2
+
+from . import __version__
+from .backends import ReadSpec
+from .cache import ValidationCache, content_id
+from .config import Config
+from .repo import Repo
+
+# Cache names: a whole table directory (by git tree id) that passed its
+# schema; rows in sync with a tree by a snapshot's standard (same data).
+TREE_PREFIX = "tree:"
+SNAPSHOT_PREFIX = "snapshot:"
+
+
+@dataclass
+class Known:
+    """What the cache can say about the tables of one command's run."""
+
+    trees: dict[str, str] | None = None  # table -> git tree id of its record directory
+    schemas: dict[str, str] = field(default_factory=dict)  # table -> schema id
+    settings: dict[str, str] = field(default_factory=dict)  # table -> sync setting
+    skip: dict[str, set[str]] = field(default_factory=dict)  # table -> digests that need no read
+
+
+class Shortcuts:
+    def __init__(self, config: Config, repo: Repo, cache: ValidationCache) -> None:
+        self.config, self.repo, self.cache = config, repo, cache
+
+    # ---- plan ----------------------------------------------------------------------
+
+    def for_plan(self, commit: pygit2.Commit, specs: Sequence[ReadSpec], display_url: str,
+                 env: str | None, use_cache: bool) -> Known:
+        if env is not None:  # overlays map files to rows many-to-one
+            return Known()
+        trees = self.repo.table_trees(commit)
+        if not trees:
+            return Known(trees)
+        names = [s.table.name for s in specs]
+        schemas = {t: self.schema_id(commit, t) for t in names}
+        settings = {s.table.name: self._sync_setting(s, schemas[s.table.name], display_url) for s in specs}
+        skip = {t: self._known_digests(s, trees[t], schemas[t]) for t, s in settings.items()} if use_cache else {}
+        return Known(trees, schemas, settings, skip)
+
+    def planned(self, known: Known, table: str, in_sync: bool, digests: dict[str, str]) -> None:
+        """A plan validated this table's files; and found nothing to change."""
+        if not known.trees:
+            return
+        if known.schemas[table]:
+            self.cache.remember(known.schemas[table], TREE_PREFIX + known.trees[table])
+        if in_sync and table in digests:
+            self.cache.remember_in_sync(known.settings[table], known.trees[table], digests[table])
+
+    def _known_digests(self, setting: str, tree: str, schema: str) -> set[str]:
+        """Digests of rows a plan of this tree would find nothing to change in:
+        found so by a plan, or the tree is a snapshot of those rows and its
+        files passed this schema (`validate` or a plan said so)."""
+        known = self.cache.in_sync_digests(setting, tree)
+        if schema and self.cache.knows_valid(schema, TREE_PREFIX + tree):
+            known |= self.cache.in_sync_digests(SNAPSHOT_PREFIX + setting, tree)
+        return known
+
+    # ---- snapshot ------------------------------------------------------------------
+
+    def for_snapshot(self, specs: Sequence[ReadSpec], display_url: str, env: str | None) -> tuple[Known, set[str]]:
+        """What the cache knows, and the tables whose work-tree directory is HEAD's."""
+        head = self.repo.head()
+        if head is None or env is not None:
+            return Known(), set()
+        trees = self.repo.table_trees(head)
+        if trees is None:
+            return Known(), set()
+        names = [s.table.name for s in specs]
+        settings = {s.table.name: SNAPSHOT_PREFIX + self._sync_setting(s, self.schema_id(head, s.table.name), display_url)
+                    for s in specs}
+        clean = self.repo.clean_tables(names)
+        skip = {t: self.cache.in_sync_digests(settings[t], trees[t]) for t in clean}
+        return Known(trees, {}, settings, skip), clean
+
+    def snapshotted(self, known: Known, clean: set[str], live: Sequence[str], digests: dict[str, str],
+                    unchanged: set[str], commit: str | None) -> None:
+        """A directory that was HEAD's before is, after this, the database's
+        rendering: in HEAD if nothing drifted, in the new commit if it did."""
+        trees = self.repo.table_trees(self.repo.resolve(commit)) if commit else known.trees
+        for table in clean & set(live) & set(digests):
+            if trees is not None and (commit or table in unchanged):
+                self.cache.remember_in_sync(known.settings[table], trees[table], digests[table])
+
+    # ---- validate -----------------------------------------------------------------
+
+    def for_validate(self) -> Known:
+        """Tables whose work-tree directory is HEAD's and passed its schema before."""
+        trees = self._worktree_trees()
+        if not trees:
+            return Known(trees)
+        schemas = {t: self._worktree_schema_id(t) for t in trees}
+        skip: dict[str, set[str]] = {t: set() for t in self.config.tables
+                if schemas.get(t) and self.cache.knows_valid(schemas[t], TREE_PREFIX + trees[t])}
+        return Known(trees, schemas, {}, skip)
+
+    def validated(self, known: Known, table: str) -> None:
+        if known.trees and known.schemas.get(table):
+            self.cache.remember(known.schemas[table], TREE_PREFIX + known.trees[table])
+
+    def _worktree_trees(self) -> dict[str, str] | None:
+        """HEAD's tree id of each table directory the work tree has unchanged
+        (None when the snapshots directory holds more than table directories)."""
+        head = self.repo.head()
+        trees = self.repo.table_trees(head) if head is not None else None
+        top = self.config.root / self.config.snapshots
+        if trees is None or (top.is_dir() and any(
+                p.name not in self.config.tables and p.name != ".gitkeep" for p in top.iterdir())):
+            return None
+        clean = self.repo.clean_tables(list(trees))
+        return {t: tree for t, tree in trees.items() if t in clean}
+
+    def _worktree_schema_id(self, table: str) -> str:
+        path = self.config.root / self.config.schema_path(table)
+        try:
+            return self.cache.schema_id(path.read_bytes()) if not path.is_symlink() else ""
+        except OSError:
+            return ""
+
+    # ---- shared ----------------------------------------------------------------------
+
+    def schema_id(self, commit: pygit2.Commit, table: str) -> str:
+        try:
+            blob = commit.tree[self.repo.prefix + self.config.schema_path(table)].peel(pygit2.Blob)
+        except KeyError:
+            return ""
+        return self.cache.schema_id(blob.data)
+
+    def _sync_setting(self, spec: ReadSpec, schema: str, display_url: str) -> str:
+        """Everything besides the files and the rows that decides whether a
+        table is in sync: a cache entry made under another is never used."""
+        table = spec.table.name
+        settings = self.config.table(table)
+        columns = [(c.name, c.db_type, c.kind, c.nullable) for c in spec.table.columns if c.name in spec.columns]
+        return content_id(__version__.encode(), repr((
+            table, columns, spec.key, settings.template(spec.key), sorted(settings.hidden()),
+            schema, self.config.snapshots, display_url,
+        )).encode())
+
+
+__all__ = ["Known", "Shortcuts"]

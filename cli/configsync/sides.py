@@ -1,0 +1,152 @@
+"""The two sides of every plan, read for one environment.
+
+The desired side is a revision's record files (with the environment's overlay
+merged in); the actual side is the database's rows. Both become the same
+``State``; everything that compares them is pure and lives elsewhere.
+"""
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+from . import naming
+from .backends import Backend, ReadSpec, TableInfo, open_backend, redact
+from .cache import ValidationCache
+from .config import Config
+from .errors import ConfigError
+from .layout import TableLayout
+from .records import Source, State, TableRecords, git_blob_id, render, render_files, state_of_rows
+from .repo import Repo
+from .validation import check_columns, load_state
+from .values import Row
+
+
+class Sides:
+    """A config repository's files and one database, for one environment."""
+
+    def __init__(self, config: Config, repo: Repo, cache: ValidationCache,
+                 database_url: str | Callable[[], str], env: str | None = None) -> None:
+        self.config = config
+        self.repo = repo
+        self.cache = cache
+        # The environment whose overlay (config-snapshots/_environments/<env>/)
+        # is merged over the base files; None: the base alone.
+        self.env = env
+        # Resolved on first use: commands that need no database (validate,
+        # diff, history) never fail on an unset ${VAR} in its URL.
+        self._database_url = database_url
+        self._backend: Backend | None = None
+
+    @property
+    def database_url(self) -> str:
+        if callable(self._database_url):
+            self._database_url = self._database_url()
+        return self._database_url
+
+    @property
+    def display_url(self) -> str:
+        return redact(self.database_url)
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            self._backend = open_backend(self.database_url, self.config.root)
+        return self._backend
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+    # ---- tables ----------------------------------------------------------------
+
+    def describe(self, tables: Sequence[str]) -> dict[str, TableInfo]:
+        infos = self.backend.describe(list(tables))
+        for table in tables:
+            self._check_table_against_db(table, infos[table])
+        return infos
+
+    def _check_table_against_db(self, table: str, info: TableInfo) -> None:
+        settings = self.config.table(table)
+        key = self.key_columns(table, info)
+        where = f"configsync.yaml: tables.{table}"
+        for column in key:
+            if info.column(column) is None:
+                raise ConfigError(f"{where}.key: table {table} has no column {column!r} ({', '.join(info.column_names)})")
+        for setting, columns in (("exclude", settings.exclude), ("secret", settings.secret)):
+            for column in sorted(columns):
+                if info.column(column) is None:
+                    raise ConfigError(f"{where}.{setting}: table {table} has no column {column!r}")
+        fields = naming.template_fields(settings.template(key))
+        if set(fields) != set(key):
+            raise ConfigError(
+                f"{where}.filename: the template must use exactly the key columns ({', '.join(key)})"
+            )
+
+    def key_columns(self, table: str, info: TableInfo) -> tuple[str, ...]:
+        settings = self.config.table(table)
+        if settings.key:
+            return settings.key
+        if not info.primary_key:
+            raise ConfigError(
+                f"configsync.yaml: tables.{table}: the table has no primary key; set `key:` to the "
+                "column(s) that identify a row"
+            )
+        return info.primary_key
+
+    def layout(self, table: str, info: TableInfo) -> TableLayout:
+        return TableLayout(self.config, table, self.key_columns(table, info))
+
+    def read_specs(self, tables: Sequence[str], infos: Mapping[str, TableInfo]) -> list[ReadSpec]:
+        specs = []
+        for table in tables:
+            info = infos[table]
+            hidden = self.config.table(table).hidden()
+            columns = tuple(c for c in info.column_names if c not in hidden)
+            specs.append(ReadSpec(info, columns, self.key_columns(table, info)))
+        return specs
+
+    # ---- the database's side ---------------------------------------------------------
+
+    def actual_state(self, tables: Sequence[str], infos: Mapping[str, TableInfo]) -> State:
+        specs = self.read_specs(tables, infos)
+        return self.state_of(specs, self.backend.read(specs))
+
+    def state_of(self, specs: Sequence[ReadSpec], rows: Mapping[str, list[Row] | None]) -> State:
+        """The records of every table that was read (a table not read: absent)."""
+        return {s.table.name: state_of_rows(self.config, s.table.name, table_rows, s.key)
+                for s in specs if (table_rows := rows.get(s.table.name)) is not None}
+
+    def render_files(self, table: str, info: TableInfo, records: TableRecords) -> dict[str, bytes]:
+        """The record files of these rows; NamingError for a key that cannot be a file name."""
+        return render_files(self.config, self.layout(table, info), (r.values for r in records.values()),
+                            info.column_names)
+
+    def render_record(self, table: str, info: TableInfo, row: Row) -> bytes:
+        return render(self.config, table, row, info.column_names)
+
+    # ---- the files' side -------------------------------------------------------------
+
+    def desired_state(
+        self, source: Source, tables: Sequence[str], infos: Mapping[str, TableInfo],
+        known: Mapping[str, Row] | None = None,
+    ) -> State:
+        keys = {t: self.key_columns(t, infos[t]) for t in tables}
+        loaded = load_state(self.config, source, keys, tables, self.env, self.cache, known)
+        self.cache.save()
+        check_columns(loaded, infos)
+        return loaded.state
+
+    def renderings(self, tables: Sequence[str], infos: Mapping[str, TableInfo], actual: State) -> dict[str, Row]:
+        """Git blob id of each row's record file -> the row. A file in the tree
+        with that id says exactly that row, so it is neither read nor parsed:
+        the way an unchanged record costs a render and a hash."""
+        known: dict[str, Row] = {}
+        for table in tables:
+            columns = infos[table].column_names
+            for record in actual[table].values():
+                if not record.file.endswith("/?"):  # a key that cannot be a file name
+                    known[git_blob_id(render(self.config, table, record.values, columns))] = record.values
+        return known
+
+
+__all__ = ["Sides"]

@@ -1,0 +1,163 @@
+"""Snapshot: write the database into record files.
+
+A file is rewritten only when its data differs, so a person's comments and
+layout survive until the value really changes. With an environment, only
+what differs from the base goes into that environment's overlay.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+from . import files, naming, yamlio
+from .backends import TableInfo
+from .layout import overlay_dir
+from .overlay import deep_merge, header as overlay_header, overlay_rows
+from .records import SourceFile, render
+from .shortcuts import Shortcuts
+from .sides import Sides
+from .validation import load_state
+from .values import Row, equal
+
+# A snapshot commit's message lists the files it changed, up to this many.
+COMMIT_FILES_LISTED = 200
+
+
+@dataclass
+class SnapshotResult:
+    written: dict[str, bytes] = field(default_factory=dict)  # path -> new content
+    added: set[str] = field(default_factory=set)
+    deleted: list[str] = field(default_factory=list)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # table -> added/updated/removed
+    commit: str | None = None
+
+    @property
+    def drift(self) -> bool:
+        return bool(self.written or self.deleted)
+
+    def message(self) -> str:
+        parts = []
+        for table, counts in self.counts.items():
+            shown = [f"{n} {what}" for what, n in counts.items() if n]
+            if shown:
+                parts.append(f"{table} {', '.join(shown)}")
+        return "snapshot: " + ("; ".join(parts) if parts else "no changes")
+
+
+class Snapshotter:
+    def __init__(self, sides: Sides, shortcuts: Shortcuts) -> None:
+        self.sides = sides
+        self.shortcuts = shortcuts
+
+    def snapshot(self, tables: Sequence[str] | None = None, *, commit: bool = False,
+                 message: str | None = None) -> SnapshotResult:
+        sides = self.sides
+        config = sides.config
+        names = config.select(list(tables) if tables else None)
+        infos = sides.describe(names)
+        specs = sides.read_specs(names, infos)
+        known, clean = self.shortcuts.for_snapshot(specs, sides.display_url, sides.env)
+        read, digests = sides.backend.read_unless(specs, known.skip)
+        actual = sides.state_of(specs, read)
+        live = [t for t in names if t in actual]
+        worktree = sides.repo.worktree_source(live if sides.env is None else None)
+        on_disk = {f.path: f for f in worktree.snapshots}
+        base = None
+        if sides.env:
+            keys = {t: sides.key_columns(t, infos[t]) for t in names}
+            base = load_state(config, worktree, keys, names).state
+        result = SnapshotResult()
+        for table in live:
+            info = infos[table]
+            kinds = {c.name: c.kind for c in info.columns}
+            layout = sides.layout(table, info)
+            under: dict[str, Row] = {}  # overlay path -> the base row it applies to
+            if base is None or sides.env is None:
+                prefix = layout.directory + "/"
+                rows = layout.paths(r.values for r in actual[table].values())
+                header = None
+            else:
+                rows, under = overlay_rows(layout, sides.env, base[table], actual[table], kinds)
+                prefix = overlay_dir(config, sides.env, table) + "/"
+                header = overlay_header(table, sides.env, config)
+            result.counts[table] = self._compare(result, table, info, rows, under, header, prefix, on_disk, kinds)
+        self._write(result)
+        if commit and result.drift:
+            result.commit = str(sides.repo.commit_files(self._changed(result), self._message(result, message)))
+        unchanged = {t for t in live if not any(result.counts[t].values())}
+        self.shortcuts.snapshotted(known, clean, live, digests, unchanged, result.commit)
+        sides.cache.save()
+        return result
+
+    def _compare(self, result: SnapshotResult, table: str, info: TableInfo, rows: Mapping[str, Row],
+                 under: Mapping[str, Row], header: str | None, prefix: str,
+                 on_disk: Mapping[str, SourceFile], kinds: Mapping[str, str]) -> dict[str, int]:
+        """Record in ``result`` the files of this table that differ; their counts."""
+        counts = {"added": 0, "updated": 0, "removed": 0}
+        for path, row in rows.items():
+            current = on_disk.get(path)
+            data = (render(self.sides.config, table, row, info.column_names) if header is None
+                    else yamlio.dump(_ordered(row, info), header))
+            if current is not None and not current.symlink and (
+                current.data == data or _same_data(current.data, row, kinds, under.get(path))
+            ):
+                continue  # the same bytes, or the same data with a person's comments and layout
+            result.written[path] = data
+            if current is None:
+                result.added.add(path)
+            counts["updated" if current is not None else "added"] += 1
+        for path in on_disk:
+            if path.startswith(prefix) and path not in rows and path.endswith(naming.EXTENSION):
+                result.deleted.append(path)
+                counts["removed"] += 1
+        return counts
+
+    def _write(self, result: SnapshotResult) -> None:
+        root = self.sides.config.root
+        # Every path is checked before the first write: a refusal leaves no half-written snapshot.
+        for path in [*result.written, *result.deleted]:
+            files.check(root, path)
+        for path, data in result.written.items():
+            files.write(root, path, data)
+        for path in result.deleted:
+            files.delete(root, path)
+
+    @staticmethod
+    def _changed(result: SnapshotResult) -> dict[str, bytes | None]:
+        changed: dict[str, bytes | None] = dict(result.written)
+        changed.update({p: None for p in result.deleted})
+        return changed
+
+    def _message(self, result: SnapshotResult, message: str | None) -> str:
+        changed = self._changed(result)
+        listed = sorted(changed)[:COMMIT_FILES_LISTED]
+        body = f"\n\nDatabase: {self.sides.display_url}\n" + "".join(
+            f"\n{'D' if changed[p] is None else 'A' if p in result.added else 'M'} {p}" for p in listed
+        )
+        if len(changed) > len(listed):
+            body += f"\n... and {len(changed) - len(listed)} more files"
+        return (message or result.message()) + body + "\n"
+
+
+def _ordered(row: Row, info: TableInfo) -> Row:
+    order = [c for c in info.column_names if c in row]
+    return {**{c: row[c] for c in order}, **{c: v for c, v in row.items() if c not in order}}
+
+
+def _same_data(data: bytes, row: Row, kinds: Mapping[str, str], base: Row | None = None) -> bool:
+    """Does the file already say ``row``? For a partial overlay, compare what it
+    makes of ``base``: the key columns a person left out are no difference."""
+    try:
+        current = yamlio.load(data)
+    except yamlio.YamlError:
+        return False
+    if not isinstance(current, dict):
+        return False
+    if base is not None:
+        current, row = deep_merge(base, current), deep_merge(base, row)
+    if current.keys() != row.keys():
+        return False
+    return all(equal(current[c], row[c], kinds.get(c, "other")) for c in row)
+
+
+__all__ = ["SnapshotResult", "Snapshotter"]
