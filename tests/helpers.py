@@ -20,6 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 MOOSE = ROOT / "examples" / "moose"
 SIGNATURE = pygit2.Signature("Test Author", "test@example.com")
 # Accepts any record: for tables where only the database's own constraints may object.
+# The example's config with two environments whose URLs come from $STAGING_DB and $PRODUCTION_DB.
+ENV_CONFIG = (ROOT / "configsync.yaml").read_text().replace(
+    "environments:\n  production: ${SUPABASE_DB_URL}\n",
+    "environments:\n  staging: ${STAGING_DB}\n  production: ${PRODUCTION_DB}\n",
+)
 PERMISSIVE_SCHEMA = '{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object"}\n'
 
 

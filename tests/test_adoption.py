@@ -12,7 +12,7 @@ import psycopg
 import pygit2
 import pytest
 
-from helpers import MOOSE, commit_all, dump, execute, postgres_moose, run, sqlite_moose
+from helpers import ENV_CONFIG, MOOSE, commit_all, dump, execute, postgres_moose, run, sqlite_moose
 from support import postgres
 
 # The real backup, shipped with the example (a copy of the workplace's shared/examples/moose/).
@@ -177,12 +177,6 @@ def test_schema_check_catches_a_migration(repo_path: Path, moose_url: str) -> No
     assert "system_config.owner: in the database but not in the schema" in result.out
     inferred = json.loads(run(repo_path, "schema", "infer", "system_config", database=moose_url).out)
     assert inferred["properties"]["owner"] == {"type": ["string", "null"]}
-
-
-ENV_CONFIG = (MOOSE.parent.parent / "configsync.yaml").read_text().replace(
-    "environments:\n  production: ${SUPABASE_DB_URL}\n",
-    "environments:\n  staging: ${STAGING_DB}\n  production: ${PRODUCTION_DB}\n",
-)
 
 
 def test_environment_overlays(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

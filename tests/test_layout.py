@@ -1,0 +1,134 @@
+"""One record layout and one safe file writer, used by every command that
+names or writes record files."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pygit2
+import pytest
+
+from configsync import files
+from configsync.config import load_config
+from configsync.errors import NamingError, UnsafePathError
+from configsync.layout import TableLayout
+from helpers import ENV_CONFIG, MOOSE, execute, init_repo, run, sqlite_moose
+
+BACKUP = MOOSE / "config-backup-2025-10-03.json"
+LONG_KEY = "k" * 300  # a legal key in the database; a file name of over 200 bytes
+
+
+def test_one_function_names_base_and_overlay_records(tmp_path: Path) -> None:
+    init_repo(tmp_path / "repo")
+    layout = TableLayout(load_config(tmp_path / "repo" / "configsync.yaml"), "system_config", ("config_key",))
+    row = {"config_key": "budget limits/2"}
+    assert layout.path(row) == "config-snapshots/system_config/budget%20limits%2F2.yaml"
+    assert layout.path(row, "staging") == "config-snapshots/_environments/staging/system_config/budget%20limits%2F2.yaml"
+    with pytest.raises(NamingError, match=r"table system_config, row config_key='k+': key gives a file name"):
+        layout.path({"config_key": LONG_KEY})
+    with pytest.raises(NamingError, match="differ only in letter case"):
+        layout.paths([{"config_key": "Foo"}, {"config_key": "foo"}])
+
+
+def test_env_snapshot_of_an_unnameable_key_is_the_same_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --env the overlay writer names records through the same layout:
+    exit 1 and the same message as without --env (it was exit 3, a "bug")."""
+    staging = sqlite_moose(tmp_path / "staging.db")
+    monkeypatch.setenv("STAGING_DB", staging)
+    monkeypatch.setenv("PRODUCTION_DB", staging)
+    repo = tmp_path / "repo"
+    init_repo(repo, config=ENV_CONFIG)
+    assert run(repo, "snapshot", "--commit", "--database", staging).code == 2
+    execute(staging, "INSERT INTO system_config (id, config_key, config_value, config_type, description) "
+                     "VALUES ('00000000-0000-0000-0000-000000000001', ?, '{}', 'feature_flag', 'long')", [LONG_KEY])
+    plain = run(repo, "snapshot", "--database", staging)
+    with_env = run(repo, "snapshot", "--env", "staging")
+    for result in (plain, with_env):
+        assert result.code == 1, result.text
+        assert "Traceback" not in result.text and "bug" not in result.text
+        assert f"table system_config, row config_key='{LONG_KEY}': key gives a file name of 305 bytes" in result.err
+    assert plain.err == with_env.err
+    assert not (repo / "config-snapshots/_environments").exists()
+
+
+def _outside_link(repo: Path, outside: Path, table: str = "system_config") -> Path:
+    """Replace a table's record directory with a link to a directory outside the repository."""
+    outside.mkdir()
+    (outside / "precious.yaml").write_text("not configsync's\n")
+    link = repo / "config-snapshots" / table
+    if link.exists():
+        for child in link.iterdir():
+            child.unlink()
+        link.rmdir()
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(outside, target_is_directory=True)
+    return link
+
+
+def _untouched(outside: Path) -> bool:
+    return sorted(p.name for p in outside.iterdir()) == ["precious.yaml"] and \
+        (outside / "precious.yaml").read_text() == "not configsync's\n"
+
+
+def test_snapshot_refuses_a_symlinked_table_directory(tmp_path: Path) -> None:
+    db = sqlite_moose(tmp_path / "db.sqlite")
+    repo = tmp_path / "repo"
+    init_repo(repo)
+    _outside_link(repo, tmp_path / "outside")
+    for args in (("snapshot",), ("snapshot", "--commit")):
+        result = run(repo, *args, database=db)
+        assert result.code == 1, result.text
+        assert "config-snapshots/system_config is a symbolic link; configsync never writes or deletes through one" in result.err
+        assert _untouched(tmp_path / "outside")
+    # nothing else was written either: a refusal leaves no half-written snapshot
+    assert not (repo / "config-snapshots/proposer_configs").exists()
+
+
+def test_import_backup_refuses_a_symlinked_table_directory(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    pygit2.init_repository(str(repo), initial_head="main")
+    assert run(repo, "init", "--from-backup", str(BACKUP)).code == 0
+    _outside_link(repo, tmp_path / "outside", "proposer_configs")
+    before = {p: p.read_bytes() for p in (repo / "config-snapshots").rglob("*") if p.is_file() and not p.is_symlink()
+              and "proposer_configs" not in p.parts}
+    result = run(repo, "import-backup", str(BACKUP))
+    assert result.code == 1, result.text
+    assert "config-snapshots/proposer_configs is a symbolic link" in result.err
+    assert _untouched(tmp_path / "outside")
+    after = {p: p.read_bytes() for p in (repo / "config-snapshots").rglob("*") if p.is_file() and not p.is_symlink()
+             and "proposer_configs" not in p.parts}
+    assert after == before
+
+
+@pytest.mark.parametrize("source", ["backup", "database"])
+def test_init_refuses_a_symlinked_table_directory(tmp_path: Path, source: str) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    pygit2.init_repository(str(repo), initial_head="main")
+    _outside_link(repo, tmp_path / "outside")
+    if source == "backup":
+        result = run(repo, "init", "--from-backup", str(BACKUP))
+    else:
+        db = sqlite_moose(tmp_path / "db.sqlite")
+        result = run(repo, "init", "--database", db, "--all")
+    assert result.code == 1, result.text
+    assert "config-snapshots/system_config is a symbolic link" in result.err
+    assert "Traceback" not in result.text
+    assert _untouched(tmp_path / "outside")
+
+
+def test_the_writer_refuses_links_anywhere_on_the_path(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "a").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    (root / "a" / "link").symlink_to(tmp_path / "elsewhere")
+    (root / "a" / "file.yaml").symlink_to(tmp_path / "elsewhere" / "target.yaml")
+    for rel in ("a/link/x.yaml", "a/file.yaml", "../escape.yaml", "/etc/passwd"):
+        with pytest.raises(UnsafePathError):
+            files.write(root, rel, b"x")
+        with pytest.raises(UnsafePathError):
+            files.delete(root, rel)
+    assert os.listdir(tmp_path / "elsewhere") == []
+    files.write(root, "a/new/dir/x.yaml", b"ok")
+    assert (root / "a/new/dir/x.yaml").read_bytes() == b"ok"
