@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test bench install clean
+.PHONY: demo test check bench install clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ $(POSTGREST):
 # PostgreSQL tests never skip here: a missing server is a failure.
 test: $(VENV)/.installed-test $(POSTGREST)
 	CONFIGSYNC_REQUIRE_POSTGRES=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+# Static checks, run by .ci/run beside `make test`: types (mypy --strict) and lint (ruff).
+check: $(VENV)/.installed-test
+	$(PY) -m mypy
+	$(PY) -m ruff check cli tests examples .github
 
 # Not part of `make test`: minutes of work at 100,000 rows per table.
 BENCH_ARGS ?= --sizes 1000,10000,100000
