@@ -23,7 +23,7 @@ from .config import Config, load_config, resolve_database
 from .errors import BackendError, ConfigError, ConfigsyncError, Problem, RepoError, StalePlanError, ValidationError
 from .plan import Plan, fingerprint, order_tables
 from .records import Record, Source, State, TableRecords, git_blob_id, record_path, render, state_of_rows, table_dir
-from .repo import PathVersion, Repo
+from .repo import CommitInfo, PathVersion, Repo
 from .validation import DELETE, ENVIRONMENTS, check_columns, deep_merge, environments_in, load_state
 from .values import Row, equal
 
@@ -82,6 +82,10 @@ class RollbackResult:
     plan: Plan | None
     apply: ApplyResult | None
     committed: bool
+
+    @property
+    def commit_info(self) -> CommitInfo:
+        return CommitInfo.of(self.commit)
 
 
 class Workspace:
@@ -711,6 +715,28 @@ class Workspace:
             self.repo.advance(new)
         return RollbackResult(new, plan, result, committed=result.applied)
 
+    # ---- for the CLI ----
+    # What the commands show of git, so that they need neither Repo nor pygit2.
+
+    def describe_revision(self, revision: str, ref: str = "") -> str:
+        """``revision`` for people: its short id and the branch or ref it was
+        named by. One this repository lacks (a plan saved in another clone) is
+        shown as its short id."""
+        try:
+            return self.repo.describe(self.repo.resolve(revision), ref)
+        except RepoError:
+            return revision[:7]
+
+    def has_uncommitted_changes(self) -> bool:
+        """Are record or schema files changed in the work tree and not committed?"""
+        return bool(self.repo.dirty_paths())
+
+    @property
+    def path_prefix(self) -> str:
+        """Where the config root is inside the git work tree ("" at its top, else
+        ending in "/"): prepended, it makes a config path relative to the repository."""
+        return self.repo.prefix
+
 
 @dataclass
 class RecordVersion:
@@ -719,6 +745,10 @@ class RecordVersion:
     commit: pygit2.Commit
     action: str  # "created", "deleted", "changed"
     change: Change | None = None  # field-level, for "changed"
+
+    @property
+    def commit_info(self) -> CommitInfo:
+        return CommitInfo.of(self.commit)
 
 
 def _record_version(table: str, version: PathVersion) -> RecordVersion:
