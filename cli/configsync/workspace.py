@@ -294,18 +294,6 @@ class Workspace:
             schema, self.config.snapshots, self.display_url,
         )).encode())
 
-    def header(self, plan: Plan, *, public: bool = False) -> str:
-        """The plan's first line. ``public`` (a PR comment): no host names, only
-        the environment or the kind of database."""
-        try:
-            described = self.repo.describe(self.repo.resolve(plan.revision), plan.ref)
-        except RepoError:
-            described = plan.revision[:7]
-        if public:
-            where = f"environment {self.env}" if self.env else f"{plan.database.split(':', 1)[0]} database"
-            return f"{where} · revision {described}"
-        return f"database {plan.database} · revision {described}"
-
     def check_clean(self) -> None:
         dirty = self.repo.dirty_paths()
         if dirty:
@@ -728,7 +716,7 @@ class Workspace:
             return revision[:7]
 
     def has_uncommitted_changes(self) -> bool:
-        """Are record or schema files changed in the work tree and not committed?"""
+        """Are record files, schemas or configsync.yaml changed and not committed?"""
         return bool(self.repo.dirty_paths())
 
     @property
