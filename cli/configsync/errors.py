@@ -1,7 +1,7 @@
 """Every error configsync expects to meet, one class per area.
 
 The CLI turns any ``ConfigsyncError`` into its message and exit code 1; anything
-else is a bug and is reported as such (see ``cli.py``).
+else is a bug and is reported as such (see ``cli/base.py``).
 """
 from __future__ import annotations
 

@@ -1,7 +1,13 @@
-"""Plans and diffs for people (text, Markdown) and for programs (JSON)."""
+"""Plans, diffs and validation problems for people (text, Markdown, GitHub
+annotations) and for programs (JSON).
+
+``FORMATS`` is the one registry of output formats: every command's
+``--format`` offers its names and renders through it.
+"""
 from __future__ import annotations
 
-from typing import Iterator
+from dataclasses import dataclass
+from typing import Callable, Iterator, Literal, Protocol
 
 import click
 
@@ -51,7 +57,24 @@ def summary_line(plan: Plan) -> str:
     return f"{s['create']} to create, {s['update']} to update, {s['delete']} to delete"
 
 
-def text(plan: Plan, header: str, *, color: bool = False, verb: str = "Plan") -> str:
+def header(plan: Plan, revision: str, *, env: str | None = None, public: bool = False) -> str:
+    """A plan's first line; ``revision`` is the plan's revision described for
+    people. ``public`` (a PR comment): no host names, only the environment or
+    the kind of database."""
+    if public:
+        where = f"environment {env}" if env else f"{plan.database.split(':', 1)[0]} database"
+        return f"{where} · revision {revision}"
+    return f"database {plan.database} · revision {revision}"
+
+
+def diff_header(old: str, new: str) -> str:
+    """The first line of a diff between two revisions, described for people."""
+    return f"diff {old} -> {new}"
+
+
+def text(plan: Plan, header: str, *, title: str = "Plan", color: bool = False) -> str:
+    """Terraform-like: a line per record, one per changed field, then the counts.
+    ``title`` names the result in its last line: Plan, Diff, Rollback."""
     lines = [header, ""]
     if not plan.changes:
         lines.append("No changes.")
@@ -67,13 +90,14 @@ def text(plan: Plan, header: str, *, color: bool = False, verb: str = "Plan") ->
             lines.append(click.style(head, fg=COLOR[change.action]) if color else head)
             for path, old, new in field_diffs(change):
                 lines.append(f"      {path}: {old} -> {new}")
-    lines += ["", f"{verb}: {summary_line(plan)}."]
+    lines += ["", f"{title}: {summary_line(plan)}."]
     return "\n".join(lines) + "\n"
 
 
-def markdown(plan: Plan, header: str, title: str = "plan") -> str:
-    """What a pull-request comment shows: a summary line and a diff per table."""
-    lines = [f"### configsync {title}: {summary_line(plan)}", "", header, ""]
+def markdown(plan: Plan, header: str, *, title: str = "Plan", color: bool = False) -> str:
+    """What a pull-request comment shows: a summary line and a diff per table.
+    No terminal shows it, so ``color`` is ignored."""
+    lines = [f"### configsync {title.lower()}: {summary_line(plan)}", "", header, ""]
     for reason in plan.unsafe_reasons():
         lines += [f"> **Warning:** {reason}. `apply` refuses this without `--allow-mass-delete`.", ""]
     if not plan.changes:
@@ -96,19 +120,77 @@ def markdown(plan: Plan, header: str, title: str = "plan") -> str:
 _DIFF_MARK = {"create": "+", "update": "!", "delete": "-"}
 
 
-def json_text(plan: Plan) -> str:
+def json_text(plan: Plan, header: str = "", *, title: str = "Plan", color: bool = False) -> str:
+    """The plan's changes and counts for programs, which need no header, title or color."""
     return values.dumps(plan.to_json(), indent=2) + "\n"
 
 
-def problems_text(problems: list[Problem], fmt: str, prefix: str = "") -> str:
-    if fmt == "json":
-        rows: Value = [{"file": prefix + p.file, "line": p.line, "message": p.message} for p in problems]
-        return values.dumps(rows, indent=2) + "\n"
-    if fmt == "github":
-        out = []
-        for p in problems:
-            where = f"file={prefix}{p.file}" + (f",line={p.line}" if p.line else "")
-            message = p.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-            out.append(f"::error {where}::{message}")
-        return "\n".join(out) + ("\n" if out else "")
+# Problems: ``prefix`` is the config root's path in the git repository, for
+# formats read by tools that resolve paths from the repository's top.
+
+def problems_text(problems: list[Problem], prefix: str = "") -> str:
+    """FILE:LINE: MESSAGE, with paths relative to the config root."""
     return "".join(f"{p}\n" for p in problems)
+
+
+def problems_json(problems: list[Problem], prefix: str = "") -> str:
+    rows: Value = [{"file": prefix + p.file, "line": p.line, "message": p.message} for p in problems]
+    return values.dumps(rows, indent=2) + "\n"
+
+
+def problems_github(problems: list[Problem], prefix: str = "") -> str:
+    """GitHub Actions workflow commands: each problem annotates its file and line."""
+    out = []
+    for p in problems:
+        where = f"file={prefix}{p.file}" + (f",line={p.line}" if p.line else "")
+        message = p.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        out.append(f"::error {where}::{message}")
+    return "\n".join(out) + ("\n" if out else "")
+
+
+# ---- the registry of output formats ------------------------------------------
+
+class PlanRenderer(Protocol):
+    def __call__(self, plan: Plan, header: str, *, title: str = ..., color: bool = ...) -> str: ...
+
+
+ProblemRenderer = Callable[[list[Problem], str], str]  # (problems, prefix) -> output
+
+
+@dataclass(frozen=True)
+class Format:
+    """One output format: how it shows a plan or a diff, and validation
+    problems, where it can show them."""
+
+    plan: PlanRenderer | None = None
+    problems: ProblemRenderer | None = None
+    # Posted where others read it (a pull-request comment): the header names no host.
+    public: bool = False
+
+
+# In the order --format lists them.
+FORMATS: dict[str, Format] = {
+    "text": Format(plan=text, problems=problems_text),
+    "json": Format(plan=json_text, problems=problems_json),
+    "markdown": Format(plan=markdown, public=True),
+    "github": Format(problems=problems_github),
+}
+
+
+def formats(kind: Literal["plan", "problems"]) -> list[str]:
+    """The names a --format option offers for plans (and diffs) or for problems."""
+    return [name for name, fmt in FORMATS.items() if getattr(fmt, kind) is not None]
+
+
+def plan_renderer(name: str) -> PlanRenderer:
+    renderer = FORMATS[name].plan
+    if renderer is None:
+        raise ValueError(f"format {name!r} cannot show a plan")
+    return renderer
+
+
+def problem_renderer(name: str) -> ProblemRenderer:
+    renderer = FORMATS[name].problems
+    if renderer is None:
+        raise ValueError(f"format {name!r} cannot show problems")
+    return renderer

@@ -38,6 +38,26 @@ class PathVersion:
     after: bytes | None
 
 
+@dataclass(frozen=True)
+class CommitInfo:
+    """What people are shown of a commit: callers outside this module need no pygit2."""
+
+    id: str
+    subject: str  # the first line of the message
+    author: str
+    time: dt.datetime  # commit time, in the committer's time zone
+
+    @classmethod
+    def of(cls, commit: pygit2.Commit) -> CommitInfo:
+        offset = dt.timezone(dt.timedelta(minutes=commit.commit_time_offset))
+        return cls(
+            id=str(commit.id),
+            subject=commit.message.splitlines()[0] if commit.message else "",
+            author=commit.author.name,
+            time=dt.datetime.fromtimestamp(commit.commit_time, offset),
+        )
+
+
 class Repo:
     def __init__(self, config: Config) -> None:
         self.config = config

@@ -26,7 +26,7 @@ from .overlay import environments_in
 from .plan import Plan
 from .planner import Planner
 from .records import Record, State
-from .repo import PathVersion, Repo
+from .repo import CommitInfo, PathVersion, Repo
 from .shortcuts import Shortcuts
 from .sides import Sides
 from .snapshotter import SnapshotResult, Snapshotter
@@ -51,6 +51,10 @@ class RollbackResult:
     plan: Plan | None
     apply: ApplyResult | None
     committed: bool
+
+    @property
+    def commit_info(self) -> CommitInfo:
+        return CommitInfo.of(self.commit)
 
 
 class Workspace:
@@ -118,18 +122,6 @@ class Workspace:
              commit: pygit2.Commit | None = None, use_cache: bool = False) -> Plan:
         """What apply would change to make the database match ``ref``."""
         return self._planner.plan(ref, tables, prune=prune, commit=commit, use_cache=use_cache)
-
-    def header(self, plan: Plan, *, public: bool = False) -> str:
-        """The plan's first line. ``public`` (a PR comment): no host names, only
-        the environment or the kind of database."""
-        try:
-            described = self.repo.describe(self.repo.resolve(plan.revision), plan.ref)
-        except RepoError:
-            described = plan.revision[:7]
-        if public:
-            where = f"environment {self.env}" if self.env else f"{plan.database.split(':', 1)[0]} database"
-            return f"{where} · revision {described}"
-        return f"database {plan.database} · revision {described}"
 
     def check_clean(self) -> None:
         self._applier.check_clean()
@@ -296,6 +288,28 @@ class Workspace:
             self.repo.advance(new)
         return RollbackResult(new, plan, result, committed=result.applied)
 
+    # ---- for the CLI ----
+    # What the commands show of git, so that they need neither Repo nor pygit2.
+
+    def describe_revision(self, revision: str, ref: str = "") -> str:
+        """``revision`` for people: its short id and the branch or ref it was
+        named by. One this repository lacks (a plan saved in another clone) is
+        shown as its short id."""
+        try:
+            return self.repo.describe(self.repo.resolve(revision), ref)
+        except RepoError:
+            return revision[:7]
+
+    def has_uncommitted_changes(self) -> bool:
+        """Are record files, schemas or configsync.yaml changed and not committed?"""
+        return bool(self.repo.dirty_paths())
+
+    @property
+    def path_prefix(self) -> str:
+        """Where the config root is inside the git work tree ("" at its top, else
+        ending in "/"): prepended, it makes a config path relative to the repository."""
+        return self.repo.prefix
+
 
 @dataclass
 class RecordVersion:
@@ -304,6 +318,10 @@ class RecordVersion:
     commit: pygit2.Commit
     action: str  # "created", "deleted", "changed"
     change: Change | None = None  # field-level, for "changed"
+
+    @property
+    def commit_info(self) -> CommitInfo:
+        return CommitInfo.of(self.commit)
 
 
 def _record_version(table: str, version: PathVersion) -> RecordVersion:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from . import adoption
-from .config import CONFIG_FILE, load_config
-from .errors import ConfigError
-from .cli import EXIT_CHANGES, EXIT_OK, Options, common_options, table_option
+from .. import adoption
+from ..config import CONFIG_FILE, load_config
+from ..errors import ConfigError
+from .base import EXIT_CHANGES, EXIT_OK, Options, common_options, table_option
 
 
 def _root(opts: Options) -> Path:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from .cli import EXIT_OK, Options, common_options
-from .config import load_config
+from ..config import load_config
+from .base import EXIT_OK, Options, common_options
 
 
 @click.group()
@@ -42,7 +42,7 @@ def migration(opts: Options, directory: str | None) -> int:
       configsync supabase migration --write supabase/migrations && supabase db push
       configsync supabase migration > configsync_apply.sql   # run it in the SQL editor
     """
-    from .backends.rest import MIGRATION_NAME, migration_sql  # httpx only when needed
+    from ..backends.rest import MIGRATION_NAME, migration_sql  # httpx only when needed
 
     config = load_config(opts.config)
     sql = migration_sql(list(config.tables), config.history_table)

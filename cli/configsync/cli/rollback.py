@@ -1,0 +1,51 @@
+"""Undoing a config change: rollback."""
+from __future__ import annotations
+
+import click
+
+from .base import EXIT_OK, Options, common_options, confirmer, echo_plan, report_apply, safety_options
+
+
+@click.command()
+@common_options
+@click.argument("commit", required=False)
+@click.option("--to", "to", metavar="REF", help="Restore the config as it was at REF (e.g. a backup ref).")
+@click.option("--dry-run", is_flag=True, help="Show the database changes the rollback would make; change nothing.")
+@click.option("--no-apply", is_flag=True, help="Only make the git commit.")
+@safety_options
+@click.pass_obj
+def rollback(
+    opts: Options, commit: str | None, to: str | None, dry_run: bool, no_apply: bool,
+    yes: bool, max_deletes: int | None, allow_mass_delete: bool,
+) -> int:
+    """Undo a config change: revert COMMIT (or restore --to REF) and apply.
+
+    The revert commit lands on the branch only once the apply succeeded.
+    Reverting a merge commit undoes the merged pull request.
+
+    \b
+    Example:
+      configsync rollback HEAD --yes
+      configsync rollback --to refs/configsync/backups/20251003T170212.000000Z
+      configsync rollback 3f2a1c7 --no-apply && git push
+    """
+    if (commit is None) == (to is None):
+        raise click.UsageError("give either COMMIT or --to REF")
+    with opts.workspace() as ws:
+        result = ws.rollback(
+            commit, to=to, dry_run=dry_run, apply=not no_apply,
+            confirm=confirmer(yes, ws.display_url), max_deletes=max_deletes,
+            allow_mass_delete=allow_mass_delete,
+        )
+        if result.plan is not None:
+            echo_plan(ws, result.plan, title="Rollback" if not dry_run else "Plan")
+        if dry_run:
+            click.echo("Dry run: nothing was committed or applied.")
+            return EXIT_OK
+        if result.apply is not None:
+            code = report_apply(ws, result.plan or result.apply.plan, result.apply.backup_ref, result.apply.applied)
+            if code:
+                return code
+        made = result.commit_info
+        click.echo(f"Committed {made.id[:7]}: {made.subject}")
+    return EXIT_OK

@@ -1,0 +1,163 @@
+"""The database side: snapshot, plan, apply, status."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .. import plan as plan_module
+from .. import render
+from .base import (
+    EXIT_CHANGES, EXIT_OK, Options, common_options, confirmer, echo_plan, format_option, report_apply,
+    safety_options, table_option,
+)
+
+# File lists longer than this are cut short: a first snapshot may write thousands.
+MAX_LISTED = 100
+
+
+@click.command()
+@common_options
+@table_option
+@click.option("--commit", is_flag=True, help="Commit the changed files (only the snapshot directory).")
+@click.option("--message", "-m", metavar="M", help="Commit message. Default: a summary of the drift.")
+@click.pass_obj
+def snapshot(opts: Options, tables: tuple[str, ...], commit: bool, message: str | None) -> int:
+    """Write the database's rows into record files.
+
+    A file is rewritten only when its data differs, so comments survive.
+    Exits 2 when files changed (drift), 0 when the files already matched.
+
+    \b
+    Example:
+      configsync snapshot --commit --message "snapshot: nightly"
+    """
+    with opts.workspace() as ws:
+        result = ws.snapshot(tables, commit=commit, message=message)
+    lines = [f"  {'A' if p in result.added else 'M'} {p}" for p in sorted(result.written)]
+    lines += [f"  D {p}" for p in result.deleted]
+    for line in lines[:MAX_LISTED]:
+        click.echo(line)
+    if len(lines) > MAX_LISTED:
+        click.echo(f"  ... and {len(lines) - MAX_LISTED} more files")
+    if not result.drift:
+        click.echo("No drift: the files match the database.")
+        return EXIT_OK
+    click.echo(result.message().replace("snapshot: ", "Drift: ", 1))
+    if result.commit:
+        click.echo(f"Committed {result.commit[:7]}.")
+    return EXIT_CHANGES
+
+
+@click.command()
+@common_options
+@click.option("--ref", default="HEAD", show_default=True, help="Git revision holding the desired state.")
+@table_option
+@click.option("--out", type=click.Path(dir_okay=False, writable=True),
+              help="Save the plan to FILE; `apply FILE` then applies exactly it.")
+@format_option("plan")
+@click.option("--no-prune", is_flag=True, help="Never delete rows that have no file.")
+@click.pass_obj
+def plan(opts: Options, ref: str, tables: tuple[str, ...], out: str | None, fmt: str, no_prune: bool) -> int:
+    """Show what apply would change in the database.
+
+    Exits 2 when there are changes, 0 when the database matches.
+
+    \b
+    Example:
+      configsync plan
+      configsync plan --ref origin/main --format markdown
+      configsync plan --out plan.json && configsync apply plan.json
+    """
+    with opts.workspace() as ws:
+        result = ws.plan(ref, tables, prune=not no_prune, use_cache=True)
+        # A hint for people at a terminal; a CI checkout is clean, and finding
+        # out costs a stat of every record file (a second at 300,000 files).
+        if ref == "HEAD" and sys.stderr.isatty() and ws.has_uncommitted_changes():
+            click.echo("note: uncommitted changes in the work tree are not part of this plan", err=True)
+        echo_plan(ws, result, fmt)
+        for reason in result.unsafe_reasons():
+            click.echo(f"warning: {reason}; apply refuses this without --allow-mass-delete", err=True)
+        if out:
+            result.save(Path(out))
+            click.echo(f"Plan saved to {out} (checksum {result.checksum()[:12]}).", err=True)
+    return EXIT_CHANGES if result.has_changes else EXIT_OK
+
+
+@click.command()
+@common_options
+@click.argument("planfile", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--ref", default=None, help="Git revision to apply. Default: HEAD.")
+@table_option
+@click.option("--dry-run", is_flag=True, help="Only show the plan.")
+@click.option("--no-prune", is_flag=True, help="Never delete rows that have no file.")
+@click.option("--lock-timeout", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              metavar="SECONDS", help="How long to wait for another apply to finish.")
+@click.option("--non-atomic", is_flag=True,
+              help="Supabase REST without the configsync_apply function: send the changes one by one "
+              "(not atomic), then verify by reading back.")
+@safety_options
+@click.pass_obj
+def apply(
+    opts: Options, planfile: str | None, ref: str | None, tables: tuple[str, ...], dry_run: bool,
+    no_prune: bool, lock_timeout: float, non_atomic: bool, yes: bool, max_deletes: int | None,
+    allow_mass_delete: bool,
+) -> int:
+    """Make the database match a revision, in one transaction.
+
+    Shows the plan, asks before writing (unless --yes), refuses uncommitted
+    config changes, stale plans and mass deletions, and saves the previous
+    state under refs/configsync/backups/. Another apply waits for the lock.
+
+    \b
+    Example:
+      configsync apply                  # plan HEAD, confirm, apply
+      configsync apply --yes --ref $GITHUB_SHA
+      configsync apply plan.json --yes  # exactly the reviewed plan
+    """
+    if planfile and (ref or tables or no_prune):
+        raise click.UsageError("a saved plan already fixes the revision and tables; drop --ref/--table/--no-prune")
+    with opts.workspace() as ws:
+        the_plan = plan_module.load(Path(planfile)) if planfile else ws.plan(ref or "HEAD", tables, prune=not no_prune, use_cache=True)
+        echo_plan(ws, the_plan)
+        if dry_run:
+            return EXIT_OK
+        result = ws.apply(
+            the_plan, confirm=confirmer(yes, ws.display_url), max_deletes=max_deletes,
+            allow_mass_delete=allow_mass_delete, lock_timeout=lock_timeout, non_atomic=non_atomic,
+        )
+        code = report_apply(ws, the_plan, result.backup_ref, result.applied)
+        for note in result.notes:
+            click.echo(f"note: {note}")
+        return code
+
+
+@click.command()
+@common_options
+@click.pass_obj
+def status(opts: Options) -> int:
+    """Deployed revision, HEAD, and whether the database has drifted.
+
+    Exits 0 when the database matches HEAD, 2 when it does not.
+
+    \b
+    Example:
+      configsync status --env production
+    """
+    with opts.workspace() as ws:
+        result = ws.status()
+        click.echo(f"database  {ws.display_url}")
+        click.echo(f"HEAD      {ws.describe_revision(result.head, 'HEAD')}")
+        if result.deployed:
+            d = result.deployed
+            click.echo(f"deployed  {d.revision[:7]} at {d.applied_at} by {d.actor}")
+        else:
+            click.echo("deployed  never (no apply recorded in this database)")
+        if result.in_sync:
+            click.echo("in sync: the database matches HEAD")
+            return EXIT_OK
+        click.echo(f"out of sync: applying HEAD would make {render.summary_line(result.plan)}")
+        for change in result.plan.changes:
+            click.echo(f"  {render.SYMBOL[change.action]} {change.table} {render.label(change)}")
+    return EXIT_CHANGES
