@@ -48,9 +48,10 @@ def test_rejected(reader: str, data: bytes, line: int, fragment: str) -> None:
 
 
 def test_load_reads_what_parse_reads() -> None:
-    data = b"a: 0.70\nb: [1, {c: null, d: 'x'}]\nc: 2025-10-03\n'1': yes\n"
+    data = b"a: 0.70\nb: [1, {c: null, d: 'x'}]\nc: 2025-10-03\n'1': yes\ne: 12345678901234567890.123456789\n"
     assert yamlio.load(data) == yamlio.parse(data)[0] == {
-        "a": Decimal("0.70"), "b": [1, {"c": None, "d": "x"}], "c": "2025-10-03", "1": True}
+        "a": Decimal("0.70"), "b": [1, {"c": None, "d": "x"}], "c": "2025-10-03", "1": True,
+        "e": Decimal("12345678901234567890.123456789")}
 
 
 def test_record_files_are_read_with_load_and_duplicates_are_refused(tmp_path: Path) -> None:
