@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test check bench install clean
+.PHONY: demo test check bench mutants install clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ test: $(VENV)/.installed-test $(POSTGREST)
 check: $(VENV)/.installed-test
 	$(PY) -m mypy
 	$(PY) -m ruff check cli tests examples .github
+
+# Not part of `make test`: every curated bug in tests/mutants/mutants.toml,
+# applied one at a time to a copy of the repository, must make its tests fail.
+# MUTANTS_ARGS='-k lock' runs some; '--check' only checks the snippets are found.
+mutants: $(VENV)/.installed-test $(POSTGREST)
+	$(PY) tests/mutants/mutants.py $(MUTANTS_ARGS)
 
 # Not part of `make test`: minutes of work at 100,000 rows per table.
 BENCH_ARGS ?= --sizes 1000,10000,100000

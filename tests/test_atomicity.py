@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pygit2
+
 from helpers import (
     PERMISSIVE_SCHEMA,
     commit_all,
@@ -10,8 +12,11 @@ from helpers import (
     execute,
     permissive_repo,
     run,
+    three_changes,
     three_changes_last_one_invalid,
 )
+
+TABLES = ("system_config", "proposer_configs", "contracts")
 
 FK_CONFIG = """\
 tables:
@@ -34,8 +39,11 @@ def test_failing_last_statement_leaves_database_as_before(repo_path: Path, moose
     assert "nothing was changed" in result.err
     assert "Traceback" not in result.text
     assert dump(moose_url) == before
-    refs = [r for r in __import__("pygit2").Repository(str(repo_path)).references if r.startswith("refs/configsync/")]
-    assert refs == []  # the backup of a failed apply is not left behind
+    assert backup_refs(repo_path) == []  # the backup of a failed apply is not left behind
+
+
+def backup_refs(repo: Path) -> list[str]:
+    return sorted(r for r in pygit2.Repository(str(repo)).references if r.startswith("refs/configsync/"))
 
 
 def fk_repo(tmp_path: Path, url: str) -> Path:
@@ -90,3 +98,42 @@ def test_a_failing_row_in_a_batch_is_named(repo_path: Path, moose_url: str) -> N
     assert "config-snapshots/system_config/flag_13.yaml" in result.err
     assert "nothing was changed" in result.err
     assert dump(moose_url) == before
+
+
+def refuse_history_writes(url: str) -> None:
+    """A trigger that makes every INSERT into the history table fail, while the
+    data tables still take writes: the history row is the apply's last statement."""
+    if url.startswith("sqlite"):
+        execute(url, "CREATE TRIGGER history_refused BEFORE INSERT ON configsync_history "
+                     "BEGIN SELECT RAISE(ABORT, 'history is read-only today'); END")
+        return
+    execute(url, "CREATE FUNCTION history_refused() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                 "BEGIN RAISE EXCEPTION 'history is read-only today'; END $$")
+    execute(url, "CREATE TRIGGER history_refused BEFORE INSERT ON configsync_history "
+                 "FOR EACH ROW EXECUTE FUNCTION history_refused()")
+
+
+def test_history_write_failing_rolls_back_the_data(repo_path: Path, moose_url: str) -> None:
+    """The history row is written in the apply's transaction, before COMMIT: when
+    that write fails, none of the data rows the apply wrote is kept, the command
+    says so cleanly (exit 1, no traceback) and removes its backup ref."""
+    run(repo_path, "snapshot", "--commit", database=moose_url)
+    budget = repo_path / "config-snapshots/system_config/budget_limits.yaml"
+    budget.write_text(budget.read_text().replace("daily_hard_cap: 50", "daily_hard_cap: 48"))
+    commit_all(repo_path, "a first apply creates the history table")
+    assert run(repo_path, "apply", "--yes", database=moose_url).code == 0
+    refuse_history_writes(moose_url)
+    before = dump(moose_url, TABLES + ("configsync_history",))
+    refs = backup_refs(repo_path)
+    assert len(refs) == 1  # the first apply's
+    three_changes(repo_path, "gpt-new", message="an update, a delete and a create")
+
+    result = run(repo_path, "apply", "--yes", database=moose_url)
+    assert result.code == 1, result.text
+    assert "Traceback" not in result.text
+    assert result.err.startswith("error: apply failed: "), result.err
+    assert "history is read-only today" in result.err
+    assert "nothing was changed" in result.err
+    assert dump(moose_url, TABLES + ("configsync_history",)) == before
+    assert backup_refs(repo_path) == refs  # the failed apply's backup is not left behind
+    assert run(repo_path, "plan", database=moose_url).code == 2  # all three changes still to do

@@ -997,14 +997,22 @@ def apply_lock(url: str) -> Iterator[None]:
         yield
 
 
-def wait_all_waiting(url: str, procs: Sequence[subprocess.Popen[bytes]], logs: Sequence[Path]) -> None:
-    """Until every apply has planned and waits for the lock."""
+def wait_all_waiting(url: str, procs: Sequence[subprocess.Popen[bytes]], logs: Sequence[Path],
+                     repo: Path, backups_before: int) -> None:
+    """Until every apply has planned and waits for the lock.
+
+    PostgreSQL shows the waiters in pg_stat_activity. A SQLite waiter is not
+    visible from outside (its busy handler retries and sleeps), so the last
+    step it takes before BEGIN IMMEDIATE is what is waited for: its plan is
+    printed and its backup ref is written. What it does in between reads
+    nothing from the database, so the plan each waiter checks under the lock
+    is the one it made before the lock was released."""
     deadline = time.monotonic() + 60
     while True:
         assert all(p.poll() is None for p in procs), [output(log) for log in logs]
         if url.startswith("sqlite"):
-            if all(b"\nPlan: " in log.with_suffix(".out").read_bytes() for log in logs):
-                time.sleep(0.5)  # then the backup ref, then BEGIN IMMEDIATE waits
+            if (all(b"\nPlan: " in log.with_suffix(".out").read_bytes() for log in logs)
+                    and len(backup_refs(repo)) == backups_before + len(procs)):
                 return
         elif PgDb(url).waiting() == len(procs):
             return
@@ -1016,6 +1024,7 @@ def run_together(repo: Path, url: str, revisions: Sequence[str], logs: Path, *,
                  hold: bool) -> list[tuple[str, int, str]]:
     """Start one apply per revision at once; (revision, exit code, output) each."""
     procs, paths = [], []
+    backups_before = len(backup_refs(repo))
     with contextlib.ExitStack() as stack:
         if hold:
             stack.enter_context(apply_lock(url))
@@ -1024,7 +1033,7 @@ def run_together(repo: Path, url: str, revisions: Sequence[str], logs: Path, *,
             paths.append(path)
             procs.append(start(repo, url, "apply", "--yes", "--ref", rev, log=path))
         if hold:
-            wait_all_waiting(url, procs, paths)
+            wait_all_waiting(url, procs, paths, repo, backups_before)
     results = [(rev, p.wait(timeout=120), output(path)) for rev, p, path in zip(revisions, procs, paths)]
     for _, code, text in results:
         assert_clean_error(text)
@@ -1224,7 +1233,7 @@ def test_write_while_waiting_for_the_lock_makes_the_plan_stale(
         conn = sqlite3.connect(moose_url[len("sqlite:///"):], isolation_level=None)
         conn.execute("BEGIN IMMEDIATE")
         proc = start(repo_path, moose_url, "apply", "--yes", log=log)
-        wait_all_waiting(moose_url, [proc], [log])
+        wait_all_waiting(moose_url, [proc], [log], repo_path, 0)
         conn.execute(edit)
         conn.execute("COMMIT")
         conn.close()
@@ -1232,7 +1241,7 @@ def test_write_while_waiting_for_the_lock_makes_the_plan_stale(
         with psycopg.connect(moose_url) as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_ID])
             proc = start(repo_path, moose_url, "apply", "--yes", log=log)
-            wait_all_waiting(moose_url, [proc], [log])
+            wait_all_waiting(moose_url, [proc], [log], repo_path, 0)
             conn.execute(edit)
     before = dump(moose_url)
     assert proc.wait(timeout=60) == 1, output(log)
@@ -1245,20 +1254,47 @@ def test_write_while_waiting_for_the_lock_makes_the_plan_stale(
     assert run(repo_path, "apply", "--yes", database=moose_url).code == 0  # a new plan applies
 
 
-def test_dashboard_write_during_apply_waits_and_lands_after(pg_scenario: Scenario) -> None:
+def wait_for_lock_wait(db: PgDb, pid: int, done: threading.Event, timeout: float = 30) -> list[tuple[str, str]]:
+    """Until session ``pid`` waits for a lock (pg_locks: not granted); the
+    locks it waits for as (locktype, relation). Fails if ``done`` is set first:
+    the write went through without waiting."""
+    deadline = time.monotonic() + timeout
+    with db.connect() as conn:
+        while True:
+            rows = conn.execute(
+                "SELECT l.locktype, coalesce(l.relation::regclass::text, '') FROM pg_locks l "
+                "JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.pid = %s AND NOT l.granted AND a.wait_event_type = 'Lock'", [pid],
+            ).fetchall()
+            if rows:
+                return [(str(r[0]), str(r[1])) for r in rows]
+            assert not done.is_set(), "the write landed while the apply's transaction was open"
+            assert time.monotonic() < deadline, "the write neither waited for a lock nor finished"
+            time.sleep(0.01)
+
+
+@pytest.mark.parametrize("row", [0, 2], ids=["row-the-apply-updates", "row-the-apply-leaves-alone"])
+def test_dashboard_write_during_apply_waits_and_lands_after(pg_scenario: Scenario, row: int) -> None:
     """While an apply is writing, an edit from the dashboard (any other
     writer) waits for its commit, then lands on top: neither is lost and they
-    never interleave; the next plan shows the edit as drift."""
+    never interleave; the next plan shows the edit as drift. The edit waits
+    for the apply's table lock (LOCK TABLE ... IN EXCLUSIVE MODE), not only
+    for a row lock: an edit of a row the apply does not touch waits too, so
+    nothing changes between the apply's stale check and its commit."""
     scenario, db = pg_scenario, pg_scenario.db
     assert isinstance(db, PgDb)
+    key = (system_row(row, 1)["config_key"],)
+    touched = scenario.old["system_config"][key] != scenario.new["system_config"][key]
+    assert touched == (row == 0)
     gate = Gate(db)
     log = scenario.logs / "apply-under-edit"
     done = threading.Event()
+    dashboard_conn = db.connect()
 
     def dashboard() -> None:
-        with db.connect() as conn:
-            conn.execute("UPDATE system_config SET description = 'from the dashboard' WHERE config_key = %s",
-                         [system_row(0, 1)["config_key"]])
+        with dashboard_conn:
+            dashboard_conn.execute("UPDATE system_config SET description = 'from the dashboard' "
+                                   "WHERE config_key = %s", [key[0]])
         done.set()
 
     try:
@@ -1266,8 +1302,10 @@ def test_dashboard_write_during_apply_waits_and_lands_after(pg_scenario: Scenari
         gate.wait_until_stopped(proc)
         writer = threading.Thread(target=dashboard)
         writer.start()
-        time.sleep(0.5)
-        assert not done.is_set()  # the edit waits for the apply's table lock
+        waits = wait_for_lock_wait(db, dashboard_conn.info.backend_pid, done)
+        # the apply's table lock, whether or not it wrote this row
+        assert waits == [("relation", "system_config")], waits
+        assert not done.is_set()
         assert db.state() == scenario.old  # readers are not blocked, and see the old state
     finally:
         gate.open()
@@ -1276,7 +1314,6 @@ def test_dashboard_write_during_apply_waits_and_lands_after(pg_scenario: Scenari
     assert done.is_set()
     gate.remove()
     state = db.state()
-    key = (system_row(0, 1)["config_key"],)
     assert state["system_config"][key]["description"] == "from the dashboard"
     state["system_config"][key]["description"] = scenario.new["system_config"][key]["description"]
     assert state == scenario.new

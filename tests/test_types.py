@@ -452,17 +452,23 @@ def row_count(url: str) -> int:
 ])
 def test_exact_number_survives_apply(tmp_path: Path, empty_url: str, column: str, text: str) -> None:
     """A number with more digits than a double (or a 64-bit integer) holds is
-    stored exactly, and the next plan is empty.
+    stored exactly, and the next plan is empty -- or, where the database
+    cannot hold it, refused before anything is written.
 
-    PostgreSQL's numeric and jsonb hold it. SQLite's NUMERIC affinity (which
-    the declared type JSON gets too) turns numeric text into a double; there
-    configsync may instead refuse the apply with an error naming the column
-    and change nothing -- but never store a rounded number, nor crash.
+    PostgreSQL's numeric and jsonb hold it: stored exactly. SQLite's NUMERIC
+    affinity (which the declared type JSON gets too) would turn it into a
+    double: configsync refuses the apply, naming the record and the column,
+    and nothing is written (never a rounded number, never a crash).
     """
     repo = repo_with_record(tmp_path / "repo", f"{column}: {text}\n")
     result = run(repo, "apply", "--yes", database=empty_url)
-    if empty_url.startswith("sqlite") and result.code == 1:
-        assert column in result.err, result.text
+    assert "Traceback" not in result.text
+    if empty_url.startswith("sqlite"):
+        assert result.code == 1, result.text
+        assert result.err.startswith(
+            f"error: apply failed at typed config-snapshots/typed/acme@1.yaml: column {column}: "
+            f"SQLite cannot store {text} exactly"), result.err
+        assert result.err.rstrip().endswith("nothing was changed"), result.err
         assert row_count(empty_url) == 0
         return
     assert result.code == 0, result.text
@@ -473,27 +479,40 @@ def test_exact_number_survives_apply(tmp_path: Path, empty_url: str, column: str
     assert {"stored": stored, "plan exit code": plan.code} == {"stored": Decimal(text), "plan exit code": 0}, plan.out
 
 
-@pytest.mark.parametrize("column, text", [
-    pytest.param("seen_at", "2025-10-03 12:30:15", id="timestamptz-without-offset"),
-    pytest.param("seen_at", "2025-10-03", id="timestamptz-given-a-date"),
-    pytest.param("day", "2025-10-03T22:00:00+00:00", id="date-given-a-timestamp"),
-])
-def test_apply_is_idempotent_or_refused(tmp_path: Path, empty_url: str, column: str, text: str) -> None:
-    """Right after any successful apply, plan shows no changes.
+UTC = dt.timezone.utc
 
-    Time values that leave something to interpretation: a timestamp without an
-    offset (configsync compares it as UTC; PostgreSQL reads it in the session
-    time zone, Asia/Kolkata here, see create_postgres), a bare date for a
-    timestamptz, a timestamp for a date. configsync may refuse them, but if
-    apply succeeds, what it stored must be what the file says.
-    """
+
+@pytest.mark.parametrize("column, text, stored", [
+    # no offset: configsync reads it as UTC, whatever the session's time zone (Asia/Kolkata here)
+    pytest.param("seen_at", "2025-10-03 12:30:15", dt.datetime(2025, 10, 3, 12, 30, 15, tzinfo=UTC),
+                 id="timestamptz-without-offset"),
+    pytest.param("seen_at", "2025-10-03", dt.datetime(2025, 10, 3, tzinfo=UTC), id="timestamptz-given-a-date"),
+    # a date column would drop the time: refused by validation, with the file's line
+    pytest.param("day", "2025-10-03T22:00:00+00:00", None, id="date-given-a-timestamp"),
+])
+def test_time_values_are_stored_exactly_or_refused(
+    tmp_path: Path, empty_url: str, column: str, text: str, stored: dt.datetime | None
+) -> None:
+    """Time values that leave something to interpretation: a timestamp without
+    an offset (configsync compares it as UTC; PostgreSQL reads it in the
+    session time zone, Asia/Kolkata here, see create_postgres), a bare date for
+    a timestamptz, a timestamp for a date. Each has one outcome on both
+    backends: stored as the instant the file means (and the next plan is
+    empty), or refused with the file, line and column, nothing written."""
     repo = repo_with_record(tmp_path / "repo", f"{column}: {text}\n")
     result = run(repo, "apply", "--yes", database=empty_url)
-    if result.code == 1:
-        assert column in result.err, result.text
+    assert "Traceback" not in result.text
+    if stored is None:
+        assert result.code == 1, result.text
+        assert (f"config-snapshots/typed/acme@1.yaml:3: {column}: expected an ISO-8601 date, got {text!r}"
+                in result.err), result.err
         assert row_count(empty_url) == 0
         return
     assert result.code == 0, result.text
+    value = read_row(empty_url, "acme", 1)[column]
+    if value.tzinfo is None:  # SQLite keeps the text: no offset means UTC
+        value = value.replace(tzinfo=UTC)
+    assert value == stored
     result = run(repo, "plan", database=empty_url)
     assert result.code == 0, result.text
 

@@ -1,11 +1,12 @@
 """Strict YAML reading and deterministic writing (pure, no I/O)."""
 from __future__ import annotations
 
-from decimal import Decimal
-
 import random
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from helpers import commit_all, init_repo, run
 
 from configsync import yamlio
 
@@ -26,13 +27,48 @@ from configsync import yamlio
         (b"<<: {a: 1}\n", 1, "mapping keys must be plain strings"),
         (b"? [a]\n: 1\n", 1, "mapping keys must be plain strings"),
         (b"a: 1\n---\nb: 2\n", 2, "invalid YAML"),
+        # duplicate keys, wherever they are and however they are quoted
+        (b"a: 1\nb:\n  c: 1\n  c: 2\n", 4, "duplicate key 'c'"),
+        (b"a: 1\n'a': 2\n", 2, "duplicate key 'a'"),
+        (b"a: 1\n\"a\": 2\n", 2, "duplicate key 'a'"),
+        (b"1: x\n'1': y\n", 2, "duplicate key '1'"),
+        (b"l:\n  - {x: 1, y: 2, x: 3}\n", 2, "duplicate key 'x'"),
+        (b"l:\n  - k: 1\n  - k: 2\n    k: 3\n", 4, "duplicate key 'k'"),
     ],
 )
-def test_rejected(data: bytes, line: int, fragment: str) -> None:
+# Record files are read with `load` (libyaml's fast path, which hands anything
+# unusual to `parse`), configsync.yaml with `parse`: both must refuse alike.
+@pytest.mark.parametrize("reader", ["parse", "load"])
+def test_rejected(reader: str, data: bytes, line: int, fragment: str) -> None:
+    read = getattr(yamlio, reader)
     with pytest.raises(yamlio.YamlError) as info:
-        yamlio.parse(data)
+        read(data)
     assert fragment in info.value.message
     assert info.value.line == line
+
+
+def test_load_reads_what_parse_reads() -> None:
+    data = b"a: 0.70\nb: [1, {c: null, d: 'x'}]\nc: 2025-10-03\n'1': yes\ne: 12345678901234567890.123456789\n"
+    assert yamlio.load(data) == yamlio.parse(data)[0] == {
+        "a": Decimal("0.70"), "b": [1, {"c": None, "d": "x"}], "c": "2025-10-03", "1": True,
+        "e": Decimal("12345678901234567890.123456789")}
+
+
+def test_record_files_are_read_with_load_and_duplicates_are_refused(tmp_path: Path) -> None:
+    """The path a record file really takes (validation reads record files
+    with `load`; plan and apply validate first): a duplicate key is an error
+    naming the file and line, never a silently kept last value (the value
+    here would pass the schema, so only the duplicate can refuse it)."""
+    repo = tmp_path / "repo"
+    init_repo(repo)
+    record = repo / "config-snapshots/system_config/budget_limits.yaml"
+    record.parent.mkdir(parents=True)
+    record.write_text("config_key: budget_limits\nconfig_type: json\nconfig_value:\n"
+                      "  daily_hard_cap: 50\n  daily_hard_cap: 5000\n")
+    commit_all(repo, "a record with a duplicate key")
+    result = run(repo, "validate")
+    assert result.code == 1, result.text
+    assert "config-snapshots/system_config/budget_limits.yaml:5: duplicate key 'daily_hard_cap'" in result.text
 
 
 def test_oversized_file_is_rejected_before_parsing() -> None:

@@ -352,30 +352,45 @@ class PostgrestServer:
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", admin_port, timeout=2)
                 conn.request("GET", "/ready")
-                if conn.getresponse().status == 200:
-                    return
+                status = conn.getresponse().status
             except OSError:
-                pass
+                status = 0  # not listening yet
+            if status == 200:
+                return
             time.sleep(0.1)
         tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
         self.stop()
         raise RuntimeError(f"PostgREST did not become ready within {STARTUP_TIMEOUT_S:.0f}s:\n{tail}")
 
     def reload(self, until: Callable[[dict[str, Any]], bool] | None = None, timeout: float = 20.0) -> None:
-        """Reload PostgREST's schema cache (after DDL) and wait until the
+        """Reload PostgREST's schema cache (after DDL): wait until PostgREST
+        logs that it loaded the cache again (its log says "Schema cache loaded"
+        after each load, whatever the log level), then, if given, until the
         OpenAPI description satisfies ``until``."""
+        assert self._dir is not None
+        log = self._dir / "postgrest.log"
+        loads = self._cache_loads(log)
         with psycopg.connect(self.db_url, autocommit=True) as conn:
             conn.execute("NOTIFY pgrst, 'reload schema'")
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            time.sleep(0.2)
+        while self._cache_loads(log) <= loads:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"PostgREST did not reload its schema cache in time:\n{log.read_text()[-2000:]}")
+            time.sleep(0.05)
+        while until is not None:
             try:
-                spec = self.openapi()
+                spec: dict[str, Any] | None = self.openapi()
             except OSError:
-                continue
-            if until is None or until(spec):
+                spec = None  # not answering yet: asked again below, until the deadline
+            if spec is not None and until(spec):
                 return
-        raise RuntimeError("PostgREST did not reload its schema cache in time")
+            if time.monotonic() > deadline:
+                raise RuntimeError("PostgREST reloaded its schema cache, but the new schema never showed")
+            time.sleep(0.05)
+
+    @staticmethod
+    def _cache_loads(log: Path) -> int:
+        return log.read_text(errors="replace").count("Schema cache loaded")
 
     def openapi(self) -> dict[str, Any]:
         conn = http.client.HTTPConnection("127.0.0.1", self.gateway.port if self.gateway else 0, timeout=10)
