@@ -20,7 +20,7 @@ from .cache import ValidationCache, content_id
 from .backends import Backend, HistoryEntry, Operation, ReadSpec, TableInfo, WriteBatch, open_backend, redact
 from .changes import Change, changes, for_mode
 from .config import Config, load_config, resolve_database
-from .errors import BackendError, ConfigError, ConfigsyncError, Problem, RepoError, StalePlanError, ValidationError
+from .errors import ConfigError, ConfigsyncError, OutcomeUnknownError, Problem, RepoError, StalePlanError, ValidationError
 from .plan import Plan, fingerprint, order_tables
 from .records import Record, Source, State, TableRecords, git_blob_id, record_path, render, state_of_rows, table_dir
 from .repo import PathVersion, Repo
@@ -233,7 +233,8 @@ class Workspace:
         trees = self.repo.table_trees(commit) if self.env is None else None
         schemas = {t: self._schema_id(commit, t) for t in names} if trees else {}
         settings = {t: self._sync_setting(t, spec, schemas[t]) for t, spec in zip(names, specs)} if trees else {}
-        skip = {t: self._known_digests(s, trees[t], schemas[t]) for t, s in settings.items()} if use_cache and trees else {}
+        cached = use_cache and self.backend.capabilities.server_digests  # else no digest could match
+        skip = {t: self._known_digests(s, trees[t], schemas[t]) for t, s in settings.items()} if cached and trees else {}
         rows, digests = self.backend.read_unless(specs, skip)
         actual = self._state_of(specs, rows)
         live = [t for t in names if t in actual]
@@ -356,25 +357,26 @@ class Workspace:
             ),
             history_table=self.config.history_table,
             lock_timeout=lock_timeout,
-            extra={"non_atomic": non_atomic},  # Supabase REST without configsync_apply
             digests=[(spec, plan.digests[spec.table.name])
                      for spec in self.read_specs([t for t in plan.tables if t in plan.digests], infos)],
+            non_atomic=non_atomic and not self.backend.capabilities.atomic_apply,
         )
 
         def verify(rows: dict[str, list[Row]]) -> None:
             plan.check_fresh(self._state_of(specs, rows))
 
         try:
-            self.backend.apply(batch, verify)
-        except BaseException as exc:
-            if backup and getattr(exc, "may_have_changed", False):  # e.g. --non-atomic stopped half-way
-                raise BackendError(f"{exc}\nBackup of the previous state: {backup}\n"
-                                   f"  undo with: configsync rollback --to {backup}") from None
+            outcome = self.backend.apply(batch, verify)
+        except OutcomeUnknownError as exc:  # the writes may have happened: keep the backup
+            if backup:
+                raise OutcomeUnknownError(f"{exc}\nBackup of the previous state: {backup}\n"
+                                          f"  undo with: configsync rollback --to {backup}") from None
+            raise
+        except BaseException:
             if backup:
                 self.repo.delete_ref(backup)
             raise
-        notes = batch.extra.get("notes")
-        return ApplyResult(plan, backup, applied=True, notes=[str(n) for n in notes] if isinstance(notes, list) else [])
+        return ApplyResult(plan, backup, applied=True, notes=outcome.notes)
 
     def _raise_if_already_applied(self, plan: Plan) -> None:
         checksum = plan.checksum()
@@ -481,7 +483,7 @@ class Workspace:
         trees = self.repo.table_trees(head) if head is not None and self.env is None else None
         settings = {t: SNAPSHOT_PREFIX + self._sync_setting(t, spec, self._schema_id(head, t))
                     for t, spec in zip(names, specs)} if trees is not None and head is not None else {}
-        clean = self.repo.clean_tables(names) if settings else set()
+        clean = self.repo.clean_tables(names) if settings and self.backend.capabilities.server_digests else set()
         skip = {t: self.cache.in_sync_digests(settings[t], trees[t]) for t in clean} if trees else {}
         read, digests = self.backend.read_unless(specs, skip)
         actual = self._state_of(specs, read)
