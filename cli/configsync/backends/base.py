@@ -127,7 +127,7 @@ class HistoryEntry:
         return cls(
             revision=text("revision"), ref=text("ref"), actor=text("actor"), creates=number("creates"),
             updates=number("updates"), deletes=number("deletes"), checksum=text("checksum"),
-            applied_at=text("applied_at") if applied is None else str(applied), tool_version=text("tool_version"),
+            applied_at="" if applied is None else str(applied), tool_version=text("tool_version"),
         )
 
     def to_row(self) -> dict[str, Value]:

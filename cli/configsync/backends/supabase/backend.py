@@ -9,7 +9,17 @@ from __future__ import annotations
 from ... import values
 from ...errors import BackendError
 from ...values import Row
-from ..base import HISTORY_COLUMNS, ApplyOutcome, Backend, Capabilities, HistoryEntry, ReadSpec, TableInfo, Verify, WriteBatch
+from ..base import (
+    HISTORY_COLUMNS,
+    ApplyOutcome,
+    Backend,
+    Capabilities,
+    HistoryEntry,
+    ReadSpec,
+    TableInfo,
+    Verify,
+    WriteBatch,
+)
 from .client import RestClient, json_object
 from .codec import split
 from .introspection import Catalog
