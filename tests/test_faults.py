@@ -45,7 +45,7 @@ import psycopg
 import pygit2
 import pytest
 from configsync import values
-from configsync.backends.postgres import LOCK_ID
+from configsync.backends.pgcommon import LOCK_ID
 from configsync.workspace import Workspace
 from helpers import MOOSE, Result, init_repo
 from psycopg.rows import dict_row

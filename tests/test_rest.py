@@ -27,14 +27,11 @@ import pytest
 from configsync import values
 from configsync.backends import open_backend, redact
 from configsync.backends.base import HistoryEntry, Operation, ReadSpec, WriteBatch
-from configsync.backends.postgres import LOCK_ID
-from configsync.backends.rest import (
-    RestBackend,
-    key_role,
-    migration_sql,
-    parse_pg_array,
-    settings_from_url,
-)
+from configsync.backends.pgcommon import LOCK_ID
+from configsync.backends.supabase.backend import RestBackend
+from configsync.backends.supabase.codec import parse_pg_array
+from configsync.backends.supabase.settings import key_role, settings_from_url
+from configsync.supabase_migration import migration_sql
 from configsync.errors import BackendError, ConfigError, StalePlanError
 from helpers import (
     PERMISSIVE_SCHEMA,
@@ -460,7 +457,7 @@ def test_a_table_changing_while_read_is_read_again(start_project: Callable[..., 
     project = start_project(big_table(50), tables=None)
     backend = RestBackend(project.url, project.server.service_key, project.url, page_size=10)
     inserted = threading.Event()
-    original = backend._request
+    original = backend.client.request
 
     def request(method: str, path: str, **kwargs: Any) -> Any:
         response = original(method, path, **kwargs)
@@ -469,7 +466,7 @@ def test_a_table_changing_while_read_is_read_again(start_project: Callable[..., 
             inserted.set()
         return response
 
-    backend._request = request  # type: ignore[method-assign]
+    backend.client.request = request  # type: ignore[method-assign]
     try:
         info = backend.describe(["big"])["big"]
         rows = backend.read([ReadSpec(info, ("id", "label"), ("id",))])["big"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pygit2
 
-from configsync.backends.postgres import LOCK_ID
+from configsync.backends.pgcommon import LOCK_ID
 from helpers import commit_all, dump, head, init_repo, is_clean, run
 
 

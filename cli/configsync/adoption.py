@@ -195,7 +195,10 @@ def init_from_database(
     root = root.resolve()
     _require_git(root)
     backend = open_backend(database, root)
+    capabilities = backend.capabilities
     try:
+        if not tables and not capabilities.list_tables:
+            raise ConfigError(f"{backend.display_url} cannot list its tables: name them with --tables a,b,c")
         available = [t for t in backend.list_tables() if t != history_table] if not tables else []
         if not tables:
             if choose is None:
@@ -209,7 +212,7 @@ def init_from_database(
     plans = plan_tables(infos)
     result = InitResult(tables=[p.name for p in plans])
     writer = Writer(root, force, result)
-    database_line = database if database.startswith("sqlite:") else None
+    database_line = database if capabilities.embedded else None  # any other URL may hold a password
     source = database if database_line else "a PostgreSQL database"
     writer.write(CONFIG_FILE, config_text(plans, database_line, source).encode())
     config = load_config(root / CONFIG_FILE)

@@ -15,7 +15,7 @@ from typing import Callable, Mapping
 from . import __version__
 from .backends import HistoryEntry, Operation, TableInfo, WriteBatch
 from .backup import save_backup
-from .errors import BackendError, ConfigsyncError, RepoError, StalePlanError
+from .errors import ConfigsyncError, OutcomeUnknownError, RepoError, StalePlanError
 from .plan import Plan
 from .records import State
 from .repo import Repo
@@ -86,7 +86,7 @@ class Applier:
             ),
             history_table=sides.config.history_table,
             lock_timeout=lock_timeout,
-            extra={"non_atomic": non_atomic},  # Supabase REST without configsync_apply
+            non_atomic=non_atomic and not sides.backend.capabilities.atomic_apply,
             digests=[(spec, plan.digests[spec.table.name])
                      for spec in sides.read_specs([t for t in plan.tables if t in plan.digests], infos)],
         )
@@ -95,16 +95,17 @@ class Applier:
             plan.check_fresh(sides.state_of(specs, rows))
 
         try:
-            sides.backend.apply(batch, verify)
-        except BaseException as exc:
-            if backup and getattr(exc, "may_have_changed", False):  # e.g. --non-atomic stopped half-way
-                raise BackendError(f"{exc}\nBackup of the previous state: {backup}\n"
-                                   f"  undo with: configsync rollback --to {backup}") from None
+            outcome = sides.backend.apply(batch, verify)
+        except OutcomeUnknownError as exc:  # the writes may have happened: keep the backup
+            if backup:
+                raise OutcomeUnknownError(f"{exc}\nBackup of the previous state: {backup}\n"
+                                          f"  undo with: configsync rollback --to {backup}") from None
+            raise
+        except BaseException:
             if backup:
                 sides.repo.delete_ref(backup)
             raise
-        notes = batch.extra.get("notes")
-        return ApplyResult(plan, backup, applied=True, notes=[str(n) for n in notes] if isinstance(notes, list) else [])
+        return ApplyResult(plan, backup, applied=True, notes=outcome.notes)
 
     def _raise_if_already_applied(self, plan: Plan) -> None:
         checksum = plan.checksum()

@@ -46,6 +46,12 @@ class BackendError(ConfigsyncError):
     """The database refused, failed or could not be reached."""
 
 
+class OutcomeUnknownError(BackendError):
+    """An apply failed after the write may have partly or wholly happened (a
+    commit whose answer was lost, a --non-atomic apply stopped half-way): the
+    caller keeps the backup of the previous state instead of discarding it."""
+
+
 class RepoError(ConfigsyncError):
     """A git operation failed: unknown revision, conflict, dirty work tree."""
 

@@ -33,7 +33,8 @@ class Planner:
         commit = commit or sides.repo.resolve(ref)
         infos = sides.describe(names)
         specs = sides.read_specs(names, infos)
-        known = self.shortcuts.for_plan(commit, specs, sides.display_url, sides.env, use_cache)
+        cached = use_cache and sides.backend.capabilities.server_digests
+        known = self.shortcuts.for_plan(commit, specs, sides.display_url, sides.env, cached)
         rows, digests = sides.backend.read_unless(specs, known.skip)
         actual = sides.state_of(specs, rows)
         live = [t for t in names if t in actual]

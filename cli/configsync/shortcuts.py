@@ -49,6 +49,7 @@ class Shortcuts:
 
     def for_plan(self, commit: pygit2.Commit, specs: Sequence[ReadSpec], display_url: str,
                  env: str | None, use_cache: bool) -> Known:
+        """``use_cache`` only where the backend computes digests: no other could match."""
         if env is not None:  # overlays map files to rows many-to-one
             return Known()
         trees = self.repo.table_trees(commit)
@@ -80,8 +81,10 @@ class Shortcuts:
 
     # ---- snapshot ------------------------------------------------------------------
 
-    def for_snapshot(self, specs: Sequence[ReadSpec], display_url: str, env: str | None) -> tuple[Known, set[str]]:
-        """What the cache knows, and the tables whose work-tree directory is HEAD's."""
+    def for_snapshot(self, specs: Sequence[ReadSpec], display_url: str, env: str | None,
+                     server_digests: bool) -> tuple[Known, set[str]]:
+        """What the cache knows, and the tables whose work-tree directory is HEAD's
+        (looked for only where the backend computes digests: no other could match)."""
         head = self.repo.head()
         if head is None or env is not None:
             return Known(), set()
@@ -91,7 +94,7 @@ class Shortcuts:
         names = [s.table.name for s in specs]
         settings = {s.table.name: SNAPSHOT_PREFIX + self._sync_setting(s, self.schema_id(head, s.table.name), display_url)
                     for s in specs}
-        clean = self.repo.clean_tables(names)
+        clean = self.repo.clean_tables(names) if names and server_digests else set()
         skip = {t: self.cache.in_sync_digests(settings[t], trees[t]) for t in clean}
         return Known(trees, {}, settings, skip), clean
 

@@ -56,7 +56,8 @@ class Snapshotter:
         names = config.select(list(tables) if tables else None)
         infos = sides.describe(names)
         specs = sides.read_specs(names, infos)
-        known, clean = self.shortcuts.for_snapshot(specs, sides.display_url, sides.env)
+        known, clean = self.shortcuts.for_snapshot(specs, sides.display_url, sides.env,
+                                                   sides.backend.capabilities.server_digests)
         read, digests = sides.backend.read_unless(specs, known.skip)
         actual = sides.state_of(specs, read)
         live = [t for t in names if t in actual]

@@ -7,11 +7,22 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ConfigError
-from .base import Backend, Column, ForeignKey, HistoryEntry, Operation, ReadSpec, TableInfo, WriteBatch
+from .base import (
+    ApplyOutcome,
+    Backend,
+    Capabilities,
+    Column,
+    ForeignKey,
+    HistoryEntry,
+    Operation,
+    ReadSpec,
+    TableInfo,
+    WriteBatch,
+)
 
 __all__ = [
-    "Backend", "Column", "ForeignKey", "HistoryEntry", "Operation", "ReadSpec", "TableInfo",
-    "WriteBatch", "open_backend", "redact",
+    "ApplyOutcome", "Backend", "Capabilities", "Column", "ForeignKey", "HistoryEntry", "Operation", "ReadSpec",
+    "TableInfo", "WriteBatch", "open_backend", "redact",
 ]
 
 _SCHEMES = "sqlite:///path/to/file.db or postgresql://user:password@host:5432/dbname"
@@ -64,7 +75,8 @@ def open_backend(url: str, root: Path) -> Backend:
     if scheme in ("http", "https"):
         # Supabase's REST API: the project URL, and the service-role key from
         # the URL's password or $SUPABASE_SERVICE_ROLE_KEY (never shown).
-        from .rest import RestBackend, settings_from_url
+        from .supabase.backend import RestBackend
+        from .supabase.settings import settings_from_url
 
         base, key = settings_from_url(url, shown, os.environ)
         return RestBackend(base, key, shown)

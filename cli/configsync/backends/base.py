@@ -5,15 +5,18 @@ one transaction under a lock. The batch is complete before the backend sees it
 (ordered operations, the rows to re-read for the stale check, the history
 entry), so a backend that can only reach the database through one remote call
 (Supabase REST + an RPC) implements the same method without the core changing.
+What a backend can do beyond that is declared in its ``capabilities``.
 """
 from __future__ import annotations
 
 import abc
+import datetime as dt
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Mapping
+from decimal import Decimal
+from typing import Callable, ClassVar, Literal, Mapping
 
 from ..errors import BackendError
-from ..values import Row
+from ..values import Row, Value
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,11 @@ class Operation:
     file: str  # the record file, for error messages
 
 
+#: The history table's columns, in HistoryEntry's order.
+HISTORY_COLUMNS = ("revision", "ref", "actor", "creates", "updates", "deletes", "checksum", "applied_at",
+                   "tool_version")
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
     revision: str
@@ -89,6 +97,43 @@ class HistoryEntry:
     applied_at: str = ""
     tool_version: str = ""
 
+    @classmethod
+    def from_row(cls, row: Mapping[str, object]) -> HistoryEntry:
+        """An entry from a row of the history table, whichever backend read it.
+
+        ``applied_at`` comes as a datetime (psycopg), as ISO text with an offset
+        (PostgREST, SQLite) or as other text; it is shown in UTC to the second.
+        """
+        applied = row.get("applied_at")
+        if isinstance(applied, str):
+            try:
+                parsed = dt.datetime.fromisoformat(applied)
+            except ValueError:
+                pass
+            else:
+                # Without an offset the text is kept: its zone is unknown.
+                applied = parsed if parsed.tzinfo is not None else applied
+        if isinstance(applied, dt.datetime):
+            applied = applied.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+
+        def text(name: str) -> str:
+            value = row.get(name)
+            return "" if value is None else str(value)
+
+        def number(name: str) -> int:
+            value = row.get(name)
+            return int(value) if isinstance(value, (int, Decimal)) else 0
+
+        return cls(
+            revision=text("revision"), ref=text("ref"), actor=text("actor"), creates=number("creates"),
+            updates=number("updates"), deletes=number("deletes"), checksum=text("checksum"),
+            applied_at="" if applied is None else str(applied), tool_version=text("tool_version"),
+        )
+
+    def to_row(self) -> dict[str, Value]:
+        """The entry as a row of the history table (``applied_at`` may be empty: "now")."""
+        return {name: getattr(self, name) for name in HISTORY_COLUMNS}
+
 
 @dataclass
 class WriteBatch:
@@ -97,11 +142,40 @@ class WriteBatch:
     history: HistoryEntry
     history_table: str
     lock_timeout: float = 60.0
-    extra: dict[str, object] = field(default_factory=dict)
     # (what to digest, the digest the plan saw), where the backend gave one.
     # Under the lock, a table whose digest still matches needs no re-read; one
     # not in ``reads`` whose digest moved raises StalePlanError.
     digests: list[tuple[ReadSpec, str]] = field(default_factory=list)
+    # The user allows a change-by-change apply (--non-atomic) where one
+    # transaction is impossible; only a backend without atomic_apply asks.
+    non_atomic: bool = False
+
+
+@dataclass
+class ApplyOutcome:
+    """What an apply that succeeded reports besides having succeeded."""
+
+    notes: list[str] = field(default_factory=list)  # what the backend wants the user to know
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do, declared per class so that callers ask instead of
+    trying (octoDNS's ``SUPPORTS_*``)."""
+
+    #: ``read_unless`` gives a digest of each table's rows (a table found in
+    #: sync before is then not read), and ``apply`` checks the batch's digests
+    #: under its lock. Without it every table is read every time.
+    server_digests: bool = False
+    #: Every apply is one transaction. False: only with the database's help
+    #: (Supabase REST: the configsync_apply function); without it the user may
+    #: allow a change-by-change apply (``WriteBatch.non_atomic``).
+    atomic_apply: bool = True
+    #: ``list_tables`` names the user tables (`configsync init` without --tables).
+    list_tables: bool = False
+    #: A local database file: its URL is a path and holds no secret, so
+    #: `configsync init` writes it into configsync.yaml.
+    embedded: bool = False
 
 
 # Called inside the transaction, after the lock, with the freshly read rows;
@@ -114,6 +188,7 @@ class Backend(abc.ABC):
 
     #: The URL with any password replaced by ***; safe to print.
     display_url: str
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
     @abc.abstractmethod
     def describe(self, tables: list[str]) -> dict[str, TableInfo]:
@@ -127,18 +202,19 @@ class Backend(abc.ABC):
         self, specs: list[ReadSpec], skip: Mapping[str, set[str]]
     ) -> tuple[dict[str, list[Row] | None], dict[str, str]]:
         """Like ``read``, from one snapshot, but with a digest of each table's
-        rows where the database can compute one; a table whose digest is in
-        ``skip`` is not read (None). Returns (rows, digests)."""
+        rows where the database can compute one (``capabilities.server_digests``);
+        a table whose digest is in ``skip`` is not read (None). Returns (rows, digests)."""
         rows: dict[str, list[Row] | None] = dict(self.read(specs))
         return rows, {}
 
     @abc.abstractmethod
-    def apply(self, batch: WriteBatch, verify: Verify) -> None:
+    def apply(self, batch: WriteBatch, verify: Verify) -> ApplyOutcome:
         """Lock, re-read and verify, write every operation in order, record history;
-        all in one transaction. Nothing is written if anything fails."""
+        all in one transaction. Nothing is written if anything fails, except
+        where OutcomeUnknownError says the writes may have happened."""
 
     def list_tables(self) -> list[str]:
-        """Names of the user tables, for `configsync init`."""
+        """Names of the user tables, for `configsync init` (``capabilities.list_tables``)."""
         raise BackendError(f"{self.display_url}: cannot list tables here; name them with --tables")
 
     @abc.abstractmethod

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import zlib
 from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -12,22 +11,9 @@ from psycopg.types.json import Jsonb, set_json_loads
 from .. import values
 from ..errors import BackendError, StalePlanError
 from ..values import Row, Value
-from .base import Column, ForeignKey, ReadSpec, TableInfo, WriteBatch
+from .base import Capabilities, Column, ForeignKey, ReadSpec, TableInfo, WriteBatch
+from .pgcommon import LOCK_ID, kind_of_typname, text_cast
 from .sql import SqlBackend, quote
-
-# The advisory lock every configsync apply takes, whatever the tables:
-# applies to one database never interleave.
-LOCK_ID = zlib.crc32(b"configsync apply")
-
-_KINDS = {
-    "bool": "boolean",
-    "int2": "integer", "int4": "integer", "int8": "integer",
-    "numeric": "numeric", "float4": "float", "float8": "float",
-    "json": "json", "jsonb": "json",
-    "timestamptz": "timestamp", "timestamp": "timestamp", "date": "date",
-    "uuid": "uuid",
-    "text": "text", "varchar": "text", "bpchar": "text", "name": "text", "citext": "text",
-}
 
 _DESCRIBE = """
 select a.attname, format_type(a.atttypid, a.atttypmod), t.typname, coalesce(e.typname, ''),
@@ -108,6 +94,7 @@ def _json_loads(text: str | bytes) -> Any:
 
 
 class PostgresBackend(SqlBackend):
+    capabilities = Capabilities(server_digests=True, list_tables=True)
     param = "%s"
     driver_errors = (psycopg.Error,)
 
@@ -138,8 +125,7 @@ class PostgresBackend(SqlBackend):
     def _describe_error(self, exc: Exception) -> str:
         text = str(exc).strip().splitlines()
         message = text[0] if text else type(exc).__name__
-        diag = getattr(exc, "diag", None)
-        detail = getattr(diag, "message_detail", None) if diag else None
+        detail = exc.diag.message_detail if isinstance(exc, psycopg.Error) else None
         if detail and not detail.startswith("Failing row contains"):
             # That detail lists every column of the row, secret ones included.
             message += f" ({detail})"
@@ -169,8 +155,8 @@ class PostgresBackend(SqlBackend):
                     checks = choices_from_checks(r[0] for r in cur.fetchall())
                     columns = []
                     for col, db_type, typname, elem, notnull, hasdef, typmod, labels, comment in described:
-                        kind = "array" if elem else _KINDS.get(typname, "other")
-                        element = _KINDS.get(elem, "other") if elem else None
+                        kind = "array" if elem else kind_of_typname(typname)
+                        element = kind_of_typname(elem) if elem else None
                         base = elem or typname
                         length = typmod - 4 if base in ("varchar", "bpchar") and typmod > 4 else None
                         precision = (typmod - 4) >> 16 if base == "numeric" and typmod > 4 else None
@@ -286,12 +272,8 @@ class PostgresBackend(SqlBackend):
             cur.execute(f"LOCK TABLE {', '.join(quote(t) for t in tables)} IN EXCLUSIVE MODE")
 
     def _select_expr(self, column: Column) -> str:
-        name = quote(column.name)
-        if column.kind == "other":
-            return f"{name}::text"
-        if column.kind == "array" and column.element_kind in ("other", "timestamp", "date", "uuid"):
-            return f"{name}::text[]"
-        return name
+        cast = text_cast(column)
+        return f"{quote(column.name)}::{cast}" if cast else quote(column.name)
 
     def _bind(self, column: Column) -> str:
         return f"%s::{column.db_type}"

@@ -7,11 +7,22 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-from typing import Any, Sequence
+from typing import Any
 
-from ..errors import BackendError, ConfigsyncError
+from ..errors import BackendError, ConfigsyncError, OutcomeUnknownError
 from ..values import Row, Value
-from .base import Backend, Column, HistoryEntry, Operation, ReadSpec, TableInfo, Verify, WriteBatch
+from .base import (
+    HISTORY_COLUMNS,
+    ApplyOutcome,
+    Backend,
+    Column,
+    HistoryEntry,
+    Operation,
+    ReadSpec,
+    TableInfo,
+    Verify,
+    WriteBatch,
+)
 
 
 def quote(name: str) -> str:
@@ -95,7 +106,7 @@ class SqlBackend(Backend):
     def _unchanged_by_digest(self, cur: Any, batch: WriteBatch) -> set[str]:
         """Tables whose digest is still the plan's (their rows need no re-reading).
         Raises StalePlanError if a table the plan did not read has changed."""
-        if batch.digests:  # only a backend whose read_unless gives digests gets any
+        if batch.digests:  # only a backend with capabilities.server_digests gives any
             raise BackendError(f"{self.display_url}: this database cannot check table digests")
         return set()
 
@@ -108,7 +119,7 @@ class SqlBackend(Backend):
 
     # ---- writing -------------------------------------------------------------
 
-    def apply(self, batch: WriteBatch, verify: Verify) -> None:
+    def apply(self, batch: WriteBatch, verify: Verify) -> ApplyOutcome:
         conn = self._connection()
         cur = conn.cursor()
         current: Operation | None = None
@@ -135,12 +146,10 @@ class SqlBackend(Backend):
                 # lost on the way (psycopg: no SQLSTATE) may have committed.
                 if getattr(exc, "sqlstate", "") is not None:
                     raise
-                error = BackendError(
+                raise OutcomeUnknownError(
                     f"apply failed: the connection was lost while committing ({self._describe_error(exc)}), "
                     "so the changes may or may not have been committed; run `configsync plan` to see"
-                )
-                error.may_have_changed = True  # type: ignore[attr-defined]  # the workspace keeps the backup ref
-                raise error from None
+                ) from None
         except ConfigsyncError:
             raise
         except self.driver_errors as exc:
@@ -149,6 +158,7 @@ class SqlBackend(Backend):
             raise BackendError(
                 f"apply failed{where}: {self._describe_error(exc)}; nothing was changed"
             ) from None
+        return ApplyOutcome()
 
     def _rollback_quietly(self, conn: Any) -> None:
         try:
@@ -241,24 +251,13 @@ class SqlBackend(Backend):
                 if not self._table_exists(cur, table):
                     return []
                 cur.execute(
-                    f"SELECT revision, ref, actor, creates, updates, deletes, checksum, applied_at, "
-                    f"tool_version FROM {quote(table)} ORDER BY id DESC LIMIT {int(limit)}"
+                    f"SELECT {', '.join(HISTORY_COLUMNS)} FROM {quote(table)} ORDER BY id DESC LIMIT {int(limit)}"
                 )
-                return [_history_entry(row) for row in cur.fetchall()]
+                return [HistoryEntry.from_row(dict(zip(HISTORY_COLUMNS, row))) for row in cur.fetchall()]
             finally:
                 cur.execute("ROLLBACK")
         except self.driver_errors as exc:
             raise BackendError(f"reading {table} failed: {self._describe_error(exc)}") from None
-
-
-def _history_entry(row: Sequence[Any]) -> HistoryEntry:
-    applied = row[7]
-    if isinstance(applied, dt.datetime):
-        applied = applied.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
-    return HistoryEntry(
-        revision=row[0], ref=row[1] or "", actor=row[2] or "", creates=row[3], updates=row[4],
-        deletes=row[5], checksum=row[6] or "", applied_at=str(applied), tool_version=row[8] or "",
-    )
 
 
 def _groups(operations: list[Operation]) -> list[list[Operation]]:

@@ -16,7 +16,7 @@ from typing import Any
 from .. import values
 from ..errors import BackendError
 from ..values import Value
-from .base import Column, ForeignKey, TableInfo, WriteBatch
+from .base import Capabilities, Column, ForeignKey, TableInfo, WriteBatch
 from .sql import SqlBackend, quote
 
 
@@ -63,6 +63,7 @@ def kind_of(declared: str) -> str:
 
 
 class SqliteBackend(SqlBackend):
+    capabilities = Capabilities(list_tables=True, embedded=True)
     param = "?"
     driver_errors = (sqlite3.Error,)
 

@@ -42,7 +42,7 @@ def migration(opts: Options, directory: str | None) -> int:
       configsync supabase migration --write supabase/migrations && supabase db push
       configsync supabase migration > configsync_apply.sql   # run it in the SQL editor
     """
-    from ..backends.rest import MIGRATION_NAME, migration_sql  # httpx only when needed
+    from ..supabase_migration import MIGRATION_NAME, migration_sql
 
     config = load_config(opts.config)
     sql = migration_sql(list(config.tables), config.history_table)

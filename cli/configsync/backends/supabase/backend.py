@@ -1,0 +1,139 @@
+"""RestBackend: a Supabase project over https with the service-role key.
+
+The provider half of the octoDNS split: it decides what to ask and in which
+order; ``client`` talks HTTP, ``introspection`` describes, ``paging`` reads,
+``rpc`` and ``stepwise`` apply.
+"""
+from __future__ import annotations
+
+from ... import values
+from ...errors import BackendError
+from ...values import Row
+from ..base import (
+    HISTORY_COLUMNS,
+    ApplyOutcome,
+    Backend,
+    Capabilities,
+    HistoryEntry,
+    ReadSpec,
+    TableInfo,
+    Verify,
+    WriteBatch,
+)
+from .client import RestClient, json_object
+from .codec import split
+from .introspection import Catalog
+from .paging import PAGE_SIZE, read_table
+from .rpc import FUNCTION, apply_in_one_call, missing_function_message
+from .settings import KEY_HINT, key_role
+from .stepwise import apply_step_by_step
+
+
+class RestBackend(Backend):
+    """A Supabase project over https, with the service-role key."""
+
+    # No digests: PostgREST computes none, so every table is read. Apply is one
+    # transaction only through configsync_apply; without it, --non-atomic.
+    capabilities = Capabilities(atomic_apply=False, list_tables=True)
+
+    def __init__(
+        self,
+        url: str,
+        key: str,
+        display_url: str,
+        *,
+        timeout: float = 30.0,
+        page_size: int = PAGE_SIZE,
+        retries: int = 3,
+        backoff: float = 0.5,
+    ) -> None:
+        self.url = url
+        self.display_url = display_url
+        self.page_size = page_size
+        self.client = RestClient(url, key, display_url, timeout=timeout, retries=retries, backoff=backoff)
+        self.catalog = Catalog(self.client)
+        self._role = key_role(key)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _require_service_key(self, table: str) -> None:
+        """The anon (or a user's) key sees only what row-level security allows:
+        a snapshot through it could miss rows. Refuse it before anything runs."""
+        if self._role in ("anon", "authenticated"):
+            raise BackendError(
+                f"permission denied for table {table}: this is the {self._role} key; {KEY_HINT}"
+            )
+
+    # ---- structure -------------------------------------------------------------
+
+    def describe(self, tables: list[str]) -> dict[str, TableInfo]:
+        result = {}
+        for table in tables:
+            self._require_service_key(table)
+            result[table] = self.catalog.describe(table)
+        return result
+
+    def list_tables(self) -> list[str]:
+        return self.catalog.tables()
+
+    def has_apply_function(self) -> bool:
+        """Is configsync_apply installed (and callable with this key)?"""
+        return self.catalog.has_function(FUNCTION)
+
+    # ---- reading -----------------------------------------------------------------
+
+    def read(self, specs: list[ReadSpec]) -> dict[str, list[Row]]:
+        result = {}
+        for spec in specs:
+            self._require_service_key(spec.table.name)
+            result[spec.table.name] = self._read_table(spec)
+        return result
+
+    def _read_table(self, spec: ReadSpec) -> list[Row]:
+        return read_table(self.client, spec, self.page_size)
+
+    # ---- applying ----------------------------------------------------------------
+
+    def apply(self, batch: WriteBatch, verify: Verify) -> ApplyOutcome:
+        for spec in batch.reads:
+            self._require_service_key(spec.table.name)
+        installed = self.has_apply_function()
+        if not installed and not batch.non_atomic:
+            raise BackendError(missing_function_message(self._role))
+        # The rows as they are now; a plan made against other rows stops here.
+        current = {spec.table.name: self._read_table(spec) for spec in batch.reads}
+        verify(current)
+        if installed:
+            return apply_in_one_call(
+                self.client, batch, current, verify, read=self._read_table, recorded=self._recorded,
+                missing_function=missing_function_message(self._role),
+            )
+        return apply_step_by_step(self.client, batch, self._read_table)
+
+    def _recorded(self, batch: WriteBatch) -> bool:
+        """Does the history show this batch applied? (Asked when the answer to
+        the apply was lost: the transaction committed or it did not.)"""
+        try:
+            entries = self.history(batch.history_table, limit=20)
+        except BackendError:
+            return False
+        return any(e.checksum == batch.history.checksum and e.revision == batch.history.revision for e in entries)
+
+    # ---- history -------------------------------------------------------------------
+
+    def history(self, table: str, limit: int = 20) -> list[HistoryEntry]:
+        self._require_service_key(table)
+        schema, name = split(table)
+        response = self.client.request(
+            "GET", name, schema=schema, retry=True, headers={"Prefer": "timezone=UTC"},
+            params=[("select", ",".join(HISTORY_COLUMNS)), ("order", "id.desc"), ("limit", str(int(limit)))],
+        )
+        if response.status_code == 404 or json_object(response).get("code") in ("42P01", "PGRST205"):
+            return []
+        if not response.is_success:
+            self.client.fail(response, f"reading {table}", table)
+        rows = values.loads(response.content)
+        if not isinstance(rows, list):
+            raise BackendError(f"reading {table} failed: unexpected answer")
+        return [HistoryEntry.from_row(r) for r in rows if isinstance(r, dict)]

@@ -1,0 +1,123 @@
+"""Apply as one call of ``configsync_apply(plan jsonb)``: one transaction.
+
+The function (installed by the migration of `configsync supabase migration`)
+takes the advisory lock, checks the rows the plan was checked against, writes
+in order and records the history row, all in one transaction.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+
+from ...errors import BackendError, OutcomeUnknownError, StalePlanError
+from ...values import Row, Value
+from ..base import ApplyOutcome, ReadSpec, Verify, WriteBatch
+from ..pgcommon import text_cast
+from .client import RETRY_STATUSES, RestClient, json_object
+from .codec import to_rest
+from .settings import KEY_HINT
+
+FUNCTION = "configsync_apply"
+PAYLOAD_FORMAT = "configsync-apply/1"
+
+_NO_FUNCTION = (
+    "the database has no configsync_apply function, so this apply cannot run as one transaction. "
+    "Install it: `configsync supabase migration --write supabase/migrations`, then `supabase db push`. "
+    "Or run apply with --non-atomic (each change is a separate request; the result is verified by "
+    "reading back). Nothing was changed."
+)
+
+
+def missing_function_message(role: str | None) -> str:
+    """Why apply refuses without the function, for a key acting as ``role``."""
+    if role == "service_role":
+        return _NO_FUNCTION
+    # The OpenAPI description lists only the functions this key may call.
+    return f"{_NO_FUNCTION} If it is installed, this key may not call it: {KEY_HINT}."
+
+
+def payload(batch: WriteBatch, current: Mapping[str, list[Row]]) -> dict[str, Value]:
+    """The function's argument: the whole batch, and the rows it was checked against."""
+    reads: list[Value] = []
+    for spec in batch.reads:
+        columns: list[Value] = []
+        for name in spec.columns:
+            column = spec.table.column(name)
+            columns.append({"name": name, "cast": text_cast(column) if column else None})
+        expected: list[Value] = list(current[spec.table.name])
+        reads.append({"table": spec.table.name, "key": list(spec.key), "columns": columns,
+                      "expected": expected})
+    operations: list[Value] = [
+        {"action": op.action, "table": op.table.name, "key": to_rest(op.table, op.key),
+         "values": to_rest(op.table, op.values), "file": op.file}
+        for op in batch.operations
+    ]
+    return {
+        "format": PAYLOAD_FORMAT,
+        "lock_timeout_ms": int(batch.lock_timeout * 1000),
+        "history_table": batch.history_table,
+        "reads": reads,
+        "operations": operations,
+        "history": batch.history.to_row(),
+    }
+
+
+def apply_in_one_call(
+    client: RestClient,
+    batch: WriteBatch,
+    current: Mapping[str, list[Row]],
+    verify: Verify,
+    *,
+    read: Callable[[ReadSpec], list[Row]],
+    recorded: Callable[[WriteBatch], bool],
+    missing_function: str,
+) -> ApplyOutcome:
+    """Call the function once. ``read`` re-reads a table (to name the rows of a
+    stale plan), ``recorded`` says whether the history holds this batch (when
+    the answer was lost), ``missing_function`` is the refusal without it."""
+    unknown = ""
+    try:
+        response = client.request("POST", f"rpc/{FUNCTION}", body={"plan": payload(batch, current)},
+                                  timeout=batch.lock_timeout + 120.0)
+    except BackendError as exc:
+        unknown = str(exc)
+    else:
+        if response.status_code in RETRY_STATUSES - {429} and not json_object(response).get("code"):
+            # A gateway's error, not the database's: the call may have run.
+            unknown = f"{client.display_url} answered the apply with HTTP {response.status_code}"
+    if unknown:
+        # The transaction committed or it did not; the history says which.
+        if recorded(batch):
+            return ApplyOutcome()
+        raise OutcomeUnknownError(
+            f"{unknown}. configsync_apply runs in one transaction, so the database holds all of this "
+            "apply's changes or none of them, and its history does not show this apply (yet): run "
+            "`configsync plan` to see whether the changes are still to do"
+        )
+    if response.is_success:
+        result = json_object(response)
+        expected = {a: sum(op.action == a for op in batch.operations) for a in ("insert", "update", "delete")}
+        done = {"insert": result.get("inserted"), "update": result.get("updated"), "delete": result.get("deleted")}
+        if done != expected:
+            raise BackendError(f"configsync_apply answered {result}, expected {expected}: check the database")
+        return ApplyOutcome()
+    body = json_object(response)
+    code = str(body.get("code") or "")
+    hint = str(body.get("hint") or "")
+    if code == "PGRST202":
+        raise BackendError(missing_function)
+    if code == "CS001":
+        # Re-read so the message names the rows, as on the other backends.
+        verify({spec.table.name: read(spec) for spec in batch.reads})
+        raise StalePlanError(
+            "the database changed while the apply was being prepared (" + str(body.get("message")) +
+            ").\nNothing was applied. Make a new plan and review it."
+        )
+    if code == "CS002":
+        raise BackendError(f"{body.get('message')}; {hint}. Nothing was changed.")
+    where = ""
+    match = re.match(r"configsync-operation:(\d+)", hint)
+    if match and int(match.group(1)) < len(batch.operations):
+        op = batch.operations[int(match.group(1))]
+        where = f" at {op.table.name} {op.file}"
+    raise BackendError(f"apply failed{where}: {client.explain(response)}; nothing was changed")
