@@ -116,9 +116,13 @@ def create_databases(schema: Schema, source: str, copy: str) -> None:
         conn.execute(schema.ddl)  # type: ignore[arg-type]
 
 
-def _shown(result: Result, limit: int = 700) -> str:
-    text = " ".join((result.out + " | " + result.err).split())
-    return text if len(text) <= limit else text[:limit] + " ..."
+def _shown(result: Result, limit: int = 900) -> str:
+    """The command's error output, then the end of its standard output (where a
+    summary or the failing record is), squeezed onto one line."""
+    err, out = " ".join(result.err.split()), " ".join(result.out.split())
+    room = max(limit - len(err), 200)
+    tail = out if len(out) <= room else "... " + out[-room:]
+    return (f"stderr: {err} " if err else "") + (f"stdout: {tail}" if out else "")
 
 
 def expect(command: list[str], result: Result, codes: tuple[int, ...]) -> None:
@@ -218,7 +222,7 @@ RUNNERS: dict[str, Callable[[Cycle], None]] = {
 # A step that cannot run once this one failed (keep_going still tries the others).
 NEEDS = {"validate": "init", "plan-empty": "init", "apply-to-copy": "init", "columns-equal": "apply-to-copy",
          "edit-create-delete": "init", "apply-changes": "edit-create-delete", "plan-empty-after": "apply-changes",
-         "snapshot": "init", "git-clean": "snapshot"}
+         "snapshot": "apply-changes", "git-clean": "snapshot"}
 
 
 def run_cycle(cycle: Cycle, keep_going: bool = False) -> list[Outcome]:
