@@ -222,7 +222,7 @@ RUNNERS: dict[str, Callable[[Cycle], None]] = {
 # A step that cannot run once this one failed (keep_going still tries the others).
 NEEDS = {"validate": "init", "plan-empty": "init", "apply-to-copy": "init", "columns-equal": "apply-to-copy",
          "edit-create-delete": "init", "apply-changes": "edit-create-delete", "plan-empty-after": "apply-changes",
-         "snapshot": "apply-changes", "git-clean": "snapshot"}
+         "snapshot": "apply-changes", "git-clean": "apply-changes"}
 
 
 def run_cycle(cycle: Cycle, keep_going: bool = False) -> list[Outcome]:

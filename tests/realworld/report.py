@@ -24,8 +24,8 @@ from support import postgres  # noqa: E402
 
 
 def main(names: list[str]) -> int:
-    home = tempfile.mkdtemp(prefix="realworld-home-")
-    os.environ.update(HOME=home, XDG_CONFIG_HOME=home, GIT_CONFIG_NOSYSTEM="1")
+    home = tempfile.TemporaryDirectory(prefix="realworld-home-")
+    os.environ.update(HOME=home.name, XDG_CONFIG_HOME=home.name, GIT_CONFIG_NOSYSTEM="1")
     for name in ("CONFIGSYNC_DATABASE_URL", "GITHUB_ACTOR", "SUPABASE_DB_URL"):
         os.environ.pop(name, None)
     table: dict[str, dict[str, str]] = {}
@@ -51,6 +51,7 @@ def main(names: list[str]) -> int:
     for name, steps in table.items():
         cells = ["pass" if steps.get(s) == "ok" else ("—" if "not run" in steps.get(s, "") else "FAIL") for s in STEPS]
         print(f"| {name} | " + " | ".join(cells) + " |")
+    home.cleanup()
     return 0
 
 
