@@ -19,7 +19,6 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from cycle import SCHEMAS, STEPS, Cycle, Schema, create_databases, new_repo, run_cycle  # noqa: E402
-
 from support import postgres  # noqa: E402
 
 
