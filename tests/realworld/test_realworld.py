@@ -115,7 +115,7 @@ def test_every_schema_names_the_project_it_follows() -> None:
     assert len(SCHEMAS) >= 6, SCHEMAS
     for name in SCHEMAS:
         schema = Schema.load(name)
-        assert re.search(r"(follows|in\s+the\s+shape\s+of)", schema.follows, re.I) and re.search(
+        assert re.search(r"(follows|shape\s+of)", schema.follows, re.I) and re.search(
             r"\b[\w-]+/[\w.-]+\b.*\.(js|py|sql)\b", schema.follows, re.S
         ), f"{name}.sql: the leading comment must name the repository (owner/name) and the file it follows"
         assert {"edit", "create", "delete"} <= set(schema.cycle), f"{name}.sql: the @cycle block needs edit, create and delete"
