@@ -1,5 +1,5 @@
 /* JSON null (not SQL NULL) at the top level of a jsonb value, in a nullable and in
-   a NOT NULL column, and of a json value. The Supabase starter's `metadata jsonb`
+   a NOT NULL column, and of a json value. Follows the shape of the Supabase starter's `metadata jsonb`
    (vercel/nextjs-subscription-payments schema.sql, products.metadata) written by a
    webhook from Stripe's `"metadata": null`, and Logto's `value jsonb NOT NULL`
    (logto-io/logto packages/schemas/tables/logto_configs.sql). DDL and values

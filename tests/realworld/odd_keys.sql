@@ -1,5 +1,5 @@
 /* Odd keys: keys differing only in letter case ('Foo' and 'foo'), a key with a
-   dot, a slash and unicode. Unleash feature names are case-sensitive varchar(255)
+   dot and unicode. Follows the shape of Unleash's features table: feature names are case-sensitive varchar(255)
    primary keys (Unleash/unleash src/migrations/20141020151056-initial-schema.js:
    features.name), so 'Checkout' and 'checkout' can both exist. DDL and values
    written for this corpus. */
