@@ -17,13 +17,10 @@ stopping at the first failure) and prints the whole table.
 from __future__ import annotations
 
 import re
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cycle import SCHEMAS, Cycle, Schema, create_databases, new_repo, run_cycle
-from support import postgres
 
 # schema -> the first failing step as observed (command, exit code, message).
 # `python tests/realworld/report.py` shows every step of every schema.
@@ -98,17 +95,6 @@ def _param(name: str) -> object:
     if name in XFAIL:
         return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=XFAIL[name]))
     return name
-
-
-@pytest.fixture
-def pg_copy_url(pg_server: str) -> Iterator[str]:
-    """A second fresh, empty PostgreSQL database (the 'empty copy')."""
-    name = f"cs_copy_{uuid.uuid4().hex[:12]}"
-    url = postgres.create_database(pg_server, name)
-    try:
-        yield url
-    finally:
-        postgres.drop_database(pg_server, name)
 
 
 def test_every_schema_names_the_project_it_follows() -> None:
