@@ -261,7 +261,7 @@ def test_7_apply_converges_or_fails_naming_the_column(case: str, tmp_path: Path,
 
 # 8 ---------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="after ALTER COLUMN max_requests TYPE integer, `schema check` exits 0 ('The schemas match the database.': the inferred maximum 2**63-1 stays) and plan accepts 9223372036854775807; only apply fails, inside the database (integer out of range)")
+@pytest.mark.xfail(strict=True, reason="after ALTER COLUMN max_requests TYPE integer, `schema check` exits 0 ('The schemas match the database.') and plan exits 2 showing 'max_requests: 1000 -> 9223372036854775807'; only apply fails, inside the database: 'apply failed at quotas config-snapshots/quotas/free.yaml: integer out of range; nothing was changed'")
 def test_8_a_narrowed_column_type_is_caught_before_apply(tmp_path: Path, pg_url: str) -> None:
     """bigint narrowed to integer by a migration: schema check reports it, and plan
     refuses 9223372036854775807 naming the file and column, before any write."""
