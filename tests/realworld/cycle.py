@@ -94,7 +94,9 @@ class Cycle:
 
 
 class StepFailed(AssertionError):
-    pass
+    """A step of the cycle failed; ``step`` names it (set by run_cycle)."""
+
+    step = ""
 
 
 def new_repo(path: Path) -> Path:
@@ -238,7 +240,9 @@ def run_cycle(cycle: Cycle, keep_going: bool = False) -> list[Outcome]:
             cycle.outcomes.append(Outcome(step, False, str(exc)))
             failed.add(step)
             if not keep_going:
-                raise StepFailed(f"step {step}: {exc}") from None
+                failure = StepFailed(f"step {step}: {exc}")
+                failure.step = step
+                raise failure from None
         else:
             cycle.outcomes.append(Outcome(step, True))
     return cycle.outcomes
@@ -325,13 +329,14 @@ def managed_columns(repo: Path, url: str, table: str) -> list[ColumnInfo]:
 
 
 def _select_list(columns: list[ColumnInfo]) -> str:
-    """Numbers come back as numbers and JSON as jsonb (compared as jsonb compares);
+    """Numbers come back as numbers and JSON as jsonb (compared as jsonb compares;
+    a JSON value comes wrapped in a one-element list, so JSON null is not SQL NULL);
     everything else as PostgreSQL's own text (exact for equal types on one server)."""
     parts = []
     for col in columns:
         ident = '"' + col.name.replace('"', '""') + '"'
-        if col.type in ("json", "jsonb"):
-            parts.append(f"{ident}::jsonb")
+        if col.type in ("json", "jsonb"):  # wrapped, so that JSON null ([None]) is not SQL NULL (None)
+            parts.append(f"CASE WHEN {ident} IS NULL THEN NULL ELSE jsonb_build_array({ident}::jsonb) END")
         elif col.type in ("json[]", "jsonb[]"):
             parts.append(f"{ident}::jsonb[]")
         elif col.category == "N" and col.type != "money" and not col.type.endswith("money[]"):
