@@ -28,8 +28,10 @@ runs every step it can and returns every outcome (used by ``report.py``).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -42,7 +44,10 @@ import yaml
 from helpers import Result, commit_all, is_clean, run
 
 HERE = Path(__file__).resolve().parent
-SCHEMAS = sorted(p.stem for p in HERE.glob("*.sql"))
+SCHEMAS = sorted(p.stem for p in HERE.glob("*.sql") if not p.name.endswith(".sqlite.sql"))
+# Schemas that also have <name>.sqlite.sql: the same tables in SQLite's types (the
+# cycle block and the leading comment come from <name>.sql).
+SQLITE_SCHEMAS = sorted(p.name.removesuffix(".sqlite.sql") for p in HERE.glob("*.sqlite.sql"))
 
 STEPS = (
     "init",
@@ -67,13 +72,14 @@ class Schema:
     follows: str
 
     @classmethod
-    def load(cls, name: str) -> Schema:
+    def load(cls, name: str, backend: str = "postgres") -> Schema:
         text = (HERE / f"{name}.sql").read_text()
-        ddl, marker, seed = text.partition("\n-- @seed\n")
-        assert marker, f"{name}.sql: no '-- @seed' line separating the DDL from the seed rows"
-        found = re.search(r"/\* @cycle\n(.*?)\*/", ddl, re.S)
+        found = re.search(r"/\* @cycle\n(.*?)\*/", text, re.S)
         assert found, f"{name}.sql: no /* @cycle ... */ block"
         head = re.match(r"\s*/\*(.*?)\*/", text, re.S)
+        source = f"{name}.sqlite.sql" if backend == "sqlite" else f"{name}.sql"
+        ddl, marker, seed = (HERE / source).read_text().partition("\n-- @seed\n")
+        assert marker, f"{source}: no '-- @seed' line separating the DDL from the seed rows"
         return cls(name, ddl, seed, yaml.safe_load(found.group(1)), head.group(1).strip() if head else "")
 
 
@@ -111,6 +117,13 @@ def new_repo(path: Path) -> Path:
 
 
 def create_databases(schema: Schema, source: str, copy: str) -> None:
+    if source.startswith("sqlite"):
+        for url, script in ((source, schema.ddl + schema.seed), (copy, schema.ddl)):
+            conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+            conn.executescript(script)
+            conn.commit()
+            conn.close()
+        return
     with psycopg.connect(source, autocommit=True) as conn:
         conn.execute(schema.ddl)  # type: ignore[arg-type]
         conn.execute(schema.seed)  # type: ignore[arg-type]
@@ -380,11 +393,38 @@ def _canonical(value: Any) -> Any:
     return repr(value)
 
 
+def _sqlite_rows(url: str, table: str, repo: Path) -> tuple[list[str], dict[tuple[Any, ...], dict[str, Any]]]:
+    """SQLite: every managed column as stored; JSON-looking text is parsed (JSON
+    compares as JSON, wrapped so JSON null is not SQL NULL), numbers as numbers."""
+    settings = config_tables(repo)[table]
+    skip = set(settings.get("exclude") or []) | set(settings.get("secret") or [])
+    conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
+        info = conn.execute(f'PRAGMA table_xinfo("{table}")').fetchall()  # cid, name, type, notnull, default, pk, hidden
+        columns = [r[1] for r in info if r[1] not in skip and r[6] == 0]
+        raw_key = settings.get("key") or [r[1] for r in sorted(info, key=lambda r: r[5]) if r[5]]
+        key = [raw_key] if isinstance(raw_key, str) else list(raw_key)
+        rows = conn.execute(f'SELECT {", ".join(chr(34) + c + chr(34) for c in columns)} FROM "{table}"').fetchall()
+    finally:
+        conn.close()
+    json_types = {r[1] for r in info if "JSON" in (r[2] or "").upper() or (r[2] or "").endswith("[]")}
+    result = {}
+    for row in rows:
+        record = {c: ([json.loads(v)] if c in json_types and isinstance(v, str) else v) for c, v in zip(columns, row, strict=True)}
+        result[tuple(_canonical(record.get(k)) for k in key)] = record
+    return key, result
+
+
 def compare_table(repo: Path, table: str, source: str, copy: str) -> Iterator[str]:
-    columns = managed_columns(repo, source, table)
-    raw_key = config_tables(repo)[table].get("key") or primary_key(source, table)
-    key = [raw_key] if isinstance(raw_key, str) else list(raw_key)
-    left, right = read_rows(source, table, columns, key), read_rows(copy, table, columns, key)
+    if source.startswith("sqlite"):
+        key, left = _sqlite_rows(source, table, repo)
+        _, right = _sqlite_rows(copy, table, repo)
+        columns = [ColumnInfo(name, "", "", False, False) for name in next(iter(left.values()), {})]
+    else:
+        columns = managed_columns(repo, source, table)
+        raw_key = config_tables(repo)[table].get("key") or primary_key(source, table)
+        key = [raw_key] if isinstance(raw_key, str) else list(raw_key)
+        left, right = read_rows(source, table, columns, key), read_rows(copy, table, columns, key)
     for missing in sorted(set(left) - set(right), key=repr):
         yield f"{table} {key}={missing!r}: in the seeded database, missing from the copy"
     for extra in sorted(set(right) - set(left), key=repr):

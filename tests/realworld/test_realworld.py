@@ -12,17 +12,21 @@ A schema that does not get through today is marked xfail(strict=True) below with
 the first step that fails, the command, its exit code and message: when configsync
 is fixed the case passes, strict xfail turns that into a failure, and the mark is
 removed. Only a failure at the recorded step counts as the expected failure; one at
-another step (a partial fix, a regression) fails the test, naming both. `python tests/realworld/report.py` runs every step of every schema (not
+another step (a partial fix, a regression) fails the test, naming both.
+
+Schemas with a <name>.sqlite.sql (the same tables in SQLite's types) also run the
+cycle on the embedded SQLite backend. `python tests/realworld/report.py` runs every step of every schema (not
 stopping at the first failure) and prints the whole table.
 """
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 
 import psycopg
 import pytest
-from cycle import SCHEMAS, Cycle, Schema, StepFailed, compare_table, create_databases, new_repo, run_cycle
+from cycle import SCHEMAS, SQLITE_SCHEMAS, Cycle, Schema, StepFailed, compare_table, create_databases, new_repo, run_cycle
 
 # schema -> the first failing step as observed (command, exit code, message).
 # `python tests/realworld/report.py` shows every step of every schema.
@@ -117,15 +121,34 @@ def test_every_schema_names_the_project_it_follows() -> None:
 def test_adopt_round_trip_and_converge(name: str, tmp_path: Path, pg_url: str, pg_copy_url: str) -> None:
     schema = Schema.load(name)
     create_databases(schema, pg_url, pg_copy_url)
-    cycle = Cycle(schema, new_repo(tmp_path / "repo"), pg_url, pg_copy_url)
+    run_expecting(Cycle(schema, new_repo(tmp_path / "repo"), pg_url, pg_copy_url), XFAIL.get(name))
+
+
+def run_expecting(cycle: Cycle, recorded: str | None) -> None:
+    """Run the cycle; a failure at the step ``recorded`` names is the expected
+    one (FirstFailure), a failure at any other step fails loudly, naming both."""
     try:
         run_cycle(cycle)  # raises StepFailed naming the step, the command, its exit code and output
     except StepFailed as failure:
-        expected = XFAIL.get(name, "").partition(":")[0].removeprefix("step ")
-        if failure.step == expected:
+        if recorded and failure.step == recorded.partition(":")[0].removeprefix("step "):
             raise FirstFailure(str(failure)) from None
-        # a schema that now fails at another step than recorded fails loudly (not as xfail)
-        raise AssertionError(f"{failure} (expected: {XFAIL.get(name, 'no failure')})") from None
+        raise AssertionError(f"{failure} (recorded: {recorded or 'no failure'})") from None
+
+
+# schema -> the first failing step on SQLite, as for XFAIL.
+XFAIL_SQLITE: dict[str, str] = {}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(strict=True, raises=FirstFailure, reason=XFAIL_SQLITE[n])) if n in XFAIL_SQLITE else n
+    for n in SQLITE_SCHEMAS])
+def test_adopt_round_trip_and_converge_on_sqlite(name: str, tmp_path: Path) -> None:
+    """The same cycle on the embedded SQLite backend, for the schemas that have a
+    <name>.sqlite.sql (the same tables in the types SQLite has)."""
+    schema = Schema.load(name, backend="sqlite")
+    source, copy = f"sqlite:///{tmp_path / 'source.db'}", f"sqlite:///{tmp_path / 'copy.db'}"
+    create_databases(schema, source, copy)
+    run_expecting(Cycle(schema, new_repo(tmp_path / "repo"), source, copy), XFAIL_SQLITE.get(name))
 
 
 def test_the_column_comparison_is_meaningful(tmp_path: Path, pg_url: str, pg_copy_url: str) -> None:
@@ -149,4 +172,26 @@ def test_the_column_comparison_is_meaningful(tmp_path: Path, pg_url: str, pg_cop
         conn.execute("INSERT INTO t (k) VALUES ('z')")
     problems = list(compare_table(repo, "t", pg_url, pg_copy_url))
     assert [p.split(" column ")[-1].split(" ")[0] for p in problems if " column " in p] == ["j", "a", "b"], problems
+    assert any("in the copy only" in p and "'z'" in p for p in problems), problems
+
+
+def test_the_sqlite_column_comparison_is_meaningful(tmp_path: Path) -> None:
+    """On SQLite: JSON text compares as JSON (spacing, key order), JSON null is not
+    SQL NULL, 1.5 equals 1.50; a changed value and a missing row are reported."""
+    ddl = "CREATE TABLE t (k TEXT PRIMARY KEY, n NUMERIC, j JSON, m JSON);"
+    urls = {}
+    for side, rows in (("a", "('x', 1.50, '{\"b\": 1, \"a\": 2}', 'null'), ('y', 2, '[]', NULL)"),
+                       ("b", "('x', 1.5, '{\"a\":2,\"b\":1}', 'null'), ('y', 2, '[]', NULL)")):
+        urls[side] = f"sqlite:///{tmp_path / (side + '.db')}"
+        conn = sqlite3.connect(tmp_path / f"{side}.db")
+        conn.executescript(f"{ddl} INSERT INTO t VALUES {rows};")
+        conn.close()
+    repo = new_repo(tmp_path / "repo")
+    (repo / "configsync.yaml").write_text("tables:\n  t:\n    key: k\n")
+    assert list(compare_table(repo, "t", urls["a"], urls["b"])) == []
+    conn = sqlite3.connect(tmp_path / "b.db")
+    conn.executescript("UPDATE t SET m = NULL WHERE k = 'x'; UPDATE t SET n = 3 WHERE k = 'y'; INSERT INTO t (k) VALUES ('z');")
+    conn.close()
+    problems = list(compare_table(repo, "t", urls["a"], urls["b"]))
+    assert [p.split(" column ")[-1].split(" ")[0] for p in problems if " column " in p] == ["m", "n"], problems
     assert any("in the copy only" in p and "'z'" in p for p in problems), problems
