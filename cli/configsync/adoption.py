@@ -58,6 +58,8 @@ class TablePlan:
     key: tuple[str, ...] | None
     exclude: tuple[str, ...] = ()
     filename: str | None = None
+    # Excluded columns the database owns -> why (written as comments under `exclude`).
+    reasons: dict[str, str] = field(default_factory=dict)
 
 
 def _require_git(root: Path) -> None:
@@ -126,6 +128,8 @@ def config_text(tables: Sequence[TablePlan], database: str | None, source: str, 
             lines.append(f'    filename: "{table.filename}"')
         if table.exclude:
             lines.append(f"    exclude: [{', '.join(table.exclude)}]")
+            lines += [f"    # {column}: {reason}; never written, never in files"
+                      for column, reason in table.reasons.items()]
         if not table.key and not table.filename and not table.exclude:
             lines[-1] += " {}"
     return "\n".join(lines) + "\n"
@@ -175,7 +179,9 @@ def plan_tables(infos: dict[str, TableInfo]) -> list[TablePlan]:
                 "add one, or write configsync.yaml by hand with tables.{name}.key"
             )
         exclude = tuple(c for c in inference.MAINTAINED_COLUMNS if info.column(c) is not None and c not in key)
-        plans.append(TablePlan(name, key, exclude, naming.default_template(key) if len(key) == 1 else None))
+        owned = {c.name: c.ownership() for c in info.database_owned(key)}
+        exclude += tuple(c for c in owned if c not in exclude)
+        plans.append(TablePlan(name, key, exclude, naming.default_template(key) if len(key) == 1 else None, owned))
     return plans
 
 

@@ -79,7 +79,7 @@ def table_schema(
     properties: dict[str, Any] = {}
     required = []
     for column in info.columns:
-        if column.name in hidden:
+        if column.name in hidden or (column.database_owned and column.name not in key):
             continue
         schema = column_schema(column, [r.get(column.name) for r in rows if r.get(column.name) is not None])
         if column.nullable:
@@ -87,7 +87,8 @@ def table_schema(
         if column.comment:
             schema = {"description": column.comment, **schema}
         properties[column.name] = schema
-        if column.name in key or (not column.nullable and not column.has_default):
+        # A column the database assigns (default, serial, identity) may be left out.
+        if column.name in key or (not column.nullable and not column.database_assigned):
             required.append(column.name)
     return _document(table, properties, required)
 
@@ -195,21 +196,26 @@ def _is_timestamp(text: str) -> bool:
 
 
 def natural_key(info: TableInfo) -> tuple[str, ...] | None:
-    """The key people would name files by: a NOT NULL unique text column when
-    the primary key is a surrogate (uuid or generated number), else the primary key."""
+    """The key people would name files by: a NOT NULL unique column when the
+    primary key is a surrogate (a uuid, or a number the database assigns:
+    serial, identity, rowid), readable text first; else the primary key."""
     pk = info.primary_key
     surrogate = len(pk) == 1 and (
         (column := info.column(pk[0])) is not None
-        and (column.kind == "uuid" or (column.kind == "integer" and column.has_default))
+        and (column.kind == "uuid" or (column.kind == "integer" and column.database_assigned))
     )
     if surrogate or not pk:
         candidates = []
         for unique in info.unique:
             columns = [info.column(c) for c in unique]
-            if all(c is not None and not c.nullable and c.kind in ("text", "integer") for c in columns):
+            if all(c is not None and not c.nullable and c.kind in ("text", "integer")
+                   and not c.database_assigned for c in columns):
                 candidates.append(unique)
         if candidates:
-            return min(candidates, key=lambda u: (len(u), _rank(u[0])))
+            def order(u: tuple[str, ...]) -> tuple[int, int, int]:
+                readable = all(c is not None and c.kind == "text" for c in map(info.column, u))
+                return (0 if readable else 1, len(u), _rank(u[0]))
+            return min(candidates, key=order)
     return pk or None
 
 

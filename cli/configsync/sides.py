@@ -100,9 +100,12 @@ class Sides:
         specs = []
         for table in tables:
             info = infos[table]
-            hidden = self.config.table(table).hidden()
+            key = self.key_columns(table, info)
+            # Generated and GENERATED ALWAYS identity columns belong to the
+            # database: never read into files, never written.
+            hidden = self.config.table(table).hidden() | {c.name for c in info.database_owned(key)}
             columns = tuple(c for c in info.column_names if c not in hidden)
-            specs.append(ReadSpec(info, columns, self.key_columns(table, info)))
+            specs.append(ReadSpec(info, columns, key))
         return specs
 
     # ---- the database's side ---------------------------------------------------------
@@ -131,7 +134,8 @@ class Sides:
         known: Mapping[str, Row] | None = None,
     ) -> State:
         keys = {t: self.key_columns(t, infos[t]) for t in tables}
-        loaded = load_state(self.config, source, keys, tables, self.env, self.cache, known)
+        owned = {t: {c.name: c.ownership() for c in infos[t].database_owned(keys[t])} for t in tables}
+        loaded = load_state(self.config, source, keys, tables, self.env, self.cache, known, owned)
         self.cache.save()
         check_columns(loaded, infos)
         return loaded.state

@@ -50,7 +50,10 @@ class Snapshotter:
         self.shortcuts = shortcuts
 
     def snapshot(self, tables: Sequence[str] | None = None, *, commit: bool = False,
-                 message: str | None = None) -> SnapshotResult:
+                 message: str | None = None, with_assigned: bool = False) -> SnapshotResult:
+        """``with_assigned``: also write the values the database assigned (serial,
+        identity, defaults) into files that leave them out; without it such a
+        column stays out of that file, as plan leaves it unmanaged."""
         sides = self.sides
         config = sides.config
         names = config.select(list(tables) if tables else None)
@@ -58,7 +61,7 @@ class Snapshotter:
         specs = sides.read_specs(names, infos)
         known, clean = self.shortcuts.for_snapshot(specs, sides.display_url, sides.env,
                                                    sides.backend.capabilities.server_digests)
-        read, digests = sides.backend.read_unless(specs, known.skip)
+        read, digests = sides.backend.read_unless(specs, {} if with_assigned else known.skip)
         actual = sides.state_of(specs, read)
         live = [t for t in names if t in actual]
         worktree = sides.repo.worktree_source(live if sides.env is None else None)
@@ -81,7 +84,10 @@ class Snapshotter:
                 rows, under = overlay_rows(layout, sides.env, base[table], actual[table], kinds)
                 prefix = overlay_dir(config, sides.env, table) + "/"
                 header = overlay_header(table, sides.env, config)
-            result.counts[table] = self._compare(result, table, info, rows, under, header, prefix, on_disk, kinds)
+            assigned = set() if with_assigned or header is not None else {
+                c.name for c in info.columns if c.database_assigned and c.name not in layout.key}
+            result.counts[table] = self._compare(result, table, info, rows, under, header, prefix, on_disk, kinds,
+                                                 assigned)
         self._write(result)
         if commit and result.drift:
             result.commit = str(sides.repo.commit_files(self._changed(result), self._message(result, message)))
@@ -92,13 +98,23 @@ class Snapshotter:
 
     def _compare(self, result: SnapshotResult, table: str, info: TableInfo, rows: Mapping[str, Row],
                  under: Mapping[str, Row], header: str | None, prefix: str,
-                 on_disk: Mapping[str, SourceFile], kinds: Mapping[str, str]) -> dict[str, int]:
-        """Record in ``result`` the files of this table that differ; their counts."""
+                 on_disk: Mapping[str, SourceFile], kinds: Mapping[str, str],
+                 assigned: set[str] | None = None) -> dict[str, int]:
+        """Record in ``result`` the files of this table that differ; their counts.
+
+        A column in ``assigned`` (the database gives it a value) that an existing
+        file leaves out stays out: that row was created from a file without it,
+        and plan leaves it unmanaged; it is no drift."""
         counts = {"added": 0, "updated": 0, "removed": 0}
         for path, row in rows.items():
             current = on_disk.get(path)
             data = (render(self.sides.config, table, row, info.column_names) if header is None
                     else yamlio.dump(_ordered(row, info), header))
+            if assigned and current is not None and not current.symlink and current.data != data:
+                left_out = _left_out(current.data, row, assigned)
+                if left_out:
+                    row = {c: v for c, v in row.items() if c not in left_out}
+                    data = render(self.sides.config, table, row, info.column_names)
             if current is not None and not current.symlink and (
                 current.data == data or _same_data(current.data, row, kinds, under.get(path))
             ):
@@ -138,6 +154,17 @@ class Snapshotter:
         if len(changed) > len(listed):
             body += f"\n... and {len(changed) - len(listed)} more files"
         return (message or result.message()) + body + "\n"
+
+
+def _left_out(data: bytes, row: Row, assigned: set[str]) -> set[str]:
+    """The database-assigned columns of ``row`` that the file ``data`` leaves out."""
+    try:
+        current = yamlio.load(data)
+    except yamlio.YamlError:
+        return set()
+    if not isinstance(current, dict):
+        return set()
+    return {c for c in assigned if c in row and c not in current}
 
 
 def _ordered(row: Row, info: TableInfo) -> Row:

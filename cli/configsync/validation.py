@@ -154,6 +154,7 @@ def load_state(
     env: str | None = None,
     cache: ValidationCache | None = None,
     known: Mapping[str, Row] | None = None,
+    owned: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Loaded:
     """The desired state of ``tables`` (default: all) from ``source``, with the
     overlay of environment ``env`` merged in when given.
@@ -164,6 +165,8 @@ def load_state(
 
     ``keys`` gives each table's key columns; where a key is unknown (no
     database and none configured) the file name stands in for it.
+    ``owned`` gives, per table, the columns the database owns (generated,
+    identity GENERATED ALWAYS) with the reason: a file naming one is refused.
     Raises ValidationError with every problem found.
     """
     wanted = list(tables) if tables is not None else list(config.tables)
@@ -178,7 +181,7 @@ def load_state(
         overlay, table, name = located
         if table not in wanted:
             continue
-        parsed = _parse_record(config, table, file, problems, known or {})
+        parsed = _parse_record(config, table, file, problems, known or {}, (owned or {}).get(table, {}))
         if parsed is None:
             continue
         files[file.path] = file
@@ -267,7 +270,8 @@ def _record_id(sources: Sequence[_Parsed]) -> str:
 
 
 def _parse_record(
-    config: Config, table: str, file: SourceFile, problems: list[Problem], known: Mapping[str, Row]
+    config: Config, table: str, file: SourceFile, problems: list[Problem], known: Mapping[str, Row],
+    owned: Mapping[str, str] | None = None,
 ) -> _Parsed | None:
     row_from_db = known.get(file.blob_id) if file.blob_id else None
     if row_from_db is not None:
@@ -288,12 +292,18 @@ def _parse_record(
         return None
     settings = config.table(table)
     for column in row:
-        if column in settings.secret:
+        if owned and column in owned:
+            problems.append(Problem(file.path, yamlio.key_line(parsed.node, column),
+                                    f"column {column!r} is {owned[column]}; it is never written and never in "
+                                    "files: remove it"))
+        elif column in settings.secret:
             problems.append(Problem(file.path, yamlio.key_line(parsed.node, column),
                                     f"column {column!r} is secret and must never be in git; remove it"))
         elif column in settings.exclude:
             problems.append(Problem(file.path, yamlio.key_line(parsed.node, column),
                                     f"column {column!r} is excluded in configsync.yaml; remove it"))
+    for column in [c for c in row if owned and c in owned]:
+        del row[column]  # reported once above, not again as unknown to the schema
     return parsed
 
 

@@ -145,10 +145,11 @@ class Workspace:
     # ---- snapshot --------------------------------------------------------------
 
     def snapshot(self, tables: Sequence[str] | None = None, *, commit: bool = False,
-                 message: str | None = None) -> SnapshotResult:
+                 message: str | None = None, with_assigned: bool = False) -> SnapshotResult:
         """Write the database into record files; a file is rewritten only when
         its data differs, so comments and formatting survive."""
-        return Snapshotter(self.sides, self.shortcuts).snapshot(tables, commit=commit, message=message)
+        return Snapshotter(self.sides, self.shortcuts).snapshot(tables, commit=commit, message=message,
+                                                                with_assigned=with_assigned)
 
     # ---- files only --------------------------------------------------------------
 

@@ -31,18 +31,6 @@ from cycle import SCHEMAS, SQLITE_SCHEMAS, Cycle, Schema, StepFailed, compare_ta
 # schema -> the first failing step as observed (command, exit code, message).
 # `python tests/realworld/report.py` shows every step of every schema.
 XFAIL: dict[str, str] = {
-    "calcom": (
-        "step snapshot: `configsync snapshot` exited 2 with 'M config-snapshots/Feature/insights.yaml "
-        "Drift: Feature 1 updated' although plan was empty: a row created from a file that left out "
-        '"createdAt" (DEFAULT CURRENT_TIMESTAMP) is drift; snapshot adds createdAt to the file'
-    ),
-    "flagsmith": (
-        "step apply-to-copy: `configsync apply --yes` exited 1: 'apply failed at environments "
-        'config-snapshots/environments/1.yaml: cannot insert a non-DEFAULT value into column "id" '
-        '(Column "id" is an identity column defined as GENERATED ALWAYS.)\': init keys environments by the '
-        "GENERATED ALWAYS identity (not api_key text NOT NULL UNIQUE) and exports it; a new file without id "
-        "is then refused: \"key column 'id' is missing or empty\", \"'id' is a required property\""
-    ),
     "odd_arrays": (
         "step validate: `configsync validate` exited 1 on init's own files (7 problems): "
         "\"routes/eu-web.yaml:9: matrix.0: [1, 2] is not of type 'integer'\", "
@@ -50,27 +38,9 @@ XFAIL: dict[str, str] = {
         "\"routes/us-holes.yaml:14: tags.0: null is not of type 'string'\": the inferred schemas reject "
         "2-D arrays and arrays holding NULL; plan and apply refuse the same files"
     ),
-    "odd_defaults": (
-        "step apply-changes: `configsync apply --yes` exited 1: 'apply failed at regions "
-        'config-snapshots/regions/apac.yaml: duplicate key value violates unique constraint "regions_pkey" '
-        "(Key (id)=(1) already exists.)': the apply to the empty copy wrote explicit serial ids 1-3 "
-        "without advancing regions_id_seq, so a row created without id collides"
-    ),
     "odd_float_special": (
         "step init: `configsync init --all` exited 3 (crash, ValueError from values.format_decimal_yaml: "
         "'-Infinity cannot be stored: only finite numbers are supported') on float8 Infinity/-Infinity/NaN"
-    ),
-    "odd_generated": (
-        "step apply-to-copy: `configsync apply --yes` exited 1: 'apply failed at price_tiers "
-        'config-snapshots/price_tiers/free.yaml: cannot insert a non-DEFAULT value into column "total_amount" '
-        '(Column "total_amount" is a generated column.)\': init exports the GENERATED ALWAYS ... STORED column '
-        "into every file, and every apply then writes it"
-    ),
-    "odd_identity": (
-        "step apply-to-copy: `configsync apply --yes` exited 1: 'apply failed at plans config-snapshots/plans/1.yaml: "
-        'cannot insert a non-DEFAULT value into column "id" (Column "id" is an identity column defined as '
-        "GENERATED ALWAYS.)': init keys plans by the identity id (files 1.yaml, 2.yaml, 3.yaml), "
-        "not by plan_key text NOT NULL UNIQUE, and exports the id"
     ),
     "odd_json_null": (
         "step apply-to-copy: `configsync apply --yes` exited 1: 'config-snapshots/product_metadata/prod_json_null.yaml:4: "

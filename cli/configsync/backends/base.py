@@ -34,6 +34,31 @@ class Column:
     scale: int | None = None
     choices: tuple[str, ...] | None = None  # enum labels or CHECK (col IN (...))
     comment: str | None = None
+    # Who owns the column (README "Column ownership"):
+    generated: bool = False  # GENERATED ALWAYS AS (...): the database computes it
+    # "always" | "by default" for GENERATED ... AS IDENTITY (SQLite's INTEGER
+    # PRIMARY KEY, the rowid, counts as "by default"); None otherwise.
+    identity: str | None = None
+    sequence: str | None = None  # the sequence behind a serial or identity column (PostgreSQL)
+
+    @property
+    def database_owned(self) -> bool:
+        """Never written and never in files: generated, or an identity GENERATED ALWAYS."""
+        return self.generated or self.identity == "always"
+
+    @property
+    def database_assigned(self) -> bool:
+        """The database gives it a value when an insert leaves it out (a default,
+        serial, identity, rowid): a record file may leave it out."""
+        return self.has_default or self.identity is not None or self.generated
+
+    def ownership(self) -> str:
+        """Why the database owns this column (for messages and init's comments)."""
+        if self.generated:
+            return "a generated column (GENERATED ALWAYS AS ...): the database computes it"
+        if self.identity == "always":
+            return "an identity column GENERATED ALWAYS: the database assigns it"
+        return ""
 
 
 @dataclass(frozen=True)
@@ -60,6 +85,10 @@ class TableInfo:
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    def database_owned(self, key: tuple[str, ...] | list[str] = ()) -> list[Column]:
+        """The columns never written nor kept in files (a key column is kept: it names the files)."""
+        return [c for c in self.columns if c.database_owned and c.name not in key]
 
 
 @dataclass(frozen=True)

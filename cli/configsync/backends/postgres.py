@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -26,6 +27,15 @@ join pg_type t on t.oid = a.atttypid
 left join pg_type e on e.oid = t.typelem and t.typcategory = 'A'
 where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped
 order by a.attnum
+"""
+
+# Who owns each column: generated ('s' stored, 'v' virtual), identity ('a'
+# always, 'd' by default), and the sequence behind a serial or identity column.
+_OWNERSHIP = """
+select a.attname, a.attgenerated::text, a.attidentity::text,
+       pg_get_serial_sequence(a.attrelid::regclass::text, a.attname)
+from pg_attribute a
+where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped
 """
 
 _PRIMARY_KEY = """
@@ -87,6 +97,17 @@ def choices_from_checks(definitions: Iterable[str]) -> dict[str, tuple[str, ...]
         if match:
             found[match.group(1)] = tuple(v.replace("''", "'") for v in _LITERAL.findall(match.group(2)))
     return found
+
+
+def _with_ownership(cur: Any, regclass: str, columns: list[Column]) -> list[Column]:
+    """The columns with who owns them: generated, identity, their sequence."""
+    cur.execute(_OWNERSHIP, [regclass])
+    owned = {}
+    for name, generated, identity, sequence in cur.fetchall():
+        owned[name] = {"generated": bool(generated and generated.strip()),
+                       "identity": {"a": "always", "d": "by default"}.get((identity or "").strip()),
+                       "sequence": sequence}
+    return [replace(c, **owned[c.name]) if c.name in owned else c for c in columns]
 
 
 def _json_loads(text: str | bytes) -> Any:
@@ -165,6 +186,7 @@ class PostgresBackend(SqlBackend):
                             col, kind, db_type, not notnull, hasdef, element, base, length, precision,
                             scale, tuple(labels) if labels else checks.get(col), comment,
                         ))
+                    columns = _with_ownership(cur, regclass, columns)
                     cur.execute(_PRIMARY_KEY, [regclass])
                     pk = tuple(r[0] for r in cur.fetchall())
                     cur.execute(_FOREIGN_KEYS, [regclass])

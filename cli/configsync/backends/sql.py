@@ -133,6 +133,7 @@ class SqlBackend(Backend):
                     current = group[0]
                     self._execute_group(cur, group)
                 current = None
+                self._advance_sequences(cur, batch.operations)
                 self._record(cur, batch.history_table, batch.history)
             except BaseException:
                 # Quietly: when the connection is gone the server has rolled
@@ -217,7 +218,29 @@ class SqlBackend(Backend):
             return f"UPDATE {quote(table.name)} SET {sets} WHERE {where}"
         names = ", ".join(quote(c.name) for c in columns)
         binds = ", ".join(self._bind(c) for c in columns)
-        return f"INSERT INTO {quote(table.name)} ({names}) VALUES ({binds})"
+        # Only a key column can be an identity GENERATED ALWAYS here (any other
+        # is never written): restoring it needs PostgreSQL's override.
+        overriding = " OVERRIDING SYSTEM VALUE" if any(c.identity == "always" for c in columns) else ""
+        return f"INSERT INTO {quote(table.name)} ({names}){overriding} VALUES ({binds})"
+
+    def _advance_sequences(self, cur: Any, operations: list[Operation]) -> None:
+        """After inserts that wrote explicit values into a serial or identity
+        column (a restore), move its sequence past the largest value, in the same
+        transaction, so the application's next insert does not collide.
+        PostgreSQL only: SQLite's rowid needs nothing (no column has a sequence).
+        ``greatest`` with nextval never moves a sequence backwards (it may skip one value)."""
+        written: dict[tuple[str, str], str] = {}
+        for op in operations:
+            if op.action != "insert":
+                continue
+            for name in op.values:
+                column = op.table.column(name)
+                if column is not None and column.sequence and op.values[name] is not None:
+                    written[(op.table.name, name)] = column.sequence
+        p = self.param
+        for (table, name), sequence in sorted(written.items()):
+            cur.execute(f"SELECT setval({p}::regclass, greatest((SELECT max({quote(name)}) FROM {quote(table)}), "
+                        f"nextval({p}::regclass)))", [sequence, sequence])
 
     def _params(self, op: Operation) -> list[Any]:
         table = op.table

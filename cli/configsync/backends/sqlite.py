@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,22 @@ def kind_of(declared: str) -> str:
     return "other"
 
 
+_WITHOUT_ROWID = re.compile(r"\)\s*WITHOUT\s+ROWID\s*(,|;|$)", re.IGNORECASE)
+
+
+def _with_ownership(columns: list[Column], pk: list[tuple[int, str]], described: list[Any], sql: str) -> list[Column]:
+    """Generated columns (table_xinfo's hidden 2 or 3), and the rowid alias: a lone
+    INTEGER PRIMARY KEY of a rowid table, which SQLite assigns when an insert leaves it out."""
+    generated = {c[1] for c in described if c[6] in (2, 3)}
+    rowid = None
+    if len(pk) == 1 and not _WITHOUT_ROWID.search(sql.strip()):
+        declared = next((c[2] for c in described if c[1] == pk[0][1]), "")
+        if (declared or "").strip().upper() == "INTEGER":
+            rowid = pk[0][1]
+    return [replace(c, generated=True) if c.name in generated
+            else replace(c, identity="by default") if c.name == rowid else c for c in columns]
+
+
 class SqliteBackend(SqlBackend):
     capabilities = Capabilities(list_tables=True, embedded=True)
     param = "?"
@@ -97,14 +114,16 @@ class SqliteBackend(SqlBackend):
         result = {}
         try:
             for name in tables:
-                cols = conn.execute(f"PRAGMA table_info({quote(name)})").fetchall()
+                # table_xinfo, not table_info: it also lists generated columns
+                # (hidden 2: VIRTUAL, 3: STORED; 1 is a virtual table's hidden column).
+                cols = [c for c in conn.execute(f"PRAGMA table_xinfo({quote(name)})").fetchall() if c[6] != 1]
                 if not cols:
                     raise BackendError(f"table {name} does not exist in {self.display_url}")
                 row = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name]).fetchone()
                 checks = choices_from_sql(row[0] if row and row[0] else "")
                 columns = []
                 pk: list[tuple[int, str]] = []
-                for _cid, col, declared, notnull, default, pk_index in cols:
+                for _cid, col, declared, notnull, default, pk_index, _hidden in cols:
                     declared = declared or ""
                     kind = kind_of(declared)
                     element = kind_of(declared[:-2]) if kind == "array" else None
@@ -128,6 +147,7 @@ class SqliteBackend(SqlBackend):
                     if is_unique and origin == "u":
                         info = conn.execute(f"PRAGMA index_info({quote(index)})").fetchall()
                         unique.append(tuple(r[2] for r in sorted(info)))
+                columns = _with_ownership(columns, pk, cols, row[0] if row and row[0] else "")
                 result[name] = TableInfo(
                     name=name,
                     columns=tuple(columns),

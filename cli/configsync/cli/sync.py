@@ -22,8 +22,10 @@ MAX_LISTED = 100
 @table_option
 @click.option("--commit", is_flag=True, help="Commit the changed files (only the snapshot directory).")
 @click.option("--message", "-m", metavar="M", help="Commit message. Default: a summary of the drift.")
+@click.option("--with-assigned", is_flag=True,
+              help="Also write values the database assigned (serial ids, defaults) into files that leave them out.")
 @click.pass_obj
-def snapshot(opts: Options, tables: tuple[str, ...], commit: bool, message: str | None) -> int:
+def snapshot(opts: Options, tables: tuple[str, ...], commit: bool, message: str | None, with_assigned: bool) -> int:
     """Write the database's rows into record files.
 
     A file is rewritten only when its data differs, so comments survive.
@@ -34,7 +36,7 @@ def snapshot(opts: Options, tables: tuple[str, ...], commit: bool, message: str 
       configsync snapshot --commit --message "snapshot: nightly"
     """
     with opts.workspace() as ws:
-        result = ws.snapshot(tables, commit=commit, message=message)
+        result = ws.snapshot(tables, commit=commit, message=message, with_assigned=with_assigned)
     lines = [f"  {'A' if p in result.added else 'M'} {p}" for p in sorted(result.written)]
     lines += [f"  D {p}" for p in result.deleted]
     for line in lines[:MAX_LISTED]:
