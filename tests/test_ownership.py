@@ -15,11 +15,11 @@ from typing import Any
 import psycopg
 import pygit2
 import pytest
-from helpers import commit_all, is_clean, run
-from support import postgres
-
 from configsync.backends.base import Column, TableInfo
 from configsync.inference import natural_key, table_schema
+from helpers import commit_all, is_clean, run
+from support import postgres
+from test_rest import start_project, supabase_cluster  # noqa: F401 - fixtures
 
 # -- helpers -------------------------------------------------------------------------------
 
@@ -51,8 +51,8 @@ def query(url: str, sql: str) -> list[tuple[Any, ...]]:
             return conn.execute(sql).fetchall()
         finally:
             conn.close()
-    with psycopg.connect(url) as conn:
-        return conn.execute(sql).fetchall()  # type: ignore[arg-type]
+    with psycopg.connect(url) as pg:
+        return pg.execute(sql).fetchall()  # type: ignore[call-overload]
 
 
 def adopt(tmp_path: Path, url: str) -> Path:
@@ -235,6 +235,56 @@ def test_an_always_identity_key_is_restored_and_its_sequence_advanced(tmp_path: 
     execute(pg_copy, "INSERT INTO events (payload) VALUES ('null')")
     assert query(pg_copy, "SELECT max(id) FROM events")[0][0] > 3
     assert run(repo, "plan", database=pg_url).code == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_restored_ids_and_new_rows_in_one_apply_do_not_collide(backend: str, tmp_path: Path,
+                                                               request: pytest.FixtureRequest) -> None:
+    """A file without an id sorts before the files with ids (apac < eu < us): the
+    restored ids are written first and the database's next id comes after them."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'r.db'}"
+        execute(url, "CREATE TABLE regions (id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, label TEXT NOT NULL);")
+    else:
+        url = str(request.getfixturevalue("pg_url"))
+        execute(url, "CREATE TABLE regions (id serial PRIMARY KEY, code text NOT NULL UNIQUE, label text NOT NULL);")
+    repo = adopt(tmp_path, url)
+    snap = repo / "config-snapshots/regions"
+    snap.mkdir(exist_ok=True)
+    (snap / "apac.yaml").write_text("code: apac\nlabel: Asia\n")
+    (snap / "eu.yaml").write_text("id: 1\ncode: eu\nlabel: Europe\n")
+    (snap / "us.yaml").write_text("id: 2\ncode: us\nlabel: US\n")
+    commit_all(repo, "a restore and a new region")
+    applied = run(repo, "apply", "--yes", database=url)
+    assert applied.code == 0, said(applied)
+    assert query(url, "SELECT id, code FROM regions ORDER BY id") == [(1, "eu"), (2, "us"), (3, "apac")]
+    assert run(repo, "snapshot", database=url).code == 0 and is_clean(repo)
+
+
+def test_a_restore_over_the_rest_api_advances_the_sequence(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """The configsync_apply function moves the sequence past restored ids in its
+    transaction, before a row that leaves its id to the database."""
+    project_of = request.getfixturevalue("start_project")
+
+    def setup(db: str) -> None:
+        execute(db, "CREATE TABLE regions (id serial PRIMARY KEY, code text NOT NULL UNIQUE, label text NOT NULL);")
+
+    project = project_of(setup, tables=["regions"])
+    repo = new_repo(tmp_path / "repo")
+    (repo / "configsync.yaml").write_text("tables:\n  regions:\n    key: code\n")
+    (repo / "schemas").mkdir()
+    (repo / "schemas/regions.schema.json").write_text('{"type": "object"}\n')
+    snap = repo / "config-snapshots/regions"
+    snap.mkdir(parents=True)
+    (snap / "apac.yaml").write_text("code: apac\nlabel: Asia\n")
+    (snap / "eu.yaml").write_text("id: 1\ncode: eu\nlabel: Europe\n")
+    (snap / "us.yaml").write_text("id: 5\ncode: us\nlabel: US\n")
+    commit_all(repo, "a restore and a new region")
+    applied = project.run(repo, "apply", "--yes")
+    assert applied.code == 0, said(applied)
+    assert query(project.db, "SELECT id, code FROM regions ORDER BY id") == [(1, "eu"), (5, "us"), (6, "apac")]
+    execute(project.db, "INSERT INTO regions (code, label) VALUES ('ca', 'Canada')")
+    assert query(project.db, "SELECT id FROM regions WHERE code = 'ca'") == [(7,)]
 
 
 # -- pure: the key and the schema ----------------------------------------------------------

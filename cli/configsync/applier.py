@@ -131,7 +131,15 @@ def operations(plan: Plan, infos: Mapping[str, TableInfo]) -> list[Operation]:
         ops += [Operation("delete", infos[table], c.key, {}, c.file)
                 for c in plan.for_table(table) if c.action == "delete"]
     for table in plan.tables:  # parents first
-        for c in plan.for_table(table):
+        # Creates that leave an integer column to the database (a serial id)
+        # come after those that name it (a restore): the database's next value
+        # must not take an id a later row of this apply names. (Decided from the
+        # rows: the REST API does not say which columns are serial.)
+        changes = plan.for_table(table)
+        named = {n for c in changes if c.action == "create" for n, v in (c.after or {}).items()
+                 if isinstance(v, int) and not isinstance(v, bool)}
+        for c in sorted(changes, key=lambda c: c.action == "create" and any(
+                (c.after or {}).get(name) is None for name in named)):
             if c.action == "create":
                 ops.append(Operation("insert", infos[table], c.key, c.after or {}, c.file))
             elif c.action == "update":

@@ -132,8 +132,8 @@ class SqlBackend(Backend):
                 for group in _groups(batch.operations):
                     current = group[0]
                     self._execute_group(cur, group)
+                    self._advance_sequences(cur, group)
                 current = None
-                self._advance_sequences(cur, batch.operations)
                 self._record(cur, batch.history_table, batch.history)
             except BaseException:
                 # Quietly: when the connection is gone the server has rolled
@@ -226,7 +226,8 @@ class SqlBackend(Backend):
     def _advance_sequences(self, cur: Any, operations: list[Operation]) -> None:
         """After inserts that wrote explicit values into a serial or identity
         column (a restore), move its sequence past the largest value, in the same
-        transaction, so the application's next insert does not collide.
+        transaction and before any later insert that leaves the column to the
+        database (applier.operations puts those last), so neither collides.
         PostgreSQL only: SQLite's rowid needs nothing (no column has a sequence).
         ``greatest`` with nextval never moves a sequence backwards (it may skip one value)."""
         written: dict[tuple[str, str], str] = {}

@@ -81,6 +81,8 @@ declare
   failed_message text;
   failed_detail text;
   failed_hint text;
+  sequence_name text;
+  column_name text;
 begin
   if plan is null or jsonb_typeof(plan) <> 'object' or plan->>'format' is distinct from plan_format then
     raise exception 'configsync_apply: unsupported plan format % (this function speaks %)',
@@ -198,6 +200,17 @@ begin
         end if;
         get diagnostics touched = row_count;
         inserted := inserted + 1;
+        -- A restore wrote an explicit id into a serial or identity column: move
+        -- its sequence past it (never backwards), so a later insert that leaves
+        -- the id to the database does not collide.
+        for column_name in select c from jsonb_object_keys(op->'values') c
+                           where jsonb_typeof(op->'values'->c) <> 'null' loop
+          sequence_name := pg_get_serial_sequence(target, column_name);
+          if sequence_name is not null then
+            execute format('select setval(%L::regclass, greatest((select max(%I) from %s), nextval(%L::regclass)))',
+                           sequence_name, column_name, target, sequence_name);
+          end if;
+        end loop;
       else
         raise exception 'configsync_apply: unknown action %', coalesce(op->>'action', 'null') using errcode = 'CS002';
     end case;
