@@ -68,21 +68,30 @@ def overlay_rows(
     key = layout.key
     rows: dict[str, Row] = {}
     under: dict[str, Row] = {}
+    directory = layout.directory_for(env)
+    # A record the base has keeps the base file's name; one it lacks is named
+    # among the base's keys (a twin of a base record gets the twin suffix).
+    new = [r.values for k, r in actual.items() if k not in base]
+    taken = layout.plain_names(b.values for b in base.values())
+    for row, path in zip(new, layout.record_paths(new, env, others=taken), strict=True):
+        rows[path] = dict(row)
     for record_key, record in actual.items():
         have = base.get(record_key)
-        path = layout.path(record.values, env)
         if have is None:
-            rows[path] = dict(record.values)
             continue
         differing = _field_differences(have.values, record.values, kinds, f"{have.file}")
         if differing:
+            path = f"{directory}/{_name(have.file)}"
             rows[path] = {**{c: record.values[c] for c in key}, **differing}
             under[path] = have.values
     for record_key, have in base.items():
         if record_key not in actual:
-            path = layout.path(have.values, env)
-            rows[path] = {**{c: have.values.get(c) for c in key}, DELETE: True}
+            rows[f"{directory}/{_name(have.file)}"] = {**{c: have.values.get(c) for c in key}, DELETE: True}
     return rows, under
+
+
+def _name(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
 
 
 def _field_differences(base: Row, actual: Row, kinds: Mapping[str, str], where: str) -> Row:
