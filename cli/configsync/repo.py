@@ -19,6 +19,7 @@ from typing import Iterator, Sequence
 import pygit2
 from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, ObjectType
 
+from . import files
 from .config import CONFIG_FILE, Config
 from .errors import RepoError
 from .records import Source, SourceFile
@@ -188,6 +189,22 @@ class Repo:
                 continue
             dirty.update(t for t, prefix in prefixes.items() if path.startswith(prefix) or prefix.startswith(path))
         return set(tables) - dirty
+
+    def worktree_changes(self, directories: Sequence[str]) -> dict[str, tuple[str, bytes | None]]:
+        """Files under ``directories`` (config-relative) whose work-tree content
+        differs from HEAD's: path -> ("A" | "M" | "D", the work tree's bytes)."""
+        prefixes = tuple(self.prefix + d.rstrip("/") + "/" for d in directories)
+        changed: dict[str, tuple[str, bytes | None]] = {}
+        if not prefixes:
+            return changed
+        for path, flags in self.git.status(untracked_files="all").items():
+            if flags & FileStatus.IGNORED or flags == FileStatus.CURRENT or not path.startswith(prefixes):
+                continue
+            rel = path[len(self.prefix):]
+            data = files.read(self.config.root, rel)
+            new = bool(flags & (FileStatus.WT_NEW | FileStatus.INDEX_NEW))
+            changed[rel] = ("D" if data is None else "A" if new else "M", data)
+        return changed
 
     def dirty_paths(self) -> list[str]:
         """Uncommitted changes that apply would silently ignore."""

@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 
 from . import files, naming, yamlio
 from .backends import TableInfo
-from .layout import overlay_dir
+from .layout import ENVIRONMENTS, overlay_dir
 from .overlay import deep_merge, header as overlay_header, overlay_rows
 from .records import SourceFile, render
 from .shortcuts import Shortcuts
@@ -30,10 +30,13 @@ class SnapshotResult:
     deleted: list[str] = field(default_factory=list)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # table -> added/updated/removed
     commit: str | None = None
+    # Files an earlier command wrote (they differ from HEAD) that already say
+    # what the database holds: `snapshot --commit` commits them too.
+    earlier: dict[str, bytes | None] = field(default_factory=dict)
 
     @property
     def drift(self) -> bool:
-        return bool(self.written or self.deleted)
+        return bool(self.written or self.deleted or (self.commit and self.earlier))
 
     def message(self) -> str:
         parts = []
@@ -68,6 +71,7 @@ class Snapshotter:
             keys = {t: sides.key_columns(t, infos[t]) for t in names}
             base = load_state(config, worktree, keys, names).state
         result = SnapshotResult()
+        prefixes: dict[str, str] = {}
         for table in live:
             info = infos[table]
             kinds = {c.name: c.kind for c in info.columns}
@@ -81,9 +85,12 @@ class Snapshotter:
                 rows, under = overlay_rows(layout, sides.env, base[table], actual[table], kinds)
                 prefix = overlay_dir(config, sides.env, table) + "/"
                 header = overlay_header(table, sides.env, config)
+            prefixes[table] = prefix
             result.counts[table] = self._compare(result, table, info, rows, under, header, prefix, on_disk, kinds)
         self._write(result)
-        if commit and result.drift:
+        if commit:
+            self._add_earlier(result, [prefixes[t] for t in live], on_disk)
+        if commit and (result.drift or result.earlier):
             result.commit = str(sides.repo.commit_files(self._changed(result), self._message(result, message)))
         unchanged = {t for t in live if not any(result.counts[t].values())}
         self.shortcuts.snapshotted(known, clean, live, digests, unchanged, result.commit)
@@ -123,9 +130,26 @@ class Snapshotter:
         for path in result.deleted:
             files.delete(root, path)
 
+    def _add_earlier(self, result: SnapshotResult, prefixes: Sequence[str], on_disk: Mapping[str, SourceFile]) -> None:
+        """What differs from HEAD in the snapshotted directories besides what
+        this run wrote: files that match the database, written by an earlier
+        `snapshot` without --commit (or by hand)."""
+        mine = {*result.written, *result.deleted}
+        for path, (status, data) in self.sides.repo.worktree_changes(prefixes).items():
+            if path in mine or not path.endswith(naming.EXTENSION):
+                continue
+            result.earlier[path] = data
+            if status == "A":
+                result.added.add(path)
+            parts = path[len(self.sides.config.snapshots) + 1:].split("/")
+            counts = result.counts.get(parts[2] if parts[0] == ENVIRONMENTS else parts[0])
+            if counts is not None:
+                counts[{"A": "added", "M": "updated", "D": "removed"}[status]] += 1
+
     @staticmethod
     def _changed(result: SnapshotResult) -> dict[str, bytes | None]:
-        changed: dict[str, bytes | None] = dict(result.written)
+        changed: dict[str, bytes | None] = dict(result.earlier)
+        changed.update(result.written)
         changed.update({p: None for p in result.deleted})
         return changed
 

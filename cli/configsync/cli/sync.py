@@ -37,6 +37,8 @@ def snapshot(opts: Options, tables: tuple[str, ...], commit: bool, message: str 
         result = ws.snapshot(tables, commit=commit, message=message)
     lines = [f"  {'A' if p in result.added else 'M'} {p}" for p in sorted(result.written)]
     lines += [f"  D {p}" for p in result.deleted]
+    lines += [f"  {'D' if data is None else 'A' if p in result.added else 'M'} {p} (written earlier, not committed)"
+              for p, data in sorted(result.earlier.items())]
     for line in lines[:MAX_LISTED]:
         click.echo(line)
     if len(lines) > MAX_LISTED:
