@@ -108,3 +108,16 @@ def test_the_demo_shows_commands_as_a_person_would_type_them(tmp_path: Path) -> 
     assert "configsync rollback HEAD --yes" in shown
     assert not [line for line in shown if sys.executable in line or " -m configsync" in line]
     assert "warning" not in (result.stdout + result.stderr).lower()
+
+
+def test_no_database_given_names_the_ways_to_give_one(tmp_path: Path) -> None:
+    """After `init --database postgresql://...` (which writes no URL) the first
+    plan fell back to the embedded SQLite file with a message about a missing file."""
+    from helpers import init_repo
+
+    repo = tmp_path / "repo"
+    init_repo(repo)  # the example config names no `database:`
+    result = run(repo, "plan")
+    assert result.code == 1
+    assert ("no database was given, and the embedded default sqlite:///.configsync/local.db does not exist: "
+            "give --database URL or --env NAME, or set CONFIGSYNC_DATABASE_URL") in result.err

@@ -206,3 +206,26 @@ def test_an_overlay_names_a_new_twin_without_renaming_the_base(tmp_path: Path, m
     assert run(repo, "plan", "--env", "staging").code == 0
     assert run(repo, "plan", "--env", "production").code == 0
     assert run(repo, "snapshot", "--env", "staging").code == 0
+
+
+def test_an_overlay_whose_base_record_is_gone_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Renaming a key in the base leaves the staging overlay of the old name
+    patching nothing: validate says so instead of keeping a partial record
+    alive in staging. An overlay that writes a whole record stays valid."""
+    repo, production, _ = _twins_repo(tmp_path, monkeypatch)
+    assert run(repo, "snapshot", "--commit", "--database", production).code == 2
+    overlay = repo / "config-snapshots/_environments/staging/system_config"
+    overlay.mkdir(parents=True)
+    (overlay / "budget_limits.yaml").write_text("config_key: budget_limits\nconfig_value:\n  daily_hard_cap: 10\n")
+    whole = (repo / "config-snapshots/system_config/orchestrator_enabled.yaml").read_text()
+    (overlay / "staging_only.yaml").write_text(whole.replace("orchestrator_enabled", "staging_only"))
+    assert run(repo, "validate").code == 0
+    base = repo / "config-snapshots/system_config"
+    (base / "budget_caps.yaml").write_text((base / "budget_limits.yaml").read_text().replace(
+        "config_key: budget_limits", "config_key: budget_caps"))
+    (base / "budget_limits.yaml").unlink()
+    result = run(repo, "validate")
+    assert result.code == 1, result.text
+    assert ("config-snapshots/_environments/staging/system_config/budget_limits.yaml:1: there is no base record "
+            "budget_limits.yaml for this overlay to change (was it renamed or deleted?)") in result.out
+    assert "staging_only" not in result.out

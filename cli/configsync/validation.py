@@ -198,7 +198,12 @@ def load_state(
         key = keys.get(table)
         names = _Names(TableLayout(config, table, key), base_drafts[table], drafts[table].values(),
                        f"{config.snapshots}/{ENVIRONMENTS}/") if key else None
+        orphans = _orphaned_overlays(base_drafts[table], drafts[table].values(), f"{config.snapshots}/{ENVIRONMENTS}/")
+        problems += orphans
+        orphaned = {p.file for p in orphans}
         for draft in sorted(drafts[table].values(), key=lambda d: d.name):
+            if draft.file in orphaned:
+                continue
             validator = validators.get(table)
             record_id = _record_id(draft.sources)
             if validator is not None and cache.is_valid(schema_id, record_id):
@@ -318,6 +323,26 @@ def _merge_overlay(
         drafts[name] = _Draft(name, overlay.row, [overlay])
         return
     drafts[name] = _Draft(name, deep_merge(base.row, overlay.row), [overlay, *base.sources])
+
+
+def _orphaned_overlays(base: Sequence[_Draft], merged: Iterable[_Draft], overlays: str) -> list[Problem]:
+    """Overlay files that patch a base record which is not there (renamed or
+    deleted in the base): they would keep a partial record alive in that
+    environment. An overlay that defines a whole record (every column each
+    base record of the table has) is a record of its own and fine."""
+    if not base:
+        return []
+    whole = set.intersection(*(set(d.row) for d in base))
+    found = []
+    for draft in merged:
+        if draft.sources[-1].path.startswith(overlays):
+            missing = sorted(whole - set(draft.row))
+            if missing:
+                name = draft.file.rsplit("/", 1)[-1]
+                found.append(Problem(draft.file, 1, f"there is no base record {name} for this overlay to change (was it "
+                                     f"renamed or deleted?), and it sets only some columns (not {', '.join(missing)}); "
+                                     "delete it, or write the whole record"))
+    return found
 
 
 class _Names:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import values
+from ..config import DEFAULT_DATABASE
 from ..errors import BackendError
 from ..values import Value
 from .base import Capabilities, Column, ForeignKey, TableInfo, WriteBatch
@@ -75,6 +76,12 @@ class SqliteBackend(SqlBackend):
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             if not self.path.is_file():
+                if self.display_url == DEFAULT_DATABASE:
+                    raise BackendError(
+                        f"no database was given, and the embedded default {DEFAULT_DATABASE} does not exist: "
+                        "give --database URL or --env NAME, or set CONFIGSYNC_DATABASE_URL "
+                        "(or `database:` in configsync.yaml)"
+                    )
                 raise BackendError(
                     f"{self.display_url}: no such database file ({self.path}); check the URL, "
                     "or create the tables there first"
