@@ -116,8 +116,9 @@ def test_no_database_given_names_the_ways_to_give_one(tmp_path: Path) -> None:
     from helpers import init_repo
 
     repo = tmp_path / "repo"
-    init_repo(repo)  # the example config names no `database:`
+    init_repo(repo, config=(ROOT / "configsync.yaml").read_text().replace("database: sqlite:///.configsync/local.db\n", ""))
     result = run(repo, "plan")
     assert result.code == 1
-    assert ("no database was given, and the embedded default sqlite:///.configsync/local.db does not exist: "
-            "give --database URL or --env NAME, or set CONFIGSYNC_DATABASE_URL") in result.err
+    assert ("sqlite:///.configsync/local.db: no such database file. It is the embedded default, used when no "
+            "--database URL, --env NAME, $CONFIGSYNC_DATABASE_URL or `database:` in configsync.yaml names "
+            "another database") in result.err

@@ -78,9 +78,9 @@ class SqliteBackend(SqlBackend):
             if not self.path.is_file():
                 if self.display_url == DEFAULT_DATABASE:
                     raise BackendError(
-                        f"no database was given, and the embedded default {DEFAULT_DATABASE} does not exist: "
-                        "give --database URL or --env NAME, or set CONFIGSYNC_DATABASE_URL "
-                        "(or `database:` in configsync.yaml)"
+                        f"{DEFAULT_DATABASE}: no such database file. It is the embedded default, used when "
+                        "no --database URL, --env NAME, $CONFIGSYNC_DATABASE_URL or `database:` in "
+                        "configsync.yaml names another database: give one of those"
                     )
                 raise BackendError(
                     f"{self.display_url}: no such database file ({self.path}); check the URL, "
