@@ -529,6 +529,9 @@ def test_apply_refuses_uncommitted_changes(repo_path: Path, moose_url: str, dirt
     assert_apply_refused(
         repo_path, moose_url, ("--yes",), "uncommitted changes that apply would ignore", path, "Commit or stash them first."
     )
+    # The refusal comes before any plan: nothing on screen looks like a plan to confirm.
+    result = run(repo_path, "apply", "--yes", database=moose_url)
+    assert "Plan:" not in result.out and "budget_limits" not in result.out, result.out
 
 
 def test_apply_refuses_emptying_a_table_unless_allowed(repo_path: Path, moose_url: str) -> None:

@@ -121,6 +121,8 @@ def apply(
     if planfile and (ref or tables or no_prune):
         raise click.UsageError("a saved plan already fixes the revision and tables; drop --ref/--table/--no-prune")
     with opts.workspace() as ws:
+        if not dry_run:
+            ws.check_clean()  # before the plan is shown: a refusal should not look like a plan to confirm
         the_plan = plan_module.load(Path(planfile)) if planfile else ws.plan(ref or "HEAD", tables, prune=not no_prune, use_cache=True)
         echo_plan(ws, the_plan)
         if dry_run:
@@ -128,6 +130,7 @@ def apply(
         result = ws.apply(
             the_plan, confirm=confirmer(yes, ws.display_url), max_deletes=max_deletes,
             allow_mass_delete=allow_mass_delete, lock_timeout=lock_timeout, non_atomic=non_atomic,
+            check_clean=False,  # checked above, before the plan
         )
         code = report_apply(ws, the_plan, result.backup_ref, result.applied)
         for note in result.notes:
