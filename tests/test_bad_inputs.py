@@ -534,6 +534,22 @@ def test_apply_refuses_uncommitted_changes(repo_path: Path, moose_url: str, dirt
     assert "Plan:" not in result.out and "budget_limits" not in result.out, result.out
 
 
+def test_library_apply_refuses_uncommitted_changes(repo_path: Path, moose_url: str) -> None:
+    """The library refuses too, not only the command line."""
+    from configsync.errors import RepoError
+    from configsync.workspace import Workspace
+
+    snapshot(repo_path, moose_url)
+    _change_budget(repo_path)
+    before = dump(moose_url)
+    (repo_path / f"{SYSTEM}/orchestrator_enabled.yaml").unlink()
+    with Workspace.open(repo_path / "configsync.yaml", database=moose_url) as ws:
+        plan = ws.plan()
+        with pytest.raises(RepoError, match="uncommitted changes that apply would ignore"):
+            ws.apply(plan)
+    assert dump(moose_url) == before
+
+
 def test_apply_refuses_emptying_a_table_unless_allowed(repo_path: Path, moose_url: str) -> None:
     snapshot(repo_path, moose_url)
     original = dump(moose_url)
