@@ -43,7 +43,9 @@ def _leaf_diffs(path: str, old: object, new: object) -> Iterator[tuple[str, str,
 def _show(value: object) -> str:
     if value is _MISSING or value == _MISSING:
         return _MISSING
-    return values.dumps(value)
+    # Keys sorted on both sides: a mapping read from the database comes in its
+    # key order, one read from a file sorted; the diff must not show that.
+    return values.dumps(value, sort_keys=True)
 
 
 def label(change: Change) -> str:

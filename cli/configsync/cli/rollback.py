@@ -38,7 +38,7 @@ def rollback(
             allow_mass_delete=allow_mass_delete,
         )
         if result.plan is not None:
-            echo_plan(ws, result.plan, title="Rollback" if not dry_run else "Plan")
+            echo_plan(ws, result.plan, title="Rollback")  # the same words, dry run or not
         if dry_run:
             click.echo("Dry run: nothing was committed or applied.")
             return EXIT_OK
