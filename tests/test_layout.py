@@ -229,3 +229,20 @@ def test_an_overlay_whose_base_record_is_gone_is_reported(tmp_path: Path, monkey
     assert ("config-snapshots/_environments/staging/system_config/budget_limits.yaml:1: there is no base record "
             "budget_limits.yaml for this overlay to change (was it renamed or deleted?)") in result.out
     assert "staging_only" not in result.out
+
+
+def test_history_takes_the_key_as_typed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`history TABLE/KEY` finds the record whether given its file name or its
+    key as typed (percent-encoded in the file name, or a twin's suffixed name)."""
+    repo, production, _ = _twins_repo(tmp_path, monkeypatch)
+    _add_flag(production, "beta/api v2", 1)
+    _add_flag(production, "Budget_Limits", 2)
+    assert run(repo, "snapshot", "--commit", "--database", production).code == 2
+    for typed in ("system_config/beta/api v2", "system_config/beta%2Fapi%20v2", "system_config/beta%2Fapi%20v2.yaml",
+                  "system_config/budget_limits", "system_config/Budget_Limits"):
+        result = run(repo, "history", typed)
+        assert result.code == 0, (typed, result.text)
+        assert "created" in result.out, (typed, result.out)
+    result = run(repo, "history", "system_config/nothing here")
+    assert result.code == 1
+    assert "system_config/nothing here.yaml: no such record in the history of HEAD" in result.err

@@ -21,7 +21,7 @@ from .cache import ValidationCache
 from .changes import Change, changes
 from .config import Config, load_config, resolve_database
 from .errors import ConfigError, Problem, RepoError, ValidationError
-from .layout import table_dir
+from .layout import table_dir, twin_name
 from .overlay import environments_in
 from .plan import Plan
 from .planner import Planner
@@ -199,12 +199,14 @@ class Workspace:
         self.config.table(table)
         if not name:
             raise ConfigError(f"{record}: expected TABLE/NAME, e.g. {table}/my-record")
-        if not name.endswith(naming.EXTENSION):
-            name += naming.EXTENSION
-        versions = self.repo.log_path(f"{table_dir(self.config, table)}/{name}")
-        if not versions:
-            raise RepoError(f"{table}/{name}: no such record in the history of HEAD")
-        return [_record_version(table, v) for v in versions]
+        stem = name.removesuffix(naming.EXTENSION)
+        # The file's name, or the key as typed (percent-encoded, maybe a twin's name).
+        encoded = naming.encode(stem) + naming.EXTENSION
+        for candidate in dict.fromkeys([stem + naming.EXTENSION, encoded, twin_name(encoded)]):
+            versions = self.repo.log_path(f"{table_dir(self.config, table)}/{candidate}")
+            if versions:
+                return [_record_version(table, v) for v in versions]
+        raise RepoError(f"{table}/{stem + naming.EXTENSION}: no such record in the history of HEAD")
 
     # ---- schemas -----------------------------------------------------------------
 
