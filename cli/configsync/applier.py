@@ -98,8 +98,9 @@ class Applier:
             outcome = sides.backend.apply(batch, verify)
         except OutcomeUnknownError as exc:  # the writes may have happened: keep the backup
             if backup:
+                env = f" --env {sides.env}" if sides.env else ""
                 raise OutcomeUnknownError(f"{exc}\nBackup of the previous state: {backup}\n"
-                                          f"  undo with: configsync rollback --to {backup}") from None
+                                          f"  undo with: configsync rollback --to {backup}{env}") from None
             raise
         except BaseException:
             if backup:

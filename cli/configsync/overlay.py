@@ -49,6 +49,12 @@ def deletion_problem(row: Row, key: Sequence[str] | None) -> str | None:
     return None
 
 
+def ordered(row: Row, column_order: Sequence[str]) -> Row:
+    """The row's columns in table order, any others after."""
+    order = [c for c in column_order if c in row]
+    return {**{c: row[c] for c in order}, **{c: v for c, v in row.items() if c not in order}}
+
+
 def header(table: str, env: str, config: Config) -> str:
     return f"# configsync overlay: {table} in {env}; only what differs from {table_dir(config, table)}/\n"
 
@@ -116,4 +122,4 @@ def _field_differences(base: Row, actual: Row, kinds: Mapping[str, str], where: 
 
 
 __all__ = ["DELETE", "ENVIRONMENTS", "deep_merge", "deletion_problem", "environments_in", "header",
-           "is_deletion", "overlay_rows"]
+           "is_deletion", "ordered", "overlay_rows"]

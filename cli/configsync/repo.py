@@ -313,17 +313,20 @@ class Repo:
         except (OSError, subprocess.SubprocessError):
             return  # only ever a speed-up
 
-    def save_backup(self, base: pygit2.Commit | None, files: dict[str, bytes | None], message: str) -> str:
-        """Store a commit holding the database's state under refs/configsync/backups/."""
+    def save_backup(self, base: pygit2.Commit | None, files: dict[str, bytes | None], message: str,
+                    namespace: str | None = None) -> str:
+        """Store a commit holding the database's state under refs/configsync/backups/
+        (an environment's under refs/configsync/backups/<namespace>/)."""
         tree = self.tree_with(base, files)
         sig = self.signature()
         oid = self.git.create_commit(None, sig, sig, message, tree, [base.id] if base else [])
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-        name = BACKUP_PREFIX + stamp
+        prefix = BACKUP_PREFIX + (f"{namespace}/" if namespace else "")
+        name = prefix + stamp
         suffix = 1
         while name in self.git.references:
             suffix += 1
-            name = f"{BACKUP_PREFIX}{stamp}-{suffix}"
+            name = f"{prefix}{stamp}-{suffix}"
         self.git.references.create(name, oid)
         return name
 

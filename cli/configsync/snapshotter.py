@@ -12,7 +12,8 @@ from typing import Mapping, Sequence
 from . import files, naming, yamlio
 from .backends import TableInfo
 from .layout import ENVIRONMENTS, overlay_dir
-from .overlay import deep_merge, header as overlay_header, overlay_rows
+from .overlay import deep_merge, ordered, overlay_rows
+from .overlay import header as overlay_header
 from .records import SourceFile, render
 from .shortcuts import Shortcuts
 from .sides import Sides
@@ -105,7 +106,7 @@ class Snapshotter:
         for path, row in rows.items():
             current = on_disk.get(path)
             data = (render(self.sides.config, table, row, info.column_names) if header is None
-                    else yamlio.dump(_ordered(row, info), header))
+                    else yamlio.dump(ordered(row, info.column_names), header))
             if current is not None and not current.symlink and (
                 current.data == data or _same_data(current.data, row, kinds, under.get(path))
             ):
@@ -162,11 +163,6 @@ class Snapshotter:
         if len(changed) > len(listed):
             body += f"\n... and {len(changed) - len(listed)} more files"
         return (message or result.message()) + body + "\n"
-
-
-def _ordered(row: Row, info: TableInfo) -> Row:
-    order = [c for c in info.column_names if c in row]
-    return {**{c: row[c] for c in order}, **{c: v for c, v in row.items() if c not in order}}
 
 
 def _same_data(data: bytes, row: Row, kinds: Mapping[str, str], base: Row | None = None) -> bool:

@@ -16,6 +16,7 @@ import pygit2
 
 from . import inference, naming, yamlio
 from .applier import Applier, ApplyResult, Confirm
+from .backup import backup_environment, is_backup, overlay_tree
 from .backends import Backend, HistoryEntry, TableInfo
 from .cache import ValidationCache
 from .changes import Change, changes
@@ -271,7 +272,7 @@ class Workspace:
         else:
             assert to is not None
             target = self.repo.resolve(to)
-            tree = self.repo.restore_tree(target)
+            tree = self._restore_tree(target, to)
             message = f"Restore config to {str(target.id)[:7]} ({to})\n\nconfigsync rollback --to {to}\n"
         head = self.repo.resolve("HEAD")
         if tree == head.tree.id:
@@ -289,6 +290,28 @@ class Workspace:
         if result.applied:
             self.repo.advance(new)
         return RollbackResult(new, plan, result, committed=result.applied)
+
+    def _restore_tree(self, target: pygit2.Commit, to: str) -> pygit2.Oid:
+        """HEAD's tree with the config of ``target``; for an environment's
+        backup, only that environment's overlay, rewritten over HEAD's base so
+        the environment gets exactly the backed-up state."""
+        if not is_backup(target.message):
+            return self.repo.restore_tree(target)
+        owner = backup_environment(target.message)
+        if owner != self.env:
+            if owner is None:
+                raise ConfigError(f"{to} is a backup of a database applied without --env; restore it without --env "
+                                  f"(restoring it into {self.env} would write another database's values there)")
+            raise ConfigError(f"{to} is a backup of environment {owner}" + (f", not {self.env}" if self.env else "")
+                              + f": restore it with --env {owner}")
+        if owner is None:
+            return self.repo.restore_tree(target)
+        names = list(self.config.tables)
+        infos = self.describe(names)
+        keys = {t: self.key_columns(t, infos[t]) for t in names}
+        state = load_state(self.config, self.repo.source_at(target), keys, names, env=owner).state
+        head = self.repo.resolve("HEAD")
+        return self.repo.tree_with(head, overlay_tree(self.sides, self.repo.source_at(head), names, infos, state, owner))
 
     # ---- for the CLI ----
     # What the commands show of git, so that they need neither Repo nor pygit2.

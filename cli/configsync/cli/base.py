@@ -177,8 +177,9 @@ def report_apply(ws: Workspace, plan: Plan, backup: str | None, applied: bool) -
     else:
         click.echo(f"Nothing to change; recorded revision {plan.revision[:7]} as deployed.")
     if backup:
+        env = f" --env {ws.env}" if ws.env else ""
         click.echo(f"Backup of the previous state: {backup}")
-        click.echo(f"  undo with: configsync rollback --to {backup}")
+        click.echo(f"  undo with: configsync rollback --to {backup}{env}")
     return EXIT_OK
 
 
