@@ -1,6 +1,7 @@
 """Backups and rollbacks that know their environment."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -85,3 +86,47 @@ def test_a_base_backup_is_refused_for_an_environment(tmp_path: Path, monkeypatch
     refused = run(repo, "rollback", "--to", backup.group(1), "--env", "staging", "--yes")
     assert refused.code == 1, refused.text
     assert "a backup of a database applied without --env; restore it without --env" in refused.err
+
+
+def test_selective_restore_of_one_table_and_of_one_record(tmp_path: Path) -> None:
+    """The Moose runbook's third scenario: put back one table, or one record,
+    from any revision or backup, leaving every other change in place."""
+    db = sqlite_moose(tmp_path / "db.sqlite")
+    repo = tmp_path / "repo"
+    init_repo(repo)
+    assert run(repo, "snapshot", "--commit", database=db).code == 2
+    before_changes = str(pygit2.Repository(str(repo)).head.target)
+    budget, model = repo / BUDGET, repo / "config-snapshots/proposer_configs/gpt-4o-mini.yaml"
+    budget.write_text(budget.read_text().replace("daily_hard_cap: 50", "daily_hard_cap: 45"))
+    model.write_text(model.read_text().replace("context_limit: 128000", "context_limit: 64000"))
+    commit_all(repo, "two changes")
+    applied = run(repo, "apply", "--yes", database=db)
+    assert applied.code == 0, applied.text
+    backup = re.search(r"undo with: configsync rollback --to (\S+)$", applied.out, re.MULTILINE)
+    assert backup
+
+    def caps() -> tuple[bool, bool]:
+        """(the budget change is in the database, the model change is)"""
+        rows = dump(db)
+        budget_row = next(r for r in rows["system_config"] if "budget_limits" in r)
+        model_row = next(r for r in rows["proposer_configs"] if "gpt-4o-mini" in r)
+        return json.loads(budget_row[2])["daily_hard_cap"] == 45, 64000 in model_row
+
+    assert caps() == (True, True)
+    result = run(repo, "rollback", "--to", before_changes, "--table", "system_config", "--yes", database=db)
+    assert result.code == 0, result.text
+    assert "Rollback: 0 to create, 1 to update, 0 to delete." in result.out
+    assert caps() == (False, True)  # the budget is back, the model change stays
+    assert "context_limit: 64000" in model.read_text()
+
+    result = run(repo, "restore", "proposer_configs/gpt-4o-mini", "--from", backup.group(1), "--yes", database=db)
+    assert result.code == 0, result.text
+    assert caps() == (False, False)
+    assert "context_limit: 128000" in model.read_text()
+    subject = pygit2.Repository(str(repo)).head.peel(pygit2.Commit).message.splitlines()[0]
+    assert subject.startswith("Restore proposer_configs/gpt-4o-mini.yaml from ")
+    assert run(repo, "plan", database=db).code == 0
+
+    missing = run(repo, "restore", "proposer_configs/gpt-9", "--from", before_changes, "--yes", database=db)
+    assert missing.code == 1
+    assert f"proposer_configs/gpt-9.yaml: no such record at {before_changes}" in missing.err

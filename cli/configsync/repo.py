@@ -354,10 +354,12 @@ class Repo:
             )
         return index.write_tree(self.git)
 
-    def restore_tree(self, source: pygit2.Commit) -> pygit2.Oid:
-        """HEAD's tree with the snapshot and schema directories taken from ``source``."""
+    def restore_tree(self, source: pygit2.Commit, directories: Sequence[str] | None = None) -> pygit2.Oid:
+        """HEAD's tree with the snapshot and schema directories (or only
+        ``directories``, config-relative) taken from ``source``."""
         head = self.resolve("HEAD")
-        dirs = (self.prefix + self.config.snapshots + "/", self.prefix + self.config.schemas + "/")
+        wanted = directories if directories is not None else (self.config.snapshots, self.config.schemas)
+        dirs = tuple(self.prefix + d.rstrip("/") + "/" for d in wanted)
         index = pygit2.Index()
         index.read_tree(head.tree)
         for entry in list(index):
