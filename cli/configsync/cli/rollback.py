@@ -56,7 +56,7 @@ def restore(opts: Options, record: str, source: str, dry_run: bool, no_apply: bo
     """Restore one record as it was at a revision or backup, and apply it.
 
     Makes a commit holding the record's file from REF, then applies its table
-    (only the record's change); the commit lands once the apply succeeded.
+    (the plan shows what changes); the commit lands once the apply succeeded.
     NAME is the record's file name or its key as typed.
 
     \b
