@@ -87,6 +87,7 @@ class Applier:
             history_table=sides.config.history_table,
             lock_timeout=lock_timeout,
             non_atomic=non_atomic and not sides.backend.capabilities.atomic_apply,
+            notify_channel=sides.config.notify_channel,
             digests=[(spec, plan.digests[spec.table.name])
                      for spec in sides.read_specs([t for t in plan.tables if t in plan.digests], infos)],
         )
