@@ -39,6 +39,23 @@ class SnapshotResult:
     def drift(self) -> bool:
         return bool(self.written or self.deleted or (self.commit and self.earlier))
 
+    def files(self) -> list[tuple[str, str, bool]]:
+        """(A | M | D, path, written by an earlier command) of every file this snapshot changed or committed."""
+        found = [("A" if p in self.added else "M", p, False) for p in sorted(self.written)]
+        found += [("D", p, False) for p in self.deleted]
+        if self.commit:
+            found += [("D" if data is None else "A" if p in self.added else "M", p, True)
+                      for p, data in sorted(self.earlier.items())]
+        return found
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "drift": self.drift,
+            "files": [{"status": status, "path": path, "earlier": earlier} for status, path, earlier in self.files()],
+            "counts": self.counts,
+            "commit": self.commit,
+        }
+
     def message(self) -> str:
         parts = []
         for table, counts in self.counts.items():

@@ -45,6 +45,18 @@ class Status:
     def in_sync(self) -> bool:
         return not self.plan.has_changes
 
+    def to_json(self) -> dict[str, object]:
+        d = self.deployed
+        return {
+            "in_sync": self.in_sync,
+            "head": self.head,
+            "deployed": None if d is None else {
+                "revision": d.revision, "ref": d.ref, "applied_at": d.applied_at, "actor": d.actor,
+                "created": d.creates, "updated": d.updates, "deleted": d.deletes,
+            },
+            "plan": self.plan.to_json(),
+        }
+
 
 @dataclass
 class RollbackResult:
@@ -410,6 +422,11 @@ class RecordVersion:
     @property
     def commit_info(self) -> CommitInfo:
         return CommitInfo.of(self.commit)
+
+    def to_json(self) -> dict[str, object]:
+        info = self.commit_info
+        return {"commit": info.id, "time": info.time.isoformat(), "author": info.author, "subject": info.subject,
+                "action": self.action, "change": self.change.to_json() if self.change else None}
 
 
 def _record_version(table: str, version: PathVersion) -> RecordVersion:

@@ -135,7 +135,7 @@ def safety_options(f: F) -> F:
     return f
 
 
-def format_option(kind: Literal["plan", "problems"], help: str | None = None) -> Callable[[F], F]:
+def format_option(kind: Literal["plan", "problems", "report"], help: str | None = None) -> Callable[[F], F]:
     """--format, offering the formats of render.FORMATS that can show ``kind``."""
     return click.option("--format", "fmt", type=click.Choice(render.formats(kind)), default="text",
                         show_default=True, help=help)

@@ -22,8 +22,9 @@ MAX_LISTED = 100
 @table_option
 @click.option("--commit", is_flag=True, help="Commit the changed files (only the snapshot directory).")
 @click.option("--message", "-m", metavar="M", help="Commit message. Default: a summary of the drift.")
+@format_option("report")
 @click.pass_obj
-def snapshot(opts: Options, tables: tuple[str, ...], commit: bool, message: str | None) -> int:
+def snapshot(opts: Options, tables: tuple[str, ...], commit: bool, message: str | None, fmt: str) -> int:
     """Write the database's rows into record files.
 
     A file is rewritten only when its data differs, so comments survive.
@@ -35,10 +36,11 @@ def snapshot(opts: Options, tables: tuple[str, ...], commit: bool, message: str 
     """
     with opts.workspace() as ws:
         result = ws.snapshot(tables, commit=commit, message=message)
-    lines = [f"  {'A' if p in result.added else 'M'} {p}" for p in sorted(result.written)]
-    lines += [f"  D {p}" for p in result.deleted]
-    lines += [f"  {'D' if data is None else 'A' if p in result.added else 'M'} {p} (written earlier, not committed)"
-              for p, data in sorted(result.earlier.items())]
+    if fmt == "json":
+        click.echo(render.report_json(result.to_json()), nl=False)
+        return EXIT_CHANGES if result.drift else EXIT_OK
+    lines = [f"  {status} {path}" + (" (written earlier, not committed)" if earlier else "")
+             for status, path, earlier in result.files()]
     for line in lines[:MAX_LISTED]:
         click.echo(line)
     if len(lines) > MAX_LISTED:
@@ -140,8 +142,9 @@ def apply(
 
 @click.command()
 @common_options
+@format_option("report")
 @click.pass_obj
-def status(opts: Options) -> int:
+def status(opts: Options, fmt: str) -> int:
     """Deployed revision, HEAD, and whether the database has drifted.
 
     Exits 0 when the database matches HEAD, 2 when it does not.
@@ -149,9 +152,13 @@ def status(opts: Options) -> int:
     \b
     Example:
       configsync status --env production
+      configsync status --format json | jq .in_sync
     """
     with opts.workspace() as ws:
         result = ws.status()
+        if fmt == "json":
+            click.echo(render.report_json(result.to_json()), nl=False)
+            return EXIT_OK if result.in_sync else EXIT_CHANGES
         click.echo(f"database  {ws.display_url}")
         click.echo(f"HEAD      {ws.describe_revision(result.head, 'HEAD')}")
         if result.deployed:
@@ -163,6 +170,9 @@ def status(opts: Options) -> int:
             click.echo("in sync: the database matches HEAD")
             return EXIT_OK
         click.echo(f"out of sync: applying HEAD would make {render.summary_line(result.plan)}")
-        for change in result.plan.changes:
+        changes = result.plan.changes
+        for change in changes[:MAX_LISTED]:
             click.echo(f"  {render.SYMBOL[change.action]} {change.table} {render.label(change)}")
+        if len(changes) > MAX_LISTED:
+            click.echo(f"  ... and {len(changes) - MAX_LISTED} more (--format json lists every one)")
     return EXIT_CHANGES
