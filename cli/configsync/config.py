@@ -178,7 +178,8 @@ def _check_table(table: TableConfig) -> None:
         if table.key is not None and set(fields) != set(table.key):
             raise ConfigError(
                 f"{where}.filename: the template must use exactly the key columns "
-                f"({', '.join(table.key)}), so every row gets its own file"
+                f"({', '.join(table.key)}), so every row gets its own file; it uses {', '.join(fields)}: "
+                f"is `key` or `filename` misspelt?"
             )
 
 
