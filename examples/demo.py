@@ -9,6 +9,7 @@ with its output and exit code. Nothing outside .configsync/demo is touched.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -32,8 +33,9 @@ def step(title: str) -> None:
 
 
 def sh(*args: str, expect: tuple[int, ...] = (0,)) -> int:
-    shown = " ".join("configsync" if a == "-m" else a for a in args if a not in (sys.executable,))
-    print(f"$ {shown.replace('configsync configsync', 'configsync')}", flush=True)
+    # Shown as a person would type it: `configsync ...`, arguments quoted where needed.
+    words = ["configsync", *args[len(CONFIGSYNC):]] if list(args[:len(CONFIGSYNC)]) == CONFIGSYNC else list(args)
+    print(f"$ {shlex.join(words)}", flush=True)
     code = subprocess.run(list(args), cwd=DEMO, env=ENV).returncode
     if code not in expect:
         print(f"demo failed: exit code {code}, expected {expect}", file=sys.stderr)

@@ -324,7 +324,7 @@ SETTING_CASES = [
     ),
     pytest.param(
         edit(CONFIG, "tables:", "tabels:"),
-        "unknown setting 'tabels' (allowed: database, environments, history_table, schemas, snapshots, tables)",
+        "unknown setting 'tabels' (allowed: database, environments, history_table, notify, schemas, snapshots, tables)",
         id="typo-in-top-level-setting",
     ),
     pytest.param(
@@ -529,6 +529,25 @@ def test_apply_refuses_uncommitted_changes(repo_path: Path, moose_url: str, dirt
     assert_apply_refused(
         repo_path, moose_url, ("--yes",), "uncommitted changes that apply would ignore", path, "Commit or stash them first."
     )
+    # The refusal comes before any plan: nothing on screen looks like a plan to confirm.
+    result = run(repo_path, "apply", "--yes", database=moose_url)
+    assert "Plan:" not in result.out and "budget_limits" not in result.out, result.out
+
+
+def test_library_apply_refuses_uncommitted_changes(repo_path: Path, moose_url: str) -> None:
+    """The library refuses too, not only the command line."""
+    from configsync.errors import RepoError
+    from configsync.workspace import Workspace
+
+    snapshot(repo_path, moose_url)
+    _change_budget(repo_path)
+    before = dump(moose_url)
+    (repo_path / f"{SYSTEM}/orchestrator_enabled.yaml").unlink()
+    with Workspace.open(repo_path / "configsync.yaml", database=moose_url) as ws:
+        plan = ws.plan()
+        with pytest.raises(RepoError, match="uncommitted changes that apply would ignore"):
+            ws.apply(plan)
+    assert dump(moose_url) == before
 
 
 def test_apply_refuses_emptying_a_table_unless_allowed(repo_path: Path, moose_url: str) -> None:

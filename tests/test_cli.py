@@ -95,3 +95,30 @@ def test_bugs_exit_3_with_a_log(repo_path: Path, monkeypatch: pytest.MonkeyPatch
     log = Path(result.err.rsplit("Details: ", 1)[1].strip())
     assert "ZeroDivisionError: injected" in log.read_text()
     log.unlink()
+
+
+def test_the_demo_shows_commands_as_a_person_would_type_them(tmp_path: Path) -> None:
+    """`make demo`'s main job, run as a process: every step succeeds, every
+    command it shows can be pasted into a shell as it stands, nothing warns."""
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / "demo.py")], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    shown = [line[2:] for line in result.stdout.splitlines() if line.startswith("$ ")]
+    assert "git commit --quiet -m 'Moose config tables, from the 2025-10-03 backup'" in shown
+    assert "configsync rollback HEAD --yes" in shown
+    assert not [line for line in shown if sys.executable in line or " -m configsync" in line]
+    assert "warning" not in (result.stdout + result.stderr).lower()
+
+
+def test_no_database_given_names_the_ways_to_give_one(tmp_path: Path) -> None:
+    """After `init --database postgresql://...` (which writes no URL) the first
+    plan fell back to the embedded SQLite file with a message about a missing file."""
+    from helpers import init_repo
+
+    repo = tmp_path / "repo"
+    init_repo(repo, config=(ROOT / "configsync.yaml").read_text().replace("database: sqlite:///.configsync/local.db\n", ""))
+    result = run(repo, "plan")
+    assert result.code == 1
+    assert ("sqlite:///.configsync/local.db: no such database file. It is the embedded default, used when no "
+            "--database URL, --env NAME, $CONFIGSYNC_DATABASE_URL or `database:` in configsync.yaml names "
+            "another database") in result.err

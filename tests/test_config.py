@@ -26,6 +26,10 @@ def write(tmp_path: Path, text: str) -> Path:
         ("tables: {}\n", "tables: {} should be non-empty"),
         ("tables:\n  t:\n    key: id\n    exclude: [id]\n", "key column 'id' cannot be excluded or secret"),
         ("tables:\n  t:\n    key: name\n    filename: '{id}'\n", "must use exactly the key columns"),
+        # a misspelt key: the message says what the template uses, not only what the key is
+        ("tables:\n  t:\n    key: nmae\n    filename: '{name}'\n",
+         "must use exactly the key columns (nmae), so every row gets its own file; it uses name: "
+         "is `key` or `filename` misspelt?"),
         ("tables:\n  t:\n    filename: 'fixed'\n", "must use the key columns"),
         ("snapshots: ../elsewhere\ntables:\n  t: {}\n", "must be a directory inside the config repository"),
         ("tables:\n  t: {}\nhistory_table: t\n", "also listed under tables"),

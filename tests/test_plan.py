@@ -134,3 +134,15 @@ def test_json_summary_shape() -> None:
     data = plan.to_json()
     assert data["summary"] == {"create": 1, "update": 0, "delete": 0, "total": 1}
     assert set(data["changes"][0]) == {"table", "action", "key", "file", "before", "after"}
+
+
+def test_a_mapping_in_a_diff_is_shown_in_one_key_order_on_both_sides() -> None:
+    """The database gives a jsonb mapping in its own key order, a file sorted:
+    the plan shows both sorted, so only real differences stand out."""
+    from configsync.changes import Change
+    from configsync.render import field_diffs
+
+    before = {"config_value": {"limits": {"z": 1, "a": 2}}}
+    after = {"config_value": {"limits": [{"b": 1, "a": 2}]}}
+    change = Change("update", "system_config", {"config_key": "k"}, "k.yaml", before, after, ("config_value",))
+    assert list(field_diffs(change)) == [("config_value.limits", '{"a":2,"z":1}', '[{"a":2,"b":1}]')]

@@ -4,13 +4,15 @@ change a cached plan must say exactly what a full plan says."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Callable
 
+import pygit2
 import pytest
 
 from configsync.workspace import Workspace
-from helpers import commit_all, dump, execute, postgres_moose, run
+from helpers import commit_all, dump, execute, init_repo, postgres_moose, run, sqlite_moose
 
 
 def plans(repo: Path, url: str) -> tuple[list[object], list[object], set[str]]:
@@ -146,3 +148,46 @@ def test_apply_checks_the_digest_of_tables_it_did_not_read(repo_path: Path, pg_u
     assert run(repo_path, "apply", "--yes", database=url).code == 0
     rows = dump(url)
     assert "64000" in str(rows) and "dashboard edit" not in str(rows)
+
+
+def test_the_cache_directory_ignores_itself(tmp_path: Path) -> None:
+    """A plain `git add -A` after any command commits nothing of .configsync/."""
+    repo = tmp_path / "repo"
+    init_repo(repo)
+    (repo / ".gitignore").unlink()  # a user's repository without our ignore line
+    commit_all(repo, "no .gitignore")
+    db = sqlite_moose(tmp_path / "db.sqlite")
+    assert run(repo, "snapshot", "--commit", database=db).code == 2
+    assert run(repo, "validate").code == 0
+    assert (repo / ".configsync/cache.sqlite").is_file()
+    git = pygit2.Repository(str(repo))
+    assert not [p for p, flags in git.status().items() if not flags & pygit2.enums.FileStatus.IGNORED], git.status()
+    assert git.path_is_ignored(".configsync/cache.sqlite") and git.path_is_ignored(".configsync/local.db")
+
+
+@pytest.mark.parametrize("setting", ["exclude", "secret", "key"])
+def test_validate_cache_follows_configsync_yaml(tmp_path: Path, setting: str) -> None:
+    """validate after a configsync.yaml edit gives the same answer warm as cold
+    (it said "All record files are valid" from a cache made under the old settings)."""
+    repo = tmp_path / "repo"
+    init_repo(repo)
+    db = sqlite_moose(tmp_path / "db.sqlite")
+    assert run(repo, "snapshot", "--commit", database=db).code == 2
+    assert run(repo, "validate").code == 0  # the cache now knows these trees are valid
+    config = repo / "configsync.yaml"
+    text = config.read_text()
+    edited = {
+        "exclude": text.replace('filename: "{name}"\n    exclude: [created_at, updated_at]\n',
+                                'filename: "{name}"\n    exclude: [created_at, updated_at, endpoint]\n', 1),
+        "secret": text.replace("  proposer_configs:\n", "  proposer_configs:\n    secret: [endpoint]\n", 1),
+        "key": text.replace('    key: name\n    filename: "{name}"\n', '    key: provider\n    filename: "{provider}"\n', 1),
+    }[setting]
+    assert edited != text, "the edit must change configsync.yaml"
+    config.write_text(edited)
+    commit_all(repo, f"{setting} setting")
+    warm = run(repo, "validate")
+    shutil.rmtree(repo / ".configsync")
+    cold = run(repo, "validate")
+    assert cold.code == 1, cold.text
+    assert "config-snapshots/proposer_configs/" in cold.out, cold.text  # a record file's problem, not the config's
+    assert (warm.code, warm.out) == (cold.code, cold.out)

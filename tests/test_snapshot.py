@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import execute, head, is_clean, run
+import pygit2
+
+from helpers import execute, head, init_repo, is_clean, run
 
 
 def read_all(root: Path) -> dict[str, bytes]:
@@ -61,3 +63,26 @@ def test_table_option_limits_the_snapshot(repo_path: Path, moose_url: str) -> No
     result = run(repo_path, "snapshot", "--table", "nope", database=moose_url)
     assert result.code == 1
     assert "unknown table 'nope'" in result.err
+
+
+def test_snapshot_then_snapshot_commit_commits_what_the_first_wrote(tmp_path: Path, moose_url: str) -> None:
+    """A plain snapshot writes the drift; a second one with --commit finds the
+    files already match the database and must still commit them."""
+    repo = tmp_path / "repo"
+    init_repo(repo)
+    assert run(repo, "snapshot", "--commit", database=moose_url).code == 2
+    execute(moose_url, "UPDATE system_config SET description = 'edited in the dashboard' WHERE config_key = 'budget_limits'")
+    execute(moose_url, "DELETE FROM proposer_configs WHERE name = 'claude-sonnet-4-5'")
+    first = run(repo, "snapshot", database=moose_url)
+    assert first.code == 2, first.text
+    assert not is_clean(repo)
+    second = run(repo, "snapshot", "--commit", database=moose_url)
+    assert second.code == 2, second.text
+    assert "M config-snapshots/system_config/budget_limits.yaml (written earlier, not committed)" in second.out
+    assert "D config-snapshots/proposer_configs/claude-sonnet-4-5.yaml (written earlier, not committed)" in second.out
+    assert "Committed" in second.out
+    assert is_clean(repo)
+    message = pygit2.Repository(str(repo)).head.peel(pygit2.Commit).message
+    assert "system_config 1 updated; proposer_configs 1 removed" in message
+    assert run(repo, "status", database=moose_url).code == 0
+    assert run(repo, "snapshot", "--commit", database=moose_url).code == 0

@@ -49,6 +49,7 @@ def test_rollback_dry_run_and_no_apply(repo_path: Path, moose_url: str) -> None:
     result = run(repo_path, "rollback", "HEAD", "--dry-run", database=moose_url)
     assert result.code == 0, result.text
     assert "+ gpt-4o-mini" in result.out
+    assert "Rollback: 1 to create, 0 to update, 0 to delete." in result.out  # as the real one says it
     assert (dump(moose_url), head(repo_path)) == (state, tip)
 
     result = run(repo_path, "rollback", "HEAD", "--no-apply", database=moose_url)

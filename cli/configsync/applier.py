@@ -87,6 +87,7 @@ class Applier:
             history_table=sides.config.history_table,
             lock_timeout=lock_timeout,
             non_atomic=non_atomic and not sides.backend.capabilities.atomic_apply,
+            notify_channel=sides.config.notify_channel,
             digests=[(spec, plan.digests[spec.table.name])
                      for spec in sides.read_specs([t for t in plan.tables if t in plan.digests], infos)],
         )
@@ -98,8 +99,9 @@ class Applier:
             outcome = sides.backend.apply(batch, verify)
         except OutcomeUnknownError as exc:  # the writes may have happened: keep the backup
             if backup:
+                env = f" --env {sides.env}" if sides.env else ""
                 raise OutcomeUnknownError(f"{exc}\nBackup of the previous state: {backup}\n"
-                                          f"  undo with: configsync rollback --to {backup}") from None
+                                          f"  undo with: configsync rollback --to {backup}{env}") from None
             raise
         except BaseException:
             if backup:

@@ -1,19 +1,28 @@
 """The backup every apply leaves: the database's state before it, as a commit.
 
-Stored under ``refs/configsync/backups/<time>`` so that any apply can itself
-be undone with ``rollback --to <ref>``, even when the database had drifted
-from git.
+Stored under ``refs/configsync/backups/<time>`` (an environment's under
+``refs/configsync/backups/<env>/<time>``) so that any apply can itself be
+undone with ``rollback --to <ref>``, even when the database had drifted from
+git. An environment's backup holds that environment's state as its overlay,
+over the revision's base files, and says which environment it belongs to.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
+from . import yamlio
 from .backends import TableInfo
 from .changes import changes
-from .layout import table_dir
+from .overlay import header as overlay_header
+from .overlay import ordered, overlay_rows
 from .plan import Plan
-from .records import State
+from .records import Source, State
 from .sides import Sides
+from .validation import load_state
+
+BACKUP_SUBJECT = "configsync backup before applying"
+# The git trailer that says which environment a backup holds.
+ENV_TRAILER = "Configsync-Environment"
 
 
 def save_backup(sides: Sides, plan: Plan, infos: Mapping[str, TableInfo], actual: State) -> str:
@@ -39,18 +48,51 @@ def save_backup(sides: Sides, plan: Plan, infos: Mapping[str, TableInfo], actual
                 else:
                     files[change.file] = sides.render_record(table, info, change.before or {})
     else:
-        # With an overlay the files do not map 1:1 to rows: store the whole state.
+        # The environment's state as its overlay over the revision's base: the
+        # base files stay the revision's, so the backup never changes another
+        # environment's values.
         source = repo.source_at(base)
-        for table in plan.tables:
-            prefix = table_dir(config, table) + "/"
-            files.update({f.path: None for f in source.snapshots if f.path.startswith(prefix)})
-            files.update(sides.render_files(table, infos[table], actual[table]))
+        files.update(overlay_tree(sides, source, plan.tables, infos, actual, sides.env))
+    env = f" --env {sides.env}" if sides.env else ""
     message = (
-        f"configsync backup before applying {plan.revision[:7]}\n\n"
+        f"{BACKUP_SUBJECT} {plan.revision[:7]}\n\n"
         f"The state of {', '.join(plan.tables)} in {plan.database} before the apply.\n"
-        f"Restore it with: configsync rollback --to <this ref>\n"
+        f"Restore it with: configsync rollback --to <this ref>{env}\n"
     )
-    return repo.save_backup(base, files, message)
+    if sides.env:
+        message += f"\n{ENV_TRAILER}: {sides.env}\n"
+    return repo.save_backup(base, files, message, namespace=sides.env)
 
 
-__all__ = ["save_backup"]
+def overlay_tree(sides: Sides, source: Source, tables: Sequence[str], infos: Mapping[str, TableInfo],
+                 state: State, env: str) -> dict[str, bytes | None]:
+    """The files that make ``env``'s overlay say ``state`` over ``source``'s
+    base files: every old overlay file of those tables removed, the new ones written."""
+    config = sides.config
+    keys = {t: sides.key_columns(t, infos[t]) for t in tables}
+    base_state = load_state(config, source, keys, list(tables)).state
+    files: dict[str, bytes | None] = {}
+    for table in tables:
+        layout = sides.layout(table, infos[table])
+        prefix = layout.directory_for(env) + "/"
+        files.update({f.path: None for f in source.snapshots if f.path.startswith(prefix)})
+        kinds = {c.name: c.kind for c in infos[table].columns}
+        rows, _ = overlay_rows(layout, env, base_state[table], state[table], kinds)
+        header = overlay_header(table, env, config)
+        files.update({path: yamlio.dump(ordered(row, infos[table].column_names), header) for path, row in rows.items()})
+    return files
+
+
+def backup_environment(message: str) -> str | None:
+    """The environment a backup commit belongs to; None for the base's (or any other commit)."""
+    for line in reversed(message.splitlines()):
+        if line.startswith(ENV_TRAILER + ": "):
+            return line.split(": ", 1)[1].strip()
+    return None
+
+
+def is_backup(message: str) -> bool:
+    return message.startswith(BACKUP_SUBJECT)
+
+
+__all__ = ["BACKUP_SUBJECT", "ENV_TRAILER", "backup_environment", "is_backup", "overlay_tree", "save_backup"]

@@ -28,6 +28,18 @@ def content_id(*parts: bytes) -> str:
     return digest.hexdigest()
 
 
+# Written into .configsync/ (as pytest and ruff do with their caches), so a
+# plain `git add -A` never commits the cache or the embedded local.db.
+IGNORE_ALL = b"# configsync's local cache and state: never committed\n*\n"
+
+
+def _make_private_dir(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    ignore = directory / ".gitignore"
+    if not ignore.exists() and not ignore.is_symlink():
+        ignore.write_bytes(IGNORE_ALL)
+
+
 class ValidationCache:
     def __init__(self, path: Path | None) -> None:
         self.path = path
@@ -39,7 +51,7 @@ class ValidationCache:
         if self.path is None:
             return None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _make_private_dir(self.path.parent)
             conn = sqlite3.connect(self.path, timeout=5)
             conn.execute("CREATE TABLE IF NOT EXISTS valid (schema TEXT, record TEXT, PRIMARY KEY (schema, record))")
             conn.execute("CREATE TABLE IF NOT EXISTS in_sync (setting TEXT, tree TEXT, digest TEXT, "

@@ -46,6 +46,7 @@ class Config:
     snapshots: str = "config-snapshots"
     schemas: str = "schemas"
     history_table: str = "configsync_history"
+    notify_channel: str | None = "configsync"  # pg_notify after each apply; None: off
 
     @property
     def root(self) -> Path:
@@ -155,6 +156,7 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
         snapshots=_relative_dir(data.get("snapshots", "config-snapshots"), "snapshots"),
         schemas=_relative_dir(data.get("schemas", "schemas"), "schemas"),
         history_table=data.get("history_table", "configsync_history"),
+        notify_channel=data.get("notify", "configsync") or None,
     )
     if config.history_table in tables:
         raise ConfigError(f"history_table {config.history_table!r} is also listed under tables")
@@ -176,7 +178,8 @@ def _check_table(table: TableConfig) -> None:
         if table.key is not None and set(fields) != set(table.key):
             raise ConfigError(
                 f"{where}.filename: the template must use exactly the key columns "
-                f"({', '.join(table.key)}), so every row gets its own file"
+                f"({', '.join(table.key)}), so every row gets its own file; it uses {', '.join(fields)}: "
+                f"is `key` or `filename` misspelt?"
             )
 
 

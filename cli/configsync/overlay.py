@@ -49,6 +49,12 @@ def deletion_problem(row: Row, key: Sequence[str] | None) -> str | None:
     return None
 
 
+def ordered(row: Row, column_order: Sequence[str]) -> Row:
+    """The row's columns in table order, any others after."""
+    order = [c for c in column_order if c in row]
+    return {**{c: row[c] for c in order}, **{c: v for c, v in row.items() if c not in order}}
+
+
 def header(table: str, env: str, config: Config) -> str:
     return f"# configsync overlay: {table} in {env}; only what differs from {table_dir(config, table)}/\n"
 
@@ -68,21 +74,30 @@ def overlay_rows(
     key = layout.key
     rows: dict[str, Row] = {}
     under: dict[str, Row] = {}
+    directory = layout.directory_for(env)
+    # A record the base has keeps the base file's name; one it lacks is named
+    # among the base's keys (a twin of a base record gets the twin suffix).
+    new = [r.values for k, r in actual.items() if k not in base]
+    taken = layout.plain_names(b.values for b in base.values())
+    for row, path in zip(new, layout.record_paths(new, env, others=taken), strict=True):
+        rows[path] = dict(row)
     for record_key, record in actual.items():
         have = base.get(record_key)
-        path = layout.path(record.values, env)
         if have is None:
-            rows[path] = dict(record.values)
             continue
         differing = _field_differences(have.values, record.values, kinds, f"{have.file}")
         if differing:
+            path = f"{directory}/{_name(have.file)}"
             rows[path] = {**{c: record.values[c] for c in key}, **differing}
             under[path] = have.values
     for record_key, have in base.items():
         if record_key not in actual:
-            path = layout.path(have.values, env)
-            rows[path] = {**{c: have.values.get(c) for c in key}, DELETE: True}
+            rows[f"{directory}/{_name(have.file)}"] = {**{c: have.values.get(c) for c in key}, DELETE: True}
     return rows, under
+
+
+def _name(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
 
 
 def _field_differences(base: Row, actual: Row, kinds: Mapping[str, str], where: str) -> Row:
@@ -107,4 +122,4 @@ def _field_differences(base: Row, actual: Row, kinds: Mapping[str, str], where: 
 
 
 __all__ = ["DELETE", "ENVIRONMENTS", "deep_merge", "deletion_problem", "environments_in", "header",
-           "is_deletion", "overlay_rows"]
+           "is_deletion", "ordered", "overlay_rows"]

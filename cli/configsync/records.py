@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from . import values, yamlio
 from .config import Config
-from .errors import ConfigError, NamingError
+from .errors import ConfigError
 from .layout import TableLayout, table_dir
 from .values import Row, Value
 
@@ -118,8 +118,12 @@ def state_of_rows(
 ) -> TableRecords:
     """Records for rows read from a database."""
     layout = TableLayout(config, table, key_columns)
+    listed = list(rows)
+    # A key that cannot be a file name gets "<dir>/?": reported by whatever
+    # writes the file; the plan still needs the record to compare against.
+    paths = layout.record_paths(listed, lenient=True)
     records: TableRecords = {}
-    for row in rows:
+    for row, path in zip(listed, paths, strict=True):
         key = key_of(row, key_columns)
         if key in records:
             shown = ", ".join(f"{c}={row.get(c)!r}" for c in key_columns)
@@ -127,11 +131,5 @@ def state_of_rows(
                 f"table {table}: two rows have the key {shown}; set tables.{table}.key "
                 "in configsync.yaml to columns that are unique"
             )
-        try:
-            path = layout.path(row)
-        except NamingError:
-            # Reported by whatever writes the file; the plan still needs the
-            # record to compare against.
-            path = f"{layout.directory}/?"
         records[key] = Record(table, key, row, path)
     return records

@@ -43,7 +43,9 @@ def _leaf_diffs(path: str, old: object, new: object) -> Iterator[tuple[str, str,
 def _show(value: object) -> str:
     if value is _MISSING or value == _MISSING:
         return _MISSING
-    return values.dumps(value)
+    # Keys sorted on both sides: a mapping read from the database comes in its
+    # key order, one read from a file sorted; the diff must not show that.
+    return values.dumps(value, sort_keys=True)
 
 
 def label(change: Change) -> str:
@@ -166,20 +168,28 @@ class Format:
     problems: ProblemRenderer | None = None
     # Posted where others read it (a pull-request comment): the header names no host.
     public: bool = False
+    # Can show a command's result (status, snapshot, history) as data: each
+    # result type has to_json(); text is each command's own.
+    report: bool = False
 
 
 # In the order --format lists them.
 FORMATS: dict[str, Format] = {
-    "text": Format(plan=text, problems=problems_text),
-    "json": Format(plan=json_text, problems=problems_json),
+    "text": Format(plan=text, problems=problems_text, report=True),
+    "json": Format(plan=json_text, problems=problems_json, report=True),
     "markdown": Format(plan=markdown, public=True),
     "github": Format(problems=problems_github),
 }
 
 
-def formats(kind: Literal["plan", "problems"]) -> list[str]:
-    """The names a --format option offers for plans (and diffs) or for problems."""
-    return [name for name, fmt in FORMATS.items() if getattr(fmt, kind) is not None]
+def formats(kind: Literal["plan", "problems", "report"]) -> list[str]:
+    """The names a --format option offers for plans (and diffs), problems or results."""
+    return [name for name, fmt in FORMATS.items() if getattr(fmt, kind) not in (None, False)]
+
+
+def report_json(data: object) -> str:
+    """A command's result (its to_json()) for programs."""
+    return values.dumps(data, indent=2) + "\n"
 
 
 def plan_renderer(name: str) -> PlanRenderer:

@@ -19,6 +19,7 @@ from typing import Iterator, Sequence
 import pygit2
 from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, ObjectType
 
+from . import files
 from .config import CONFIG_FILE, Config
 from .errors import RepoError
 from .records import Source, SourceFile
@@ -189,6 +190,22 @@ class Repo:
             dirty.update(t for t, prefix in prefixes.items() if path.startswith(prefix) or prefix.startswith(path))
         return set(tables) - dirty
 
+    def worktree_changes(self, directories: Sequence[str]) -> dict[str, tuple[str, bytes | None]]:
+        """Files under ``directories`` (config-relative) whose work-tree content
+        differs from HEAD's: path -> ("A" | "M" | "D", the work tree's bytes)."""
+        prefixes = tuple(self.prefix + d.rstrip("/") + "/" for d in directories)
+        changed: dict[str, tuple[str, bytes | None]] = {}
+        if not prefixes:
+            return changed
+        for path, flags in self.git.status(untracked_files="all").items():
+            if flags & FileStatus.IGNORED or flags == FileStatus.CURRENT or not path.startswith(prefixes):
+                continue
+            rel = path[len(self.prefix):]
+            data = files.read(self.config.root, rel)
+            new = bool(flags & (FileStatus.WT_NEW | FileStatus.INDEX_NEW))
+            changed[rel] = ("D" if data is None else "A" if new else "M", data)
+        return changed
+
     def dirty_paths(self) -> list[str]:
         """Uncommitted changes that apply would silently ignore."""
         watched = (
@@ -296,17 +313,20 @@ class Repo:
         except (OSError, subprocess.SubprocessError):
             return  # only ever a speed-up
 
-    def save_backup(self, base: pygit2.Commit | None, files: dict[str, bytes | None], message: str) -> str:
-        """Store a commit holding the database's state under refs/configsync/backups/."""
+    def save_backup(self, base: pygit2.Commit | None, files: dict[str, bytes | None], message: str,
+                    namespace: str | None = None) -> str:
+        """Store a commit holding the database's state under refs/configsync/backups/
+        (an environment's under refs/configsync/backups/<namespace>/)."""
         tree = self.tree_with(base, files)
         sig = self.signature()
         oid = self.git.create_commit(None, sig, sig, message, tree, [base.id] if base else [])
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-        name = BACKUP_PREFIX + stamp
+        prefix = BACKUP_PREFIX + (f"{namespace}/" if namespace else "")
+        name = prefix + stamp
         suffix = 1
         while name in self.git.references:
             suffix += 1
-            name = f"{BACKUP_PREFIX}{stamp}-{suffix}"
+            name = f"{prefix}{stamp}-{suffix}"
         self.git.references.create(name, oid)
         return name
 
@@ -334,10 +354,12 @@ class Repo:
             )
         return index.write_tree(self.git)
 
-    def restore_tree(self, source: pygit2.Commit) -> pygit2.Oid:
-        """HEAD's tree with the snapshot and schema directories taken from ``source``."""
+    def restore_tree(self, source: pygit2.Commit, directories: Sequence[str] | None = None) -> pygit2.Oid:
+        """HEAD's tree with the snapshot and schema directories (or only
+        ``directories``, config-relative) taken from ``source``."""
         head = self.resolve("HEAD")
-        dirs = (self.prefix + self.config.snapshots + "/", self.prefix + self.config.schemas + "/")
+        wanted = directories if directories is not None else (self.config.snapshots, self.config.schemas)
+        dirs = tuple(self.prefix + d.rstrip("/") + "/" for d in wanted)
         index = pygit2.Index()
         index.read_tree(head.tree)
         for entry in list(index):

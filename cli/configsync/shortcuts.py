@@ -14,6 +14,7 @@ Deleting ``.configsync/`` changes no result; it only costs time.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -58,7 +59,7 @@ class Shortcuts:
         names = [s.table.name for s in specs]
         schemas = {t: self.schema_id(commit, t) for t in names}
         settings = {s.table.name: self._sync_setting(s, schemas[s.table.name], display_url) for s in specs}
-        skip = {t: self._known_digests(s, trees[t], schemas[t]) for t, s in settings.items()} if use_cache else {}
+        skip = {t: self._known_digests(t, s, trees[t], schemas[t]) for t, s in settings.items()} if use_cache else {}
         return Known(trees, schemas, settings, skip)
 
     def planned(self, known: Known, table: str, in_sync: bool, digests: dict[str, str]) -> None:
@@ -66,16 +67,16 @@ class Shortcuts:
         if not known.trees:
             return
         if known.schemas[table]:
-            self.cache.remember(known.schemas[table], TREE_PREFIX + known.trees[table])
+            self.cache.remember(known.schemas[table], self._tree_entry(table, known.trees[table]))
         if in_sync and table in digests:
             self.cache.remember_in_sync(known.settings[table], known.trees[table], digests[table])
 
-    def _known_digests(self, setting: str, tree: str, schema: str) -> set[str]:
+    def _known_digests(self, table: str, setting: str, tree: str, schema: str) -> set[str]:
         """Digests of rows a plan of this tree would find nothing to change in:
         found so by a plan, or the tree is a snapshot of those rows and its
         files passed this schema (`validate` or a plan said so)."""
         known = self.cache.in_sync_digests(setting, tree)
-        if schema and self.cache.knows_valid(schema, TREE_PREFIX + tree):
+        if schema and self.cache.knows_valid(schema, self._tree_entry(table, tree)):
             known |= self.cache.in_sync_digests(SNAPSHOT_PREFIX + setting, tree)
         return known
 
@@ -116,12 +117,12 @@ class Shortcuts:
             return Known(trees)
         schemas = {t: self._worktree_schema_id(t) for t in trees}
         skip: dict[str, set[str]] = {t: set() for t in self.config.tables
-                if schemas.get(t) and self.cache.knows_valid(schemas[t], TREE_PREFIX + trees[t])}
+                if schemas.get(t) and self.cache.knows_valid(schemas[t], self._tree_entry(t, trees[t]))}
         return Known(trees, schemas, {}, skip)
 
     def validated(self, known: Known, table: str) -> None:
         if known.trees and known.schemas.get(table):
-            self.cache.remember(known.schemas[table], TREE_PREFIX + known.trees[table])
+            self.cache.remember(known.schemas[table], self._tree_entry(table, known.trees[table]))
 
     def _worktree_trees(self) -> dict[str, str] | None:
         """HEAD's tree id of each table directory the work tree has unchanged
@@ -143,6 +144,18 @@ class Shortcuts:
             return ""
 
     # ---- shared ----------------------------------------------------------------------
+
+    def _tree_entry(self, table: str, tree: str) -> str:
+        """The cache's name for "this table directory passed validation": the
+        tree, and every setting of configsync.yaml that validation depends on
+        (key, filename, exclude, secret, the environments whose overlays are
+        merged), so editing configsync.yaml never reuses an old answer."""
+        table_config = self.config.table(table)
+        # Sets sorted: their order changes from one process to the next.
+        fields = [(f.name, sorted(v) if isinstance(v := getattr(table_config, f.name), (set, frozenset)) else v)
+                  for f in dataclasses.fields(table_config)]
+        settings = repr((fields, self.config.snapshots, sorted(self.config.environments)))
+        return TREE_PREFIX + tree + ":" + content_id(settings.encode())
 
     def schema_id(self, commit: pygit2.Commit, table: str) -> str:
         try:

@@ -11,8 +11,9 @@ from typing import Mapping, Sequence
 
 from . import files, naming, yamlio
 from .backends import TableInfo
-from .layout import overlay_dir
-from .overlay import deep_merge, header as overlay_header, overlay_rows
+from .layout import ENVIRONMENTS, overlay_dir
+from .overlay import deep_merge, ordered, overlay_rows
+from .overlay import header as overlay_header
 from .records import SourceFile, render
 from .shortcuts import Shortcuts
 from .sides import Sides
@@ -30,10 +31,30 @@ class SnapshotResult:
     deleted: list[str] = field(default_factory=list)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # table -> added/updated/removed
     commit: str | None = None
+    # Files an earlier command wrote (they differ from HEAD) that already say
+    # what the database holds: `snapshot --commit` commits them too.
+    earlier: dict[str, bytes | None] = field(default_factory=dict)
 
     @property
     def drift(self) -> bool:
-        return bool(self.written or self.deleted)
+        return bool(self.written or self.deleted or (self.commit and self.earlier))
+
+    def files(self) -> list[tuple[str, str, bool]]:
+        """(A | M | D, path, written by an earlier command) of every file this snapshot changed or committed."""
+        found = [("A" if p in self.added else "M", p, False) for p in sorted(self.written)]
+        found += [("D", p, False) for p in self.deleted]
+        if self.commit:
+            found += [("D" if data is None else "A" if p in self.added else "M", p, True)
+                      for p, data in sorted(self.earlier.items())]
+        return found
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "drift": self.drift,
+            "files": [{"status": status, "path": path, "earlier": earlier} for status, path, earlier in self.files()],
+            "counts": self.counts,
+            "commit": self.commit,
+        }
 
     def message(self) -> str:
         parts = []
@@ -71,6 +92,7 @@ class Snapshotter:
             keys = {t: sides.key_columns(t, infos[t]) for t in names}
             base = load_state(config, worktree, keys, names).state
         result = SnapshotResult()
+        prefixes: dict[str, str] = {}
         for table in live:
             info = infos[table]
             kinds = {c.name: c.kind for c in info.columns}
@@ -84,12 +106,15 @@ class Snapshotter:
                 rows, under = overlay_rows(layout, sides.env, base[table], actual[table], kinds)
                 prefix = overlay_dir(config, sides.env, table) + "/"
                 header = overlay_header(table, sides.env, config)
+            prefixes[table] = prefix
             assigned = set() if with_assigned or header is not None else {
                 c.name for c in info.columns if c.database_assigned and c.name not in layout.key}
             result.counts[table] = self._compare(result, table, info, rows, under, header, prefix, on_disk, kinds,
                                                  assigned)
         self._write(result)
-        if commit and result.drift:
+        if commit:
+            self._add_earlier(result, [prefixes[t] for t in live], on_disk)
+        if commit and (result.drift or result.earlier):
             result.commit = str(sides.repo.commit_files(self._changed(result), self._message(result, message)))
         unchanged = {t for t in live if not any(result.counts[t].values())}
         self.shortcuts.snapshotted(known, clean, live, digests, unchanged, result.commit)
@@ -109,7 +134,7 @@ class Snapshotter:
         for path, row in rows.items():
             current = on_disk.get(path)
             data = (render(self.sides.config, table, row, info.column_names) if header is None
-                    else yamlio.dump(_ordered(row, info), header))
+                    else yamlio.dump(ordered(row, info.column_names), header))
             if assigned and current is not None and not current.symlink and current.data != data:
                 left_out = _left_out(current.data, row, assigned)
                 if left_out:
@@ -139,9 +164,26 @@ class Snapshotter:
         for path in result.deleted:
             files.delete(root, path)
 
+    def _add_earlier(self, result: SnapshotResult, prefixes: Sequence[str], on_disk: Mapping[str, SourceFile]) -> None:
+        """What differs from HEAD in the snapshotted directories besides what
+        this run wrote: files that match the database, written by an earlier
+        `snapshot` without --commit (or by hand)."""
+        mine = {*result.written, *result.deleted}
+        for path, (status, data) in self.sides.repo.worktree_changes(prefixes).items():
+            if path in mine or not path.endswith(naming.EXTENSION):
+                continue
+            result.earlier[path] = data
+            if status == "A":
+                result.added.add(path)
+            parts = path[len(self.sides.config.snapshots) + 1:].split("/")
+            counts = result.counts.get(parts[2] if parts[0] == ENVIRONMENTS else parts[0])
+            if counts is not None:
+                counts[{"A": "added", "M": "updated", "D": "removed"}[status]] += 1
+
     @staticmethod
     def _changed(result: SnapshotResult) -> dict[str, bytes | None]:
-        changed: dict[str, bytes | None] = dict(result.written)
+        changed: dict[str, bytes | None] = dict(result.earlier)
+        changed.update(result.written)
         changed.update({p: None for p in result.deleted})
         return changed
 
@@ -165,11 +207,6 @@ def _left_out(data: bytes, row: Row, assigned: set[str]) -> set[str]:
     if not isinstance(current, dict):
         return set()
     return {c for c in assigned if c in row and c not in current}
-
-
-def _ordered(row: Row, info: TableInfo) -> Row:
-    order = [c for c in info.column_names if c in row]
-    return {**{c: row[c] for c in order}, **{c: v for c, v in row.items() if c not in order}}
 
 
 def _same_data(data: bytes, row: Row, kinds: Mapping[str, str], base: Row | None = None) -> bool:

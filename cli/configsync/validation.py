@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import jsonschema
 from referencing import Registry
@@ -22,7 +22,7 @@ from .backends.base import TableInfo
 from .config import Config
 from .errors import NamingError, Problem, ValidationError
 from .cache import ValidationCache, content_id
-from .layout import ENVIRONMENTS, TableLayout
+from .layout import ENVIRONMENTS, TableLayout, twin_name
 from .overlay import DELETE, deep_merge, deletion_problem, is_deletion
 from .records import Key, Record, Source, SourceFile, State, git_blob_id, key_of
 from .values import Row, kind_mismatch
@@ -189,6 +189,7 @@ def load_state(
             overlays.append((table, name, parsed))
         else:
             drafts[table][name] = _Draft(name, parsed.row, [parsed])
+    base_drafts = {t: list(d.values()) for t, d in drafts.items()}
     for table, name, parsed in overlays:
         _merge_overlay(drafts[table], name, parsed, keys.get(table), problems)
     loaded = Loaded({t: {} for t in wanted}, files)
@@ -197,13 +198,21 @@ def load_state(
         seen_names: dict[str, str] = {}
         schema_file = source.schemas.get(config.schema_path(table))
         schema_id = cache.schema_id(schema_file.data) if schema_file else ""
+        key = keys.get(table)
+        names = _Names(TableLayout(config, table, key), base_drafts[table], drafts[table].values(),
+                       f"{config.snapshots}/{ENVIRONMENTS}/") if key else None
+        orphans = _orphaned_overlays(base_drafts[table], drafts[table].values(), f"{config.snapshots}/{ENVIRONMENTS}/")
+        problems += orphans
+        orphaned = {p.file for p in orphans}
         for draft in sorted(drafts[table].values(), key=lambda d: d.name):
+            if draft.file in orphaned:
+                continue
             validator = validators.get(table)
             record_id = _record_id(draft.sources)
             if validator is not None and cache.is_valid(schema_id, record_id):
                 validator = None  # these exact bytes passed this exact schema before
             before = len(problems)
-            record = _finish(config, table, draft, keys.get(table), validator, problems)
+            record = _finish(config, table, draft, key, validator, problems, names)
             if validator is not None and len(problems) == before:
                 cache.remember(schema_id, record_id)
             if record is None:
@@ -326,6 +335,60 @@ def _merge_overlay(
     drafts[name] = _Draft(name, deep_merge(base.row, overlay.row), [overlay, *base.sources])
 
 
+def _orphaned_overlays(base: Sequence[_Draft], merged: Iterable[_Draft], overlays: str) -> list[Problem]:
+    """Overlay files that patch a base record which is not there (renamed or
+    deleted in the base): they would keep a partial record alive in that
+    environment. An overlay that defines a whole record (every column each
+    base record of the table has) is a record of its own and fine."""
+    if not base:
+        return []
+    whole = set.intersection(*(set(d.row) for d in base))
+    found = []
+    for draft in merged:
+        if draft.sources[-1].path.startswith(overlays):
+            missing = sorted(whole - set(draft.row))
+            if missing:
+                name = draft.file.rsplit("/", 1)[-1]
+                found.append(Problem(draft.file, 1, f"there is no base record {name} for this overlay to change (was it "
+                                     f"renamed or deleted?), and it sets only some columns (not {', '.join(missing)}); "
+                                     "delete it, or write the whole record"))
+    return found
+
+
+class _Names:
+    """The name each record of a table must have. Keys that differ only in
+    letter case get twin names, decided among the base's records for a record
+    the base has, and among the base's and the overlay's for one only the
+    overlay has (so an overlay never renames a base file)."""
+
+    def __init__(self, layout: TableLayout, base: Sequence[_Draft], merged: Iterable[_Draft], overlays: str) -> None:
+        self.layout = layout
+        self._overlays = overlays
+        self._base = self._index(base)
+        self._all = self._index([*base, *(d for d in merged if self._overlay_only(d))])
+
+    def _overlay_only(self, draft: _Draft) -> bool:
+        return draft.sources[-1].path.startswith(self._overlays)
+
+    def _index(self, drafts: Iterable[_Draft]) -> dict[str, dict[str, str]]:
+        """Case-folded name -> each distinct plain name in it -> a file holding it."""
+        found: dict[str, dict[str, str]] = {}
+        for draft in drafts:
+            [plain] = self.layout.plain_names([draft.row])
+            if plain is not None:
+                found.setdefault(naming.collision_key(plain), {}).setdefault(plain, draft.sources[-1].path)
+        return found
+
+    def expected(self, draft: _Draft, plain: str) -> tuple[str, str | None]:
+        """The expected name, and (for a twin) the file of another member."""
+        namespace = self._all if self._overlay_only(draft) else self._base
+        members = namespace.get(naming.collision_key(plain), {})
+        if len(members) < 2:
+            return plain, None
+        other = next(path for name, path in sorted(members.items()) if name != plain)
+        return twin_name(plain), other
+
+
 def _finish(
     config: Config,
     table: str,
@@ -333,6 +396,7 @@ def _finish(
     key_columns: tuple[str, ...] | None,
     validator: jsonschema.protocols.Validator | None,
     problems: list[Problem],
+    names: _Names | None,
 ) -> Record | None:
     """Schema, key and file-name checks on the final (merged) record."""
     row = draft.row
@@ -343,7 +407,7 @@ def _finish(
             problems.append(Problem(config.schema_path(table), 0, f"$ref {exc.ref!r} cannot be resolved within the file "
                                     "(configsync never fetches remote or file references: keep the schema "
                                     "self-contained, using $defs)"))
-    if key_columns is None:
+    if key_columns is None or names is None:
         # No database and no configured key: the file itself is the identity.
         return Record(table, (draft.file,), row, draft.file)
     top = draft.sources[0]
@@ -356,15 +420,21 @@ def _finish(
         problems.append(Problem(top.path, yamlio.key_line(top.node, column), f"key column {column!r} must be a string or number"))
     if missing or bad_keys:
         return None
-    layout = TableLayout(config, table, key_columns)
     try:
-        expected = layout.file_name(row)
+        plain = names.layout.plain_name(row)
     except NamingError as exc:
         problems.append(Problem(top.path, yamlio.key_line(top.node, key_columns[0]), str(exc)))
         return None
+    expected, twin = names.expected(draft, plain)
     if expected != draft.name:
-        problems.append(Problem(top.path, yamlio.key_line(top.node, key_columns[0]),
-                                f"file name does not match the record's key: expected {layout.directory}/{expected}"))
+        where = names.layout.directory
+        if twin is not None and draft.name == plain:
+            problems.append(Problem(draft.file, 0, f"same name as {twin} apart from letter case; the two would collide "
+                                                   f"on macOS and Windows. Keys that differ only in letter case are "
+                                                   f"named with a suffix: expected {where}/{expected}"))
+        else:
+            problems.append(Problem(top.path, yamlio.key_line(top.node, key_columns[0]),
+                                    f"file name does not match the record's key: expected {where}/{expected}"))
         return None
     key: Key = key_of(row, key_columns)
     return Record(table, key, row, draft.file)

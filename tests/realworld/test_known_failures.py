@@ -185,7 +185,6 @@ def test_5_special_values_round_trip(case: str, tmp_path: Path, pg_url: str, pg_
 
 # 6 ---------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="snapshot exits 1 and refuses the whole table: 'table toggles: rows config-snapshots/toggles/checkout.yaml and config-snapshots/toggles/Checkout.yaml differ only in letter case; their files would collide on macOS and Windows. Rename one of the keys.'")
 def test_6_keys_differing_only_in_case_get_distinct_files(tmp_path: Path, pg_url: str) -> None:
     repo = adopt(tmp_path, pg_url, """
         CREATE TABLE toggles (name varchar(255) PRIMARY KEY, enabled boolean NOT NULL);

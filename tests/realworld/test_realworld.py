@@ -47,11 +47,6 @@ XFAIL: dict[str, str] = {
         "value: cannot be null (the column is NOT NULL)': a jsonb JSON null is written to the file as "
         "`value: null` (indistinguishable from SQL NULL) and then refused"
     ),
-    "odd_keys": (
-        "step init: `configsync init --all` exited 1: 'table toggles: rows config-snapshots/toggles/checkout.yaml "
-        "and config-snapshots/toggles/Checkout.yaml differ only in letter case; their files would collide on "
-        "macOS and Windows. Rename one of the keys.'"
-    ),
     "odd_numeric_special": (
         "step init: `configsync init --all` exited 3 (crash, ValueError from values.format_decimal_yaml: "
         "'Infinity cannot be stored: only finite numbers are supported') on numeric NaN/Infinity/-Infinity"

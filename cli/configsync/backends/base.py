@@ -175,6 +175,8 @@ class WriteBatch:
     # Under the lock, a table whose digest still matches needs no re-read; one
     # not in ``reads`` whose digest moved raises StalePlanError.
     digests: list[tuple[ReadSpec, str]] = field(default_factory=list)
+    # PostgreSQL: pg_notify on this channel inside the apply's transaction.
+    notify_channel: str | None = None
     # The user allows a change-by-change apply (--non-atomic) where one
     # transaction is impossible; only a backend without atomic_apply asks.
     non_atomic: bool = False

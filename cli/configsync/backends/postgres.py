@@ -1,6 +1,7 @@
 """PostgreSQL through psycopg 3; also a Supabase database (direct or pooler URL)."""
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from decimal import Decimal
@@ -114,6 +115,14 @@ def _json_loads(text: str | bytes) -> Any:
     return values.loads(text)
 
 
+def notification(batch: WriteBatch) -> str:
+    """What an apply tells listeners: the revision, the tables it wrote and its counts."""
+    tables = sorted({op.table.name for op in batch.operations})
+    entry = batch.history
+    return json.dumps({"revision": entry.revision, "tables": tables,
+                       "created": entry.creates, "updated": entry.updates, "deleted": entry.deletes})
+
+
 class PostgresBackend(SqlBackend):
     capabilities = Capabilities(server_digests=True, list_tables=True)
     param = "%s"
@@ -142,6 +151,14 @@ class PostgresBackend(SqlBackend):
             set_json_loads(_json_loads, conn)
             self._conn = conn
         return self._conn
+
+    def _connection_lost(self, exc: BaseException) -> bool:
+        # An error the server sent carries a SQLSTATE; a lost connection none.
+        return isinstance(exc, psycopg.Error) and exc.sqlstate is None
+
+    def _announce(self, cur: Any, batch: WriteBatch) -> None:
+        if batch.notify_channel:
+            cur.execute("SELECT pg_notify(%s, %s)", [batch.notify_channel, notification(batch)])
 
     def _describe_error(self, exc: Exception) -> str:
         text = str(exc).strip().splitlines()

@@ -135,6 +135,7 @@ class SqlBackend(Backend):
                     self._advance_sequences(cur, group)
                 current = None
                 self._record(cur, batch.history_table, batch.history)
+                self._announce(cur, batch)
             except BaseException:
                 # Quietly: when the connection is gone the server has rolled
                 # back already, and the error worth reporting is the first one.
@@ -145,7 +146,7 @@ class SqlBackend(Backend):
             except self.driver_errors as exc:
                 # An error the server sent means it rolled back. A connection
                 # lost on the way (psycopg: no SQLSTATE) may have committed.
-                if getattr(exc, "sqlstate", "") is not None:
+                if not self._connection_lost(exc):
                     raise
                 raise OutcomeUnknownError(
                     f"apply failed: the connection was lost while committing ({self._describe_error(exc)}), "
@@ -160,6 +161,13 @@ class SqlBackend(Backend):
                 f"apply failed{where}: {self._describe_error(exc)}; nothing was changed"
             ) from None
         return ApplyOutcome()
+
+    def _announce(self, cur: Any, batch: WriteBatch) -> None:
+        """Tell listeners inside the transaction, so they hear of committed applies only."""
+
+    def _connection_lost(self, exc: BaseException) -> bool:
+        """Did ``exc`` come from a lost connection rather than from the server?"""
+        return False
 
     def _rollback_quietly(self, conn: Any) -> None:
         try:

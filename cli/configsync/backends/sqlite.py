@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import values
+from ..config import DEFAULT_DATABASE
 from ..errors import BackendError
 from ..values import Value
 from .base import Capabilities, Column, ForeignKey, TableInfo, WriteBatch
@@ -92,6 +93,12 @@ class SqliteBackend(SqlBackend):
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             if not self.path.is_file():
+                if self.display_url == DEFAULT_DATABASE:
+                    raise BackendError(
+                        f"{DEFAULT_DATABASE}: no such database file. It is the embedded default, used when "
+                        "no --database URL, --env NAME, $CONFIGSYNC_DATABASE_URL or `database:` in "
+                        "configsync.yaml names another database: give one of those"
+                    )
                 raise BackendError(
                     f"{self.display_url}: no such database file ({self.path}); check the URL, "
                     "or create the tables there first"

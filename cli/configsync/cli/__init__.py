@@ -13,7 +13,7 @@ from .base import cli, main
 for _command in (
     sync.snapshot, sync.plan, sync.apply, sync.status,
     files.validate, files.diff, files.history,
-    rollback.rollback,
+    rollback.rollback, rollback.restore,
     adoption.init, adoption.schema, adoption.import_backup,
     supabase.supabase,
 ):

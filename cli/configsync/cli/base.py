@@ -135,7 +135,7 @@ def safety_options(f: F) -> F:
     return f
 
 
-def format_option(kind: Literal["plan", "problems"], help: str | None = None) -> Callable[[F], F]:
+def format_option(kind: Literal["plan", "problems", "report"], help: str | None = None) -> Callable[[F], F]:
     """--format, offering the formats of render.FORMATS that can show ``kind``."""
     return click.option("--format", "fmt", type=click.Choice(render.formats(kind)), default="text",
                         show_default=True, help=help)
@@ -177,8 +177,9 @@ def report_apply(ws: Workspace, plan: Plan, backup: str | None, applied: bool) -
     else:
         click.echo(f"Nothing to change; recorded revision {plan.revision[:7]} as deployed.")
     if backup:
+        env = f" --env {ws.env}" if ws.env else ""
         click.echo(f"Backup of the previous state: {backup}")
-        click.echo(f"  undo with: configsync rollback --to {backup}")
+        click.echo(f"  undo with: configsync rollback --to {backup}{env}")
     return EXIT_OK
 
 

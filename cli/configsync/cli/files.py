@@ -69,16 +69,22 @@ def diff(opts: Options, rev1: str, rev2: str, fmt: str) -> int:
 @click.command()
 @common_options
 @click.argument("record", metavar="TABLE/NAME")
+@format_option("report")
 @click.pass_obj
-def history(opts: Options, record: str) -> int:
+def history(opts: Options, record: str, fmt: str) -> int:
     """The git history of one record, newest first, with field changes.
 
     \b
     Example:
       configsync history system_config/budget_limits
+      configsync history "proposer_configs/gpt-4o-mini" --format json
     """
     ws = opts.workspace()
-    for version in ws.history(record):
+    versions = ws.history(record)
+    if fmt == "json":
+        click.echo(render.report_json([v.to_json() for v in versions]), nl=False)
+        return EXIT_OK
+    for version in versions:
         info = version.commit_info
         click.echo(f"{info.id[:7]}  {info.time:%Y-%m-%d %H:%M}  {info.author}  {info.subject}")
         if version.change is None:

@@ -24,8 +24,10 @@ MAX_LISTED = 100
 @click.option("--message", "-m", metavar="M", help="Commit message. Default: a summary of the drift.")
 @click.option("--with-assigned", is_flag=True,
               help="Also write values the database assigned (serial ids, defaults) into files that leave them out.")
+@format_option("report")
 @click.pass_obj
-def snapshot(opts: Options, tables: tuple[str, ...], commit: bool, message: str | None, with_assigned: bool) -> int:
+def snapshot(opts: Options, tables: tuple[str, ...], commit: bool, message: str | None, with_assigned: bool,
+             fmt: str) -> int:
     """Write the database's rows into record files.
 
     A file is rewritten only when its data differs, so comments survive.
@@ -37,8 +39,11 @@ def snapshot(opts: Options, tables: tuple[str, ...], commit: bool, message: str 
     """
     with opts.workspace() as ws:
         result = ws.snapshot(tables, commit=commit, message=message, with_assigned=with_assigned)
-    lines = [f"  {'A' if p in result.added else 'M'} {p}" for p in sorted(result.written)]
-    lines += [f"  D {p}" for p in result.deleted]
+    if fmt == "json":
+        click.echo(render.report_json(result.to_json()), nl=False)
+        return EXIT_CHANGES if result.drift else EXIT_OK
+    lines = [f"  {status} {path}" + (" (written earlier, not committed)" if earlier else "")
+             for status, path, earlier in result.files()]
     for line in lines[:MAX_LISTED]:
         click.echo(line)
     if len(lines) > MAX_LISTED:
@@ -121,6 +126,8 @@ def apply(
     if planfile and (ref or tables or no_prune):
         raise click.UsageError("a saved plan already fixes the revision and tables; drop --ref/--table/--no-prune")
     with opts.workspace() as ws:
+        if not dry_run:
+            ws.check_clean()  # before the plan is shown: a refusal should not look like a plan to confirm
         the_plan = plan_module.load(Path(planfile)) if planfile else ws.plan(ref or "HEAD", tables, prune=not no_prune, use_cache=True)
         echo_plan(ws, the_plan)
         if dry_run:
@@ -128,6 +135,7 @@ def apply(
         result = ws.apply(
             the_plan, confirm=confirmer(yes, ws.display_url), max_deletes=max_deletes,
             allow_mass_delete=allow_mass_delete, lock_timeout=lock_timeout, non_atomic=non_atomic,
+            check_clean=False,  # checked above, before the plan
         )
         code = report_apply(ws, the_plan, result.backup_ref, result.applied)
         for note in result.notes:
@@ -137,8 +145,9 @@ def apply(
 
 @click.command()
 @common_options
+@format_option("report")
 @click.pass_obj
-def status(opts: Options) -> int:
+def status(opts: Options, fmt: str) -> int:
     """Deployed revision, HEAD, and whether the database has drifted.
 
     Exits 0 when the database matches HEAD, 2 when it does not.
@@ -146,9 +155,13 @@ def status(opts: Options) -> int:
     \b
     Example:
       configsync status --env production
+      configsync status --format json | jq .in_sync
     """
     with opts.workspace() as ws:
         result = ws.status()
+        if fmt == "json":
+            click.echo(render.report_json(result.to_json()), nl=False)
+            return EXIT_OK if result.in_sync else EXIT_CHANGES
         click.echo(f"database  {ws.display_url}")
         click.echo(f"HEAD      {ws.describe_revision(result.head, 'HEAD')}")
         if result.deployed:
@@ -160,6 +173,9 @@ def status(opts: Options) -> int:
             click.echo("in sync: the database matches HEAD")
             return EXIT_OK
         click.echo(f"out of sync: applying HEAD would make {render.summary_line(result.plan)}")
-        for change in result.plan.changes:
+        changes = result.plan.changes
+        for change in changes[:MAX_LISTED]:
             click.echo(f"  {render.SYMBOL[change.action]} {change.table} {render.label(change)}")
+        if len(changes) > MAX_LISTED:
+            click.echo(f"  ... and {len(changes) - MAX_LISTED} more (--format json lists every one)")
     return EXIT_CHANGES
