@@ -232,24 +232,22 @@ class SqlBackend(Backend):
         return f"INSERT INTO {quote(table.name)} ({names}){overriding} VALUES ({binds})"
 
     def _advance_sequences(self, cur: Any, operations: list[Operation]) -> None:
-        """After inserts that wrote explicit values into a serial or identity
+        """After a group of inserts that wrote explicit values into a serial or identity
         column (a restore), move its sequence past the largest value, in the same
         transaction and before any later insert that leaves the column to the
         database (applier.operations puts those last), so neither collides.
         PostgreSQL only: SQLite's rowid needs nothing (no column has a sequence).
         ``greatest`` with nextval never moves a sequence backwards (it may skip one value)."""
-        written: dict[tuple[str, str], str] = {}
-        for op in operations:
-            if op.action != "insert":
-                continue
-            for name in op.values:
-                column = op.table.column(name)
-                if column is not None and column.sequence and op.values[name] is not None:
-                    written[(op.table.name, name)] = column.sequence
+        first = operations[0]  # a group: one table, one set of columns
+        if first.action != "insert":
+            return
+        columns = [c for c in first.table.columns if c.sequence and c.name in first.values]
         p = self.param
-        for (table, name), sequence in sorted(written.items()):
-            cur.execute(f"SELECT setval({p}::regclass, greatest((SELECT max({quote(name)}) FROM {quote(table)}), "
-                        f"nextval({p}::regclass)))", [sequence, sequence])
+        for column in columns:
+            if any(op.values.get(column.name) is not None for op in operations):
+                cur.execute(f"SELECT setval({p}::regclass, greatest((SELECT max({quote(column.name)}) "
+                            f"FROM {quote(first.table.name)}), nextval({p}::regclass)))",
+                            [column.sequence, column.sequence])
 
     def _params(self, op: Operation) -> list[Any]:
         table = op.table
