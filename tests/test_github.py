@@ -1102,3 +1102,57 @@ def test_runner_maps_exit_codes_to_outputs(tmp_path: Path) -> None:
     code, outputs, _ = call(0, "0", "apply --yes", CONFIGSYNC_WITHOUT_DATABASE="fail",
                               CONFIGSYNC_DATABASE_URL="postgresql://x")
     assert code == 0 and outputs["skipped"] == "false"
+
+
+# ---- what reaches Markdown and workflow commands is escaped ------------------------------------------
+
+
+HOSTILE = "x```\n\n**approved** by @admin | <img src=x onerror=alert(1)>\n```"
+
+
+def _hostile_plan() -> Any:
+    from configsync.changes import Change
+    from configsync.plan import Plan
+
+    key = {"config_key": HOSTILE}
+    before = {"config_key": HOSTILE, "config_value": {"a````b\nc": 1}}
+    after = {"config_key": HOSTILE, "config_value": {"a````b\nc": 2}}
+    change = Change("update", "system_config", key, f"system_config/{HOSTILE}.yaml", before, after, ("config_value",))
+    return Plan(changes=[change], revision="0" * 40, ref="HEAD", database="postgresql://h/db",
+                tables=["system_config"], keys={"system_config": ["config_key"]},
+                fingerprints={"system_config": {}})
+
+
+def test_markdown_plan_keeps_hostile_keys_inside_their_code_block() -> None:
+    """A key or field holding ``` , newlines, | or HTML cannot close the fence or add text of its own."""
+    from markdown_it import MarkdownIt
+
+    from configsync import render
+
+    text = render.markdown(_hostile_plan(), "postgresql database · revision 0000000 (<b>x</b> | `y`)")
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    fences = [t for t in tokens if t.type == "fence"]
+    assert len(fences) == 1 and fences[0].info == "diff"
+    # every line of the key is still inside the block, on the change's own line
+    assert "x```\\n\\n**approved** by @admin | <img src=x onerror=alert(1)>\\n```" in fences[0].content
+    assert len(fences[0].content.splitlines()) == 3  # the change, one field's old and new value
+    # outside the block: the heading, the header line and nothing bold, no HTML, no table
+    assert not any(t.type in ("html_block", "html_inline", "strong_open", "table_open") for t in tokens)
+    for t in tokens:
+        for child in t.children or []:
+            assert child.type not in ("html_inline", "strong_open"), child
+    inline = [t.content for t in tokens if t.type == "inline"]
+    assert inline[1] == text.splitlines()[2]  # the header is one paragraph
+    rendered = MarkdownIt("commonmark").render(text)
+    assert "<img" not in rendered and "<strong>" not in rendered
+
+
+def test_github_annotations_escape_file_names_and_messages() -> None:
+    from configsync import render
+    from configsync.errors import Problem
+
+    problem = Problem("system_config/a,line=1::b\r\n::warning::x%.yaml", 3, "bad\n::error::injected 100%")
+    out = render.problems_github([problem], "config-snapshots/")
+    assert out == ("::error file=config-snapshots/system_config/a%2Cline=1%3A%3Ab%0D%0A%3A%3Awarning%3A%3Ax%25.yaml,"
+                   "line=3::bad%0A::error::injected 100%25\n")
+    assert out.count("\n") == 1
