@@ -38,9 +38,9 @@ test: $(VENV)/.installed-test $(POSTGREST)
 # zizmor offline) over .github/ and over the workflows `configsync init --action` writes.
 check: $(VENV)/.installed-test
 	$(PY) -m mypy
-	$(PY) -m ruff check cli tests examples .github
 	$(VENV)/bin/actionlint -no-color .github/workflows/*.yml cli/configsync/templates/github/workflows/*.yml
 	$(PY) .github/scripts/check_workflows.py --zizmor $(VENV)/bin/zizmor
+	$(PY) -m ruff check cli tests examples .github
 
 # The composite action's hashed requirements (.github/actions/configsync/requirements.txt), from
 # pyproject's dependencies: uv (pinned) resolves them for Linux and CPython 3.11 with every file's hash.

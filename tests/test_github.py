@@ -1057,7 +1057,8 @@ def _hostile_pull_request(origin: Origin, marker: Path) -> str:
     _git(clone, "checkout", "--quiet", "-B", "feature", "origin/main")
     evil = f"import os, pathlib\npathlib.Path({str(marker)!r}).write_text(repr(dict(os.environ)))\nprint('PWNED')\n"
     script = clone / ".github" / "scripts" / "run_configsync.py"
-    script.write_text(evil + script.read_text())
+    future = "from __future__ import annotations\n"
+    script.write_text(script.read_text().replace(future, future + evil, 1))
     record = clone / "config-snapshots" / "system_config" / "budget_limits.yaml"
     record.write_text(record.read_text().replace("daily_hard_cap: 50", "daily_hard_cap: 40"))
     config = clone / "configsync.yaml"
@@ -1247,7 +1248,7 @@ def test_report_carries_standard_output_only(tmp_path: Path) -> None:
     fake.write_text("#!/bin/sh\necho '### configsync plan: 0 to create'\necho 'connection to 10.1.2.3 failed: "
                     "password authentication failed for user \"reader\"' >&2\nexit ${EXIT:-0}\n")
     fake.chmod(0o755)
-    for code in (0, 1):
+    for code in (1, 0):
         output, summary = tmp_path / f"out{code}", tmp_path / f"summary{code}"
         output.touch()
         env = {"CONFIGSYNC_BIN": str(fake), "CONFIGSYNC_ARGS": "plan --format markdown", "EXIT": str(code),
