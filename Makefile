@@ -34,11 +34,13 @@ test: $(VENV)/.installed-test $(POSTGREST)
 	CONFIGSYNC_REQUIRE_POSTGRES=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 # Static checks, run by .ci/run beside `make test`: types (mypy --strict), lint (ruff),
-# and the GitHub workflows: actionlint and zizmor (both pinned in pyproject's test extra;
-# zizmor offline) over .github/ and over the workflows `configsync init --action` writes.
+# and the GitHub workflows: actionlint (its run: steps through the pinned shellcheck) and zizmor
+# (offline), all pinned in pyproject's test extra, over .github/ and over the workflows
+# `configsync init --action` writes.
 check: $(VENV)/.installed-test
 	$(PY) -m mypy
-	$(VENV)/bin/actionlint -no-color .github/workflows/*.yml cli/configsync/templates/github/workflows/*.yml
+	$(VENV)/bin/actionlint -no-color -shellcheck $(VENV)/bin/shellcheck -pyflakes '' \
+		.github/workflows/*.yml cli/configsync/templates/github/workflows/*.yml
 	$(PY) .github/scripts/check_workflows.py --zizmor $(VENV)/bin/zizmor
 	$(PY) -m ruff check cli tests examples .github
 

