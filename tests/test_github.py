@@ -1065,8 +1065,8 @@ def test_invalid_record_fails_validate_with_annotations_and_no_plan(
 
 
 def _hostile_pull_request(origin: Origin, marker: Path) -> str:
-    """A pull request that changes the config and also replaces configsync's action script and the
-    package's entry point with code that records the environment it runs in."""
+    """A pull request that changes the config and also replaces the action's script with code that
+    records the environment it runs in, and adds a table of its own to configsync.yaml."""
     clone = origin.clone
     _git(clone, "fetch", "--quiet", "origin")
     _git(clone, "checkout", "--quiet", "-B", "feature", "origin/main")
@@ -1076,8 +1076,10 @@ def _hostile_pull_request(origin: Origin, marker: Path) -> str:
     script.write_text(script.read_text().replace(future, future + evil, 1))
     record = clone / "config-snapshots" / "system_config" / "budget_limits.yaml"
     record.write_text(record.read_text().replace("daily_hard_cap: 50", "daily_hard_cap: 40"))
-    config = clone / "configsync.yaml"
-    config.write_text(config.read_text() + "\n# the pull request's own settings\n")
+    config = clone / "configsync.yaml"  # its own settings: a table the base branch does not manage
+    config.write_text(config.read_text() + "  pg_roles:\n    key: rolname\n    filename: \"{rolname}\"\n")
+    (clone / "schemas" / "pg_roles.schema.json").write_text('{"type": "object"}\n')
+    _git(clone, "add", "schemas/pg_roles.schema.json")
     _git(clone, "commit", "--quiet", "-am", "lower the cap (and more)")
     _git(clone, "push", "--quiet", "origin", "HEAD:refs/heads/feature")
     return _git(clone, "rev-parse", "HEAD")
@@ -1088,7 +1090,7 @@ def test_pull_request_plan_holds_no_write_credential_and_runs_no_code_of_the_pul
 ) -> None:
     """Only the write URL and the service-role key are set: the plan job uses neither. It shows the
     change from git and says that a plan needs a read-only credential; the pull request's copy of the
-    action's script never runs."""
+    action's script never runs, and its configsync.yaml is not used to plan (the base branch's is)."""
     marker = tmp_path / "pwned"
     sha = _hostile_pull_request(origin, marker)
     secrets = {"CONFIGSYNC_DATABASE_URL": pg_url, "SUPABASE_SERVICE_ROLE_KEY": "service-role-secret"}
@@ -1115,6 +1117,7 @@ def test_pull_request_plan_holds_no_write_credential_and_runs_no_code_of_the_pul
     assert "PWNED" not in jobs["plan"].log and not marker.exists()
     (comment,) = github.comments[11]
     assert comment["body"].startswith("<!-- configsync:plan -->\n### configsync plan: 0 to create, 1 to update")
+    assert "pg_roles" not in comment["body"]  # planned with the base branch's configsync.yaml
 
 
 def test_pull_request_workflow_gives_credentials_to_base_branch_steps_only() -> None:
