@@ -118,14 +118,14 @@ def skip_reason(variable: str) -> str:
                 "to plan against. Validation still ran. The plan is shown before anything is applied: "
                 "in the apply job after merge, which waits for the environment's reviewers."
             )
-    custom = os.environ.get("CONFIGSYNC_WITHOUT_DATABASE_REASON", "").strip()
-    if custom:
-        return custom
     if os.environ.get("GITHUB_ACTOR") == "dependabot[bot]":
         return (
             f"Dependabot runs do not get the repository's Actions secrets, so ${variable} is empty and "
             "there is no database to plan against. Validation still ran."
         )
+    custom = os.environ.get("CONFIGSYNC_WITHOUT_DATABASE_REASON", "").strip()
+    if custom:
+        return custom
     return (
         f"${variable} is empty: the repository has no database secret for this workflow yet. "
         "Add it under Settings → Secrets and variables → Actions (see the README section 'GitHub Actions'). "
