@@ -48,9 +48,10 @@ def write_requirements() -> int:
         source = Path(tmp) / "requirements.in"
         source.write_text("setuptools>=68\n" + "\n".join(deps) + "\n")
         out = Path(tmp) / "requirements.txt"
-        proc = subprocess.run([str(Path(sys.executable).parent / "uv"), "pip", "compile", str(source), "--generate-hashes",
+        # relative names, run in the temp directory: the file's `# via` comments stay the same on every run
+        proc = subprocess.run([str(Path(sys.executable).parent / "uv"), "pip", "compile", source.name, "--generate-hashes",
                                "--python-version", "3.11", "--python-platform", "x86_64-manylinux_2_28", "--no-header",
-                               "--quiet", "-o", str(out)])
+                               "--quiet", "-o", out.name], cwd=tmp)
         if proc.returncode:
             return proc.returncode
         REQUIREMENTS.write_text(HEADER + out.read_text())
