@@ -35,6 +35,10 @@ def choices_from_sql(sql: str) -> dict[str, tuple[str, ...]]:
 
 
 def _check_storable(column: str, value: int | Decimal) -> None:
+    if isinstance(value, Decimal) and not value.is_finite():
+        if value.is_nan():  # validation refuses it first, naming the file and line
+            raise ValueError(f"column {column}: SQLite cannot store NaN (it would store NULL instead)")
+        return  # ±Infinity is a double
     if value == value.to_integral_value() if isinstance(value, Decimal) else True:
         if int(value) in INT64:
             return
@@ -112,7 +116,7 @@ class SqliteBackend(SqlBackend):
                     columns.append(Column(
                         col, kind, declared, not notnull and not pk_index, default is not None, element,
                         declared.split("(")[0].strip().upper(), int(length.group(1)) if length else None,
-                        choices=checks.get(col),
+                        choices=checks.get(col), stores_nan=False,
                     ))
                     if pk_index:
                         pk.append((pk_index, col))
@@ -163,7 +167,12 @@ class SqliteBackend(SqlBackend):
         kind = column.kind
         if kind == "boolean" and isinstance(value, int):
             return bool(value)
-        if kind in ("json", "array") and isinstance(value, (str, bytes)):
+        if kind == "json" and isinstance(value, (str, bytes)):
+            try:
+                return values.json_cell(values.loads(value, specials=False))
+            except ValueError:
+                return str(value)
+        if kind == "array" and isinstance(value, (str, bytes)):
             try:
                 return values.loads(value)
             except ValueError:
@@ -184,12 +193,14 @@ class SqliteBackend(SqlBackend):
             # (JSON columns too: their declared type has NUMERIC affinity);
             # refuse what it would silently round rather than store it wrong.
             _check_storable(column.name, value)
-        if kind in ("json", "array") or isinstance(value, (list, dict)):
+        if kind == "json":
+            return values.dumps(values.json_document(value))
+        if kind == "array" or isinstance(value, (list, dict)):
             return values.dumps(value)
         if isinstance(value, bool):
             return int(value)
         if isinstance(value, Decimal):
-            if value == value.to_integral_value() and kind != "float":
+            if value.is_finite() and value == value.to_integral_value() and kind != "float":
                 return int(value)
             return float(value)
         return value
