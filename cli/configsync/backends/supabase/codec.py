@@ -124,6 +124,8 @@ def from_rest(column: Column, value: Value) -> Value:
             return value
     if column.kind in ("numeric", "float") and isinstance(value, str) and value in _SPECIAL_NUMBERS:
         return _SPECIAL_NUMBERS[value]
+    if column.kind == "array" and column.element_kind in ("numeric", "float") and isinstance(value, list):
+        return _special_numbers_from_text(value)
     if column.kind == "timestamp" and isinstance(value, str):
         try:
             return values.format_timestamp(dt.datetime.fromisoformat(value))
@@ -170,6 +172,14 @@ def expected_rows(table: TableInfo, rows: list[Row]) -> list[Value]:
             converted[name] = _special_numbers_as_text(value)
         result.append(converted)
     return result
+
+
+def _special_numbers_from_text(value: Value) -> Value:
+    if isinstance(value, str):
+        return _SPECIAL_NUMBERS.get(value, value)
+    if isinstance(value, list):
+        return [_special_numbers_from_text(v) for v in value]
+    return value
 
 
 def _special_numbers_as_text(value: Value) -> Value:
