@@ -184,6 +184,8 @@ def format_decimal_yaml(value: Decimal) -> str:
     """
     if not value.is_finite():
         return _YAML_SPECIALS[str(value).replace("sNaN", "NaN")]
+    if value.is_zero() and value.is_signed():
+        return "-0.0"  # a double's -0 (PostgreSQL float8 keeps it); -0 would read as the integer 0
     # Normalised: 0.70 and 0.7, 100.00 and 100 are the same value and get the
     # same bytes, whichever backend (and column scale) they were read from.
     value = normalize(value)

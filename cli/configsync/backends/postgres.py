@@ -1,6 +1,7 @@
 """PostgreSQL through psycopg 3; also a Supabase database (direct or pooler URL)."""
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
@@ -338,8 +339,24 @@ class PostgresBackend(SqlBackend):
             return None
         if column.kind == "json":
             return Jsonb(values.json_document(value), dumps=values.dumps)
+        if column.kind == "array" and isinstance(value, list) and column.element_kind in ("integer", "float", "numeric"):
+            # One Python type per array (the driver refuses [0, Decimal('1.5')]).
+            element = Column(column.name, column.element_kind, column.db_type.removesuffix("[]"))
+            return [self._to_db(element, v) for v in value]
+        if column.kind == "numeric" and isinstance(value, int) and not isinstance(value, bool):
+            return Decimal(value)
         if column.kind == "integer" and isinstance(value, Decimal):
             return int(value)
+        if column.kind == "float" and isinstance(value, (Decimal, int)) and not isinstance(value, bool):
+            # As a double: numeric has no -0 (PostgreSQL would store 0). A decimal
+            # rounds to the same double here as in PostgreSQL's cast.
+            try:
+                double = float(value)
+            except OverflowError:  # an int beyond any double
+                double = float("inf")
+            if (isinstance(value, int) or value.is_finite()) and (math.isinf(double) or (double == 0 and value != 0)):
+                raise ValueError(f"column {column.name}: {value} is out of range for type {column.db_type}")
+            return double
         return value
 
     def _history_ddl(self, table: str) -> str:
