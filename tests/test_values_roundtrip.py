@@ -17,9 +17,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import psycopg
+import pygit2
 import pytest
 from configsync import values, yamlio
-import pygit2
 from helpers import Result, commit_all, is_clean, record_files, run
 from support import postgres
 from test_rest import start_project, supabase_cluster  # noqa: F401 - fixtures
@@ -303,7 +303,7 @@ def test_json_cells_keep_json_null_apart_from_sql_null() -> None:
 # ---- the Supabase REST API reads the same files ------------------------------------------------
 
 def test_special_values_read_over_rest_give_the_same_bytes(
-    tmp_path: Path, start_project: Callable[..., object]
+    tmp_path: Path, start_project: Callable[..., object],  # noqa: F811 - the fixture imported above
 ) -> None:
     def setup(db: str) -> None:
         with psycopg.connect(db, autocommit=True) as conn:
@@ -328,3 +328,24 @@ def test_special_values_read_over_rest_give_the_same_bytes(
     commit_all(rest, "snapshot over REST")
     result = project.run(rest, "plan")  # type: ignore[attr-defined]
     assert result.code == 0, said(result)
+
+    # NaN and ±Infinity are written over REST too (as the strings PostgreSQL reads them from)
+    snap = rest / "config-snapshots/vals"
+    (snap / "inf.yaml").write_text((snap / "inf.yaml").read_text().replace("n: .inf\n", "n: -.inf\n"))
+    (snap / "nan.yaml").write_text((snap / "nan.yaml").read_text().replace("f: .nan\n", "f: .inf\n"))
+    commit_all(rest, "special numbers")
+    result = project.run(rest, "apply", "--yes")  # type: ignore[attr-defined]
+    assert result.code == 0, said(result)
+    with psycopg.connect(project.db) as conn:  # type: ignore[attr-defined]
+        assert conn.execute("SELECT n::text FROM vals WHERE name = 'inf'").fetchone() == ("-Infinity",)
+        assert conn.execute("SELECT f::text, n::text FROM vals WHERE name = 'nan'").fetchone() == ("Infinity", "NaN")
+    assert project.run(rest, "plan").code == 0  # type: ignore[attr-defined]
+
+    # a JSON null cannot be written over REST (PostgREST would store SQL NULL): refused
+    (snap / "sql_null.yaml").write_text((snap / "sql_null.yaml").read_text().replace("jb: null\n", "jb:\n  $json: null\n"))
+    commit_all(rest, "JSON null")
+    result = project.run(rest, "apply", "--yes")  # type: ignore[attr-defined]
+    assert result.code == 1 and "column jb: a JSON null (not SQL NULL) cannot be written over the REST API" in result.err, \
+        said(result)
+    with psycopg.connect(project.db) as conn:  # type: ignore[attr-defined]
+        assert conn.execute("SELECT jb IS NULL FROM vals WHERE name = 'sql_null'").fetchone() == (True,)
