@@ -349,3 +349,11 @@ def test_special_values_read_over_rest_give_the_same_bytes(
         said(result)
     with psycopg.connect(project.db) as conn:  # type: ignore[attr-defined]
         assert conn.execute("SELECT jb IS NULL FROM vals WHERE name = 'sql_null'").fetchone() == (True,)
+
+
+def test_a_wrapped_document_written_by_hand_equals_the_plain_one() -> None:
+    """{$json: 5} is the document 5: no difference, so apply converges."""
+    assert values.equal({"$json": 5}, 5, "json")
+    assert values.equal({"$json": {"a": 1}}, {"a": 1}, "json")
+    assert not values.equal({"$json": None}, None, "json")  # JSON null is not SQL NULL
+    assert not values.equal({"$json": 5}, 5)  # outside a JSON column a mapping is a mapping
