@@ -43,22 +43,11 @@ XFAIL: dict[str, str] = {
         "GENERATED ALWAYS identity (not api_key text NOT NULL UNIQUE) and exports it; a new file without id "
         "is then refused: \"key column 'id' is missing or empty\", \"'id' is a required property\""
     ),
-    "odd_arrays": (
-        "step validate: `configsync validate` exited 1 on init's own files (7 problems): "
-        "\"routes/eu-web.yaml:9: matrix.0: [1, 2] is not of type 'integer'\", "
-        "\"routes/us-holes.yaml:6: weights.1: null is not of type 'integer'\", "
-        "\"routes/us-holes.yaml:14: tags.0: null is not of type 'string'\": the inferred schemas reject "
-        "2-D arrays and arrays holding NULL; plan and apply refuse the same files"
-    ),
     "odd_defaults": (
         "step apply-changes: `configsync apply --yes` exited 1: 'apply failed at regions "
         'config-snapshots/regions/apac.yaml: duplicate key value violates unique constraint "regions_pkey" '
         "(Key (id)=(1) already exists.)': the apply to the empty copy wrote explicit serial ids 1-3 "
         "without advancing regions_id_seq, so a row created without id collides"
-    ),
-    "odd_float_special": (
-        "step init: `configsync init --all` exited 3 (crash, ValueError from values.format_decimal_yaml: "
-        "'-Infinity cannot be stored: only finite numbers are supported') on float8 Infinity/-Infinity/NaN"
     ),
     "odd_generated": (
         "step apply-to-copy: `configsync apply --yes` exited 1: 'apply failed at price_tiers "
@@ -72,25 +61,8 @@ XFAIL: dict[str, str] = {
         "GENERATED ALWAYS.)': init keys plans by the identity id (files 1.yaml, 2.yaml, 3.yaml), "
         "not by plan_key text NOT NULL UNIQUE, and exports the id"
     ),
-    "odd_json_null": (
-        "step apply-to-copy: `configsync apply --yes` exited 1: 'config-snapshots/product_metadata/prod_json_null.yaml:4: "
-        "value: cannot be null (the column is NOT NULL)': a jsonb JSON null is written to the file as "
-        "`value: null` (indistinguishable from SQL NULL) and then refused"
-    ),
-    "odd_numeric_special": (
-        "step init: `configsync init --all` exited 3 (crash, ValueError from values.format_decimal_yaml: "
-        "'Infinity cannot be stored: only finite numbers are supported') on numeric NaN/Infinity/-Infinity"
-    ),
-    "odd_time_infinity": (
-        "step init: `configsync init --all` exited 1: 'reading from postgresql://... failed: timestamp too "
-        "large (after year 10K): 'infinity'' (psycopg cannot load timestamptz/date infinity as datetime)"
-    ),
-    "odd_types": (
-        "step apply-changes: `configsync apply --yes` exited 1: 'config-snapshots/endpoints/apac-api.yaml:6: "
-        "port: 8443 is not of type 'string', 'null'': a domain over integer (port_number) is inferred, and "
-        "exported, as a string (port: '443')"
-    ),
 }
+
 
 class FirstFailure(StepFailed):
     """The step the XFAIL entry names failed first: the expected failure."""
