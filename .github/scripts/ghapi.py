@@ -8,6 +8,7 @@ point it at a local HTTP server. The token comes from ``$GITHUB_TOKEN``.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import secrets
@@ -204,10 +205,26 @@ def close_pull(gh: GitHub, pull: Json, comment: str) -> None:
 
 
 def git(*args: str, cwd: str | Path | None = None, check: bool = True) -> str:
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False, env=git_auth_env())
     if check and proc.returncode != 0:
         raise ScriptError(f"git {' '.join(args)} failed: {proc.stderr.strip() or proc.stdout.strip()}")
     return proc.stdout.strip()
+
+
+def git_auth_env() -> dict[str, str]:
+    """The environment for git, with $GITHUB_TOKEN as the HTTP credential for $GITHUB_SERVER_URL.
+
+    The workflows check out with ``persist-credentials: false``: no token is
+    stored in .git/config, so only the step that is given the token can push.
+    git reads the header from GIT_CONFIG_* variables of this process alone."""
+    env = dict(os.environ)
+    token, server = env.get("GITHUB_TOKEN", ""), env.get("GITHUB_SERVER_URL", "https://github.com")
+    if token and server.startswith(("https://", "http://")):
+        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+        count = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
+        env.update({"GIT_CONFIG_COUNT": str(count + 1), f"GIT_CONFIG_KEY_{count}": f"http.{server.rstrip('/')}/.extraheader",
+                    f"GIT_CONFIG_VALUE_{count}": f"AUTHORIZATION: basic {basic}"})
+    return env
 
 
 def remote_branch_sha(remote: str, branch: str, cwd: str | Path | None = None) -> str | None:

@@ -1,6 +1,6 @@
 """Post a Markdown file as THE configsync comment of a pull request.
 
-    pr_comment.py --body-file REPORT.md [--marker '<!-- configsync:plan -->'] [--pr N]
+    pr_comment.py --body-file REPORT.md [--body-file MORE.md ...] [--marker '<!-- configsync:plan -->'] [--pr N]
 
 The comment is found by a hidden marker (an HTML comment on its first line) and
 updated in place on every push, so a pull request carries one plan comment, not
@@ -32,7 +32,8 @@ DEFAULT_MARKER = "<!-- configsync:plan -->"
 
 def main(argv: list[str] | None = None) -> int:
     parser = script_parser(__doc__)
-    parser.add_argument("--body-file", required=True, type=Path, help="Markdown to post")
+    parser.add_argument("--body-file", required=True, type=Path, action="append",
+                        help="Markdown to post (repeatable: the files are joined in order)")
     parser.add_argument("--marker", default=DEFAULT_MARKER, help="hidden marker identifying the comment")
     parser.add_argument("--pr", type=int, help="pull request number (default: from the event)")
     args = parser.parse_args(argv)
@@ -40,10 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     if not (marker.startswith("<!--") and marker.endswith("-->")):
         raise ScriptError(f"the marker must be an HTML comment such as {DEFAULT_MARKER}, got {marker!r}")
     number = args.pr or pull_request_number()
-    try:
-        report = args.body_file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScriptError(f"cannot read {args.body_file}: {exc}") from None
+    parts = []
+    for path in args.body_file:
+        try:
+            parts.append(path.read_text(encoding="utf-8").strip())
+        except OSError as exc:
+            raise ScriptError(f"cannot read {path}: {exc}") from None
+    report = "\n\n".join(part for part in parts if part) + "\n"
     sha = os.environ.get("CONFIGSYNC_HEAD_SHA") or os.environ.get("GITHUB_SHA", "")
     link = run_link()
     footer = " · ".join(

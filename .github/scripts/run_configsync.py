@@ -13,13 +13,16 @@ Everything comes from the environment (the action maps its inputs there):
   CONFIGSYNC_SUMMARY           "true" (default): append the report to the job summary
   CONFIGSYNC_TITLE             the report's heading (default ``configsync <command>``)
   CONFIGSYNC_BIN               the configsync executable (default: ``configsync`` on PATH)
+  CONFIGSYNC_WITHOUT_DATABASE_REASON  what a skip says instead of the default (not for forks)
 
 Step outputs: ``exit-code``, ``changes`` (true when it exited 2: changes or drift),
 ``skipped`` and ``skip-reason``, ``output`` (a file with stdout) and ``report`` (a file
 with the Markdown report: the job summary and the PR comment body).
 
 The output of every command but ``--format github`` is fenced with ::stop-commands::,
-so a value in a record file can never act as a workflow command.
+so a value in a record file can never act as a workflow command. The report (job
+summary, pull-request comment) carries standard output only: standard error goes
+to the log, and the report says so in one line.
 """
 from __future__ import annotations
 
@@ -120,6 +123,9 @@ def skip_reason(variable: str) -> str:
             f"Dependabot runs do not get the repository's Actions secrets, so ${variable} is empty and "
             "there is no database to plan against. Validation still ran."
         )
+    custom = os.environ.get("CONFIGSYNC_WITHOUT_DATABASE_REASON", "").strip()
+    if custom:
+        return custom
     return (
         f"${variable} is empty: the repository has no database secret for this workflow yet. "
         "Add it under Settings → Secrets and variables → Actions (see the README section 'GitHub Actions'). "
@@ -128,7 +134,11 @@ def skip_reason(variable: str) -> str:
 
 
 def render_report(title: str, args: list[str], code: int, stdout: str, stderr: str, ok_codes: set[int]) -> str:
-    """Markdown for the job summary and the PR comment."""
+    """Markdown for the job summary and the PR comment: standard output only.
+
+    Standard error (database messages, paths, tracebacks) stays in the job log,
+    which only people with access to the repository's Actions can read; the
+    report points there in one line."""
     status = "failed" if code not in ok_codes else ("changes found" if code == 2 else "ok")
     lines = []
     if _format(args) == "markdown" and code in ok_codes:
@@ -136,9 +146,10 @@ def render_report(title: str, args: list[str], code: int, stdout: str, stderr: s
     else:
         lines += [f"### {title}: {status}", "", _fence(stdout) if stdout.strip() else "_no output_"]
     if code not in ok_codes:
-        lines += ["", f"Exit code {code}.", ""]
-        if stderr.strip():
-            lines.append(_fence(stderr))
+        lines += ["", f"Exit code {code}."]
+    if stderr.strip():
+        count = len(stderr.strip().splitlines())
+        lines += ["", f"`{title}` wrote {count} line(s) to standard error: see the job log."]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -8,12 +8,14 @@ reports what it left alone.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import pygit2
 
@@ -145,6 +147,22 @@ def _templates() -> Traversable | None:
 
 
 ACTION_PLACEHOLDER = "OWNER/REPO/.github/actions/configsync@REF"
+_FULL_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+def action_ref_warning(action: str | None) -> str | None:
+    """What init says about ``--action OWNER/REPO@REF`` whose REF is not a full commit SHA.
+
+    A tag or a branch can be moved to other code after review; the workflows
+    hand that action the database secrets, so only a commit pins it."""
+    if not action:
+        return None
+    ref = action.partition("@")[2]
+    if _FULL_SHA.fullmatch(ref):
+        return None
+    return (f"Warning: --action {action}: {ref!r} is a tag or branch, not a commit. Whoever can move it "
+            "decides what runs with your database secrets. Pin the full 40-character commit SHA of that "
+            f"release: --action {action.partition('@')[0]}@<commit SHA> --force.")
 
 
 def _write_support_files(writer: Writer, action: str | None) -> None:

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
 from .backends.base import Column, TableInfo
-from .values import Row, Value
+from .values import INFINITIES, Row, Value
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -33,8 +33,15 @@ def column_schema(column: Column, values: Sequence[Value] = ()) -> dict[str, Any
     if kind == "array":
         element = Column("", column.element_kind or "other", "", type_name=column.type_name,
                          choices=column.choices)
-        items = [v for value in values if isinstance(value, list) for v in value]
-        return {"type": "array", "items": column_schema(element, items)}
+        leaves = [v for value in values if isinstance(value, list) for v in _leaves(value)]
+        # An element may be NULL; a PostgreSQL array may have several dimensions
+        # (declared or not: the database does not enforce them), a nested list per
+        # dimension. Up to the deepest of the declared and the seen, any depth is accepted.
+        depth = max([column.dimensions or 1, *(_depth(v) for v in values if isinstance(v, list))])
+        items = nullable(column_schema(element, leaves))
+        for _ in range(depth - 1):
+            items = {"anyOf": [items, {"type": "array", "items": items}]}
+        return {"type": "array", "items": items}
     schema: dict[str, Any]
     if kind in ("text", "other"):
         schema = {"type": "string"}
@@ -55,9 +62,9 @@ def column_schema(column: Column, values: Sequence[Value] = ()) -> dict[str, Any
     elif kind == "boolean":
         schema = {"type": "boolean"}
     elif kind == "timestamp":
-        schema = {"type": "string", "format": "date-time"}
+        schema = {"type": "string", "anyOf": [{"format": "date-time"}, _INFINITY]}
     elif kind == "date":
-        schema = {"type": "string", "format": "date"}
+        schema = {"type": "string", "anyOf": [{"format": "date"}, _INFINITY]}
     elif kind == "time":
         schema = {"type": "string", "format": "time"}
     else:  # json
@@ -65,6 +72,25 @@ def column_schema(column: Column, values: Sequence[Value] = ()) -> dict[str, Any
     if column.choices:
         schema = {"enum": list(column.choices)}
     return schema
+
+
+# PostgreSQL's infinite timestamps and dates, spelled as it prints them.
+_INFINITY = {"enum": list(INFINITIES)}
+
+
+def _depth(value: Value) -> int:
+    """Dimensions of a (PostgreSQL-style, rectangular) nested list."""
+    depth = 0
+    while isinstance(value, list):
+        depth += 1
+        value = next((v for v in value if v is not None), None)
+    return depth
+
+
+def _leaves(value: Value) -> list[Value]:
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value]
 
 
 def table_schema(
@@ -143,10 +169,13 @@ def nullable(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def shape(values: Sequence[Value]) -> dict[str, Any]:
-    """The shape all of ``values`` share, or {} (anything) when they disagree."""
+    """The shape all of ``values`` share, or {} (anything) when they disagree.
+    A null among them (a JSON null inside a document) is allowed beside it."""
     present = [v for v in values if v is not None]
     if not present:
         return {}
+    if len(present) < len(values):
+        return nullable(shape(present))
     if all(isinstance(v, bool) for v in present):
         return {"type": "boolean"}
     if all(isinstance(v, int) and not isinstance(v, bool) for v in present):

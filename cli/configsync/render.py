@@ -6,8 +6,11 @@ annotations) and for programs (JSON).
 """
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator, Literal, Protocol
+from typing import Literal, Protocol
 
 import click
 
@@ -98,10 +101,16 @@ def text(plan: Plan, header: str, *, title: str = "Plan", color: bool = False) -
 
 def markdown(plan: Plan, header: str, *, title: str = "Plan", color: bool = False) -> str:
     """What a pull-request comment shows: a summary line and a diff per table.
-    No terminal shows it, so ``color`` is ignored."""
-    lines = [f"### configsync {title.lower()}: {summary_line(plan)}", "", header, ""]
+    No terminal shows it, so ``color`` is ignored.
+
+    Keys, file names, field paths and values come from record files and the
+    database: each diff block is fenced with more backticks than any run inside
+    it, control characters are shown escaped (one change stays one line), and
+    text outside a fence is escaped, so nothing can close a fence or add text
+    that looks like configsync's own."""
+    lines = [f"### configsync {title.lower()}: {summary_line(plan)}", "", md_text(header), ""]
     for reason in plan.unsafe_reasons():
-        lines += [f"> **Warning:** {reason}. `apply` refuses this without `--allow-mass-delete`.", ""]
+        lines += [f"> **Warning:** {md_text(reason)}. `apply` refuses this without `--allow-mass-delete`.", ""]
     if not plan.changes:
         lines.append("No changes: the database already matches this revision.")
         return "\n".join(lines) + "\n"
@@ -109,14 +118,56 @@ def markdown(plan: Plan, header: str, *, title: str = "Plan", color: bool = Fals
         items = plan.for_table(table)
         if not items:
             continue
-        lines += [f"#### `{table}`", "", "```diff"]
+        block = []
         for change in items:
-            lines.append(f"{_DIFF_MARK[change.action]} {label(change)}  ({change.file})")
+            block.append(f"{_DIFF_MARK[change.action]} {one_line(label(change))}  ({one_line(change.file)})")
             for path, old, new in field_diffs(change):
-                lines.append(f"-     {path}: {old}")
-                lines.append(f"+     {path}: {new}")
-        lines += ["```", ""]
+                block.append(f"-     {one_line(path)}: {one_line(old)}")
+                block.append(f"+     {one_line(path)}: {one_line(new)}")
+        fence = md_fence("\n".join(block))
+        lines += [f"#### {md_code(table)}", "", f"{fence}diff", *block, fence, ""]
     return "\n".join(lines) + "\n"
+
+
+# ---- Markdown escaping ---------------------------------------------------------
+
+_CONTROL = {"Cc", "Cf", "Zl", "Zp"}
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: control and format characters (newlines, carriage
+    returns, bidi overrides) shown as escapes such as ``\\n`` or ``\\u202e``."""
+    out = []
+    for ch in text:
+        if unicodedata.category(ch) in _CONTROL:
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch) or f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _longest_run(text: str, char: str) -> int:
+    runs = re.findall(re.escape(char) + "+", text)
+    return max((len(r) for r in runs), default=0)
+
+
+def md_fence(content: str) -> str:
+    """A backtick fence that ``content`` cannot close: longer than any run of backticks in it."""
+    return "`" * max(3, _longest_run(content, "`") + 1)
+
+
+def md_code(text: str) -> str:
+    """``text`` as an inline code span, whatever backticks it holds (CommonMark's rule)."""
+    text = one_line(text)
+    ticks = "`" * (_longest_run(text, "`") + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def md_text(text: str) -> str:
+    """``text`` as literal Markdown text: ASCII punctuation backslash-escaped (no
+    emphasis, links, HTML, tables or headings), on one line."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", one_line(text))
 
 
 _DIFF_MARK = {"create": "+", "update": "!", "delete": "-"}
@@ -141,13 +192,25 @@ def problems_json(problems: list[Problem], prefix: str = "") -> str:
 
 
 def problems_github(problems: list[Problem], prefix: str = "") -> str:
-    """GitHub Actions workflow commands: each problem annotates its file and line."""
+    """GitHub Actions workflow commands: each problem annotates its file and line.
+
+    File names are escaped as command properties and messages as command data
+    (GitHub's rules), so neither can end the command or add another one."""
     out = []
     for p in problems:
-        where = f"file={prefix}{p.file}" + (f",line={p.line}" if p.line else "")
-        message = p.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        out.append(f"::error {where}::{message}")
+        where = f"file={gh_property(prefix + p.file)}" + (f",line={p.line}" if p.line else "")
+        out.append(f"::error {where}::{gh_data(p.message)}")
     return "\n".join(out) + ("\n" if out else "")
+
+
+def gh_data(text: str) -> str:
+    """The message of a workflow command: %, CR and LF escaped."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def gh_property(text: str) -> str:
+    """A property value of a workflow command: also ``:`` and ``,``, which end it."""
+    return gh_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 # ---- the registry of output formats ------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import jsonschema
@@ -91,9 +92,30 @@ def load_schemas(
             continue
         # An empty registry: a $ref outside the file is never fetched (jsonschema
         # would otherwise open any http:// or file:// URL a schema names).
-        fast = jsonschema.validators.extend(validator_class, {"uniqueItems": _unique_items})  # type: ignore[no-untyped-call]
+        fast = jsonschema.validators.extend(validator_class, {  # type: ignore[no-untyped-call]
+            "uniqueItems": _unique_items, **_nan_unordered(validator_class)})
         validators[table] = fast(schema, format_checker=validator_class.FORMAT_CHECKER, registry=Registry())
     return validators, problems
+
+
+def _nan_unordered(validator_class: Any) -> dict[str, Any]:
+    """Range keywords that let NaN through, as they do a float NaN (NaN is not
+    ordered; a numeric(p,s) column holds it), instead of failing on a Decimal NaN;
+    ±Infinity is a multiple of nothing."""
+    def wrap(keyword: str, original: Any) -> Any:
+        def check(validator: Any, bound: Any, instance: Any, schema: Any) -> Iterator[jsonschema.ValidationError]:
+            if isinstance(instance, Decimal) and not instance.is_finite():
+                if instance.is_nan():
+                    return
+                if keyword == "multipleOf":
+                    yield jsonschema.ValidationError(f"{values.format_decimal_yaml(instance)} is not a multiple of {bound}")
+                    return
+            yield from original(validator, bound, instance, schema)
+        return check
+
+    return {keyword: wrap(keyword, validator_class.VALIDATORS[keyword])
+            for keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+            if keyword in validator_class.VALIDATORS}
 
 
 def _unique_items(
@@ -517,6 +539,8 @@ def check_columns(loaded: Loaded, infos: Mapping[str, TableInfo]) -> None:
                     message = f"unknown column {column!r}: table {table} has {', '.join(info.column_names)}"
                 elif value is None and not described.nullable:
                     message = f"{column}: cannot be null (the column is NOT NULL)"
+                elif values.is_nan(value) and not described.stores_nan:
+                    message = f"{column}: this database cannot store NaN (SQLite would keep NULL instead)"
                 else:
                     mismatch = kind_mismatch(described.kind, value)
                     if not mismatch:

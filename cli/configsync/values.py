@@ -5,6 +5,12 @@ str-keyed dict of those. There is no ``float``: every non-integer number is a
 ``Decimal`` so that ``numeric`` columns never lose digits, and ``0.70`` read
 from the database equals ``0.7`` read from YAML. Timestamps, dates and uuids
 travel as ISO-8601 / canonical strings.
+
+Special values (README, "Record files"): ``Decimal('NaN')``, ``Decimal('Infinity')``
+and ``Decimal('-Infinity')`` in float and numeric columns; the strings
+``infinity`` / ``-infinity`` in timestamp and date columns; in a json/jsonb
+column ``None`` is SQL NULL and JSON null is the one-key mapping
+``{"$json": None}`` (see `json_cell`).
 """
 from __future__ import annotations
 
@@ -47,7 +53,8 @@ def from_db(value: Any) -> Value:
     if value is None or isinstance(value, (bool, int, str, Decimal)):
         return value
     if isinstance(value, float):
-        # repr() is the shortest text that reads back as the same double.
+        # repr() is the shortest text that reads back as the same double
+        # ('nan', 'inf' and '-inf' read as Decimal's NaN and ±Infinity).
         return Decimal(repr(value))
     if isinstance(value, (dt.datetime, dt.time)):
         return format_timestamp(value)
@@ -64,14 +71,64 @@ def from_db(value: Any) -> Value:
     return str(value)
 
 
-def loads(text: str | bytes) -> Value:
-    """Parse JSON keeping every number exact."""
-    result: Value = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+def loads(text: str | bytes, *, specials: bool = True) -> Value:
+    """Parse JSON keeping every number exact.
+
+    ``NaN``, ``Infinity`` and ``-Infinity`` (what `dumps` writes for those
+    numbers, as Python's json does) read as Decimals; ``specials=False`` refuses
+    them, for JSON documents stored in a database (JSON has no such numbers)."""
+    result: Value = json.loads(text, parse_float=Decimal,
+                               parse_constant=_special_constant if specials else _reject_constant)
     return result
+
+
+def _special_constant(name: str) -> Value:
+    return Decimal(name)
 
 
 def _reject_constant(name: str) -> Value:
     raise ValueError(f"{name} is not a valid JSON number")
+
+
+# -- JSON null is not SQL NULL ---------------------------------------------------------------
+
+#: In a json/jsonb column, ``{"$json": X}`` (one key, top level only) stands for
+#: the JSON document X itself: ``{"$json": None}`` is JSON null, whereas None is
+#: SQL NULL. A document that is itself such a one-key mapping is wrapped the same
+#: way, so every document has exactly one spelling.
+JSON_WRAPPER = "$json"
+
+
+def json_cell(document: Value) -> Value:
+    """A JSON document read from a json/jsonb column, as a cell of the value model."""
+    if document is None or (isinstance(document, dict) and len(document) == 1 and JSON_WRAPPER in document):
+        return {JSON_WRAPPER: document}
+    return document
+
+
+def json_document(cell: Value) -> Value:
+    """The JSON document a (non-NULL) json/jsonb cell stands for: `json_cell` undone."""
+    if isinstance(cell, dict) and len(cell) == 1 and JSON_WRAPPER in cell:
+        return cell[JSON_WRAPPER]
+    return cell
+
+
+def _non_finite(value: Value) -> Decimal | None:
+    """The first NaN or ±Infinity anywhere in ``value``."""
+    if isinstance(value, Decimal):
+        return None if value.is_finite() else value
+    if isinstance(value, list):
+        for item in value:
+            found = _non_finite(item)
+            if found is not None:
+                return found
+    if isinstance(value, dict):
+        return _non_finite(list(value.values()))
+    return None
+
+
+def is_nan(value: Value) -> bool:
+    return isinstance(value, Decimal) and value.is_nan()
 
 
 def dumps(value: object, *, indent: int | None = None, sort_keys: bool = False) -> str:
@@ -98,9 +155,15 @@ def dumps(value: object, *, indent: int | None = None, sort_keys: bool = False) 
     return pattern.sub(lambda m: numbers[int(m.group(1))], text)
 
 
+# How dumps writes the numbers JSON has none for (as Python's json does; loads reads them).
+_JSON_SPECIALS = {"NaN": "NaN", "Infinity": "Infinity", "-Infinity": "-Infinity", "-NaN": "NaN"}
+# ... and YAML (1.1 core floats, read back into the same Decimals by yamlio).
+_YAML_SPECIALS = {"NaN": ".nan", "Infinity": ".inf", "-Infinity": "-.inf", "-NaN": ".nan"}
+
+
 def format_decimal_json(value: Decimal) -> str:
     if not value.is_finite():
-        raise ValueError(f"{value} cannot be stored: only finite numbers are supported")
+        return _JSON_SPECIALS[str(value).replace("sNaN", "NaN")]
     text = str(value)
     # Decimal writes 1E+2; JSON wants a mantissa digit before the exponent.
     return text.replace("E", "e") if "E" in text else text
@@ -119,7 +182,9 @@ def format_decimal_yaml(value: Decimal) -> str:
     for extreme magnitudes and keeps the dot and signed exponent YAML requires.
     """
     if not value.is_finite():
-        raise ValueError(f"{value} cannot be stored: only finite numbers are supported")
+        return _YAML_SPECIALS[str(value).replace("sNaN", "NaN")]
+    if value.is_zero() and value.is_signed():
+        return "-0.0"  # a double's -0 (PostgreSQL float8 keeps it); -0 would read as the integer 0
     # Normalised: 0.70 and 0.7, 100.00 and 100 are the same value and get the
     # same bytes, whichever backend (and column scale) they were read from.
     value = normalize(value)
@@ -140,10 +205,15 @@ def equal(a: Value, b: Value, kind: str = "other") -> bool:
     if kind in ("timestamp", "date", "time") and isinstance(a, str) and isinstance(b, str):
         if a == b:
             return True
+        if a in INFINITIES or b in INFINITIES:
+            return False
         left, right = _parse_time(a), _parse_time(b)
         return left is not None and left == right
     if kind == "uuid" and isinstance(a, str) and isinstance(b, str):
         return a.lower() == b.lower()
+    if kind == "json" and a is not None and b is not None:
+        # {$json: 5} written by hand is the document 5, as the database gives it back
+        return _equal(json_document(a), json_document(b))
     return _equal(a, b)
 
 
@@ -151,7 +221,8 @@ def _equal(a: Value, b: Value) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, (int, Decimal)) and isinstance(b, (int, Decimal)):
-        return a == b
+        # NaN equals NaN here: one cell's content, not arithmetic.
+        return a == b or (is_nan(a) and is_nan(b))
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
     if isinstance(a, dict) and isinstance(b, dict):
@@ -171,8 +242,14 @@ def _parse_time(text: str) -> dt.datetime | dt.date | dt.time | None:
     return None
 
 
+#: How PostgreSQL writes the infinite timestamps and dates; files use the same words.
+INFINITIES = ("infinity", "-infinity")
+
+
 def _is_iso(kind: str, text: str) -> bool:
     """A date column takes a date only: a timestamp there would lose its time."""
+    if kind in ("timestamp", "date") and text in INFINITIES:
+        return True
     parse = {"timestamp": dt.datetime.fromisoformat, "date": dt.date.fromisoformat,
              "time": dt.time.fromisoformat}[kind]
     try:
@@ -185,6 +262,8 @@ def _is_iso(kind: str, text: str) -> bool:
 def canonical(value: Value) -> Value:
     """A representation where equal values are identical (for hashing)."""
     if isinstance(value, Decimal):
+        if not value.is_finite():
+            return Decimal("NaN") if value.is_nan() else value
         normal = normalize(value)
         return int(normal) if normal == normal.to_integral_value() else normal
     if isinstance(value, list):
@@ -196,7 +275,12 @@ def canonical(value: Value) -> Value:
 
 def kind_mismatch(kind: str, value: Value) -> str | None:
     """Why ``value`` cannot go into a column of ``kind``, or None if it can."""
-    if value is None or kind in ("json", "other"):
+    if kind == "json":
+        special = _non_finite(value)
+        if special is not None:
+            return f"{format_decimal_yaml(special)} is not a JSON number (JSON has no NaN or Infinity)"
+        return None
+    if value is None or kind == "other":
         return None
     expected = {
         "text": (str,), "uuid": (str,), "timestamp": (str,), "date": (str,), "time": (str,),
@@ -206,7 +290,7 @@ def kind_mismatch(kind: str, value: Value) -> str | None:
     if isinstance(value, bool) and bool not in expected:
         return f"expected {_kind_noun(kind)}, got a boolean"
     if isinstance(value, Decimal) and kind == "integer":
-        if value == value.to_integral_value():
+        if value.is_finite() and value == value.to_integral_value():
             return None
         return f"expected an integer, got {value}"
     if not isinstance(value, expected):
@@ -233,6 +317,8 @@ def _kind_noun(kind: str) -> str:
 def _type_noun(value: Value) -> str:
     if isinstance(value, str):
         return f"a string ({value!r})" if len(value) < 40 else "a string"
+    if isinstance(value, Decimal) and not value.is_finite():
+        return f"a number ({format_decimal_yaml(value)})"
     if isinstance(value, (int, Decimal)):
         return f"a number ({value})"
     if isinstance(value, list):

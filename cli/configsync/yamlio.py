@@ -2,7 +2,8 @@
 
 Reading is stricter than ``yaml.safe_load``: duplicate keys, anchors, aliases,
 explicit tags, byte-order marks, deep nesting and oversized files are refused,
-floats become exact ``Decimal`` and timestamps stay strings. The composed node
+floats become exact ``Decimal`` (``.nan``, ``.inf``, ``-.inf`` too) and
+timestamps stay strings. The composed node
 tree is kept so that any later finding can be pointed at a line.
 
 Writing always produces the same bytes for the same value: block style, no line
@@ -208,8 +209,9 @@ def _scalar(tag: str, text: str) -> Value:
         return number
     if tag == _TAG + "float":
         cleaned = text.replace("_", "")
-        if cleaned.lower().lstrip("+-") in (".inf", ".nan"):
-            raise _Unusual
+        special = _special_number(cleaned)
+        if special is not None:
+            return special
         try:
             value = Decimal(cleaned)
         except InvalidOperation:
@@ -278,10 +280,23 @@ def _construct(loader: _Loader, node: Node) -> Value:
     raise YamlError("unsupported YAML node", line)
 
 
+def _special_number(text: str) -> Decimal | None:
+    """YAML's .nan, .inf and -.inf (any case YAML 1.1 allows) as Decimals."""
+    name = text.lower()
+    if name == ".nan":
+        return Decimal("NaN")
+    if name in (".inf", "+.inf"):
+        return Decimal("Infinity")
+    if name == "-.inf":
+        return Decimal("-Infinity")
+    return None
+
+
 def _decimal(loader: _Loader, node: ScalarNode) -> Decimal:
     text = str(node.value).replace("_", "")
-    if text.lower().lstrip("+-") in (".inf", ".nan"):
-        raise YamlError(f"{node.value} is not supported: numbers must be finite", node.start_mark.line + 1)
+    special = _special_number(text)
+    if special is not None:
+        return special
     try:
         value = Decimal(text)
     except InvalidOperation:
@@ -428,6 +443,8 @@ def _plain_scalar(value: Value) -> str:
         return str(value)
     if isinstance(value, Decimal):
         text = format_decimal_yaml(value)
+        if not value.is_finite():
+            return text  # .nan, .inf, -.inf: plain YAML floats
         if _plain(text, "float" if "." in text or "e" in text else "int"):
             return text
     elif isinstance(value, str) and _plain(value):

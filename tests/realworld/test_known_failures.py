@@ -128,7 +128,6 @@ def test_3_init_keys_by_text_unique_not_by_identity(tmp_path: Path, pg_url: str)
 
 # 4 ---------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason='validate exits 1 on init\'s own files (6 problems): "routes/holes.yaml:5: weights.1: null is not of type \'integer\'", "matrix.0: [1, null] is not of type \'integer\'", "tags.0: null is not of type \'string\'", "routes/square.yaml:6: matrix.0: [1, 2] is not of type \'integer\'"')
 def test_4_init_schemas_accept_init_files_with_null_elements_and_2d_arrays(tmp_path: Path, pg_url: str) -> None:
     repo = adopt(tmp_path, pg_url, """
         CREATE TABLE routes (name text PRIMARY KEY, weights integer[], matrix integer[][], tags text[]);
@@ -151,17 +150,7 @@ SPECIAL = {
 }
 
 
-SPECIAL_OBSERVED = {
-    "numeric_nan": "init --all exits 3 (crash: ValueError 'NaN cannot be stored: only finite numbers are supported', values.format_decimal_yaml)",
-    "numeric_infinity": "init --all exits 3 (crash: ValueError '-Infinity cannot be stored: only finite numbers are supported', values.format_decimal_yaml)",
-    "timestamptz_infinity": "init --all exits 1 and refuses: 'reading from postgresql://... failed: timestamp too large (after year 10K): 'infinity''",
-    "jsonb_json_null_not_null_column": "init writes JSON null as `v: null`; apply to the empty copy then refuses it: 'config-snapshots/t/row.yaml:4: v: cannot be null (the column is NOT NULL)'",
-    "jsonb_json_null_nullable_column": "init writes JSON null as `v: null`; apply to the empty copy stores SQL NULL (jsonb_typeof is NULL, not 'null'), and plan sees no difference",
-}
-
-
-@pytest.mark.parametrize("case", [
-    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=SPECIAL_OBSERVED[c])) for c in sorted(SPECIAL)])
+@pytest.mark.parametrize("case", sorted(SPECIAL))
 def test_5_special_values_round_trip(case: str, tmp_path: Path, pg_url: str, pg_copy_url: str) -> None:
     """init adopts the row; apply to an empty copy writes the same value; an edit
     of another column of it applies there; nothing is left to do."""

@@ -31,36 +31,8 @@ from cycle import SCHEMAS, SQLITE_SCHEMAS, Cycle, Schema, StepFailed, compare_ta
 # schema -> the first failing step as observed (command, exit code, message).
 # `python tests/realworld/report.py` shows every step of every schema.
 XFAIL: dict[str, str] = {
-    "odd_arrays": (
-        "step validate: `configsync validate` exited 1 on init's own files (7 problems): "
-        "\"routes/eu-web.yaml:9: matrix.0: [1, 2] is not of type 'integer'\", "
-        "\"routes/us-holes.yaml:6: weights.1: null is not of type 'integer'\", "
-        "\"routes/us-holes.yaml:14: tags.0: null is not of type 'string'\": the inferred schemas reject "
-        "2-D arrays and arrays holding NULL; plan and apply refuse the same files"
-    ),
-    "odd_float_special": (
-        "step init: `configsync init --all` exited 3 (crash, ValueError from values.format_decimal_yaml: "
-        "'-Infinity cannot be stored: only finite numbers are supported') on float8 Infinity/-Infinity/NaN"
-    ),
-    "odd_json_null": (
-        "step apply-to-copy: `configsync apply --yes` exited 1: 'config-snapshots/product_metadata/prod_json_null.yaml:4: "
-        "value: cannot be null (the column is NOT NULL)': a jsonb JSON null is written to the file as "
-        "`value: null` (indistinguishable from SQL NULL) and then refused"
-    ),
-    "odd_numeric_special": (
-        "step init: `configsync init --all` exited 3 (crash, ValueError from values.format_decimal_yaml: "
-        "'Infinity cannot be stored: only finite numbers are supported') on numeric NaN/Infinity/-Infinity"
-    ),
-    "odd_time_infinity": (
-        "step init: `configsync init --all` exited 1: 'reading from postgresql://... failed: timestamp too "
-        "large (after year 10K): 'infinity'' (psycopg cannot load timestamptz/date infinity as datetime)"
-    ),
-    "odd_types": (
-        "step apply-changes: `configsync apply --yes` exited 1: 'config-snapshots/endpoints/apac-api.yaml:6: "
-        "port: 8443 is not of type 'string', 'null'': a domain over integer (port_number) is inferred, and "
-        "exported, as a string (port: '443')"
-    ),
 }
+
 
 class FirstFailure(StepFailed):
     """The step the XFAIL entry names failed first: the expected failure."""

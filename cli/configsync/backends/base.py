@@ -34,6 +34,8 @@ class Column:
     scale: int | None = None
     choices: tuple[str, ...] | None = None  # enum labels or CHECK (col IN (...))
     comment: str | None = None
+    dimensions: int | None = None  # an array's declared dimensions (PostgreSQL attndims), where known
+    stores_nan: bool = True  # False where NaN cannot be stored (SQLite keeps NULL instead)
     # Who owns the column (README "Column ownership"):
     generated: bool = False  # GENERATED ALWAYS AS (...): the database computes it
     # "always" | "by default" for GENERATED ... AS IDENTITY (SQLite's INTEGER

@@ -60,7 +60,10 @@ def text_cast(column: Column) -> str | None:
     """The cast a column is read with (``text`` or ``text[]``), if any: values
     configsync has no kind for are kept as PostgreSQL prints them."""
     if column.kind == "other":
-        return "text"
+        # inet's cast to text always adds the netmask (10.0.0.1/32); its output
+        # function, which PostgREST's JSON and to_jsonb use, does not. The
+        # PostgreSQL backend reads it as that output (``abbrev``), uncast.
+        return None if column.type_name == "inet" else "text"
     if column.kind == "array" and column.element_kind in _TEXT_ARRAY_ELEMENTS:
         return "text[]"
     return None

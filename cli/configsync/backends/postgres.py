@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
 import psycopg
+from psycopg import abc
+from psycopg.abc import AdaptContext, Buffer
+from psycopg.adapt import Loader
+from psycopg.pq import Format
 from psycopg.types.json import Jsonb, set_json_loads
 
 from .. import values
@@ -17,14 +22,29 @@ from .base import Capabilities, Column, ForeignKey, ReadSpec, TableInfo, WriteBa
 from .pgcommon import LOCK_ID, kind_of_typname, text_cast
 from .sql import SqlBackend, quote
 
+# A column's type with domains resolved to the type they are over (a domain over
+# a domain too), and the type modifier that applies (the column's, else the
+# nearest domain's): a domain over integer reads and infers as an integer.
+_BASE_TYPE = """
+with recursive chain(oid, typmod, depth) as (
+    select a.atttypid, a.atttypmod, 0
+    union all
+    select d.typbasetype, case when c.typmod >= 0 then c.typmod else d.typtypmod end, c.depth + 1
+    from chain c join pg_type d on d.oid = c.oid
+    where d.typtype = 'd'
+)
+select oid, typmod from chain order by depth desc limit 1
+"""
+
 _DESCRIBE = """
 select a.attname, format_type(a.atttypid, a.atttypmod), t.typname, coalesce(e.typname, ''),
-       a.attnotnull, a.atthasdef, a.atttypmod,
+       a.attnotnull, a.atthasdef, base.typmod,
        array(select l.enumlabel from pg_enum l where l.enumtypid = coalesce(e.oid, t.oid)
              order by l.enumsortorder),
-       col_description(a.attrelid, a.attnum)
+       col_description(a.attrelid, a.attnum), a.attndims
 from pg_attribute a
-join pg_type t on t.oid = a.atttypid
+cross join lateral (""" + _BASE_TYPE + """) base
+join pg_type t on t.oid = base.oid
 left join pg_type e on e.oid = t.typelem and t.typcategory = 'A'
 where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped
 order by a.attnum
@@ -112,7 +132,37 @@ def _with_ownership(cur: Any, regclass: str, columns: list[Column]) -> list[Colu
 
 
 def _json_loads(text: str | bytes) -> Any:
-    return values.loads(text)
+    # Only called for a value that is not SQL NULL: JSON null becomes {"$json": null}.
+    return values.json_cell(values.loads(text, specials=False))
+
+
+_INFINITIES = (b"infinity", b"-infinity")
+
+
+def _infinity_aware(loader: type[abc.Loader]) -> type[Loader]:
+    """The driver's loader of a date/time type, but ``infinity`` and ``-infinity``
+    load as those strings (Python's datetime has no infinity; the driver refuses)."""
+
+    class Infinite(Loader):
+        def __init__(self, oid: int, context: AdaptContext | None = None) -> None:
+            super().__init__(oid, context)
+            self._inner = loader(oid, context)
+
+        def load(self, data: Buffer) -> Any:
+            if len(data) in (8, 9) and bytes(data) in _INFINITIES:
+                return bytes(data).decode()
+            return self._inner.load(data)
+
+    return Infinite
+
+
+def _register_loaders(conn: psycopg.Connection[Any]) -> None:
+    set_json_loads(_json_loads, conn)
+    for name in ("timestamptz", "timestamp", "date"):
+        oid = conn.adapters.types[name].oid
+        loader = conn.adapters.get_loader(oid, Format.TEXT)
+        if loader is not None:
+            conn.adapters.register_loader(oid, _infinity_aware(loader))
 
 
 def notification(batch: WriteBatch) -> str:
@@ -148,7 +198,7 @@ class PostgresBackend(SqlBackend):
                 )
             except psycopg.Error as exc:
                 raise BackendError(f"cannot connect to {self.display_url}: {self._describe_error(exc)}") from None
-            set_json_loads(_json_loads, conn)
+            _register_loaders(conn)
             self._conn = conn
         return self._conn
 
@@ -192,7 +242,7 @@ class PostgresBackend(SqlBackend):
                     cur.execute(_CHECKS, [regclass])
                     checks = choices_from_checks(r[0] for r in cur.fetchall())
                     columns = []
-                    for col, db_type, typname, elem, notnull, hasdef, typmod, labels, comment in described:
+                    for col, db_type, typname, elem, notnull, hasdef, typmod, labels, comment, dims in described:
                         kind = "array" if elem else kind_of_typname(typname)
                         element = kind_of_typname(elem) if elem else None
                         base = elem or typname
@@ -202,6 +252,7 @@ class PostgresBackend(SqlBackend):
                         columns.append(Column(
                             col, kind, db_type, not notnull, hasdef, element, base, length, precision,
                             scale, tuple(labels) if labels else checks.get(col), comment,
+                            dimensions=dims or None,
                         ))
                     columns = _with_ownership(cur, regclass, columns)
                     cur.execute(_PRIMARY_KEY, [regclass])
@@ -311,6 +362,8 @@ class PostgresBackend(SqlBackend):
             cur.execute(f"LOCK TABLE {', '.join(quote(t) for t in tables)} IN EXCLUSIVE MODE")
 
     def _select_expr(self, column: Column) -> str:
+        if column.kind == "other" and column.type_name == "inet":
+            return f"abbrev({quote(column.name)})"  # as PostgreSQL prints it: 10.0.0.1, not 10.0.0.1/32
         cast = text_cast(column)
         return f"{quote(column.name)}::{cast}" if cast else quote(column.name)
 
@@ -324,9 +377,25 @@ class PostgresBackend(SqlBackend):
         if value is None:
             return None
         if column.kind == "json":
-            return Jsonb(value, dumps=values.dumps)
+            return Jsonb(values.json_document(value), dumps=values.dumps)
+        if column.kind == "array" and isinstance(value, list) and column.element_kind in ("integer", "float", "numeric"):
+            # One Python type per array (the driver refuses [0, Decimal('1.5')]).
+            element = Column(column.name, column.element_kind, column.db_type.removesuffix("[]"))
+            return [self._to_db(element, v) for v in value]
+        if column.kind == "numeric" and isinstance(value, int) and not isinstance(value, bool):
+            return Decimal(value)
         if column.kind == "integer" and isinstance(value, Decimal):
             return int(value)
+        if column.kind == "float" and isinstance(value, (Decimal, int)) and not isinstance(value, bool):
+            # As a double: numeric has no -0 (PostgreSQL would store 0). A decimal
+            # rounds to the same double here as in PostgreSQL's cast.
+            try:
+                double = float(value)
+            except OverflowError:  # an int beyond any double
+                double = float("inf")
+            if (isinstance(value, int) or value.is_finite()) and (math.isinf(double) or (double == 0 and value != 0)):
+                raise ValueError(f"column {column.name}: {value} is out of range for type {column.db_type}")
+            return double
         return value
 
     def _history_ddl(self, table: str) -> str:

@@ -37,15 +37,26 @@ def choices_from_sql(sql: str) -> dict[str, tuple[str, ...]]:
 
 
 def _check_storable(column: str, value: int | Decimal) -> None:
-    if value == value.to_integral_value() if isinstance(value, Decimal) else True:
-        if int(value) in INT64:
-            return
-    elif Decimal(repr(float(value))) == value:
+    if isinstance(value, Decimal) and not value.is_finite():
+        if value.is_nan():  # validation refuses it first, naming the file and line
+            raise ValueError(f"column {column}: SQLite cannot store NaN (it would store NULL instead)")
+        return  # ±Infinity is a double
+    if (not isinstance(value, Decimal) or value == value.to_integral_value()) and int(value) in INT64:
+        return
+    if _exact_double(value):
         return
     raise ValueError(
         f"column {column}: SQLite cannot store {value} exactly (it keeps 64-bit integers and about 16 "
         "significant digits); use PostgreSQL for this value"
     )
+
+
+def _exact_double(value: int | Decimal) -> bool:
+    """Does a double hold ``value`` exactly (1e20 does, as SQLite read it)?"""
+    try:
+        return Decimal(repr(float(value))) == value
+    except OverflowError:
+        return False
 
 
 def kind_of(declared: str) -> str:
@@ -133,12 +144,18 @@ class SqliteBackend(SqlBackend):
                 for _cid, col, declared, notnull, default, pk_index, _hidden in cols:
                     declared = declared or ""
                     kind = kind_of(declared)
-                    element = kind_of(declared[:-2]) if kind == "array" else None
+                    base = declared.rstrip().upper()
+                    dimensions = 0
+                    while base.endswith("[]"):  # INTEGER[][]: a list of lists
+                        base, dimensions = base[:-2].rstrip(), dimensions + 1
+                    element = kind_of(base) if kind == "array" else None
                     length = _LENGTH.search(declared) if kind == "text" else None
                     columns.append(Column(
                         col, kind, declared, not notnull and not pk_index, default is not None, element,
-                        declared.split("(")[0].strip().upper(), int(length.group(1)) if length else None,
-                        choices=checks.get(col),
+                        # Every SQLite integer (INT, SMALLINT, ...) holds 64 bits: inferred as int8.
+                        "int8" if kind == "integer" else declared.split("(")[0].strip().upper(),
+                        int(length.group(1)) if length else None,
+                        choices=checks.get(col), dimensions=dimensions or None, stores_nan=False,
                     ))
                     if pk_index:
                         pk.append((pk_index, col))
@@ -190,7 +207,12 @@ class SqliteBackend(SqlBackend):
         kind = column.kind
         if kind == "boolean" and isinstance(value, int):
             return bool(value)
-        if kind in ("json", "array") and isinstance(value, (str, bytes)):
+        if kind == "json" and isinstance(value, (str, bytes)):
+            try:
+                return values.json_cell(values.loads(value, specials=False))
+            except ValueError:
+                return str(value)
+        if kind == "array" and isinstance(value, (str, bytes)):
             try:
                 return values.loads(value)
             except ValueError:
@@ -211,12 +233,16 @@ class SqliteBackend(SqlBackend):
             # (JSON columns too: their declared type has NUMERIC affinity);
             # refuse what it would silently round rather than store it wrong.
             _check_storable(column.name, value)
-        if kind in ("json", "array") or isinstance(value, (list, dict)):
+        if kind == "json":
+            return values.dumps(values.json_document(value))
+        if kind == "array" or isinstance(value, (list, dict)):
             return values.dumps(value)
         if isinstance(value, bool):
             return int(value)
+        if isinstance(value, int) and value not in INT64:
+            return float(value)  # exactly a double (checked above)
         if isinstance(value, Decimal):
-            if value == value.to_integral_value() and kind != "float":
+            if value.is_finite() and value == value.to_integral_value() and kind != "float" and int(value) in INT64:
                 return int(value)
             return float(value)
         return value

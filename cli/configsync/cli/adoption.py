@@ -47,7 +47,8 @@ def _choose(available: list[str]) -> list[str]:
               help="Adopt a JSON backup (table -> list of rows) instead of a database.")
 @click.option("--force", is_flag=True, help="Overwrite files that differ from what init would write.")
 @click.option("--action", metavar="OWNER/REPO@REF",
-              help="The configsync repository and ref the GitHub workflows use (e.g. acme/configsync@v0.1.0).")
+              help="The configsync repository and the full commit SHA the GitHub workflows use "
+                   "(e.g. acme/configsync@<40-hex SHA>); a tag or branch works, with a warning.")
 @click.pass_obj
 def init(opts: Options, tables: str | None, all_tables: bool, backup: Path | None, force: bool,
          action: str | None) -> int:
@@ -88,6 +89,9 @@ def init(opts: Options, tables: str | None, all_tables: bool, backup: Path | Non
     if not action and any(path.startswith(".github/workflows/") for path, _ in result.files):
         click.echo(f"The workflows use {adoption.ACTION_PLACEHOLDER}: run init again with "
                    "--action OWNER/REPO@REF --force, or edit .github/workflows/.")
+    warning = adoption.action_ref_warning(action)
+    if warning and any(path.startswith(".github/workflows/") for path, _ in result.files):
+        click.echo(warning, err=True)
     click.echo("Next: review the files, `configsync validate`, then commit.")
     return EXIT_OK
 

@@ -104,14 +104,28 @@ def parse_pg_array(text: str) -> Value:
 
 def select_expr(column: Column) -> str:
     """A column in a select: cast to text where the PostgreSQL backend casts
-    (a text[] arrives as its array literal, parsed by ``from_rest``)."""
-    return ident(column.name) + ("::text" if text_cast(column) else "")
+    (a text[] arrives as its array literal, parsed by ``from_rest``), and a JSON
+    column as its text too: in PostgREST's JSON, JSON null and SQL NULL are both null."""
+    return ident(column.name) + ("::text" if text_cast(column) or column.kind == "json" else "")
+
+
+# How PostgreSQL's JSON output writes the numbers JSON has none for.
+_SPECIAL_NUMBERS = {"NaN": Decimal("NaN"), "Infinity": Decimal("Infinity"), "-Infinity": Decimal("-Infinity")}
 
 
 def from_rest(column: Column, value: Value) -> Value:
     """A value from PostgREST's JSON, as the PostgreSQL backend would have read it."""
     if value is None:
         return None
+    if column.kind == "json" and isinstance(value, str):
+        try:
+            return values.json_cell(values.loads(value, specials=False))
+        except ValueError:
+            return value
+    if column.kind in ("numeric", "float") and isinstance(value, str) and value in _SPECIAL_NUMBERS:
+        return _SPECIAL_NUMBERS[value]
+    if column.kind == "array" and column.element_kind in ("numeric", "float") and isinstance(value, list):
+        return _special_numbers_from_text(value)
     if column.kind == "timestamp" and isinstance(value, str):
         try:
             return values.format_timestamp(dt.datetime.fromisoformat(value))
@@ -126,11 +140,51 @@ def from_rest(column: Column, value: Value) -> Value:
 
 
 def to_rest(table: TableInfo, row: Row) -> Row:
-    """Values to send: integral decimals become integers for integer columns."""
+    """Values to send: integral decimals become integers for integer columns,
+    NaN and ±Infinity the strings PostgreSQL reads them from (JSON has no such
+    numbers), a JSON column's cell the document it stands for."""
     result: Row = {}
     for name, value in row.items():
         column = table.column(name)
         if column is not None and column.kind == "integer" and isinstance(value, Decimal):
             value = int(value)
-        result[name] = value
+        elif column is not None and column.kind == "json" and value is not None:
+            value = values.json_document(value)
+            if value is None:
+                raise BackendError(
+                    f"table {table.name}: column {name}: a JSON null (not SQL NULL) cannot be written over the "
+                    "REST API (PostgREST stores SQL NULL); apply it with the database connection string")
+        result[name] = _special_numbers_as_text(value)
     return result
+
+
+def expected_rows(table: TableInfo, rows: list[Row]) -> list[Value]:
+    """Rows as configsync read them, in the form the configsync_apply function
+    compares them with (to_jsonb of the row): JSON columns as the documents,
+    NaN and ±Infinity as PostgreSQL's JSON writes them."""
+    result: list[Value] = []
+    for row in rows:
+        converted: dict[str, Value] = {}
+        for name, value in row.items():
+            column = table.column(name)
+            if column is not None and column.kind == "json" and value is not None:
+                value = values.json_document(value)
+            converted[name] = _special_numbers_as_text(value)
+        result.append(converted)
+    return result
+
+
+def _special_numbers_from_text(value: Value) -> Value:
+    if isinstance(value, str):
+        return _SPECIAL_NUMBERS.get(value, value)
+    if isinstance(value, list):
+        return [_special_numbers_from_text(v) for v in value]
+    return value
+
+
+def _special_numbers_as_text(value: Value) -> Value:
+    if isinstance(value, Decimal) and not value.is_finite():
+        return "NaN" if value.is_nan() else str(value)
+    if isinstance(value, list):
+        return [_special_numbers_as_text(v) for v in value]
+    return value

@@ -14,7 +14,7 @@ from ...values import Row, Value
 from ..base import ApplyOutcome, ReadSpec, Verify, WriteBatch
 from ..pgcommon import text_cast
 from .client import RETRY_STATUSES, RestClient, json_object
-from .codec import to_rest
+from .codec import expected_rows, to_rest
 from .settings import KEY_HINT
 
 FUNCTION = "configsync_apply"
@@ -44,7 +44,7 @@ def payload(batch: WriteBatch, current: Mapping[str, list[Row]]) -> dict[str, Va
         for name in spec.columns:
             column = spec.table.column(name)
             columns.append({"name": name, "cast": text_cast(column) if column else None})
-        expected: list[Value] = list(current[spec.table.name])
+        expected: list[Value] = expected_rows(spec.table, current[spec.table.name])
         reads.append({"table": spec.table.name, "key": list(spec.key), "columns": columns,
                       "expected": expected})
     operations: list[Value] = [
