@@ -12,7 +12,9 @@ from typing import Mapping, Sequence
 from . import files, naming, yamlio
 from .backends import TableInfo
 from .layout import overlay_dir
+from .errors import UnsafePlanError
 from .overlay import deep_merge, header as overlay_header, overlay_rows
+from .plan import MAX_SAFE_DELETE_FRACTION, mass_deletion
 from .records import SourceFile, render
 from .shortcuts import Shortcuts
 from .sides import Sides
@@ -50,7 +52,7 @@ class Snapshotter:
         self.shortcuts = shortcuts
 
     def snapshot(self, tables: Sequence[str] | None = None, *, commit: bool = False,
-                 message: str | None = None) -> SnapshotResult:
+                 message: str | None = None, allow_mass_delete: bool = False) -> SnapshotResult:
         sides = self.sides
         config = sides.config
         names = config.select(list(tables) if tables else None)
@@ -68,6 +70,7 @@ class Snapshotter:
             keys = {t: sides.key_columns(t, infos[t]) for t in names}
             base = load_state(config, worktree, keys, names).state
         result = SnapshotResult()
+        refusals: list[str] = []
         for table in live:
             info = infos[table]
             kinds = {c.name: c.kind for c in info.columns}
@@ -82,6 +85,16 @@ class Snapshotter:
                 prefix = overlay_dir(config, sides.env, table) + "/"
                 header = overlay_header(table, sides.env, config)
             result.counts[table] = self._compare(result, table, info, rows, under, header, prefix, on_disk, kinds)
+            if header is None and not allow_mass_delete:
+                existing = sum(1 for p in on_disk if p.startswith(prefix) and p.endswith(naming.EXTENSION))
+                reason = _mass_removal(table, result.counts[table], existing)
+                if reason:
+                    refusals.append(reason)
+        if refusals:
+            raise UnsafePlanError(
+                "refusing to remove record files (was the database read in full?):\n  " + "\n  ".join(refusals)
+                + "\nNothing was written. If these rows were really deleted, run again with --allow-mass-delete."
+            )
         self._write(result)
         if commit and result.drift:
             result.commit = str(sides.repo.commit_files(self._changed(result), self._message(result, message)))
@@ -138,6 +151,17 @@ class Snapshotter:
         if len(changed) > len(listed):
             body += f"\n... and {len(changed) - len(listed)} more files"
         return (message or result.message()) + body + "\n"
+
+
+def _mass_removal(table: str, counts: Mapping[str, int], existing: int) -> str | None:
+    """Apply's mass-deletion rule (``plan.mass_deletion``), for the files of one table."""
+    removed = counts["removed"]
+    limit = mass_deletion(removed, existing, counts["added"])
+    if limit == "all":
+        return f"{table}: would remove all {existing} files, as if the table were empty"
+    if limit == "share":
+        return f"{table}: would remove {removed} of {existing} files (more than {MAX_SAFE_DELETE_FRACTION:.0%})"
+    return None
 
 
 def _ordered(row: Row, info: TableInfo) -> Row:
