@@ -73,15 +73,15 @@ def _numeric(column: Column, value: Decimal) -> str | None:
     if not precision or scale is None or scale > _MAX_SCALE or not value.is_finite():
         return None
     digits = precision - scale  # before the decimal point
-    limit = Decimal(10) ** digits
+    rounded = value
     if value.adjusted() <= digits + 1:
         # The database rounds to the scale first (half away from zero), then checks.
         try:
-            value = value.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP,
-                                   context=Context(prec=precision + scale + 10))
+            rounded = value.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP,
+                                     context=Context(prec=precision + scale + 10))
         except InvalidOperation:
             pass
-    if abs(value) < limit:
+    if abs(rounded) < Decimal(10) ** digits:
         return None
     shown = str(value) if len(str(value)) <= 40 else str(value)[:37] + "..."
     return (f"{shown} does not fit the column's type {_type(column)}: at most {max(digits, 0)} digits before "

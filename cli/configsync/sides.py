@@ -164,11 +164,13 @@ def row_security_refusal(infos: Mapping[str, TableInfo], stated: Callable[[str],
     all-rows-visible`) that the policies show the role every row."""
     lines = []
     fixes = []
+    refused = []
     over_rest = False
     for table, info in infos.items():
         security = info.row_security
         if security is None or not security.may_hide_rows or stated(table):
             continue
+        refused.append(table)
         if security.enabled is None:
             over_rest = True
             lines.append(f"{table}: the REST API does not say whether row level security is enabled, and the "
@@ -185,8 +187,8 @@ def row_security_refusal(infos: Mapping[str, TableInfo], stated: Callable[[str],
            + (": over REST, the service-role key)" if over_rest else ")")]
     if fixes:
         how.append("give this role a policy that shows it every row:\n      " + "\n      ".join(fixes))
-    how.append("if the policies do show this role every row, say so in configsync.yaml: "
-               f"tables.<table>.rls: {ALL_ROWS_VISIBLE}")
+    stated_as = ", ".join(f"tables.{table}.rls: {ALL_ROWS_VISIBLE}" for table in refused)
+    how.append(f"if the policies do show this role every row, say so in configsync.yaml: {stated_as}")
     return ("row level security may hide rows from the connected role; configsync refuses to read part "
             "of a table, because the rows it cannot see would look deleted:\n  " + "\n  ".join(lines)
             + "\nNothing was read or written. To fix it:\n  - " + "\n  - ".join(how))
