@@ -16,11 +16,10 @@ from pathlib import Path
 import psycopg
 import pygit2
 import pytest
-from helpers import ROOT, commit_all, run
-
 from configsync import inference, limits
 from configsync.backends.base import Column, TableInfo
 from configsync.values import Value
+from helpers import ROOT, commit_all, run
 
 # ---- limits: does a value fit its column's type? ---------------------------------------
 

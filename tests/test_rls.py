@@ -17,11 +17,11 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+import pygit2
 import pytest
-from helpers import PERMISSIVE_SCHEMA, commit_all, head, init_repo, is_clean, record_files, run
-
 from configsync.backends.base import Column, RowSecurity, TableInfo
 from configsync.sides import row_security_refusal
+from helpers import PERMISSIVE_SCHEMA, commit_all, head, init_repo, is_clean, record_files, run
 
 FLAGS = """
     CREATE TABLE flags (name text PRIMARY KEY, enabled boolean NOT NULL);
@@ -120,8 +120,8 @@ def test_a_permissive_select_policy_using_true_lets_the_role_read(tmp_path: Path
         refused(run(repo, "plan", database=reader))
         sql(pg_url, "DROP POLICY only_on ON flags")
         # a policy for another role shows this one nothing
-        sql(pg_url, f"DROP POLICY configsync_read ON flags; CREATE POLICY for_postgres ON flags FOR SELECT "
-                    f"TO postgres USING (true)")
+        sql(pg_url, "DROP POLICY configsync_read ON flags; CREATE POLICY for_postgres ON flags FOR SELECT "
+                    "TO postgres USING (true)")
         refused(run(repo, "plan", database=reader))
         # PUBLIC, and FOR ALL, count
         sql(pg_url, "CREATE POLICY everyone ON flags FOR ALL USING (true)")
@@ -164,7 +164,6 @@ def test_init_by_a_role_rls_hides_rows_from_writes_nothing(tmp_path: Path, pg_ur
     sql(pg_url, FLAGS)
     repo = tmp_path / "repo"
     repo.mkdir()
-    import pygit2
     pygit2.init_repository(str(repo), initial_head="main")
     with role(pg_url) as (_, reader):
         result = run(repo, "init", "--database", reader, "--tables", "flags")
