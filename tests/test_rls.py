@@ -182,6 +182,8 @@ def test_the_refusal_over_rest_names_the_keys_role() -> None:
            "configsync_reader is not service_role" in message
     assert "the service-role key" in message and "tables.flags.rls: all-rows-visible" in message
     assert row_security_refusal({"flags": info}, lambda table: True) is None
+    unknown = TableInfo("flags", info.columns, ("name",), row_security=RowSecurity("", enabled=None, applies=None))
+    assert "the key is not known to be service_role" in (row_security_refusal({"flags": unknown}, lambda t: False) or "")
     assert row_security_refusal({"flags": TableInfo("flags", info.columns, ("name",))}, lambda table: False) is None
 
 

@@ -173,8 +173,9 @@ def row_security_refusal(infos: Mapping[str, TableInfo], stated: Callable[[str],
         refused.append(table)
         if security.enabled is None:
             over_rest = True
-            lines.append(f"{table}: the REST API does not say whether row level security is enabled, and the "
-                         f"key's role {security.role} is not service_role")
+            role = f"the key's role {security.role} is not" if security.role else "the key is not known to be"
+            lines.append(f"{table}: the REST API does not say whether row level security is enabled, and "
+                         f"{role} service_role")
         else:
             lines.append(f"{table}: row level security is enabled and applies to role {security.role} (not the "
                          "owner, no BYPASSRLS), and no permissive SELECT policy USING (true) shows it every row")

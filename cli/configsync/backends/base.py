@@ -48,7 +48,7 @@ class RowSecurity:
     """Whether row level security may hide rows of a table from the connected
     role, as far as the backend can tell (None: it cannot)."""
 
-    role: str  # the connected role, for messages
+    role: str  # the connected role, for messages ("": unknown)
     enabled: bool | None  # RLS is enabled on the table
     applies: bool | None  # ... and applies to the role (not the owner without FORCE, no BYPASSRLS)
     # A permissive SELECT policy USING (true) applies to the role, and no

@@ -83,7 +83,7 @@ class RestBackend(Backend):
         row. Any other role may be shown part of a table."""
         if self._role == "service_role":
             return None
-        return RowSecurity(self._role or "of this key (unknown)", enabled=None, applies=None)
+        return RowSecurity(self._role or "", enabled=None, applies=None)
 
     def list_tables(self) -> list[str]:
         return self.catalog.tables()
