@@ -22,9 +22,10 @@ import pygit2
 from . import files, inference, naming, values
 from .backends import TableInfo, open_backend
 from .config import CONFIG_FILE, Config, TableConfig, load_config
-from .errors import ConfigError, RepoError
+from .errors import BackendError, ConfigError, RepoError
 from .layout import TableLayout, table_dir
 from .records import render
+from .sides import row_security_refusal
 from .values import Row
 
 PRE_COMMIT_CONFIG = """\
@@ -225,6 +226,10 @@ def init_from_database(
         if not tables:
             raise ConfigError("no tables chosen")
         infos = backend.describe(list(tables))
+        # Adopting part of a table would make its hidden rows deletions later.
+        refusal = row_security_refusal(infos, lambda table: False)
+        if refusal:
+            raise BackendError(refusal)
     finally:
         backend.close()
     plans = plan_tables(infos)

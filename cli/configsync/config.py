@@ -17,6 +17,8 @@ from .errors import ConfigError
 CONFIG_FILE = "configsync.yaml"
 DEFAULT_DATABASE = "sqlite:///.configsync/local.db"
 MODES = ("reconcile", "upsert", "seed")
+#: The value of a table's `rls` setting.
+ALL_ROWS_VISIBLE = "all-rows-visible"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -28,6 +30,9 @@ class TableConfig:
     exclude: frozenset[str] = frozenset()
     secret: frozenset[str] = frozenset()
     mode: str = "reconcile"
+    # `rls: all-rows-visible`: the user states that row level security's
+    # policies show the connected role every row of the table.
+    rls_all_rows_visible: bool = False
 
     def hidden(self) -> frozenset[str]:
         """Columns that never leave the database."""
@@ -145,6 +150,7 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
             exclude=frozenset(settings.get("exclude", ())),
             secret=frozenset(settings.get("secret", ())),
             mode=settings.get("mode", "reconcile"),
+            rls_all_rows_visible=settings.get("rls") == ALL_ROWS_VISIBLE,
         )
         _check_table(table)
         tables[name] = table

@@ -18,7 +18,7 @@ from referencing import Registry
 from referencing.exceptions import Unresolvable
 from yaml.nodes import Node
 
-from . import naming, values, yamlio
+from . import limits, naming, values, yamlio
 from .backends.base import TableInfo
 from .config import Config
 from .errors import NamingError, Problem, ValidationError
@@ -513,7 +513,8 @@ def _short(message: str) -> str:
 
 
 def check_columns(loaded: Loaded, infos: Mapping[str, TableInfo]) -> None:
-    """Every column of every record exists in the database and fits its type."""
+    """Every column of every record exists in the database and fits its type
+    (kind, and the limits the database enforces: ``limits``)."""
     problems = []
     for table, records in loaded.state.items():
         info = infos.get(table)
@@ -533,9 +534,14 @@ def check_columns(loaded: Loaded, infos: Mapping[str, TableInfo]) -> None:
                     message = f"{column}: this database cannot store NaN (SQLite would keep NULL instead)"
                 else:
                     mismatch = kind_mismatch(described.kind, value)
-                    if not mismatch:
-                        continue
-                    message = f"{column}: {mismatch} (column type {described.db_type})"
+                    if mismatch:
+                        message = f"{column}: {mismatch} (column type {described.db_type})"
+                    else:
+                        # Fits the kind; does it fit the type (range, length, precision)?
+                        unfit = limits.problem(described, value)
+                        if not unfit:
+                            continue
+                        message = unfit
                 found += 1
                 if found <= MAX_PROBLEMS_PER_FILE:
                     problems.append(Problem(record.file, loaded.line(record.file, column), message))

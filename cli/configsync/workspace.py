@@ -158,10 +158,12 @@ class Workspace:
     # ---- snapshot --------------------------------------------------------------
 
     def snapshot(self, tables: Sequence[str] | None = None, *, commit: bool = False,
-                 message: str | None = None) -> SnapshotResult:
+                 message: str | None = None, allow_mass_delete: bool = False) -> SnapshotResult:
         """Write the database into record files; a file is rewritten only when
-        its data differs, so comments and formatting survive."""
-        return Snapshotter(self.sides, self.shortcuts).snapshot(tables, commit=commit, message=message)
+        its data differs, so comments and formatting survive. Removing every
+        file of a table, or a large share, needs ``allow_mass_delete``."""
+        return Snapshotter(self.sides, self.shortcuts).snapshot(tables, commit=commit, message=message,
+                                                                allow_mass_delete=allow_mass_delete)
 
     # ---- files only --------------------------------------------------------------
 
@@ -263,7 +265,8 @@ class Workspace:
             except ValueError as exc:
                 found.append(f"{path}: invalid JSON: {exc}")
                 continue
-            found += inference.differences(table, declared if isinstance(declared, dict) else {}, inferred)
+            found += inference.differences(table, declared if isinstance(declared, dict) else {}, inferred,
+                                           self.config.table(table).hidden())
         return found
 
     # ---- status / rollback -----------------------------------------------------

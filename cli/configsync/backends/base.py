@@ -46,12 +46,31 @@ class ForeignKey:
 
 
 @dataclass(frozen=True)
+class RowSecurity:
+    """Whether row level security may hide rows of a table from the connected
+    role, as far as the backend can tell (None: it cannot)."""
+
+    role: str  # the connected role, for messages ("": unknown)
+    enabled: bool | None  # RLS is enabled on the table
+    applies: bool | None  # ... and applies to the role (not the owner without FORCE, no BYPASSRLS)
+    # A permissive SELECT policy USING (true) applies to the role, and no
+    # restrictive one narrows it: the role sees every row despite RLS.
+    all_rows_policy: bool = False
+
+    @property
+    def may_hide_rows(self) -> bool:
+        return self.applies is not False and not self.all_rows_policy
+
+
+@dataclass(frozen=True)
 class TableInfo:
     name: str
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
     foreign_keys: tuple[ForeignKey, ...] = ()
     unique: tuple[tuple[str, ...], ...] = ()  # unique constraints besides the primary key
+    # What row level security means for the connected role; None: no such thing (SQLite).
+    row_security: RowSecurity | None = None
 
     def column(self, name: str) -> Column | None:
         for column in self.columns:

@@ -22,20 +22,25 @@ MAX_LISTED = 100
 @table_option
 @click.option("--commit", is_flag=True, help="Commit the changed files (only the snapshot directory).")
 @click.option("--message", "-m", metavar="M", help="Commit message. Default: a summary of the drift.")
+@click.option("--allow-mass-delete", is_flag=True,
+              help="Allow removing every file of a table, or more than 30% of them.")
 @format_option("report")
 @click.pass_obj
-def snapshot(opts: Options, tables: tuple[str, ...], commit: bool, message: str | None, fmt: str) -> int:
+def snapshot(opts: Options, tables: tuple[str, ...], commit: bool, message: str | None,
+             allow_mass_delete: bool, fmt: str) -> int:
     """Write the database's rows into record files.
 
     A file is rewritten only when its data differs, so comments survive.
     Exits 2 when files changed (drift), 0 when the files already matched.
+    Like apply, refuses to remove every file of a table (or more than 30%
+    of ten or more) without --allow-mass-delete.
 
     \b
     Example:
       configsync snapshot --commit --message "snapshot: nightly"
     """
     with opts.workspace() as ws:
-        result = ws.snapshot(tables, commit=commit, message=message)
+        result = ws.snapshot(tables, commit=commit, message=message, allow_mass_delete=allow_mass_delete)
     if fmt == "json":
         click.echo(render.report_json(result.to_json()), nl=False)
         return EXIT_CHANGES if result.drift else EXIT_OK
