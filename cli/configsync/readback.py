@@ -126,9 +126,26 @@ def specs(batch: WriteBatch) -> list[tuple[ReadSpec, list[Row]]]:
 def check(batch: WriteBatch, rows: Mapping[str, list[Row]]) -> None:
     """Raise NotConvergedError if a row read back after the writes (``rows``,
     per table, as ``specs`` asked) differs from what apply meant to store."""
+    found = differences(batch, rows)
+    if found:
+        raise NotConvergedError(message(found))
+
+
+def message(found: Sequence[str], committed: bool = False) -> str:
+    shown = list(found[:SHOWN]) + ([f"... and {len(found) - SHOWN} more"] if len(found) > SHOWN else [])
+    tail = ("the changes were committed, and the next plan will show these again"
+            if committed else "nothing was changed")
+    return ("apply failed: the database stored other values than apply wrote, so the next plan would "
+            f"not be empty; {tail}.\n  " + "\n  ".join(shown))
+
+
+def differences(batch: WriteBatch, rows: Mapping[str, list[Row]],
+                operations: Sequence[Operation] | None = None) -> list[str]:
+    """Every managed value of ``operations`` (default: the batch's) that
+    ``rows`` do not hold, one line each: table, file, column, both values, the fix."""
     found: list[str] = []
     read = _Rows(rows)
-    for op in batch.operations:
+    for op in batch.operations if operations is None else operations:
         if op.action == "delete" or op.expected is None:
             continue
         excluded = batch.json_excludes.get(op.table.name, {})
@@ -145,12 +162,7 @@ def check(batch: WriteBatch, rows: Mapping[str, list[Row]]) -> None:
             kind = column.kind if column else "other"
             if name in row and not values.equal(value, row[name], kind):
                 found.append(_difference(op, name, value, row[name], column.db_type if column else ""))
-    if found:
-        shown = found[:SHOWN] + ([f"... and {len(found) - SHOWN} more"] if len(found) > SHOWN else [])
-        raise NotConvergedError(
-            "apply failed: the database stored other values than apply wrote, so the next plan would "
-            "not be empty; nothing was changed.\n  " + "\n  ".join(shown)
-        )
+    return found
 
 
 def _difference(op: Operation, name: str, wrote: Value, stored: Value, db_type: str) -> str:
@@ -196,4 +208,4 @@ def _key_text(row: Row, columns: tuple[str, ...]) -> str:
     return values.dumps([values.canonical(row.get(c)) for c in columns])
 
 
-__all__ = ["check", "keep_excluded", "preserve", "specs", "strip"]
+__all__ = ["check", "differences", "keep_excluded", "message", "preserve", "specs", "strip"]
