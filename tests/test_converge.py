@@ -16,11 +16,15 @@ from typing import Any
 
 import psycopg
 import pytest
+import test_rest
 from configsync import readback
-from configsync.backends.base import Column, Operation, TableInfo, WriteBatch, HistoryEntry
+from configsync.backends.base import Column, HistoryEntry, Operation, TableInfo, WriteBatch
 from configsync.errors import NotConvergedError
 from helpers import Result, commit_all, permissive_repo, run
-from test_rest import Project, start_project, supabase_cluster  # noqa: F401 - fixtures
+from test_rest import Project
+
+supabase_cluster = test_rest.supabase_cluster
+start_project = test_rest.start_project
 
 CONFIG = """\
 tables:
