@@ -112,7 +112,7 @@ def assert_trigger_refused(result: Result, url: str, before: list[tuple[Any, ...
     assert result.code == 1, result.text
     assert "Traceback" not in result.text
     text = result.err
-    assert ("regions config-snapshots/regions/eu.yaml: column version: wrote 1, the database stored 2"
+    assert ("regions config-snapshots/regions/eu.yaml: column version: the file has 1, the database stored 2"
             in text), text
     assert "add it to tables.regions.exclude in configsync.yaml" in text, text
     assert "nothing was changed" in text, text
@@ -124,7 +124,7 @@ def assert_trigger_refused(result: Result, url: str, before: list[tuple[Any, ...
 def assert_rounding_refused(result: Result, url: str) -> None:
     assert result.code == 1, result.text
     text = result.err
-    assert "rates config-snapshots/rates/standard.yaml: column amount: wrote 1.234, the database stored 1.23" in text
+    assert "rates config-snapshots/rates/standard.yaml: column amount: the file has 1.234, the database stored 1.23" in text
     assert "write the exact value 1.23 in the file" in text, text
     assert [Decimal(str(r[0])) for r in fetch(url, "SELECT amount FROM rates")] == [Decimal("1.25")]
 
@@ -172,7 +172,7 @@ def test_a_rounded_number_in_a_new_row_fails_too(tmp_path: Path, db_url: str) ->
     commit_all(repo, "a new rate")
     result = run(repo, "apply", "--yes", database=db_url)
     assert result.code == 1, result.text
-    assert "rates config-snapshots/rates/reduced.yaml: column amount: wrote 0.125, the database stored" in result.err
+    assert "rates config-snapshots/rates/reduced.yaml: column amount: the file has 0.125, the database stored" in result.err
     assert fetch(db_url, "SELECT count(*) FROM rates") == [(1,)]
 
 
@@ -247,6 +247,6 @@ def test_the_check_compares_values_not_spellings() -> None:
     assert readback.differences(batch(op), same) == []
     other = {"t": [{"k": "a", "n": Decimal("0.71"), "at": "2025-01-01T00:00:01+00:00", "doc": {"x": 2}}]}
     found = readback.differences(batch(op), other)
-    assert len(found) == 3 and "column doc: wrote {\"x\":1}, the database stored {\"x\":2}" in found[2], found
+    assert len(found) == 3 and "column doc: the file has {\"x\":1}, the database stored {\"x\":2}" in found[2], found
     with pytest.raises(NotConvergedError, match="the row is not there after the update"):
         readback.check(batch(op), {"t": []})

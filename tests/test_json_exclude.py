@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import test_rest
 from configsync import readback
-from helpers import Result, commit_all, permissive_repo, run
+from helpers import Result, commit_all, init_repo, permissive_repo, run
 from test_rest import Project
 
 supabase_cluster = test_rest.supabase_cluster
@@ -159,3 +159,20 @@ def test_preserve_and_strip() -> None:
     assert readback.preserve({"cap": 40, "ui": "flat"}, db, paths) == {"cap": 40, "ui": "flat", "last_seen": 1}
     assert readback.preserve(None, db, paths) is None
     assert readback.preserve({"cap": 1}, {"cap": 2}, paths) == {"cap": 1}
+
+
+def test_import_backup_leaves_excluded_fields_out(tmp_path: Path) -> None:
+    """A backup's rows become files validate accepts: without the excluded fields."""
+    backup = Path(__file__).parent.parent / "examples/moose/config-backup-2025-10-03.json"
+    repo = tmp_path / "repo"
+    init_repo(repo)
+    config = repo / "configsync.yaml"
+    config.write_text(config.read_text().replace(
+        "    key: config_key\n    filename: \"{config_key}\"\n    exclude: [created_at, updated_at]",
+        "    key: config_key\n    filename: \"{config_key}\"\n    exclude: [created_at, updated_at, config_value.daily_soft_cap]"))
+    commit_all(repo, "the dashboard owns the soft cap")
+    assert run(repo, "import-backup", str(backup)).code == 0
+    text = (repo / "config-snapshots/system_config/budget_limits.yaml").read_text()
+    assert "daily_hard_cap: 50" in text and "daily_soft_cap" not in text, text
+    result = run(repo, "validate")
+    assert result.code == 0, result.text

@@ -135,7 +135,7 @@ def message(found: Sequence[str], committed: bool = False) -> str:
     shown = list(found[:SHOWN]) + ([f"... and {len(found) - SHOWN} more"] if len(found) > SHOWN else [])
     tail = ("the changes were committed, and the next plan will show these again"
             if committed else "nothing was changed")
-    return ("apply failed: the database stored other values than apply wrote, so the next plan would "
+    return ("apply failed: the database stored other values than the files say, so the next plan would "
             f"not be empty; {tail}.\n  " + "\n  ".join(shown))
 
 
@@ -167,10 +167,10 @@ def differences(batch: WriteBatch, rows: Mapping[str, list[Row]],
 
 def _difference(op: Operation, name: str, wrote: Value, stored: Value, db_type: str) -> str:
     table = op.table.name
-    head = f"{table} {op.file}: column {name}: wrote {_show(wrote)}, the database stored {_show(stored)}"
+    head = f"{table} {op.file}: column {name}: the file has {_show(wrote)}, the database stored {_show(stored)}"
     if op.action == "update" and name not in op.values:
         # Not written by this update, changed all the same: a trigger owns it.
-        return (f"{head} (not written by this update: a trigger sets it); if the database owns this column, "
+        return (f"{head} (this update did not write it: a trigger sets it); if the database owns this column, "
                 f"add it to tables.{table}.exclude in configsync.yaml")
     numbers = (int, Decimal)
     if (isinstance(wrote, numbers) and isinstance(stored, numbers)
