@@ -42,7 +42,7 @@ CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN NEW.version = OLD.version + 1; NEW.token = 'sekrit-' || NEW.version; RETURN NEW; END $$;
 CREATE TRIGGER regions_bump BEFORE UPDATE ON regions FOR EACH ROW EXECUTE FUNCTION bump();
 INSERT INTO regions (code, label) VALUES ('eu', 'Europe'), ('us', 'United States');
-CREATE TABLE rates (name text PRIMARY KEY, amount numeric(6,2) NOT NULL, starts timestamptz);
+CREATE TABLE rates (name text PRIMARY KEY, amount numeric(6,2) NOT NULL, starts timestamptz(0));
 INSERT INTO rates VALUES ('standard', 1.25, '2025-01-01T00:00:00Z');
 """
 
@@ -215,9 +215,20 @@ def test_over_rest_the_function_reads_back_and_refuses(tmp_path: Path, start_pro
     change(repo, "rates/standard.yaml", "amount: 1.25", "amount: 1.234")
     assert_rounding_refused(project.run(repo, "apply", "--yes"), project.db)
     assert history_rows(project.db) == history
+    change(repo, "rates/standard.yaml", "amount: 1.234", "amount: 1.25")
+
+    # timestamptz(0) rounds fractions of a second: refused inside the transaction too.
+    change(repo, "rates/standard.yaml", "00:00:00+00:00", "00:00:00.6+00:00")
+    refused = project.run(repo, "apply", "--yes")
+    assert refused.code == 1, refused.text
+    assert ("column starts: the file has '2025-01-01T00:00:00.6+00:00', the database stored "
+            "'2025-01-01T00:00:01+00:00'") in refused.err, refused.text
+    assert "nothing was changed" in refused.err, refused.text
+    assert history_rows(project.db) == history
+    change(repo, "rates/standard.yaml", "00:00:00.6+00:00", "00:00:00+00:00")
 
     # Equal values in other spellings converge: apply succeeds, plan is empty.
-    change(repo, "rates/standard.yaml", "amount: 1.234", "amount: 1.230")
+    change(repo, "rates/standard.yaml", "amount: 1.25", "amount: 1.230")
     (repo / "config-snapshots/rates/reduced.yaml").write_text(
         "name: reduced\namount: 0.70\nstarts: 2025-06-01T12:00:00Z\n")
     commit_all(repo, "exact values")

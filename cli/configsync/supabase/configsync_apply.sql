@@ -222,8 +222,9 @@ begin
   -- Read back every row written, after all the writes: a value the database
   -- changed (a trigger, a rounding, a domain or type coercion) fails the apply.
   -- "json" compares the JSON of the value as read (numbers by value), "typed"
-  -- the stored value with the sent one as the column's type reads it
-  -- (instants, uuids); "strip" names the json paths configsync.yaml excludes.
+  -- the stored value with the sent one read as the column's type without its
+  -- modifier (instants, uuids, a timestamp(0) rounding); "strip" names the
+  -- json paths configsync.yaml excludes.
   for op in select * from jsonb_array_elements(coalesce(plan->'operations', '[]')) loop
     read_index := read_index + 1;
     continue when op->>'action' = 'delete' or jsonb_typeof(op->'readback') is distinct from 'array';
@@ -240,9 +241,13 @@ begin
       from jsonb_array_elements(op->'readback') with ordinality as x(c, n);
     select string_agg(
              case c->>'compare'
-               when 'typed' then format(
-                 'case when to_jsonb(t.%I) is not distinct from to_jsonb(e.%I) then null else %L end',
-                 c->>'name', c->>'name', c->>'name')
+               when 'typed' then case
+                 when base_type is null or base_type like '%[]' then format(
+                   'case when to_jsonb(t.%I) is not distinct from to_jsonb(e.%I) then null else %L end',
+                   c->>'name', c->>'name', c->>'name')
+                 -- the sent text as the type without its modifier: a rounding shows
+                 else format('case when ($2->>%L)::%s is not distinct from t.%I then null else %L end',
+                             c->>'name', base_type, c->>'name', c->>'name') end
                else format(
                  'case when %s = %s then null else %L end',
                  case when minus is null then now_value
@@ -257,6 +262,8 @@ begin
         select format('coalesce(to_jsonb(t.%I%s), ''null'')', c->>'name',
                       case c->>'cast' when 'text' then '::text' when 'text[]' then '::text[]' else '' end) as now_value,
                format('coalesce($2->%L, ''null'')', c->>'name') as sent_value,
+               (select format_type(a.atttypid, null) from pg_attribute a
+                 where a.attrelid = target::regclass and a.attname = c->>'name' and not a.attisdropped) as base_type,
                (select string_agg(format(' #- %L::text[]',
                                          (select array_agg(part) from jsonb_array_elements_text(path) part)::text), '')
                   from jsonb_array_elements(coalesce(c->'strip', '[]')) path) as minus
