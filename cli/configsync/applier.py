@@ -77,6 +77,11 @@ class Applier:
         backup = save_backup(sides, plan, infos, actual) if plan.has_changes else None
         specs = sides.read_specs(plan.read_tables, infos)
         ops = operations(plan, infos)
+        for op in ops:  # secret and excluded columns are not managed: never read back, never shown
+            hidden = sides.config.table(op.table.name).hidden()
+            if op.expected is not None:
+                for column in [c for c in op.expected if c in hidden]:
+                    del op.expected[column]
         excludes = {t: dict(paths) for t in plan.tables if (paths := sides.config.table(t).json_excludes())}
         # An update of a json column with excluded paths keeps the database's
         # values there, as read under the lock: such a table is always re-read.
