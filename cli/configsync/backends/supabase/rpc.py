@@ -182,11 +182,17 @@ def apply_in_one_call(
         failing = detail.get("operations")
         indexes = [i for i in failing if isinstance(i, int) and 0 <= i < len(batch.operations)] \
             if isinstance(failing, list) else []
-        rows = _written(batch, detail.get("written"))
-        found = readback.differences(batch, rows, [batch.operations[i] for i in indexes])
+        answer = detail.get("written")
+        rows = _written(batch, answer)
+        # The function returns the first rows that differ; the rest by count.
+        returned = {item.get("op") for item in answer if isinstance(item, dict)} if isinstance(answer, list) else set()
+        named = [i for i in indexes if i in returned]
+        found = readback.differences(batch, rows, [batch.operations[i] for i in named])
         if not found:
             found = [f"{batch.operations[i].table.name} {batch.operations[i].file}: the row read back differs "
-                     "from what was written" for i in indexes] or ["a row read back differs from what was written"]
+                     "from what was written" for i in named] or ["a row read back differs from what was written"]
+        if len(indexes) > len(named):
+            found.append(f"... and {len(indexes) - len(named)} more rows")
         raise NotConvergedError(readback.message(found))
     if code == "CS002":
         raise BackendError(f"{body.get('message')}; {hint}. Nothing was changed.")
