@@ -19,7 +19,7 @@ from typing import Any
 
 import pygit2
 
-from . import files, inference, naming, values
+from . import files, inference, naming, readback, values
 from .backends import TableInfo, open_backend
 from .config import CONFIG_FILE, Config, TableConfig, load_config
 from .errors import BackendError, ConfigError, RepoError
@@ -334,7 +334,8 @@ def backup_files(config: Config, table: str, rows: Sequence[Row]) -> dict[str, b
             return {}
         raise ConfigError(f"tables.{table}.key is not set in configsync.yaml; it names the files of a backup's rows")
     layout = TableLayout(config, table, settings.key)
-    visible = [{k: v for k, v in row.items() if k not in settings.hidden()} for row in rows]
+    visible = [readback.strip({k: v for k, v in row.items() if k not in settings.hidden()}, settings.json_excludes())
+               for row in rows]
     return {path: render(config, table, row, list(row)) for path, row in layout.paths(visible).items()}
 
 

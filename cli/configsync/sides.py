@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, Mapping, Sequence
 
-from . import naming
+from . import naming, readback
 from .backends import Backend, ReadSpec, TableInfo, open_backend, redact
 from .backends.sql import quote
 from .cache import ValidationCache
@@ -82,8 +82,15 @@ class Sides:
                 raise ConfigError(f"{where}.key: table {table} has no column {column!r} ({', '.join(info.column_names)})")
         for setting, columns in (("exclude", settings.exclude), ("secret", settings.secret)):
             for column in sorted(columns):
-                if info.column(column) is None:
+                if info.column(column) is None and not (setting == "exclude" and "." in column):
                     raise ConfigError(f"{where}.{setting}: table {table} has no column {column!r}")
+        for column in settings.json_excludes():
+            found = info.column(column)
+            if found is None:
+                raise ConfigError(f"{where}.exclude: table {table} has no column {column!r}")
+            if found.kind != "json":
+                raise ConfigError(f"{where}.exclude: a path into {column!r} needs a json or jsonb column, "
+                                  f"and {column} is {found.db_type}")
         fields = naming.template_fields(settings.template(key))
         if set(fields) != set(key):
             raise ConfigError(
@@ -121,8 +128,13 @@ class Sides:
 
     def state_of(self, specs: Sequence[ReadSpec], rows: Mapping[str, list[Row] | None]) -> State:
         """The records of every table that was read (a table not read: absent)."""
-        return {s.table.name: state_of_rows(self.config, s.table.name, table_rows, s.key)
+        return {s.table.name: state_of_rows(self.config, s.table.name, self._managed(s.table.name, table_rows), s.key)
                 for s in specs if (table_rows := rows.get(s.table.name)) is not None}
+
+    def _managed(self, table: str, rows: list[Row]) -> list[Row]:
+        """Rows without the json paths ``exclude`` names: not in files, not compared."""
+        excluded = self.config.table(table).json_excludes()
+        return [readback.strip(row, excluded) for row in rows] if excluded else rows
 
     def render_files(self, table: str, info: TableInfo, records: TableRecords) -> dict[str, bytes]:
         """The record files of these rows; NamingError for a key that cannot be a file name."""

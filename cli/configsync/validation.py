@@ -325,7 +325,21 @@ def _parse_record(
         elif column in settings.exclude:
             problems.append(Problem(file.path, yamlio.key_line(parsed.node, column),
                                     f"column {column!r} is excluded in configsync.yaml; remove it"))
+    for column, paths in settings.json_excludes().items():
+        for path in paths:
+            if _has_path(row.get(column), path):
+                problems.append(Problem(file.path, yamlio.key_line(parsed.node, [column, *path]),
+                                        f"{'.'.join((column, *path))} is excluded in configsync.yaml (the "
+                                        "database owns it); remove it"))
     return parsed
+
+
+def _has_path(value: object, path: tuple[str, ...]) -> bool:
+    for part in path:
+        if not isinstance(value, dict) or part not in value:
+            return False
+        value = value[part]
+    return True
 
 
 def _merge_overlay(

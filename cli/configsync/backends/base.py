@@ -99,6 +99,9 @@ class Operation:
     key: Row
     values: Row  # columns to write (insert: the whole row; update: changed ones)
     file: str  # the record file, for error messages
+    # insert/update: the values apply manages in this row (the file's), which
+    # must read back equal after the writes; None: not checked
+    expected: Row | None = None
 
 
 #: The history table's columns, in HistoryEntry's order.
@@ -172,6 +175,9 @@ class WriteBatch:
     # The user allows a change-by-change apply (--non-atomic) where one
     # transaction is impossible; only a backend without atomic_apply asks.
     non_atomic: bool = False
+    # table -> json column -> key paths inside it that ``exclude`` names: not
+    # compared when the written rows are read back (see readback.py)
+    json_excludes: dict[str, dict[str, tuple[tuple[str, ...], ...]]] = field(default_factory=dict)
 
 
 @dataclass
