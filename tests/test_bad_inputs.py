@@ -321,7 +321,7 @@ def test_mismatch_with_the_database_is_refused(
 SETTING_CASES = [
     pytest.param(
         edit(CONFIG, SYSTEM_EXCLUDE, SYSTEM_EXCLUDE.replace("exclude:", "exlude:")),
-        "unknown setting tables.system_config.'exlude' (allowed: exclude, filename, key, mode, secret)",
+        "unknown setting tables.system_config.'exlude' (allowed: exclude, filename, key, mode, rls, secret)",
         id="typo-in-table-setting",
     ),
     pytest.param(

@@ -1090,6 +1090,7 @@ tables:
     key: [name, version]
     filename: "{name}@{version}"
     exclude: [created_at, updated_at]
+    rls: all-rows-visible  # the gate's policy holds the reader up, then shows it every row
   proposer_configs:
     key: name
     filename: "{name}"

@@ -19,12 +19,13 @@ from typing import Any
 
 import pygit2
 
-from . import files, inference, naming, values
+from . import files, inference, naming, readback, values
 from .backends import TableInfo, open_backend
 from .config import CONFIG_FILE, Config, TableConfig, load_config
-from .errors import ConfigError, RepoError
+from .errors import BackendError, ConfigError, RepoError
 from .layout import TableLayout, table_dir
 from .records import render
+from .sides import row_security_refusal
 from .values import Row
 
 PRE_COMMIT_CONFIG = """\
@@ -231,6 +232,10 @@ def init_from_database(
         if not tables:
             raise ConfigError("no tables chosen")
         infos = backend.describe(list(tables))
+        # Adopting part of a table would make its hidden rows deletions later.
+        refusal = row_security_refusal(infos, lambda table: False)
+        if refusal:
+            raise BackendError(refusal)
     finally:
         backend.close()
     plans = plan_tables(infos)
@@ -335,7 +340,8 @@ def backup_files(config: Config, table: str, rows: Sequence[Row]) -> dict[str, b
             return {}
         raise ConfigError(f"tables.{table}.key is not set in configsync.yaml; it names the files of a backup's rows")
     layout = TableLayout(config, table, settings.key)
-    visible = [{k: v for k, v in row.items() if k not in settings.hidden()} for row in rows]
+    visible = [readback.strip({k: v for k, v in row.items() if k not in settings.hidden()}, settings.json_excludes())
+               for row in rows]
     return {path: render(config, table, row, list(row)) for path, row in layout.paths(visible).items()}
 
 

@@ -12,12 +12,12 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-from . import __version__
+from . import __version__, readback
 from .backends import HistoryEntry, Operation, TableInfo, WriteBatch
 from .backup import save_backup
 from .errors import ConfigsyncError, OutcomeUnknownError, RepoError, StalePlanError
 from .plan import Plan
-from .records import State
+from .records import State, key_of
 from .repo import Repo
 from .sides import Sides
 from .values import Row
@@ -76,9 +76,20 @@ class Applier:
             raise
         backup = save_backup(sides, plan, infos, actual) if plan.has_changes else None
         specs = sides.read_specs(plan.read_tables, infos)
+        ops = operations(plan, infos)
+        for op in ops:  # secret and excluded columns are not managed: never read back, never shown
+            hidden = sides.config.table(op.table.name).hidden()
+            if op.expected is not None:
+                for column in [c for c in op.expected if c in hidden]:
+                    del op.expected[column]
+        excludes = {t: dict(paths) for t in plan.tables if (paths := sides.config.table(t).json_excludes())}
+        # An update of a json column with excluded paths keeps the database's
+        # values there, as read under the lock: such a table is always re-read.
+        merged = {op.table.name for op in ops
+                  if op.action == "update" and any(c in op.values for c in excludes.get(op.table.name, {}))}
         batch = WriteBatch(
             reads=specs,
-            operations=operations(plan, infos),
+            operations=ops,
             history=HistoryEntry(
                 revision=plan.revision, ref=plan.ref, actor=actor(sides.repo),
                 creates=plan.summary["create"], updates=plan.summary["update"],
@@ -89,11 +100,14 @@ class Applier:
             non_atomic=non_atomic and not sides.backend.capabilities.atomic_apply,
             notify_channel=sides.config.notify_channel,
             digests=[(spec, plan.digests[spec.table.name])
-                     for spec in sides.read_specs([t for t in plan.tables if t in plan.digests], infos)],
+                     for spec in sides.read_specs([t for t in plan.tables if t in plan.digests and t not in merged],
+                                                  infos)],
+            json_excludes=excludes,
         )
 
         def verify(rows: dict[str, list[Row]]) -> None:
             plan.check_fresh(sides.state_of(specs, rows))
+            readback.keep_excluded(batch.operations, rows, excludes)
 
         try:
             outcome = sides.backend.apply(batch, verify)
@@ -127,7 +141,9 @@ class Applier:
 
 def operations(plan: Plan, infos: Mapping[str, TableInfo]) -> list[Operation]:
     """The plan's changes as writes: deletes children-first, then creates and
-    updates parents-first (foreign keys)."""
+    updates parents-first (foreign keys). Each write carries the values that
+    must read back unchanged: the file's (a plan read from a file: the changed ones)."""
+    desired = plan.observed.desired if plan.observed is not None else {}
     ops = []
     for table in reversed(plan.tables):  # children first
         ops += [Operation("delete", infos[table], c.key, {}, c.file)
@@ -143,10 +159,13 @@ def operations(plan: Plan, infos: Mapping[str, TableInfo]) -> list[Operation]:
         for c in sorted(changes, key=lambda c: c.action == "create" and any(
                 (c.after or {}).get(name) is None for name in named)):
             if c.action == "create":
-                ops.append(Operation("insert", infos[table], c.key, c.after or {}, c.file))
+                ops.append(Operation("insert", infos[table], c.key, dict(c.after or {}), c.file, dict(c.after or {})))
             elif c.action == "update":
                 after = c.after or {}
-                ops.append(Operation("update", infos[table], c.key, {f: after.get(f) for f in c.fields}, c.file))
+                written = {f: after.get(f) for f in c.fields}
+                record = desired.get(table, {}).get(key_of(c.key, list(c.key)))
+                expected = dict(record.values) if record is not None else dict(written)
+                ops.append(Operation("update", infos[table], c.key, written, c.file, expected))
     return ops
 
 

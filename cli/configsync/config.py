@@ -17,6 +17,8 @@ from .errors import ConfigError
 CONFIG_FILE = "configsync.yaml"
 DEFAULT_DATABASE = "sqlite:///.configsync/local.db"
 MODES = ("reconcile", "upsert", "seed")
+#: The value of a table's `rls` setting.
+ALL_ROWS_VISIBLE = "all-rows-visible"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -28,10 +30,23 @@ class TableConfig:
     exclude: frozenset[str] = frozenset()
     secret: frozenset[str] = frozenset()
     mode: str = "reconcile"
+    # `rls: all-rows-visible`: the user states that row level security's
+    # policies show the connected role every row of the table.
+    rls_all_rows_visible: bool = False
 
     def hidden(self) -> frozenset[str]:
         """Columns that never leave the database."""
         return self.exclude | self.secret
+
+    def json_excludes(self) -> dict[str, tuple[tuple[str, ...], ...]]:
+        """``exclude`` entries that are paths into a json column
+        (``config_value.last_seen``): column -> the key paths inside it."""
+        paths: dict[str, list[tuple[str, ...]]] = {}
+        for entry in sorted(self.exclude):
+            column, dot, rest = entry.partition(".")
+            if dot:
+                paths.setdefault(column, []).append(tuple(rest.split(".")))
+        return {column: tuple(found) for column, found in paths.items()}
 
     def template(self, key: tuple[str, ...]) -> str:
         return self.filename or naming.default_template(key)
@@ -145,6 +160,7 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
             exclude=frozenset(settings.get("exclude", ())),
             secret=frozenset(settings.get("secret", ())),
             mode=settings.get("mode", "reconcile"),
+            rls_all_rows_visible=settings.get("rls") == ALL_ROWS_VISIBLE,
         )
         _check_table(table)
         tables[name] = table
@@ -165,9 +181,15 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
 
 def _check_table(table: TableConfig) -> None:
     where = f"tables.{table.name}"
-    hidden_keys = set(table.key or ()) & table.hidden()
+    hidden_keys = set(table.key or ()) & (table.hidden() | set(table.json_excludes()))
     if hidden_keys:
         raise ConfigError(f"{where}: key column {sorted(hidden_keys)[0]!r} cannot be excluded or secret")
+    for entry in sorted(table.exclude):
+        if "." in entry and any(not part for part in entry.split(".")):
+            raise ConfigError(f"{where}.exclude: {entry!r} is not a column nor a path into a json column "
+                              "(column.field.field, e.g. config_value.last_seen)")
+        if entry.partition(".")[0] in table.secret:
+            raise ConfigError(f"{where}.exclude: {entry!r} is inside the secret column {entry.partition('.')[0]!r}")
     if table.filename is not None:
         try:
             fields = naming.template_fields(table.filename)

@@ -52,6 +52,12 @@ class OutcomeUnknownError(BackendError):
     caller keeps the backup of the previous state instead of discarding it."""
 
 
+class NotConvergedError(BackendError):
+    """The database stored something else than apply wrote (a trigger, a
+    rounding, a coercion): the apply was rolled back, since the next plan would
+    not be empty."""
+
+
 class RepoError(ConfigsyncError):
     """A git operation failed: unknown revision, conflict, dirty work tree."""
 

@@ -274,23 +274,93 @@ def key_from_rows(rows: Sequence[Row]) -> tuple[str, ...] | None:
     return None
 
 
-def differences(table: str, declared: Mapping[str, Any], inferred: Mapping[str, Any]) -> list[str]:
-    """Where a schema file and the database disagree: columns and types."""
+def differences(table: str, declared: Mapping[str, Any], inferred: Mapping[str, Any],
+                hidden: Iterable[str] = ()) -> list[str]:
+    """Where a schema file and the database disagree: columns, types, and
+    types a migration narrowed (the schema allows values the column cannot
+    hold). ``hidden``: excluded and secret columns, which the inferred schema
+    leaves out but the database still has."""
     found = []
+    hidden = set(hidden)
     have = declared.get("properties", {}) if isinstance(declared.get("properties"), dict) else {}
     want = inferred.get("properties", {})
     for name in want:
         if name not in have and declared.get("additionalProperties") is False:
             found.append(f"{table}.{name}: in the database but not in the schema (added by a migration?)")
     for name in have:
-        if name not in want:
+        if name not in want and name not in hidden:
             found.append(f"{table}.{name}: in the schema but not in the database (dropped or renamed?)")
     for name in want:
         if name in have:
             old, new = _types(have[name]), _types(want[name])
             if old and new and old != new:
                 found.append(f"{table}.{name}: schema says {_show(old)}, the database holds {_show(new)}")
+            else:
+                found += [f"{table}.{name}{where}: {wider} (narrowed by a migration?)"
+                          for where, wider in _narrowed(have[name], want[name])]
     return found
+
+
+def _narrowed(declared: Any, column: Any, where: str = "") -> list[tuple[str, str]]:
+    """(where, what) the declared schema allows beyond what the database's
+    column holds: integer ranges, string lengths, numeric precision; in the
+    items of arrays too. A bound only the database has counts for lengths and
+    numeric precision (init writes them), not for integer ranges (a schema
+    written by hand rarely states them)."""
+    if not isinstance(declared, dict) or not isinstance(column, dict) or "enum" in declared or "const" in declared:
+        return []
+    found = []
+    numeric = "number" in _types(column) and "integer" not in _kinds(column)
+    for side, word, limit in (("Maximum", "up to", "at most"), ("Minimum", "down to", "at least")):
+        db = _bound(column, side)
+        if db is None:
+            continue
+        mine = _bound(declared, side)
+        if mine is None:
+            if numeric:
+                found.append((where, f"the schema allows any number, the database's column holds {limit} "
+                                     f"{_show_bound(db)}"))
+            continue
+        sign = 1 if side == "Maximum" else -1
+        if sign * mine[0] > sign * db[0] or (mine[0] == db[0] and db[1] and not mine[1]):
+            found.append((where, f"the schema allows {word} {_show_bound(mine)}, the database's column holds "
+                                 f"{limit} {_show_bound(db)}"))
+    length = column.get("maxLength")
+    if isinstance(length, int) and "string" in _kinds(declared):
+        mine_length = declared.get("maxLength")
+        if not isinstance(mine_length, int):
+            found.append((where, f"the schema allows strings of any length, the database's column holds at most "
+                                 f"{length} characters"))
+        elif mine_length > length:
+            found.append((where, f"the schema allows {mine_length} characters, the database's column holds at "
+                                 f"most {length}"))
+    if "array" in _kinds(declared) and "array" in _kinds(column):
+        found += _narrowed(declared.get("items"), column.get("items"), where + "[]")
+    return found
+
+
+def _kinds(schema: Mapping[str, Any]) -> set[str]:
+    kind = schema.get("type")
+    return {kind} if isinstance(kind, str) else set(kind) if isinstance(kind, list) else set()
+
+
+def _bound(schema: Mapping[str, Any], side: str) -> tuple[Decimal, bool] | None:
+    """A schema's bound on one side as (value, exclusive); the tighter one if it states both."""
+    found = []
+    for name, exclusive in ((side.lower(), False), (f"exclusive{side}", True)):
+        value = schema.get(name)
+        if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+            found.append((Decimal(str(value)), exclusive))
+    if not found:
+        return None
+    if side == "Maximum":
+        return min(found, key=lambda b: (b[0], not b[1]))
+    return max(found, key=lambda b: (b[0], b[1]))
+
+
+def _show_bound(bound: tuple[Decimal, bool]) -> str:
+    value, exclusive = bound
+    return f"{value} (exclusive)" if exclusive else str(value)
 
 
 def _types(schema: Any) -> frozenset[str]:

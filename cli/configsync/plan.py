@@ -27,6 +27,20 @@ MAX_SAFE_DELETE_FRACTION = 0.3
 MIN_ROWS_FOR_FRACTION = 10
 
 
+def mass_deletion(deletes: int, existing: int, creates: int, *, share: bool = True) -> str | None:
+    """The mass-deletion rule, for apply (rows) and snapshot (files) alike:
+    "all" when every one of ``existing`` goes and nothing new comes, "share"
+    when more than MAX_SAFE_DELETE_FRACTION of at least MIN_ROWS_FOR_FRACTION
+    go (only if ``share``), else None."""
+    if not deletes:
+        return None
+    if deletes == existing and not creates:
+        return "all"
+    if share and existing >= MIN_ROWS_FOR_FRACTION and deletes / existing > MAX_SAFE_DELETE_FRACTION:
+        return "share"
+    return None
+
+
 def row_hash(row: Row) -> str:
     # Only ever compared with a hash of the same table read by the same backend
     # (a plan names its database), so the Python text of the values is
@@ -112,15 +126,10 @@ class Plan:
             for change in self.for_table(table):
                 counts[change.action] += 1
             deletes = counts["delete"]
-            if not deletes:
-                continue
-            if deletes == existing and not counts["create"]:
+            limit = mass_deletion(deletes, existing, counts["create"], share=max_deletes is None)
+            if limit == "all":
                 reasons.append(f"{table}: would delete all {existing} rows, leaving the table empty")
-            elif (
-                max_deletes is None
-                and existing >= MIN_ROWS_FOR_FRACTION
-                and deletes / existing > MAX_SAFE_DELETE_FRACTION
-            ):
+            elif limit == "share":
                 reasons.append(
                     f"{table}: would delete {deletes} of {existing} rows "
                     f"(more than {MAX_SAFE_DELETE_FRACTION:.0%})"

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Callable, Mapping, Sequence
 
-from . import naming
+from . import naming, readback
 from .backends import Backend, ReadSpec, TableInfo, open_backend, redact
+from .backends.sql import quote
 from .cache import ValidationCache
-from .config import Config
-from .errors import ConfigError
+from .config import ALL_ROWS_VISIBLE, Config
+from .errors import BackendError, ConfigError
 from .layout import TableLayout
 from .records import Source, State, TableRecords, git_blob_id, render, render_files, state_of_rows
 from .repo import Repo
@@ -60,9 +61,16 @@ class Sides:
     # ---- tables ----------------------------------------------------------------
 
     def describe(self, tables: Sequence[str]) -> dict[str, TableInfo]:
+        """The tables' structure, checked against configsync.yaml. Every command
+        that reads rows starts here, so a table the connected role may see only
+        part of (row level security) is refused before anything is read."""
         infos = self.backend.describe(list(tables))
         for table in tables:
             self._check_table_against_db(table, infos[table])
+        refusal = row_security_refusal(
+            {t: infos[t] for t in tables}, lambda t: self.config.table(t).rls_all_rows_visible)
+        if refusal:
+            raise BackendError(refusal)
         return infos
 
     def _check_table_against_db(self, table: str, info: TableInfo) -> None:
@@ -74,8 +82,15 @@ class Sides:
                 raise ConfigError(f"{where}.key: table {table} has no column {column!r} ({', '.join(info.column_names)})")
         for setting, columns in (("exclude", settings.exclude), ("secret", settings.secret)):
             for column in sorted(columns):
-                if info.column(column) is None:
+                if info.column(column) is None and not (setting == "exclude" and "." in column):
                     raise ConfigError(f"{where}.{setting}: table {table} has no column {column!r}")
+        for column in settings.json_excludes():
+            found = info.column(column)
+            if found is None:
+                raise ConfigError(f"{where}.exclude: table {table} has no column {column!r}")
+            if found.kind != "json":
+                raise ConfigError(f"{where}.exclude: a path into {column!r} needs a json or jsonb column, "
+                                  f"and {column} is {found.db_type}")
         fields = naming.template_fields(settings.template(key))
         if set(fields) != set(key):
             raise ConfigError(
@@ -116,8 +131,13 @@ class Sides:
 
     def state_of(self, specs: Sequence[ReadSpec], rows: Mapping[str, list[Row] | None]) -> State:
         """The records of every table that was read (a table not read: absent)."""
-        return {s.table.name: state_of_rows(self.config, s.table.name, table_rows, s.key)
+        return {s.table.name: state_of_rows(self.config, s.table.name, self._managed(s.table.name, table_rows), s.key)
                 for s in specs if (table_rows := rows.get(s.table.name)) is not None}
+
+    def _managed(self, table: str, rows: list[Row]) -> list[Row]:
+        """Rows without the json paths ``exclude`` names: not in files, not compared."""
+        excluded = self.config.table(table).json_excludes()
+        return [readback.strip(row, excluded) for row in rows] if excluded else rows
 
     def render_files(self, table: str, info: TableInfo, records: TableRecords) -> dict[str, bytes]:
         """The record files of these rows; NamingError for a key that cannot be a file name."""
@@ -153,4 +173,42 @@ class Sides:
         return known
 
 
-__all__ = ["Sides"]
+def row_security_refusal(infos: Mapping[str, TableInfo], stated: Callable[[str], bool]) -> str | None:
+    """Why reading these tables could see only part of them (row level
+    security that applies to the connected role), or None. A partial read
+    must never become a deletion; ``stated(table)``: the user says (`rls:
+    all-rows-visible`) that the policies show the role every row."""
+    lines = []
+    fixes = []
+    refused = []
+    over_rest = False
+    for table, info in infos.items():
+        security = info.row_security
+        if security is None or not security.may_hide_rows or stated(table):
+            continue
+        refused.append(table)
+        if security.enabled is None:
+            over_rest = True
+            role = f"the key's role {security.role} is not" if security.role else "the key is not known to be"
+            lines.append(f"{table}: the REST API does not say whether row level security is enabled, and "
+                         f"{role} service_role")
+        else:
+            lines.append(f"{table}: row level security is enabled and applies to role {security.role} (not the "
+                         "owner, no BYPASSRLS), and no permissive SELECT policy USING (true) shows it every row")
+            role = '"' + security.role.replace('"', '""') + '"'
+            fixes.append(f"CREATE POLICY configsync_read ON {quote(table)} AS PERMISSIVE FOR SELECT "
+                         f"TO {role} USING (true);")
+    if not lines:
+        return None
+    how = ["connect as a role that sees every row (the table's owner, or one with BYPASSRLS"
+           + (": over REST, the service-role key)" if over_rest else ")")]
+    if fixes:
+        how.append("give this role a policy that shows it every row:\n      " + "\n      ".join(fixes))
+    stated_as = ", ".join(f"tables.{table}.rls: {ALL_ROWS_VISIBLE}" for table in refused)
+    how.append(f"if the policies do show this role every row, say so in configsync.yaml: {stated_as}")
+    return ("row level security may hide rows from the connected role; configsync refuses to read part "
+            "of a table, because the rows it cannot see would look deleted:\n  " + "\n  ".join(lines)
+            + "\nNothing was read or written. To fix it:\n  - " + "\n  - ".join(how))
+
+
+__all__ = ["Sides", "row_security_refusal"]

@@ -11,9 +11,11 @@ from typing import Mapping, Sequence
 
 from . import files, naming, yamlio
 from .backends import TableInfo
+from .errors import UnsafePlanError
 from .layout import ENVIRONMENTS, overlay_dir
 from .overlay import deep_merge, ordered, overlay_rows
 from .overlay import header as overlay_header
+from .plan import MAX_SAFE_DELETE_FRACTION, mass_deletion
 from .records import SourceFile, render
 from .shortcuts import Shortcuts
 from .sides import Sides
@@ -71,7 +73,8 @@ class Snapshotter:
         self.shortcuts = shortcuts
 
     def snapshot(self, tables: Sequence[str] | None = None, *, commit: bool = False,
-                 message: str | None = None, with_assigned: bool = False) -> SnapshotResult:
+                 message: str | None = None, with_assigned: bool = False,
+                 allow_mass_delete: bool = False) -> SnapshotResult:
         """``with_assigned``: also write the values the database assigned (serial,
         identity, defaults) into files that leave them out; without it such a
         column stays out of that file, as plan leaves it unmanaged."""
@@ -93,6 +96,7 @@ class Snapshotter:
             base = load_state(config, worktree, keys, names).state
         result = SnapshotResult()
         prefixes: dict[str, str] = {}
+        refusals: list[str] = []
         for table in live:
             info = infos[table]
             kinds = {c.name: c.kind for c in info.columns}
@@ -111,6 +115,16 @@ class Snapshotter:
                 c.name for c in info.columns if c.database_assigned and c.name not in layout.key}
             result.counts[table] = self._compare(result, table, info, rows, under, header, prefix, on_disk, kinds,
                                                  assigned)
+            if header is None and not allow_mass_delete:
+                existing = sum(1 for p in on_disk if p.startswith(prefix) and p.endswith(naming.EXTENSION))
+                reason = _mass_removal(table, result.counts[table], existing)
+                if reason:
+                    refusals.append(reason)
+        if refusals:
+            raise UnsafePlanError(
+                "refusing to remove record files (was the database read in full?):\n  " + "\n  ".join(refusals)
+                + "\nNothing was written. If these rows were really deleted, run again with --allow-mass-delete."
+            )
         self._write(result)
         if commit:
             self._add_earlier(result, [prefixes[t] for t in live], on_disk)
@@ -207,6 +221,17 @@ def _left_out(data: bytes, row: Row, assigned: set[str]) -> set[str]:
     if not isinstance(current, dict):
         return set()
     return {c for c in assigned if c in row and c not in current}
+
+
+def _mass_removal(table: str, counts: Mapping[str, int], existing: int) -> str | None:
+    """Apply's mass-deletion rule (``plan.mass_deletion``), for the files of one table."""
+    removed = counts["removed"]
+    limit = mass_deletion(removed, existing, counts["added"])
+    if limit == "all":
+        return f"{table}: would remove all {existing} files, as if the table were empty"
+    if limit == "share":
+        return f"{table}: would remove {removed} of {existing} files (more than {MAX_SAFE_DELETE_FRACTION:.0%})"
+    return None
 
 
 def _same_data(data: bytes, row: Row, kinds: Mapping[str, str], base: Row | None = None) -> bool:

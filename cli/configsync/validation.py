@@ -18,7 +18,7 @@ from referencing import Registry
 from referencing.exceptions import Unresolvable
 from yaml.nodes import Node
 
-from . import naming, values, yamlio
+from . import limits, naming, values, yamlio
 from .backends.base import TableInfo
 from .config import Config
 from .errors import NamingError, Problem, ValidationError
@@ -333,9 +333,23 @@ def _parse_record(
         elif column in settings.exclude:
             problems.append(Problem(file.path, yamlio.key_line(parsed.node, column),
                                     f"column {column!r} is excluded in configsync.yaml; remove it"))
+    for column, paths in settings.json_excludes().items():
+        for path in paths:
+            if _has_path(row.get(column), path):
+                problems.append(Problem(file.path, yamlio.key_line(parsed.node, [column, *path]),
+                                        f"{'.'.join((column, *path))} is excluded in configsync.yaml (the "
+                                        "database owns it); remove it"))
     for column in [c for c in row if owned and c in owned]:
         del row[column]  # reported once above, not again as unknown to the schema
     return parsed
+
+
+def _has_path(value: object, path: tuple[str, ...]) -> bool:
+    for part in path:
+        if not isinstance(value, dict) or part not in value:
+            return False
+        value = value[part]
+    return True
 
 
 def _merge_overlay(
@@ -523,7 +537,8 @@ def _short(message: str) -> str:
 
 
 def check_columns(loaded: Loaded, infos: Mapping[str, TableInfo]) -> None:
-    """Every column of every record exists in the database and fits its type."""
+    """Every column of every record exists in the database and fits its type
+    (kind, and the limits the database enforces: ``limits``)."""
     problems = []
     for table, records in loaded.state.items():
         info = infos.get(table)
@@ -543,9 +558,14 @@ def check_columns(loaded: Loaded, infos: Mapping[str, TableInfo]) -> None:
                     message = f"{column}: this database cannot store NaN (SQLite would keep NULL instead)"
                 else:
                     mismatch = kind_mismatch(described.kind, value)
-                    if not mismatch:
-                        continue
-                    message = f"{column}: {mismatch} (column type {described.db_type})"
+                    if mismatch:
+                        message = f"{column}: {mismatch} (column type {described.db_type})"
+                    else:
+                        # Fits the kind; does it fit the type (range, length, precision)?
+                        unfit = limits.problem(described, value)
+                        if not unfit:
+                            continue
+                        message = unfit
                 found += 1
                 if found <= MAX_PROBLEMS_PER_FILE:
                     problems.append(Problem(record.file, loaded.line(record.file, column), message))

@@ -158,11 +158,14 @@ class Workspace:
     # ---- snapshot --------------------------------------------------------------
 
     def snapshot(self, tables: Sequence[str] | None = None, *, commit: bool = False,
-                 message: str | None = None, with_assigned: bool = False) -> SnapshotResult:
+                 message: str | None = None, with_assigned: bool = False,
+                 allow_mass_delete: bool = False) -> SnapshotResult:
         """Write the database into record files; a file is rewritten only when
-        its data differs, so comments and formatting survive."""
+        its data differs, so comments and formatting survive. Removing every
+        file of a table, or a large share, needs ``allow_mass_delete``."""
         return Snapshotter(self.sides, self.shortcuts).snapshot(tables, commit=commit, message=message,
-                                                                with_assigned=with_assigned)
+                                                                with_assigned=with_assigned,
+                                                                allow_mass_delete=allow_mass_delete)
 
     # ---- files only --------------------------------------------------------------
 
@@ -264,7 +267,8 @@ class Workspace:
             except ValueError as exc:
                 found.append(f"{path}: invalid JSON: {exc}")
                 continue
-            found += inference.differences(table, declared if isinstance(declared, dict) else {}, inferred)
+            found += inference.differences(table, declared if isinstance(declared, dict) else {}, inferred,
+                                           self.config.table(table).hidden())
         return found
 
     # ---- status / rollback -----------------------------------------------------

@@ -67,7 +67,6 @@ def reader_role(url: str) -> Iterator[str]:
 
 # 1 ---------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="snapshot by a role subject to row level security exits 2 with 'D config-snapshots/flags/internal-beta.yaml Drift: flags 1 removed': the hidden row's file is deleted as drift, no refusal")
 def test_1_rls_hidden_rows_are_a_refusal_not_deletion(tmp_path: Path, pg_url: str) -> None:
     """A snapshot by a role that row level security hides rows from must refuse,
     naming row level security, and delete no file."""
@@ -214,15 +213,11 @@ CONVERGE = {
 
 
 CONVERGE_OBSERVED = {
-    "trigger_maintained_column": "apply exits 0, but the BEFORE UPDATE trigger rewrote `modified`; plan then exits 2 with "
-    "'~ eu modified: \"<file's time>\" -> \"<trigger's time>\"': every apply leaves one update behind",
-    "numeric_6_2_rounds": "apply exits 0 after the database rounded 1.234 to 1.23 in amount numeric(6,2); plan then exits 2 "
-    "with 'amount: 1.23 -> 1.234'",
 }
 
 
 @pytest.mark.parametrize("case", [
-    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=CONVERGE_OBSERVED[c])) if c in CONVERGE_OBSERVED else c
+    pytest.param(c, marks=[pytest.mark.xfail(strict=True, reason=CONVERGE_OBSERVED[c])] if c in CONVERGE_OBSERVED else [])
     for c in sorted(CONVERGE)])
 def test_7_apply_converges_or_fails_naming_the_column(case: str, tmp_path: Path, pg_url: str) -> None:
     """After a successful apply, plan is empty, snapshot finds no drift and leaves
@@ -246,7 +241,6 @@ def test_7_apply_converges_or_fails_naming_the_column(case: str, tmp_path: Path,
 
 # 8 ---------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="after ALTER COLUMN max_requests TYPE integer, `schema check` exits 0 ('The schemas match the database.') and plan exits 2 showing 'max_requests: 1000 -> 9223372036854775807'; only apply fails, inside the database: 'apply failed at quotas config-snapshots/quotas/free.yaml: integer out of range; nothing was changed'")
 def test_8_a_narrowed_column_type_is_caught_before_apply(tmp_path: Path, pg_url: str) -> None:
     """bigint narrowed to integer by a migration: schema check reports it, and plan
     refuses 9223372036854775807 naming the file and column, before any write."""

@@ -71,12 +71,31 @@ class ForeignKey:
 
 
 @dataclass(frozen=True)
+class RowSecurity:
+    """Whether row level security may hide rows of a table from the connected
+    role, as far as the backend can tell (None: it cannot)."""
+
+    role: str  # the connected role, for messages ("": unknown)
+    enabled: bool | None  # RLS is enabled on the table
+    applies: bool | None  # ... and applies to the role (not the owner without FORCE, no BYPASSRLS)
+    # A permissive SELECT policy USING (true) applies to the role, and no
+    # restrictive one narrows it: the role sees every row despite RLS.
+    all_rows_policy: bool = False
+
+    @property
+    def may_hide_rows(self) -> bool:
+        return self.applies is not False and not self.all_rows_policy
+
+
+@dataclass(frozen=True)
 class TableInfo:
     name: str
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
     foreign_keys: tuple[ForeignKey, ...] = ()
     unique: tuple[tuple[str, ...], ...] = ()  # unique constraints besides the primary key
+    # What row level security means for the connected role; None: no such thing (SQLite).
+    row_security: RowSecurity | None = None
 
     def column(self, name: str) -> Column | None:
         for column in self.columns:
@@ -109,6 +128,9 @@ class Operation:
     key: Row
     values: Row  # columns to write (insert: the whole row; update: changed ones)
     file: str  # the record file, for error messages
+    # insert/update: the values apply manages in this row (the file's), which
+    # must read back equal after the writes; None: not checked
+    expected: Row | None = None
 
 
 #: The history table's columns, in HistoryEntry's order.
@@ -182,6 +204,9 @@ class WriteBatch:
     # The user allows a change-by-change apply (--non-atomic) where one
     # transaction is impossible; only a backend without atomic_apply asks.
     non_atomic: bool = False
+    # table -> json column -> key paths inside it that ``exclude`` names: not
+    # compared when the written rows are read back (see readback.py)
+    json_excludes: dict[str, dict[str, tuple[tuple[str, ...], ...]]] = field(default_factory=dict)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from dataclasses import replace
@@ -18,7 +19,7 @@ from psycopg.types.json import Jsonb, set_json_loads
 from .. import values
 from ..errors import BackendError, StalePlanError
 from ..values import Row, Value
-from .base import Capabilities, Column, ForeignKey, ReadSpec, TableInfo, WriteBatch
+from .base import Capabilities, Column, ForeignKey, ReadSpec, RowSecurity, TableInfo, WriteBatch
 from .pgcommon import LOCK_ID, kind_of_typname, text_cast
 from .sql import SqlBackend, quote
 
@@ -103,6 +104,27 @@ where c.conrelid = %s::regclass and c.contype = 'f'
 order by c.conname
 """
 
+# Row level security as it concerns the connected role. row_security_active()
+# is PostgreSQL's own answer (RLS enabled and the role neither a superuser,
+# nor BYPASSRLS, nor the owner of a table without FORCE ROW LEVEL SECURITY).
+# A policy applies to the role when it names PUBLIC (0) or a role whose
+# privileges it has; USING (true) on SELECT (or ALL) shows it every row,
+# unless a restrictive policy narrows that.
+_ROW_SECURITY = """
+with applying as (
+  select p.polpermissive, p.polcmd, coalesce(pg_get_expr(p.polqual, p.polrelid), '') as qual
+  from pg_policy p
+  where p.polrelid = %(table)s::regclass and p.polcmd in ('r', '*')
+    and (0 = any(p.polroles)
+         or exists(select 1 from unnest(p.polroles) r where pg_has_role(current_user, r, 'USAGE')))
+)
+select current_user::text, c.relrowsecurity, row_security_active(c.oid),
+       exists(select 1 from applying where polpermissive and qual = 'true')
+       and not exists(select 1 from applying where not polpermissive and qual <> 'true')
+from pg_class c
+where c.oid = %(table)s::regclass
+"""
+
 
 # CHECK (col IN ('a', 'b')) as PostgreSQL prints it back:
 # CHECK ((col = ANY (ARRAY['a'::text, 'b'::text])))
@@ -129,6 +151,20 @@ def _with_ownership(cur: Any, regclass: str, columns: list[Column]) -> list[Colu
                        "identity": {"a": "always", "d": "by default"}.get((identity or "").strip()),
                        "sequence": sequence}
     return [replace(c, **owned[c.name]) if c.name in owned else c for c in columns]
+
+
+class _SecondaryErrors(logging.Filter):
+    """psycopg logs a WARNING when leaving a pipeline (``executemany``) fails
+    after a statement in it already failed: "error ignored terminating
+    <psycopg.Pipeline ...>". The first error is the one raised, and configsync
+    reports it with the record's file; the echo of it would reach stderr
+    through logging's last-resort handler, so it is dropped here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("error ignored terminating")
+
+
+logging.getLogger("psycopg").addFilter(_SecondaryErrors())
 
 
 def _json_loads(text: str | bytes) -> Any:
@@ -264,12 +300,18 @@ class PostgresBackend(SqlBackend):
                     )
                     cur.execute(_UNIQUE, [regclass])
                     unique = tuple(tuple(r[0]) for r in cur.fetchall())
-                    result[name] = TableInfo(name, tuple(columns), pk, fks, unique)
+                    result[name] = TableInfo(name, tuple(columns), pk, fks, unique, self._row_security(cur, regclass))
         except psycopg.Error as exc:
             raise BackendError(
                 f"reading the structure of {self.display_url} failed: {self._describe_error(exc)}"
             ) from None
         return result
+
+    @staticmethod
+    def _row_security(cur: Any, regclass: str) -> RowSecurity:
+        cur.execute(_ROW_SECURITY, {"table": regclass})
+        role, enabled, active, all_rows = cur.fetchone()
+        return RowSecurity(role, bool(enabled), bool(active), bool(all_rows))
 
     def list_tables(self) -> list[str]:
         try:

@@ -9,6 +9,7 @@ import abc
 import datetime as dt
 from typing import Any
 
+from .. import readback
 from ..errors import BackendError, ConfigsyncError, OutcomeUnknownError
 from ..values import Row, Value
 from .base import (
@@ -23,6 +24,9 @@ from .base import (
     Verify,
     WriteBatch,
 )
+
+#: Rows re-read by key per statement after an apply's writes.
+READ_BACK_CHUNK = 200
 
 
 def quote(name: str) -> str:
@@ -93,15 +97,29 @@ class SqlBackend(Backend):
         except self.driver_errors as exc:
             raise BackendError(f"reading from {self.display_url} failed: {self._describe_error(exc)}") from None
 
-    def _read_rows(self, cur: Any, spec: ReadSpec) -> list[Row]:
+    def _read_rows(self, cur: Any, spec: ReadSpec, where: str = "", params: list[Any] | None = None) -> list[Row]:
         columns = [self._column(spec.table, name) for name in spec.columns]
         select = ", ".join(self._select_expr(c) for c in columns) or "1"
         order = ", ".join(quote(k) for k in spec.key)
-        cur.execute(f"SELECT {select} FROM {quote(spec.table.name)} ORDER BY {order}")
+        cur.execute(f"SELECT {select} FROM {quote(spec.table.name)}{where} ORDER BY {order}", params or [])
         return [
             {c.name: self._from_db(c, v) for c, v in zip(columns, raw)}
             for raw in cur.fetchall()
         ]
+
+    def _read_back(self, cur: Any, batch: WriteBatch) -> None:
+        """Re-read the rows just written, by key, the way plan reads them; a
+        value the database changed raises NotConvergedError (readback.py)."""
+        rows: dict[str, list[Row]] = {}
+        for spec, keys in readback.specs(batch):
+            key_columns = [self._column(spec.table, k) for k in spec.key]
+            match = "(" + " AND ".join(f"{quote(c.name)} = {self._bind(c)}" for c in key_columns) + ")"
+            found = rows.setdefault(spec.table.name, [])
+            for start in range(0, len(keys), READ_BACK_CHUNK):
+                chunk = keys[start:start + READ_BACK_CHUNK]
+                params = [self._to_db(c, key.get(c.name)) for key in chunk for c in key_columns]
+                found += self._read_rows(cur, spec, " WHERE " + " OR ".join([match] * len(chunk)), params)
+        readback.check(batch, rows)
 
     def _unchanged_by_digest(self, cur: Any, batch: WriteBatch) -> set[str]:
         """Tables whose digest is still the plan's (their rows need no re-reading).
@@ -134,6 +152,7 @@ class SqlBackend(Backend):
                     self._execute_group(cur, group)
                     self._advance_sequences(cur, group)
                 current = None
+                self._read_back(cur, batch)
                 self._record(cur, batch.history_table, batch.history)
                 self._announce(cur, batch)
             except BaseException:

@@ -24,21 +24,26 @@ MAX_LISTED = 100
 @click.option("--message", "-m", metavar="M", help="Commit message. Default: a summary of the drift.")
 @click.option("--with-assigned", is_flag=True,
               help="Also write values the database assigned (serial ids, defaults) into files that leave them out.")
+@click.option("--allow-mass-delete", is_flag=True,
+              help="Allow removing every file of a table, or more than 30% of them.")
 @format_option("report")
 @click.pass_obj
 def snapshot(opts: Options, tables: tuple[str, ...], commit: bool, message: str | None, with_assigned: bool,
-             fmt: str) -> int:
+             allow_mass_delete: bool, fmt: str) -> int:
     """Write the database's rows into record files.
 
     A file is rewritten only when its data differs, so comments survive.
     Exits 2 when files changed (drift), 0 when the files already matched.
+    Like apply, refuses to remove every file of a table (or more than 30%
+    of ten or more) without --allow-mass-delete.
 
     \b
     Example:
       configsync snapshot --commit --message "snapshot: nightly"
     """
     with opts.workspace() as ws:
-        result = ws.snapshot(tables, commit=commit, message=message, with_assigned=with_assigned)
+        result = ws.snapshot(tables, commit=commit, message=message, with_assigned=with_assigned,
+                             allow_mass_delete=allow_mass_delete)
     if fmt == "json":
         click.echo(render.report_json(result.to_json()), nl=False)
         return EXIT_CHANGES if result.drift else EXIT_OK

@@ -13,8 +13,11 @@ __MANAGED_TABLES_COMMENT__
 -- PostgreSQL apply, locks the managed tables IN EXCLUSIVE MODE (readers go on,
 -- writers wait), re-reads the planned tables and refuses the plan if any row
 -- differs from the rows the plan was checked against (stale plan), deletes
--- children-first and writes parents-first in the order configsync sends, and
--- records the apply in the history table. Any error rolls everything back.
+-- children-first and writes parents-first in the order configsync sends,
+-- reads back every row it wrote and refuses the apply if the database stored
+-- another value than configsync wrote (a trigger, a rounding, a coercion:
+-- the next plan would not be empty), and records the apply in the history
+-- table. Any error rolls everything back.
 --
 -- Safety: SECURITY INVOKER (runs with the caller's rights, never more),
 -- EXECUTE revoked from public, anon and authenticated and granted to
@@ -83,6 +86,14 @@ declare
   failed_hint text;
   sequence_name text;
   column_name text;
+  -- reading back what was written
+  read_index integer := -1;
+  checks text;
+  read_row jsonb;
+  changed text[];
+  written jsonb := '[]';
+  failing jsonb := '[]';
+  failing_rows jsonb := '[]';
 begin
   if plan is null or jsonb_typeof(plan) <> 'object' or plan->>'format' is distinct from plan_format then
     raise exception 'configsync_apply: unsupported plan format % (this function speaks %)',
@@ -221,6 +232,82 @@ begin
   end loop;
   op_index := -1;
 
+  -- Read back every row written, after all the writes: a value the database
+  -- changed (a trigger, a rounding, a domain or type coercion) fails the apply.
+  -- "json" compares the JSON of the value as read (numbers by value), "typed"
+  -- the stored value with the sent one read as the column's type without its
+  -- modifier (instants, uuids, a timestamp(0) rounding); "strip" names the
+  -- json paths configsync.yaml excludes.
+  for op in select * from jsonb_array_elements(coalesce(plan->'operations', '[]')) loop
+    read_index := read_index + 1;
+    continue when op->>'action' = 'delete' or jsonb_typeof(op->'readback') is distinct from 'array';
+    target := qualified->>(op->>'table');
+    select string_agg(format('t.%I = k.%I', c, c), ' and ')
+      into key_match
+      from jsonb_object_keys(op->'key') c;
+    select string_agg(
+             format('t.%I', c->>'name')
+             || case c->>'cast' when 'text' then '::text' when 'text[]' then '::text[]' else '' end
+             || format(' as %I', c->>'name'),
+             ', ' order by n)
+      into select_list
+      from jsonb_array_elements(op->'readback') with ordinality as x(c, n);
+    select string_agg(
+             case c->>'compare'
+               when 'typed' then case
+                 when base_type is null or base_type like '%[]' then format(
+                   'case when to_jsonb(t.%I) is not distinct from to_jsonb(e.%I) then null else %L end',
+                   c->>'name', c->>'name', c->>'name')
+                 -- the sent text as the type without its modifier: a rounding shows
+                 else format('case when ($2->>%L)::%s is not distinct from t.%I then null else %L end',
+                             c->>'name', base_type, c->>'name', c->>'name') end
+               else format(
+                 'case when %s = %s then null else %L end',
+                 case when minus is null then now_value
+                      else format('case jsonb_typeof(%1$s) when ''object'' then %1$s%2$s else %1$s end', now_value, minus) end,
+                 case when minus is null then sent_value
+                      else format('case jsonb_typeof(%1$s) when ''object'' then %1$s%2$s else %1$s end', sent_value, minus) end,
+                 c->>'name')
+             end, ', ' order by n)
+      into checks
+      from jsonb_array_elements(op->'readback') with ordinality as x(c, n)
+      cross join lateral (
+        select format('coalesce(to_jsonb(t.%I%s), ''null'')', c->>'name',
+                      case c->>'cast' when 'text' then '::text' when 'text[]' then '::text[]' else '' end) as now_value,
+               format('coalesce($2->%L, ''null'')', c->>'name') as sent_value,
+               (select format_type(a.atttypid, null) from pg_attribute a
+                 where a.attrelid = target::regclass and a.attname = c->>'name' and not a.attisdropped) as base_type,
+               (select string_agg(format(' #- %L::text[]',
+                                         (select array_agg(part) from jsonb_array_elements_text(path) part)::text), '')
+                  from jsonb_array_elements(coalesce(c->'strip', '[]')) path) as minus
+      ) y
+      where c ? 'compare';
+    read_row := null;
+    execute format(
+      'select (select to_jsonb(s) from (select %s) s), array_remove(array[%s]::text[], null)
+       from %s as t, jsonb_populate_record(null::%s, $1) as k, jsonb_populate_record(null::%s, $2) as e
+       where %s',
+      select_list, coalesce(checks, ''), target, target, target, key_match)
+      into read_row, changed
+      using op->'key', coalesce(op->'expected', '{}');
+    if read_row is null then
+      changed := array['(the row)'];
+    end if;
+    written := written || jsonb_build_array(jsonb_build_object('op', read_index, 'row', read_row));
+    if cardinality(changed) > 0 then
+      failing := failing || to_jsonb(read_index);
+      if jsonb_array_length(failing_rows) < 40 then
+        failing_rows := failing_rows || jsonb_build_array(jsonb_build_object('op', read_index, 'row', read_row));
+      end if;
+    end if;
+  end loop;
+  if jsonb_array_length(failing) > 0 then
+    raise exception 'configsync_apply: the database stored other values than written in % rows', jsonb_array_length(failing)
+      using errcode = 'CS004',
+            detail = jsonb_build_object('operations', failing, 'written', failing_rows)::text,
+            hint = 'nothing was applied; a trigger, a rounding or a coercion changed what configsync wrote';
+  end if;
+
   execute format(
     'insert into %s (applied_at, revision, ref, actor, creates, updates, deletes, checksum, tool_version)
      select coalesce(nullif(h->>''applied_at'', '''')::timestamptz, now()), h->>''revision'', h->>''ref'',
@@ -230,7 +317,8 @@ begin
     qualified->>history_table)
     using plan->'history';
 
-  return jsonb_build_object('format', plan_format, 'inserted', inserted, 'updated', updated, 'deleted', deleted);
+  return jsonb_build_object('format', plan_format, 'inserted', inserted, 'updated', updated, 'deleted', deleted,
+                            'written', written);
 exception when others then
   -- Name the operation that failed; everything is rolled back either way.
   get stacked diagnostics failed_state = returned_sqlstate, failed_message = message_text,

@@ -6,6 +6,8 @@ order; ``client`` talks HTTP, ``introspection`` describes, ``paging`` reads,
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ... import values
 from ...errors import BackendError
 from ...values import Row
@@ -16,6 +18,7 @@ from ..base import (
     Capabilities,
     HistoryEntry,
     ReadSpec,
+    RowSecurity,
     TableInfo,
     Verify,
     WriteBatch,
@@ -71,8 +74,16 @@ class RestBackend(Backend):
         result = {}
         for table in tables:
             self._require_service_key(table)
-            result[table] = self.catalog.describe(table)
+            result[table] = replace(self.catalog.describe(table), row_security=self._row_security())
         return result
+
+    def _row_security(self) -> RowSecurity | None:
+        """The REST API does not say whether a table has row level security:
+        only the service role (BYPASSRLS on Supabase) is known to see every
+        row. Any other role may be shown part of a table."""
+        if self._role == "service_role":
+            return None
+        return RowSecurity(self._role or "", enabled=None, applies=None)
 
     def list_tables(self) -> list[str]:
         return self.catalog.tables()

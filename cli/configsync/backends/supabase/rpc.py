@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
-from ...errors import BackendError, OutcomeUnknownError, StalePlanError
+from ... import readback, values
+from ...errors import BackendError, NotConvergedError, OutcomeUnknownError, StalePlanError
 from ...values import Row, Value
-from ..base import ApplyOutcome, ReadSpec, Verify, WriteBatch
+from ..base import ApplyOutcome, Operation, ReadSpec, Verify, WriteBatch
 from ..pgcommon import text_cast
 from .client import RETRY_STATUSES, RestClient, json_object
-from .codec import expected_rows, to_rest
+from .codec import expected_rows, from_rest, to_rest
 from .settings import KEY_HINT
 
 FUNCTION = "configsync_apply"
@@ -47,11 +48,14 @@ def payload(batch: WriteBatch, current: Mapping[str, list[Row]]) -> dict[str, Va
         expected: list[Value] = expected_rows(spec.table, current[spec.table.name])
         reads.append({"table": spec.table.name, "key": list(spec.key), "columns": columns,
                       "expected": expected})
-    operations: list[Value] = [
-        {"action": op.action, "table": op.table.name, "key": to_rest(op.table, op.key),
-         "values": to_rest(op.table, op.values), "file": op.file}
-        for op in batch.operations
-    ]
+    operations: list[Value] = []
+    for op in batch.operations:
+        sent: dict[str, Value] = {"action": op.action, "table": op.table.name, "key": to_rest(op.table, op.key),
+                                  "values": to_rest(op.table, op.values), "file": op.file}
+        if op.action != "delete" and op.expected is not None:
+            sent["expected"] = to_rest(op.table, op.expected)
+            sent["readback"] = _readback_columns(op, batch.json_excludes.get(op.table.name, {}))
+        operations.append(sent)
     return {
         "format": PAYLOAD_FORMAT,
         "lock_timeout_ms": int(batch.lock_timeout * 1000),
@@ -60,6 +64,55 @@ def payload(batch: WriteBatch, current: Mapping[str, list[Row]]) -> dict[str, Va
         "operations": operations,
         "history": batch.history.to_row(),
     }
+
+
+#: Kinds the function compares as typed values (instants, uuids in any case),
+#: as values.equal does; every other kind by its JSON (numbers by value).
+_TYPED = ("timestamp", "date", "time", "uuid")
+
+
+def _readback_columns(op: Operation, excluded: readback.ColumnPaths) -> list[Value]:
+    """How the function reads back and compares the row ``op`` writes: per
+    column, its read cast, how to compare, the excluded json paths to ignore."""
+    assert op.expected is not None
+    wanted = set(op.key) | set(op.expected)
+    columns: list[Value] = []
+    for column in op.table.columns:
+        if column.name not in wanted:
+            continue
+        entry: dict[str, Value] = {"name": column.name, "cast": text_cast(column)}
+        if column.name in op.expected:
+            typed = column.kind in _TYPED or (column.kind == "array" and column.element_kind in _TYPED)
+            entry["compare"] = "typed" if typed else "json"
+            entry["strip"] = [list(path) for path in excluded.get(column.name, ())]
+        columns.append(entry)
+    return columns
+
+
+def _written(batch: WriteBatch, answer: object) -> dict[str, list[Row]]:
+    """The rows the function read back (``[{"op": index, "row": {...}}]``), per table."""
+    rows: dict[str, list[Row]] = {}
+    for item in answer if isinstance(answer, list) else []:
+        index = item.get("op") if isinstance(item, dict) else None
+        row = item.get("row") if isinstance(item, dict) else None
+        if not isinstance(index, int) or not 0 <= index < len(batch.operations) or not isinstance(row, dict):
+            continue
+        table = batch.operations[index].table
+        decoded: Row = {}
+        for name, value in row.items():
+            column = table.column(name)
+            decoded[name] = from_rest(column, value) if column is not None else value
+        rows.setdefault(table.name, []).append(decoded)
+    return rows
+
+
+def _exact(content: bytes) -> dict[str, Value]:
+    """A JSON object with every number exact (json_object gives floats)."""
+    try:
+        data = values.loads(content)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def apply_in_one_call(
@@ -100,6 +153,15 @@ def apply_in_one_call(
         done = {"insert": result.get("inserted"), "update": result.get("updated"), "delete": result.get("deleted")}
         if done != expected:
             raise BackendError(f"configsync_apply answered {result}, expected {expected}: check the database")
+        if "written" not in result:
+            return ApplyOutcome([
+                "the configsync_apply function installed is from an older configsync and does not read back "
+                "what it wrote; generate and deploy a new migration (`configsync supabase migration`)"])
+        # The function found every value as written; the same check as the
+        # other backends, on the rows it read back, to be sure.
+        found = readback.differences(batch, _written(batch, _exact(response.content).get("written")))
+        if found:
+            raise OutcomeUnknownError(readback.message(found, committed=True))
         return ApplyOutcome()
     body = json_object(response)
     code = str(body.get("code") or "")
@@ -113,6 +175,25 @@ def apply_in_one_call(
             "the database changed while the apply was being prepared (" + str(body.get("message")) +
             ").\nNothing was applied. Make a new plan and review it."
         )
+    if code == "CS004":
+        # The database stored other values than written: rolled back. Named
+        # from the rows the function read back, as on the other backends.
+        detail = _exact(str(body.get("details") or "{}").encode())
+        failing = detail.get("operations")
+        indexes = [i for i in failing if isinstance(i, int) and 0 <= i < len(batch.operations)] \
+            if isinstance(failing, list) else []
+        answer = detail.get("written")
+        rows = _written(batch, answer)
+        # The function returns the first rows that differ; the rest by count.
+        returned = {item.get("op") for item in answer if isinstance(item, dict)} if isinstance(answer, list) else set()
+        named = [i for i in indexes if i in returned]
+        found = readback.differences(batch, rows, [batch.operations[i] for i in named])
+        if not found:
+            found = [f"{batch.operations[i].table.name} {batch.operations[i].file}: the row read back differs "
+                     "from what was written" for i in named] or ["a row read back differs from what was written"]
+        if len(indexes) > len(named):
+            found.append(f"... and {len(indexes) - len(named)} more rows")
+        raise NotConvergedError(readback.message(found))
     if code == "CS002":
         raise BackendError(f"{body.get('message')}; {hint}. Nothing was changed.")
     where = ""

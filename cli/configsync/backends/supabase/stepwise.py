@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from ... import values
+from ... import readback, values
 from ...errors import BackendError, OutcomeUnknownError
 from ...values import Row
 from ..base import ApplyOutcome, Operation, ReadSpec, WriteBatch
@@ -44,6 +44,10 @@ def apply_step_by_step(client: RestClient, batch: WriteBatch, read: Callable[[Re
     if failure or missing:
         raise _partial(f"apply stopped {failure}" if failure else "apply sent every change, but",
                        "", batch, applied, missing)
+    found = readback.differences(batch, after)
+    if found:  # written and kept: no transaction to roll back
+        raise OutcomeUnknownError(readback.message(found, committed=True) + "\n(--non-atomic: every change "
+                                  "is a separate request, so none could be rolled back.)")
     notes = [f"--non-atomic: {len(batch.operations)} changes were sent as separate requests; "
              "reading the database back found every one applied"]
     if recorded:
