@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
 from helpers import init_repo, postgres_moose, sqlite_moose
 from support import postgres
 

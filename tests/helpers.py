@@ -5,15 +5,15 @@ import json
 import os
 import shutil
 import sqlite3
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import psycopg
 import pygit2
 from click.testing import CliRunner
-
 from configsync.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,9 +11,7 @@ from typing import Any
 import psycopg
 import pygit2
 import pytest
-
 from helpers import ENV_CONFIG, MOOSE, commit_all, dump, execute, postgres_moose, run, sqlite_moose
-from support import postgres
 
 # The real backup, shipped with the example (a copy of the workplace's shared/examples/moose/).
 BACKUP = Path(__file__).resolve().parents[1] / "examples" / "moose" / "config-backup-2025-10-03.json"
@@ -111,9 +109,9 @@ def test_init_needs_a_git_repo_and_tables(tmp_path: Path, moose_url: str) -> Non
 
 def _instant(value: Any) -> Any:
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc)
+        return value.astimezone(dt.UTC)
     if isinstance(value, str) and len(value) > 18 and value[4] == "-" and value[10] == "T":
-        return dt.datetime.fromisoformat(value).astimezone(dt.timezone.utc)
+        return dt.datetime.fromisoformat(value).astimezone(dt.UTC)
     return value
 
 
@@ -140,7 +138,7 @@ def test_init_from_backup_reproduces_every_value(tmp_path: Path, pg_url: str) ->
         for table in ("system_config", "proposer_configs", "contracts"):
             cursor = conn.execute(f"SELECT * FROM {table}")
             names = [c.name for c in cursor.description]
-            rows = {str(row[0]): dict(zip(names, row)) for row in cursor.fetchall()}
+            rows = {str(row[0]): dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
             assert len(rows) == len(backup[table])
             for expected in backup[table]:
                 actual = rows[expected["id"]]

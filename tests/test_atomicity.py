@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pygit2
-
 from helpers import (
     PERMISSIVE_SCHEMA,
     commit_all,

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pygit2
 import pytest
-
 from helpers import Result, commit_all, dump, execute, head, is_clean, postgres_moose, run, sqlite_moose
 
 CONFIG = "configsync.yaml"

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-
 from configsync.cli import cli
 from helpers import ROOT, run
+
 
 def leaf_commands(group: click.Group = cli, prefix: str = "") -> list[str]:
     found = []

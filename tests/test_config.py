@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from configsync.config import DEFAULT_DATABASE, load_config, resolve_database
 from configsync.errors import ConfigError
 

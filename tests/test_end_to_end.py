@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pygit2
-
 from helpers import commit_all, dump, execute, head, is_clean, run
 
 

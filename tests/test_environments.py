@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pygit2
 import pytest
-
 from helpers import ENV_CONFIG, commit_all, dump, init_repo, run, sqlite_moose
 
 BUDGET = "config-snapshots/system_config/budget_limits.yaml"

@@ -25,8 +25,8 @@ import contextlib
 import dataclasses
 import json
 import os
-import re
 import random
+import re
 import signal
 import socket
 import sqlite3
@@ -1034,7 +1034,7 @@ def run_together(repo: Path, url: str, revisions: Sequence[str], logs: Path, *,
             procs.append(start(repo, url, "apply", "--yes", "--ref", rev, log=path))
         if hold:
             wait_all_waiting(url, procs, paths, repo, backups_before)
-    results = [(rev, p.wait(timeout=120), output(path)) for rev, p, path in zip(revisions, procs, paths)]
+    results = [(rev, p.wait(timeout=120), output(path)) for rev, p, path in zip(revisions, procs, paths, strict=True)]
     for _, code, text in results:
         assert_clean_error(text)
         assert code in (0, 1), text
@@ -1204,7 +1204,7 @@ def test_two_reviewed_plans_race(repo_path: Path, moose_url: str, tmp_path: Path
           "context_limit: 100000")
     second = commit_all(repo_path, "PR 2")
     plans = [tmp_path / "first.json", tmp_path / "second.json"]
-    for rev, plan in zip((first, second), plans):
+    for rev, plan in zip((first, second), plans, strict=True):
         assert run(repo_path, "plan", "--ref", rev, "--out", str(plan), database=moose_url).code == 2
     assert run(repo_path, "apply", str(plans[0]), "--yes", database=moose_url).code == 0
     after_first = dump(moose_url)

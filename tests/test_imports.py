@@ -12,13 +12,12 @@ import os
 import pkgutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterator
-
-import pytest
 
 import configsync
+import pytest
 
 # `python -m configsync` runs the program on import; test_cli covers it.
 NOT_IMPORTED = {"configsync.__main__"}

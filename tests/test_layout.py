@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pygit2
 import pytest
-
 from configsync import files
 from configsync.config import load_config
 from configsync.errors import NamingError, UnsafePathError

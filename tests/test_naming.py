@@ -4,7 +4,6 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 import pytest
-
 from configsync import naming
 
 

@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import psycopg
-
 from helpers import commit_all, init_repo, postgres_moose, run, three_changes_last_one_invalid
 
 BUDGET = "config-snapshots/system_config/budget_limits.yaml"

@@ -6,7 +6,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
 from configsync import plan as plan_module
 from configsync.changes import changes, for_mode
 from configsync.errors import StalePlanError, UnsafePlanError

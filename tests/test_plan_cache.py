@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pygit2
 import pytest
-
 from configsync.workspace import Workspace
 from helpers import commit_all, dump, execute, init_repo, postgres_moose, run, sqlite_moose
 

@@ -31,8 +31,8 @@ from configsync.backends.pgcommon import LOCK_ID
 from configsync.backends.supabase.backend import RestBackend
 from configsync.backends.supabase.codec import parse_pg_array
 from configsync.backends.supabase.settings import key_role, settings_from_url
-from configsync.supabase_migration import migration_sql
 from configsync.errors import BackendError, ConfigError, StalePlanError
+from configsync.supabase_migration import migration_sql
 from helpers import (
     PERMISSIVE_SCHEMA,
     Result,

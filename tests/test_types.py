@@ -313,7 +313,7 @@ def read_row(url: str, tenant: str, slot: int) -> dict[str, Any]:
         with psycopg.connect(url) as pg:
             raw = pg.execute(f"SELECT {select} FROM typed WHERE tenant = %s AND slot = %s", (tenant, slot)).fetchone()
     assert raw is not None, f"no row {tenant}/{slot}"
-    row = dict(zip(columns, raw))
+    row = dict(zip(columns, raw, strict=True))
     convert: dict[str, Callable[[Any], Any]] = {
         "id": lambda v: uuid.UUID(str(v)),
         # SQLite's JSON columns have NUMERIC affinity: a bare number is stored as one
@@ -479,7 +479,7 @@ def test_exact_number_survives_apply(tmp_path: Path, empty_url: str, column: str
     assert {"stored": stored, "plan exit code": plan.code} == {"stored": Decimal(text), "plan exit code": 0}, plan.out
 
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.mark.parametrize("column, text, stored", [

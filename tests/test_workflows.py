@@ -7,7 +7,6 @@ from pathlib import Path
 
 import psycopg
 import pygit2
-
 from configsync.backends.pgcommon import LOCK_ID
 from helpers import commit_all, dump, head, init_repo, is_clean, run
 

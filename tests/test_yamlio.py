@@ -6,9 +6,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from helpers import commit_all, init_repo, run
-
 from configsync import yamlio
+from helpers import commit_all, init_repo, run
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 from . import __version__, readback
 from .backends import HistoryEntry, Operation, TableInfo, WriteBatch

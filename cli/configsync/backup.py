@@ -8,7 +8,7 @@ over the revision's base files, and says which environment it belongs to.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from . import yamlio
 from .backends import TableInfo
@@ -29,7 +29,7 @@ def save_backup(sides: Sides, plan: Plan, infos: Mapping[str, TableInfo], actual
     """A commit of the database's state: the revision's tree with every file
     whose row differs in the database rewritten, so only differences are
     rendered (the rest keep their blobs). Returns the ref."""
-    config, repo = sides.config, sides.repo
+    repo = sides.repo
     base = repo.resolve(plan.revision)
     files: dict[str, bytes | None] = {}
     read = plan.read_tables  # the others are the revision's files

@@ -1,8 +1,9 @@
 """The diff: ``changes(desired, actual)`` -> list of Change. Pure, no I/O."""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Mapping, Sequence
+from typing import Literal
 
 from .records import TableRecords
 from .values import Row, equal

@@ -8,8 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from .backends.base import Column, TableInfo
 from .values import INFINITIES, Row, Value

@@ -9,8 +9,8 @@ on macOS/Windows) or grow too long are refused.
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Mapping, Sequence
 
 from .errors import NamingError as NamingError
 from .values import Value

@@ -8,7 +8,7 @@ environment does the reverse (``overlay_rows``).
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from .config import Config
 from .errors import ConfigsyncError

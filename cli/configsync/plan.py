@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from . import values
+from .backends.base import TableInfo
 from .changes import ACTIONS, Change
 from .errors import PlanFileError as PlanFileError
 from .errors import StalePlanError, UnsafePlanError
-from .backends.base import TableInfo
 from .records import Key, State, TableRecords
 from .values import Row
 
@@ -89,7 +90,7 @@ class Plan:
     def read_tables(self) -> list[str]:
         """Tables whose rows the plan read (it has their fingerprints)."""
         return [t for t in self.tables if t in self.fingerprints]
-    created_at: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    created_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     # What the plan was computed from, when it was computed in this process
     # (a plan read from a file has none): apply needs no second read of it.
     observed: Observed | None = field(default=None, repr=False, compare=False)

@@ -5,7 +5,7 @@ apply needs neither a second read nor a memory of earlier calls.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pygit2
 

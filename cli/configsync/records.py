@@ -9,8 +9,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import posixpath
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Sequence
 
 from . import values, yamlio
 from .config import Config

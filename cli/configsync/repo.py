@@ -12,9 +12,9 @@ import os
 import shutil
 import stat
 import subprocess
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import pygit2
 from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, ObjectType
@@ -320,7 +320,7 @@ class Repo:
         tree = self.tree_with(base, files)
         sig = self.signature()
         oid = self.git.create_commit(None, sig, sig, message, tree, [base.id] if base else [])
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         prefix = BACKUP_PREFIX + (f"{namespace}/" if namespace else "")
         name = prefix + stamp
         suffix = 1

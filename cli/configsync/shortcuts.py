@@ -15,8 +15,8 @@ Deleting ``.configsync/`` changes no result; it only costs time.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import pygit2
 

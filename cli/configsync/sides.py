@@ -6,7 +6,7 @@ merged in); the actual side is the database's rows. Both become the same
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from . import naming, readback
 from .backends import Backend, ReadSpec, TableInfo, open_backend, redact

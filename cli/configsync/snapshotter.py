@@ -6,8 +6,8 @@ what differs from the base goes into that environment's overlay.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 from . import files, naming, yamlio
 from .backends import TableInfo

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import jsonschema
 from referencing import Registry
@@ -20,9 +21,9 @@ from yaml.nodes import Node
 
 from . import limits, naming, values, yamlio
 from .backends.base import TableInfo
+from .cache import ValidationCache, content_id
 from .config import Config
 from .errors import NamingError, Problem, ValidationError
-from .cache import ValidationCache, content_id
 from .layout import ENVIRONMENTS, TableLayout, twin_name
 from .overlay import DELETE, deep_merge, deletion_problem, is_deletion
 from .records import Key, Record, Source, SourceFile, State, git_blob_id, key_of

@@ -21,9 +21,9 @@ import re
 import secrets
 import uuid
 from decimal import Decimal
-from typing import Any, Union
+from typing import Any
 
-Value = Union[None, bool, int, Decimal, str, list["Value"], dict[str, "Value"]]
+Value = None | bool | int | Decimal | str | list["Value"] | dict[str, "Value"]
 Row = dict[str, Value]
 
 # Column kinds: what a backend's declared type means for reading, writing and
@@ -43,7 +43,7 @@ def format_timestamp(value: dt.datetime | dt.time) -> str:
     psycopg render to the same bytes.
     """
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc)
+        value = value.astimezone(dt.UTC)
     text = value.isoformat()
     return _TRAILING_ZEROS.sub(lambda m: "." + m.group(1) if m.group(1) else "", text)
 
@@ -224,7 +224,7 @@ def _equal(a: Value, b: Value) -> bool:
         # NaN equals NaN here: one cell's content, not arithmetic.
         return a == b or (is_nan(a) and is_nan(b))
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
     return type(a) is type(b) and a == b
@@ -237,7 +237,7 @@ def _parse_time(text: str) -> dt.datetime | dt.date | dt.time | None:
         except ValueError:
             continue
         if isinstance(parsed, dt.datetime) and parsed.tzinfo is None:
-            return parsed.replace(tzinfo=dt.timezone.utc)
+            return parsed.replace(tzinfo=dt.UTC)
         return parsed
     return None
 

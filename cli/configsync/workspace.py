@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 import pygit2
 
 from . import inference, naming, yamlio
 from .applier import Applier, ApplyResult, Confirm
-from .backup import backup_environment, is_backup, overlay_tree
 from .backends import Backend, HistoryEntry, TableInfo
+from .backup import backup_environment, is_backup, overlay_tree
 from .cache import ValidationCache
 from .changes import Change, changes
 from .config import Config, load_config, resolve_database

@@ -15,8 +15,9 @@ from __future__ import annotations
 import functools
 import re
 import sys
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any, Sequence
+from typing import Any
 
 import yaml
 from yaml.composer import Composer

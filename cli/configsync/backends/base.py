@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable, ClassVar, Literal, Mapping
+from typing import ClassVar, Literal
 
 from ..errors import BackendError
 from ..values import Row, Value
@@ -167,7 +168,7 @@ class HistoryEntry:
                 # Without an offset the text is kept: its zone is unknown.
                 applied = parsed if parsed.tzinfo is not None else applied
         if isinstance(applied, dt.datetime):
-            applied = applied.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+            applied = applied.astimezone(dt.UTC).isoformat(timespec="seconds")
 
         def text(name: str) -> str:
             value = row.get(name)
@@ -279,5 +280,5 @@ class Backend(abc.ABC):
     def history(self, table: str, limit: int = 20) -> list[HistoryEntry]:
         """Most recent applies first; empty if the history table does not exist yet."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: a backend without connections keeps it
         """Release connections."""

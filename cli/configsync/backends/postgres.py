@@ -5,9 +5,10 @@ import json
 import logging
 import math
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import psycopg
 from psycopg import abc
@@ -390,7 +391,7 @@ class PostgresBackend(SqlBackend):
         cur.execute("SELECT " + ", ".join(parts))
         found = cur.fetchone()
         self._digest_settings(cur, reset=True)
-        return {spec.table.name: str(value) for spec, value in zip(specs, found)}
+        return {spec.table.name: str(value) for spec, value in zip(specs, found, strict=True)}
 
     def _begin_write(self, cur: Any, batch: WriteBatch) -> None:
         cur.execute("BEGIN")

@@ -103,7 +103,7 @@ class SqlBackend(Backend):
         order = ", ".join(quote(k) for k in spec.key)
         cur.execute(f"SELECT {select} FROM {quote(spec.table.name)}{where} ORDER BY {order}", params or [])
         return [
-            {c.name: self._from_db(c, v) for c, v in zip(columns, raw)}
+            {c.name: self._from_db(c, v) for c, v in zip(columns, raw, strict=True)}
             for raw in cur.fetchall()
         ]
 
@@ -285,7 +285,7 @@ class SqlBackend(Backend):
             f"INSERT INTO {quote(table)} (applied_at, revision, ref, actor, creates, updates, deletes, "
             f"checksum, tool_version) VALUES ({', '.join([p] * 9)})",
             [
-                entry.applied_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                entry.applied_at or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 entry.revision, entry.ref, entry.actor, entry.creates, entry.updates,
                 entry.deletes, entry.checksum, entry.tool_version,
             ],
@@ -302,7 +302,7 @@ class SqlBackend(Backend):
                 cur.execute(
                     f"SELECT {', '.join(HISTORY_COLUMNS)} FROM {quote(table)} ORDER BY id DESC LIMIT {int(limit)}"
                 )
-                return [HistoryEntry.from_row(dict(zip(HISTORY_COLUMNS, row))) for row in cur.fetchall()]
+                return [HistoryEntry.from_row(dict(zip(HISTORY_COLUMNS, row, strict=True))) for row in cur.fetchall()]
             finally:
                 cur.execute("ROLLBACK")
         except self.driver_errors as exc:

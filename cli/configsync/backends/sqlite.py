@@ -21,7 +21,6 @@ from ..values import Value
 from .base import Capabilities, Column, ForeignKey, TableInfo, WriteBatch
 from .sql import SqlBackend, quote
 
-
 INT64 = range(-(2**63), 2**63)
 _LENGTH = re.compile(r"\(\s*(\d+)\s*\)")
 _CHECK_IN = re.compile(r"""CHECK\s*\(\s*["`\[]?([A-Za-z_][A-Za-z0-9_]*)["`\]]?\s+IN\s*\(([^)]*)\)\s*\)""", re.IGNORECASE)

@@ -9,8 +9,16 @@ import click
 from .. import plan as plan_module
 from .. import render
 from .base import (
-    EXIT_CHANGES, EXIT_OK, Options, common_options, confirmer, echo_plan, format_option, report_apply,
-    safety_options, table_option,
+    EXIT_CHANGES,
+    EXIT_OK,
+    Options,
+    common_options,
+    confirmer,
+    echo_plan,
+    format_option,
+    report_apply,
+    safety_options,
+    table_option,
 )
 
 # File lists longer than this are cut short: a first snapshot may write thousands.
