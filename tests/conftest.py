@@ -59,6 +59,17 @@ def pg_url(pg_server: str) -> Iterator[str]:
         postgres.drop_database(pg_server, name)
 
 
+@pytest.fixture
+def pg_copy_url(pg_server: str) -> Iterator[str]:
+    """A second fresh, empty PostgreSQL database (an "empty copy" to restore into)."""
+    name = f"cs_copy_{uuid.uuid4().hex[:12]}"
+    url = postgres.create_database(pg_server, name)
+    try:
+        yield url
+    finally:
+        postgres.drop_database(pg_server, name)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database on each backend."""

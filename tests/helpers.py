@@ -72,6 +72,18 @@ def init_repo(path: Path, config: str | None = None, schemas: bool = True) -> py
     return repo
 
 
+def new_repo(path: Path) -> Path:
+    """An empty git work tree (replacing whatever was at ``path``), for `configsync init`."""
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    repo = pygit2.init_repository(str(path), initial_head="main")
+    repo.config["user.name"] = SIGNATURE.name
+    repo.config["user.email"] = SIGNATURE.email
+    (path / ".gitignore").write_text(".configsync/\n")
+    return path
+
+
 def commit_all(path: Path, message: str) -> str:
     """Stage everything (like `git add -A`) and commit; returns the commit id."""
     repo = pygit2.Repository(str(path))
@@ -137,6 +149,18 @@ def is_clean(path: Path) -> bool:
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
+
+
+def two_environments(tmp_path: Path, monkeypatch: Any) -> tuple[Path, str, str]:
+    """A config repository with environments staging and production, each a
+    seeded Moose SQLite database (ENV_CONFIG); returns (repo, staging, production)."""
+    staging = sqlite_moose(tmp_path / "staging.db")
+    production = sqlite_moose(tmp_path / "production.db")
+    monkeypatch.setenv("STAGING_DB", staging)
+    monkeypatch.setenv("PRODUCTION_DB", production)
+    repo = tmp_path / "repo"
+    init_repo(repo, config=ENV_CONFIG)
+    return repo, staging, production
 
 
 def sqlite_moose(db: Path, seed: bool = True) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pygit2
 import pytest
-from helpers import ENV_CONFIG, MOOSE, commit_all, dump, execute, postgres_moose, run, sqlite_moose
+from helpers import ENV_CONFIG, MOOSE, commit_all, dump, execute, postgres_moose, run, two_environments
 
 # The real backup, shipped with the example (a copy of the workplace's shared/examples/moose/).
 BACKUP = Path(__file__).resolve().parents[1] / "examples" / "moose" / "config-backup-2025-10-03.json"
@@ -179,14 +179,7 @@ def test_schema_check_catches_a_migration(repo_path: Path, moose_url: str) -> No
 
 
 def test_environment_overlays(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    staging = sqlite_moose(tmp_path / "staging.db")
-    production = sqlite_moose(tmp_path / "production.db")
-    monkeypatch.setenv("STAGING_DB", staging)
-    monkeypatch.setenv("PRODUCTION_DB", production)
-    from helpers import init_repo
-
-    repo = tmp_path / "envs"
-    init_repo(repo, config=ENV_CONFIG)
+    repo, staging, production = two_environments(tmp_path, monkeypatch)
     # the base: a snapshot of production without --env (an --env snapshot writes an overlay)
     assert run(repo, "snapshot", "--commit", "--database", production).code == 2
     overlay = repo / "config-snapshots/_environments/staging/system_config/budget_limits.yaml"

@@ -7,18 +7,13 @@ from pathlib import Path
 
 import pygit2
 import pytest
-from helpers import ENV_CONFIG, commit_all, dump, init_repo, run, sqlite_moose
+from helpers import commit_all, dump, init_repo, run, sqlite_moose, two_environments
 
 BUDGET = "config-snapshots/system_config/budget_limits.yaml"
 
 
 def _two_environments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str, str]:
-    staging = sqlite_moose(tmp_path / "staging.db")
-    production = sqlite_moose(tmp_path / "production.db")
-    monkeypatch.setenv("STAGING_DB", staging)
-    monkeypatch.setenv("PRODUCTION_DB", production)
-    repo = tmp_path / "repo"
-    init_repo(repo, config=ENV_CONFIG)
+    repo, staging, production = two_environments(tmp_path, monkeypatch)
     assert run(repo, "snapshot", "--commit", "--database", production).code == 2
     overlay = repo / "config-snapshots/_environments/staging/system_config/budget_limits.yaml"
     overlay.parent.mkdir(parents=True)

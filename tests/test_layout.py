@@ -11,7 +11,7 @@ from configsync import files
 from configsync.config import load_config
 from configsync.errors import NamingError, UnsafePathError
 from configsync.layout import TableLayout, twin_name
-from helpers import ENV_CONFIG, MOOSE, PERMISSIVE_SCHEMA, commit_all, execute, init_repo, run, sqlite_moose
+from helpers import ENV_CONFIG, MOOSE, PERMISSIVE_SCHEMA, commit_all, execute, init_repo, run, sqlite_moose, two_environments
 
 BACKUP = MOOSE / "config-backup-2025-10-03.json"
 LONG_KEY = "k" * 300  # a legal key in the database; a file name of over 200 bytes
@@ -141,12 +141,7 @@ def test_the_writer_refuses_links_anywhere_on_the_path(tmp_path: Path) -> None:
 
 def _twins_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str, str]:
     """A Moose repository snapshotted from production, where staging has more rows."""
-    production = sqlite_moose(tmp_path / "production.db")
-    staging = sqlite_moose(tmp_path / "staging.db")
-    monkeypatch.setenv("PRODUCTION_DB", production)
-    monkeypatch.setenv("STAGING_DB", staging)
-    repo = tmp_path / "repo"
-    init_repo(repo, config=ENV_CONFIG)
+    repo, staging, production = two_environments(tmp_path, monkeypatch)
     # The example's schema allows only lower-case keys; these tests need both cases.
     (repo / "schemas/system_config.schema.json").write_text(PERMISSIVE_SCHEMA)
     commit_all(repo, "any system_config key")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -23,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pygit2
 import pytest
 from configsync import values
-from helpers import Result, commit_all, run
+from helpers import Result, commit_all, new_repo, run
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from psycopg.types.json import Jsonb
@@ -177,17 +175,6 @@ def pg_pair(pg_server: str) -> Iterator[tuple[str, str]]:
     finally:
         for name in names:
             postgres.drop_database(pg_server, name)
-
-
-def new_repo(path: Path) -> Path:
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    repo = pygit2.init_repository(str(path), initial_head="main")
-    repo.config["user.name"] = "Test Author"
-    repo.config["user.email"] = "test@example.com"
-    (path / ".gitignore").write_text(".configsync/\n")
-    return path
 
 
 def said(result: Result) -> str:

@@ -11,38 +11,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
 import psycopg
-import pygit2
 import pytest
 from configsync import values, yamlio
-from helpers import Result, commit_all, is_clean, record_files, run
-from support import postgres
+from helpers import Result, commit_all, is_clean, new_repo, record_files, run
 from test_rest import start_project, supabase_cluster  # noqa: F401 - fixtures
-
-
-def new_repo(path: Path) -> Path:
-    path.mkdir(parents=True)
-    repo = pygit2.init_repository(str(path), initial_head="main")
-    repo.config["user.name"] = "Test Author"
-    repo.config["user.email"] = "test@example.com"
-    (path / ".gitignore").write_text(".configsync/\n")
-    return path
-
-
-@pytest.fixture
-def pg_copy_url(pg_server: str) -> Iterator[str]:
-    """A second fresh, empty PostgreSQL database."""
-    name = f"cs_copy_{uuid.uuid4().hex[:12]}"
-    url = postgres.create_database(pg_server, name)
-    try:
-        yield url
-    finally:
-        postgres.drop_database(pg_server, name)
 
 PG_DDL = """
 CREATE TYPE tier AS ENUM ('free', 'pro');

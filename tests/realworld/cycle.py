@@ -105,17 +105,6 @@ class StepFailed(AssertionError):
     step = ""
 
 
-def new_repo(path: Path) -> Path:
-    path.mkdir(parents=True)
-    repo = pygit2.init_repository(str(path), initial_head="main")
-    repo.config["user.name"] = "Test Author"
-    repo.config["user.email"] = "test@example.com"
-    # As in helpers.init_repo: configsync's local cache is not data. (init itself
-    # writes no .gitignore, so without this `git add -A` would commit the cache.)
-    (path / ".gitignore").write_text(".configsync/\n")
-    return path
-
-
 def create_databases(schema: Schema, source: str, copy: str) -> None:
     if source.startswith("sqlite"):
         for url, script in ((source, schema.ddl + schema.seed), (copy, schema.ddl)):

@@ -18,7 +18,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-from cycle import SCHEMAS, SQLITE_SCHEMAS, STEPS, Cycle, Schema, create_databases, new_repo, run_cycle  # noqa: E402
+from cycle import SCHEMAS, SQLITE_SCHEMAS, STEPS, Cycle, Schema, create_databases, run_cycle  # noqa: E402
+from helpers import new_repo  # noqa: E402
 from support import postgres  # noqa: E402
 
 

@@ -15,8 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from cycle import new_repo
-from helpers import Result, commit_all, is_clean, run
+from helpers import Result, commit_all, is_clean, new_repo, run
 
 
 def adopt(tmp_path: Path, url: str, sql: str) -> Path:

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from cycle import SCHEMAS, SQLITE_SCHEMAS, Cycle, Schema, StepFailed, compare_table, create_databases, new_repo, run_cycle
+from cycle import SCHEMAS, SQLITE_SCHEMAS, Cycle, Schema, StepFailed, compare_table, create_databases, run_cycle
+from helpers import new_repo
 
 # schema -> the first failing step as observed (command, exit code, message).
 # `python tests/realworld/report.py` shows every step of every schema.
