@@ -14,25 +14,25 @@ from pathlib import Path
 
 import pygit2
 
-from . import inference, naming, yamlio
+from . import inference
 from .applier import Applier, ApplyResult, Confirm
 from .backends import Backend, HistoryEntry, TableInfo
-from .backup import backup_environment, is_backup, overlay_tree
 from .cache import ValidationCache
 from .changes import Change, changes
 from .config import Config, load_config, resolve_database
 from .errors import ConfigError, Problem, RepoError, ValidationError
-from .layout import overlay_dir, table_dir, twin_name
+from .history import Records, RecordVersion
+from .layout import table_dir
 from .overlay import environments_in
 from .plan import Plan
 from .planner import Planner
-from .records import Record, State
-from .repo import CommitInfo, PathVersion, Repo
+from .records import State
+from .repo import Repo
+from .rollbacks import RollbackResult, Rollbacks
 from .shortcuts import Shortcuts
 from .sides import Sides
 from .snapshotter import SnapshotResult, Snapshotter
 from .validation import load_state
-from .values import Row
 
 
 @dataclass
@@ -58,18 +58,6 @@ class Status:
         }
 
 
-@dataclass
-class RollbackResult:
-    commit: pygit2.Commit
-    plan: Plan | None
-    apply: ApplyResult | None
-    committed: bool
-
-    @property
-    def commit_info(self) -> CommitInfo:
-        return CommitInfo.of(self.commit)
-
-
 class Workspace:
     """A config repository bound to one database: one method per command.
 
@@ -86,6 +74,8 @@ class Workspace:
         self.shortcuts = Shortcuts(config, self.repo, self.cache)
         self._planner = Planner(self.sides, self.shortcuts)
         self._applier = Applier(self.sides)
+        self._records = Records(config, self.repo)
+        self._rollbacks = Rollbacks(self.sides, self._planner, self._applier, self._records)
 
     @classmethod
     def open(
@@ -212,32 +202,8 @@ class Workspace:
         return Plan(found, str(new.id), rev2, "", list(self.config.tables), {}, {})
 
     def history(self, record: str) -> list[RecordVersion]:
-        table, candidates = self._record_candidates(record)
-        for candidate in candidates:
-            versions = self.repo.log_path(candidate)
-            if versions:
-                return [_record_version(table, v) for v in versions]
-        raise RepoError(f"{candidates[0].removeprefix(self.config.snapshots + '/')}: no such record in the history of HEAD")
-
-    def _record_candidates(self, record: str) -> tuple[str, list[str]]:
-        """The table of TABLE/NAME and the paths NAME may mean: the file's name,
-        or the key as typed (percent-encoded, maybe a twin's name)."""
-        table, _, name = record.strip("/").partition("/")
-        self.config.table(table)
-        if not name:
-            raise ConfigError(f"{record}: expected TABLE/NAME, e.g. {table}/my-record")
-        stem = name.removesuffix(naming.EXTENSION)
-        encoded = naming.encode(stem) + naming.EXTENSION
-        names = dict.fromkeys([stem + naming.EXTENSION, encoded, twin_name(encoded)])
-        return table, [f"{table_dir(self.config, table)}/{n}" for n in names]
-
-    def _record_path(self, record: str, commit: pygit2.Commit, where: str) -> tuple[str, str]:
-        """The table and path of TABLE/NAME in ``commit``; RepoError if it has none."""
-        table, candidates = self._record_candidates(record)
-        for candidate in candidates:
-            if self.repo.prefix + candidate in commit.tree:
-                return table, candidate
-        raise RepoError(f"{candidates[0].removeprefix(self.config.snapshots + '/')}: no such record {where}")
+        """The git history of one record (TABLE/NAME: the file's name or the key as typed)."""
+        return self._records.versions(record)
 
     # ---- schemas -----------------------------------------------------------------
 
@@ -290,108 +256,14 @@ class Workspace:
         max_deletes: int | None = None,
         allow_mass_delete: bool = False,
     ) -> RollbackResult:
-        """Revert ``commit`` (or restore the config of ``to``, only ``tables``
-        when given) as a new commit, then apply it. The commit lands on the
-        branch only once the apply has succeeded, so a failure leaves git and
-        the database as they were."""
-        if (commit is None) == (to is None):
-            raise ConfigError("give either a COMMIT to revert or --to REF, not both")
-        if tables and commit is not None:
-            raise ConfigError("--table restores tables from --to REF; a revert undoes its whole commit")
-        names = self.config.select(list(tables) if tables else None)
-        self.check_clean()
-        if commit is not None:
-            target = self.repo.resolve(commit)
-            tree = self.repo.revert_tree(target)
-            subject = target.message.splitlines()[0] if target.message else ""
-            message = f'Revert "{subject}"\n\nThis reverts commit {target.id}.\n'
-        else:
-            assert to is not None
-            target = self.repo.resolve(to)
-            tree = self._restore_tree(target, to, names if tables else None)
-            only = f" --table {' --table '.join(names)}" if tables else ""
-            what = f"{', '.join(names)} to" if tables else "config to"
-            message = f"Restore {what} {str(target.id)[:7]} ({to})\n\nconfigsync rollback --to {to}{only}\n"
-        label = f"rollback of {commit}" if commit else f"restore of {to}"
-        return self._commit_and_apply(tree, message, label, names if tables else None, commit or to or "",
-                                      dry_run=dry_run, apply=apply, confirm=confirm, max_deletes=max_deletes,
-                                      allow_mass_delete=allow_mass_delete)
+        """Revert ``commit`` (or restore ``to``, only ``tables`` when given) and apply (see ``rollbacks``)."""
+        return self._rollbacks.rollback(commit, to=to, tables=tables, dry_run=dry_run, apply=apply, confirm=confirm,
+                                        max_deletes=max_deletes, allow_mass_delete=allow_mass_delete)
 
-    def restore(
-        self,
-        record: str,
-        source: str,
-        *,
-        dry_run: bool = False,
-        apply: bool = True,
-        confirm: Confirm | None = None,
-    ) -> RollbackResult:
-        """Make one record (TABLE/NAME) what it was at revision or backup
-        ``source``: a commit holding that file, then an apply of its table."""
-        table, path = self._record_path(record, self.repo.resolve(source), f"at {source}")
-        self.check_clean()
-        target = self.repo.resolve(source)
-        data = target.tree[self.repo.prefix + path].peel(pygit2.Blob).data
-        head = self.repo.resolve("HEAD")
-        tree = self.repo.tree_with(head, {path: data})
-        message = (f"Restore {path.removeprefix(self.config.snapshots + '/')} from {str(target.id)[:7]} ({source})\n\n"
-                   f"configsync restore {record} --from {source}\n")
-        return self._commit_and_apply(tree, message, f"restore of {record} from {source}", [table], source,
-                                      dry_run=dry_run, apply=apply, confirm=confirm)
-
-    def _commit_and_apply(
-        self, tree: pygit2.Oid, message: str, label: str, tables: Sequence[str] | None, what: str, *,
-        dry_run: bool, apply: bool, confirm: Confirm | None, max_deletes: int | None = None,
-        allow_mass_delete: bool = False,
-    ) -> RollbackResult:
-        head = self.repo.resolve("HEAD")
-        if tree == head.tree.id:
-            raise RepoError(f"nothing to roll back: the config at HEAD already matches {what}")
-        new = self.repo.make_commit(tree, message)
-        if not apply and not dry_run:
-            self.repo.advance(new)
-            return RollbackResult(new, None, None, committed=True)
-        plan = self.plan(str(new.id), tables, commit=new, use_cache=True)
-        plan.ref = label
-        if dry_run:
-            return RollbackResult(new, plan, None, committed=False)
-        result = self.apply(plan, confirm=confirm, max_deletes=max_deletes,
-                            allow_mass_delete=allow_mass_delete, check_clean=False)
-        if result.applied:
-            self.repo.advance(new)
-        return RollbackResult(new, plan, result, committed=result.applied)
-
-    def _restore_tree(self, target: pygit2.Commit, to: str, tables: Sequence[str] | None = None) -> pygit2.Oid:
-        """HEAD's tree with the config of ``target`` (only ``tables``' record
-        directories, when given); for an environment's backup, only that
-        environment's overlay, rewritten over HEAD's base so the environment
-        gets exactly the backed-up state."""
-        if not is_backup(target.message):
-            return self.repo.restore_tree(target, self._table_dirs(tables))
-        owner = backup_environment(target.message)
-        if owner != self.env:
-            if owner is None:
-                raise ConfigError(f"{to} is a backup of a database applied without --env; restore it without --env "
-                                  f"(restoring it into {self.env} would write another database's values there)")
-            raise ConfigError(f"{to} is a backup of environment {owner}" + (f", not {self.env}" if self.env else "")
-                              + f": restore it with --env {owner}")
-        if owner is None:
-            return self.repo.restore_tree(target, self._table_dirs(tables))
-        names = list(tables or self.config.tables)
-        infos = self.describe(names)
-        keys = {t: self.key_columns(t, infos[t]) for t in names}
-        state = load_state(self.config, self.repo.source_at(target), keys, names, env=owner).state
-        head = self.repo.resolve("HEAD")
-        return self.repo.tree_with(head, overlay_tree(self.sides, self.repo.source_at(head), names, infos, state, owner))
-
-    def _table_dirs(self, tables: Sequence[str] | None) -> list[str] | None:
-        """The directories a restore of ``tables`` takes: each table's record
-        directory and its overlays; None: all of config-snapshots/ and schemas/."""
-        if tables is None:
-            return None
-        dirs = [table_dir(self.config, t) for t in tables]
-        dirs += [overlay_dir(self.config, env, t) for env in self.config.environments for t in tables]
-        return dirs
+    def restore(self, record: str, source: str, *, dry_run: bool = False, apply: bool = True,
+                confirm: Confirm | None = None) -> RollbackResult:
+        """One record as it was at ``source``, committed and applied (see ``rollbacks``)."""
+        return self._rollbacks.restore(record, source, dry_run=dry_run, apply=apply, confirm=confirm)
 
     # ---- for the CLI ----
     # What the commands show of git, so that they need neither Repo nor pygit2.
@@ -414,46 +286,6 @@ class Workspace:
         """Where the config root is inside the git work tree ("" at its top, else
         ending in "/"): prepended, it makes a config path relative to the repository."""
         return self.repo.prefix
-
-
-@dataclass
-class RecordVersion:
-    """One commit in a record's history and what it did to the record."""
-
-    commit: pygit2.Commit
-    action: str  # "created", "deleted", "changed"
-    change: Change | None = None  # field-level, for "changed"
-
-    @property
-    def commit_info(self) -> CommitInfo:
-        return CommitInfo.of(self.commit)
-
-    def to_json(self) -> dict[str, object]:
-        info = self.commit_info
-        return {"commit": info.id, "time": info.time.isoformat(), "author": info.author, "subject": info.subject,
-                "action": self.action, "change": self.change.to_json() if self.change else None}
-
-
-def _record_version(table: str, version: PathVersion) -> RecordVersion:
-    old, new = _parse_row(version.before), _parse_row(version.after)
-    if old is None:
-        return RecordVersion(version.commit, "created")
-    if new is None:
-        return RecordVersion(version.commit, "deleted")
-    found = changes(table, {(): Record(table, (), new, "")}, {(): Record(table, (), old, "")}, (),
-                    missing_fields_differ=True)
-    return RecordVersion(version.commit, "changed", found[0] if found else None)
-
-
-def _parse_row(data: bytes | None) -> Row | None:
-    """A record file's row; an unreadable version counts as an empty row."""
-    if data is None:
-        return None
-    try:
-        value = yamlio.load(data)
-    except yamlio.YamlError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 __all__ = ["ApplyResult", "RecordVersion", "RollbackResult", "SnapshotResult", "Status", "Workspace"]
