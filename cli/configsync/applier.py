@@ -74,7 +74,32 @@ class Applier:
         except StalePlanError:
             self._raise_if_already_applied(plan)
             raise
+        batch = self._batch(plan, infos, lock_timeout, non_atomic)
+        specs, excludes = batch.reads, batch.json_excludes
         backup = save_backup(sides, plan, infos, actual) if plan.has_changes else None
+
+        def verify(rows: dict[str, list[Row]]) -> None:
+            plan.check_fresh(sides.state_of(specs, rows))
+            readback.keep_excluded(batch.operations, rows, excludes)
+
+        try:
+            outcome = sides.backend.apply(batch, verify)
+        except OutcomeUnknownError as exc:  # the writes may have happened: keep the backup
+            if backup:
+                env = f" --env {sides.env}" if sides.env else ""
+                raise OutcomeUnknownError(f"{exc}\nBackup of the previous state: {backup}\n"
+                                          f"  undo with: configsync rollback --to {backup}{env}") from None
+            raise
+        except BaseException:
+            if backup:
+                sides.repo.delete_ref(backup)
+            raise
+        return ApplyResult(plan, backup, applied=True, notes=outcome.notes)
+
+    def _batch(self, plan: Plan, infos: Mapping[str, TableInfo], lock_timeout: float, non_atomic: bool) -> WriteBatch:
+        """Everything the backend needs for the one transaction: what to re-read,
+        the ordered writes with what each must read back, the history row."""
+        sides = self.sides
         specs = sides.read_specs(plan.read_tables, infos)
         ops = operations(plan, infos)
         for op in ops:  # secret and excluded columns are not managed: never read back, never shown
@@ -104,24 +129,7 @@ class Applier:
                                                   infos)],
             json_excludes=excludes,
         )
-
-        def verify(rows: dict[str, list[Row]]) -> None:
-            plan.check_fresh(sides.state_of(specs, rows))
-            readback.keep_excluded(batch.operations, rows, excludes)
-
-        try:
-            outcome = sides.backend.apply(batch, verify)
-        except OutcomeUnknownError as exc:  # the writes may have happened: keep the backup
-            if backup:
-                env = f" --env {sides.env}" if sides.env else ""
-                raise OutcomeUnknownError(f"{exc}\nBackup of the previous state: {backup}\n"
-                                          f"  undo with: configsync rollback --to {backup}{env}") from None
-            raise
-        except BaseException:
-            if backup:
-                sides.repo.delete_ref(backup)
-            raise
-        return ApplyResult(plan, backup, applied=True, notes=outcome.notes)
+        return batch
 
     def _raise_if_already_applied(self, plan: Plan) -> None:
         checksum = plan.checksum()
