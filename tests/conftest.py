@@ -48,26 +48,25 @@ def pg_server() -> Iterator[str]:
         pytest.skip(f"no PostgreSQL server: {exc}")
 
 
-@pytest.fixture
-def pg_url(pg_server: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database."""
-    name = f"cs_{uuid.uuid4().hex[:12]}"
-    url = postgres.create_database(pg_server, name)
+def _fresh_database(server: str, prefix: str) -> Iterator[str]:
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    url = postgres.create_database(server, name)
     try:
         yield url
     finally:
-        postgres.drop_database(pg_server, name)
+        postgres.drop_database(server, name)
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database."""
+    yield from _fresh_database(pg_server, "cs")
 
 
 @pytest.fixture
 def pg_copy_url(pg_server: str) -> Iterator[str]:
     """A second fresh, empty PostgreSQL database (an "empty copy" to restore into)."""
-    name = f"cs_copy_{uuid.uuid4().hex[:12]}"
-    url = postgres.create_database(pg_server, name)
-    try:
-        yield url
-    finally:
-        postgres.drop_database(pg_server, name)
+    yield from _fresh_database(pg_server, "cs_copy")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from . import files, naming, yamlio
 from .backends import TableInfo
 from .errors import UnsafePlanError
-from .layout import ENVIRONMENTS, overlay_dir
+from .layout import ENVIRONMENTS
 from .overlay import deep_merge, ordered, overlay_rows
 from .overlay import header as overlay_header
 from .plan import MAX_SAFE_DELETE_FRACTION, mass_deletion
@@ -108,7 +108,7 @@ class Snapshotter:
                 header = None
             else:
                 rows, under = overlay_rows(layout, sides.env, base[table], actual[table], kinds)
-                prefix = overlay_dir(config, sides.env, table) + "/"
+                prefix = layout.directory_for(sides.env) + "/"
                 header = overlay_header(table, sides.env, config)
             prefixes[table] = prefix
             assigned = set() if with_assigned or header is not None else {

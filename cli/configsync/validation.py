@@ -372,23 +372,28 @@ def _merge_overlay(
     drafts[name] = _Draft(name, deep_merge(base.row, overlay.row), [overlay, *base.sources])
 
 
+def _overlay_only(draft: _Draft, overlays: str) -> bool:
+    """Is the record an overlay's alone (no base file under it)?"""
+    return draft.sources[-1].path.startswith(overlays)
+
+
 def _orphaned_overlays(base: Sequence[_Draft], merged: Iterable[_Draft], overlays: str) -> list[Problem]:
     """Overlay files that patch a base record which is not there (renamed or
     deleted in the base): they would keep a partial record alive in that
     environment. An overlay that defines a whole record (every column each
     base record of the table has) is a record of its own and fine."""
-    if not base:
+    alone = [d for d in merged if _overlay_only(d, overlays)]
+    if not base or not alone:
         return []
     whole = set.intersection(*(set(d.row) for d in base))
     found = []
-    for draft in merged:
-        if draft.sources[-1].path.startswith(overlays):
-            missing = sorted(whole - set(draft.row))
-            if missing:
-                name = draft.file.rsplit("/", 1)[-1]
-                found.append(Problem(draft.file, 1, f"there is no base record {name} for this overlay to change (was it "
-                                     f"renamed or deleted?), and it sets only some columns (not {', '.join(missing)}); "
-                                     "delete it, or write the whole record"))
+    for draft in alone:
+        missing = sorted(whole - set(draft.row))
+        if missing:
+            name = draft.file.rsplit("/", 1)[-1]
+            found.append(Problem(draft.file, 1, f"there is no base record {name} for this overlay to change (was it "
+                                 f"renamed or deleted?), and it sets only some columns (not {', '.join(missing)}); "
+                                 "delete it, or write the whole record"))
     return found
 
 
@@ -401,24 +406,30 @@ class _Names:
     def __init__(self, layout: TableLayout, base: Sequence[_Draft], merged: Iterable[_Draft], overlays: str) -> None:
         self.layout = layout
         self._overlays = overlays
+        # Each draft's plain name, computed once (None: the key cannot be a name).
+        self._plain: dict[int, str | None] = {}
         self._base = self._index(base)
-        self._all = self._index([*base, *(d for d in merged if self._overlay_only(d))])
+        self._all = self._index([*base, *(d for d in merged if _overlay_only(d, overlays))])
 
-    def _overlay_only(self, draft: _Draft) -> bool:
-        return draft.sources[-1].path.startswith(self._overlays)
+    def plain(self, draft: _Draft) -> str:
+        """The record's plain file name; NamingError says why there is none."""
+        name = self._plain.get(id(draft))
+        return name if name is not None else self.layout.plain_name(draft.row)
 
     def _index(self, drafts: Iterable[_Draft]) -> dict[str, dict[str, str]]:
         """Case-folded name -> each distinct plain name in it -> a file holding it."""
         found: dict[str, dict[str, str]] = {}
         for draft in drafts:
-            [plain] = self.layout.plain_names([draft.row])
+            if id(draft) not in self._plain:
+                [self._plain[id(draft)]] = self.layout.plain_names([draft.row])
+            plain = self._plain[id(draft)]
             if plain is not None:
                 found.setdefault(naming.collision_key(plain), {}).setdefault(plain, draft.sources[-1].path)
         return found
 
     def expected(self, draft: _Draft, plain: str) -> tuple[str, str | None]:
         """The expected name, and (for a twin) the file of another member."""
-        namespace = self._all if self._overlay_only(draft) else self._base
+        namespace = self._all if _overlay_only(draft, self._overlays) else self._base
         members = namespace.get(naming.collision_key(plain), {})
         if len(members) < 2:
             return plain, None
@@ -458,7 +469,7 @@ def _finish(
     if missing or bad_keys:
         return None
     try:
-        plain = names.layout.plain_name(row)
+        plain = names.plain(draft)
     except NamingError as exc:
         problems.append(Problem(top.path, yamlio.key_line(top.node, key_columns[0]), str(exc)))
         return None
