@@ -7,20 +7,23 @@ user can fix (message, no traceback), 3 a bug (traceback in a log file),
 """
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
 
-from .. import __version__, render
+from .. import __version__
 from ..errors import ConfigsyncError
-from ..plan import Plan
-from ..workspace import Workspace
+
+if TYPE_CHECKING:
+    from ..plan import Plan
+    from ..workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,7 +31,23 @@ EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class _Group(click.Group):
-    """Maps every outcome to the exit codes above, in one place."""
+    """Maps every outcome to the exit codes above, in one place; loads each
+    command's module only when that command is asked for."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # name -> (module in configsync.cli, attribute); filled in by configsync.cli
+        self.lazy_commands: dict[str, tuple[str, str]] = {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*self.lazy_commands, *(name for name in super().list_commands(ctx) if name not in self.lazy_commands)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            module, attribute = self.lazy_commands[cmd_name]
+            command = getattr(importlib.import_module(f"{__package__}.{module}"), attribute)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def main(
         self,
@@ -77,6 +96,8 @@ class Options:
     database: str | None
 
     def workspace(self) -> Workspace:
+        from ..workspace import Workspace
+
         return Workspace.open(self.config, database=self.database, env=self.env)
 
 
@@ -138,6 +159,8 @@ def safety_options(f: F) -> F:
 
 def format_option(kind: Literal["plan", "problems", "report"], help: str | None = None) -> Callable[[F], F]:
     """--format, offering the formats of render.FORMATS that can show ``kind``."""
+    from .. import render
+
     return click.option("--format", "fmt", type=click.Choice(render.formats(kind)), default="text",
                         show_default=True, help=help)
 
@@ -149,6 +172,8 @@ def use_color() -> bool:
 # ---- what several commands show ----------------------------------------------
 
 def echo_plan(ws: Workspace, plan: Plan, fmt: str = "text", title: str = "Plan") -> None:
+    from .. import render
+
     public = render.FORMATS[fmt].public
     header = render.header(plan, ws.describe_revision(plan.revision, plan.ref), env=ws.env, public=public)
     click.echo(render.plan_renderer(fmt)(plan, header, title=title, color=use_color()), nl=False)
