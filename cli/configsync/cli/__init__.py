@@ -7,7 +7,7 @@ imports on its own. They are all put together here.
 """
 from __future__ import annotations
 
-from . import adoption, files, rollback, supabase, sync
+from . import adoption, files, roles, rollback, supabase, sync
 from .base import cli, main
 
 for _command in (
@@ -15,7 +15,7 @@ for _command in (
     files.validate, files.diff, files.history,
     rollback.rollback, rollback.restore,
     adoption.init, adoption.schema, adoption.import_backup,
-    supabase.supabase,
+    supabase.supabase, roles.roles,
 ):
     cli.add_command(_command)
 
