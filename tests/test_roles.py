@@ -189,8 +189,12 @@ def test_the_writer_applies_and_rolls_back_and_can_do_nothing_else(
     daily = snap / "limits/daily.yaml"
     daily.write_text(daily.read_text().replace("amount: 50", "amount: 40"))
     change = commit_all(repo, "four changes")
+    # as the Supabase apply function's migration leaves it: the policies let both roles through
+    sql(pg_url, "ALTER TABLE configsync_history ENABLE ROW LEVEL SECURITY")
     result = run(repo, "apply", "--yes", database=roles.writer)
     assert result.code == 0, result.text
+    result = run(repo, "status", database=roles.reader)
+    assert result.code == 0 and change[:7] in result.out, result.text  # the reader sees the history
     assert ("search", True, "sk-live-search") in rows(pg_url, "flags")
     assert ("beta", False, None) in rows(pg_url, "flags")
     assert [r[1:3] for r in rows(pg_url, "limits")] == [("daily", 40), ("weekly", 300)]
@@ -286,8 +290,10 @@ def test_every_identifier_is_quoted(pg_url: str) -> None:
             assert can(names.reader, "Key", "SELECT") and can(names.reader, "Val'ue", "SELECT")
             assert not can(names.reader, 'Sec"ret', "SELECT") and not can(names.writer, 'Sec"ret', "SELECT")
             assert can(names.writer, "Val'ue", "UPDATE") and not can(names.writer, "Key", "UPDATE")
-            policies = conn.execute("SELECT polname FROM pg_policy ORDER BY 1").fetchall()
-            assert policies == [(names.reader + "_all_rows",), (names.writer + "_all_rows",)]
+            policies = conn.execute("SELECT polrelid::regclass::text, polname FROM pg_policy ORDER BY 1, 2").fetchall()
+            assert policies == [(table, policy) for table in ('"Conf ""Schema"""."Hist""ory"',
+                                                              '"Conf ""Schema"""."Odd ""Table"""')
+                                for policy in (names.reader + "_all_rows", names.writer + "_all_rows")]
             found = conn.execute("SELECT to_regclass(%s)", ['"Conf ""Schema"""."Hist""ory"']).fetchone()
             assert found is not None and found[0] is not None
             sql(pg_url, f'DROP OWNED BY "{names.reader.replace(chr(34), chr(34) * 2)}"; '
@@ -295,19 +301,43 @@ def test_every_identifier_is_quoted(pg_url: str) -> None:
                         f'DROP OWNED BY "{names.writer}"; DROP ROLE "{names.writer}"')
 
 
-def test_supabase_migration_writes_the_roles_as_their_own_file(setup: tuple[Path, Logins], pg_url: str) -> None:
-    repo, roles = setup
+SUPABASE_ROLES = """
+DO $$ BEGIN
+  CREATE ROLE anon NOLOGIN NOINHERIT;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+DO $$ BEGIN
+  CREATE ROLE authenticated NOLOGIN NOINHERIT;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON SEQUENCES TO anon, authenticated;
+"""
+
+
+def test_supabase_migration_writes_the_roles_as_their_own_file(tmp_path: Path, pg_url: str) -> None:
+    """What a Supabase project grants by default (anon and authenticated get every
+    new table in public) does not reach the history table the migration creates."""
+    repo = adopted(tmp_path, pg_url)
+    sql(pg_url, SUPABASE_ROLES)
     folder = repo / "supabase/migrations"
-    result = run(repo, "supabase", "migration", "--roles", "--reader", roles.reader_role,
-                 "--writer", roles.writer_role, "--write", str(folder), database=pg_url)
-    assert result.code == 0, result.text
-    (written,) = folder.glob("*_configsync_roles.sql")
-    text = written.read_text()
-    assert "service_role" in text and f'CREATE POLICY "{roles.reader_role}_all_rows" ON "public"."flags"' in text
-    assert run(repo, "supabase", "migration", "--roles", "--reader", roles.reader_role, "--writer",
-               roles.writer_role, "--write", str(folder), database=pg_url).out.endswith("is up to date.\n")
-    sql(pg_url, text)
-    assert run(repo, "plan", database=roles.reader).code == 0
+    with logins(pg_url) as roles:
+        args = ["supabase", "migration", "--roles", "--reader", roles.reader_role, "--writer", roles.writer_role,
+                "--write", str(folder)]
+        result = run(repo, *args, database=pg_url)
+        assert result.code == 0, result.text
+        (written,) = folder.glob("*_configsync_roles.sql")
+        text = written.read_text()
+        assert "service_role" in text and f'CREATE POLICY "{roles.reader_role}_all_rows" ON "public"."flags"' in text
+        assert run(repo, *args, database=pg_url).out.endswith("is up to date.\n")
+        sql(pg_url, text)
+        grant_logins(pg_url, roles)
+        with psycopg.connect(pg_url) as conn:
+            for role in ("anon", "authenticated"):
+                found = conn.execute("SELECT has_table_privilege(%s, 'configsync_history', 'SELECT, INSERT')",
+                                     [role]).fetchone()
+                assert found == (False,), role
+        assert run(repo, "plan", database=roles.reader).code == 0
+        assert run(repo, "apply", "--yes", database=roles.writer).code == 0
+        assert run(repo, "status", database=roles.reader).code == 0
     # the function's migration is still the default, and its own file
     assert run(repo, "supabase", "migration", "--write", str(folder)).code == 0
     assert len(list(folder.glob("*_configsync_apply.sql"))) == 1

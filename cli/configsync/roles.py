@@ -145,8 +145,13 @@ def _do(body: str) -> str:
 
 
 def _create_role(name: str) -> str:
+    # A role of that name that exists already keeps its attributes; one that
+    # is a superuser would read every column whatever is granted: refused.
     return _do(f"  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {literal(name)}) THEN\n"
-               f"    CREATE ROLE {ident(name)} NOLOGIN;\n  END IF;")
+               f"    CREATE ROLE {ident(name)} NOLOGIN;\n"
+               f"  ELSIF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = {literal(name)}) THEN\n"
+               f"    RAISE EXCEPTION 'role % is a superuser: it can read every column; choose another name', "
+               f"{literal(name)};\n  END IF;")
 
 
 def _columns(names: Sequence[str]) -> str:
@@ -204,15 +209,28 @@ def roles_sql(tables: Sequence[ManagedTable], history_table: str, names: RoleNam
             why = "row level security is enabled" if table.row_security else \
                 "row level security may be enabled (the REST API does not say); a policy does nothing where it is off"
             out += [f"-- {why}: each role sees every row", *_policies(target, names)]
+    sequence = f"pg_catalog.pg_get_serial_sequence({literal(history)}, 'id')"
     out += [
         "",
         "-- the apply history: created here, so the writer needs no CREATE on a schema",
         history_table_ddl(history) + ";",
+    ]
+    if supabase:
+        # As the configsync_apply migration has it: Supabase's default privileges
+        # would otherwise let the anon key read and write it over the REST API.
+        out += [
+            f"ALTER TABLE {history} ENABLE ROW LEVEL SECURITY;",
+            f"REVOKE ALL ON TABLE {history} FROM PUBLIC, anon, authenticated;",
+            _do(f"  EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM PUBLIC, anon, authenticated', {sequence});"),
+        ]
+    out += [
         f"REVOKE ALL ON TABLE {history} FROM {reader}, {writer};",
         f"GRANT SELECT ON TABLE {history} TO {reader};",
         f"GRANT SELECT, INSERT ON TABLE {history} TO {writer};",
-        _do(f"  EXECUTE format('GRANT USAGE ON SEQUENCE %s TO %I', "
-            f"pg_catalog.pg_get_serial_sequence({literal(history)}, 'id'), {literal(names.writer)});"),
+        _do(f"  EXECUTE format('GRANT USAGE ON SEQUENCE %s TO %I', {sequence}, {literal(names.writer)});"),
+        "-- the configsync_apply migration enables row level security on it: the roles see",
+        "-- every row and the writer may add one (a policy does nothing where RLS is off)",
+        *_policies(history, names),
         "",
         "COMMIT;",
         "",
