@@ -341,3 +341,11 @@ def test_supabase_migration_writes_the_roles_as_their_own_file(tmp_path: Path, p
     # the function's migration is still the default, and its own file
     assert run(repo, "supabase", "migration", "--write", str(folder)).code == 0
     assert len(list(folder.glob("*_configsync_apply.sql"))) == 1
+
+
+def test_a_line_break_in_a_name_cannot_end_a_comment() -> None:
+    table = ManagedTable("t\nDROP TABLE x; --", ("a\nb",), ("a\nb",), ("s\nDROP TABLE y;",), False)
+    text = roles_sql([table], "configsync_history")
+    assert "-- t\\nDROP TABLE x; --: no privilege on s\\nDROP TABLE y;\n" in text, text
+    assert "\nDROP TABLE y;" not in text
+    assert '"t\nDROP TABLE x; --"' in text  # inside a quoted identifier a line break is only a character

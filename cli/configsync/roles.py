@@ -55,8 +55,8 @@ class RoleNames:
     def check(self) -> None:
         """A ConfigError for a name PostgreSQL would refuse or silently shorten."""
         for option, name in (("--reader", self.reader), ("--writer", self.writer)):
-            if not name or "\x00" in name:
-                raise ConfigError(f"{option}: a role name cannot be empty")
+            if not name or not name.isprintable():
+                raise ConfigError(f"{option}: a role name must not be empty nor hold control characters")
             if len(name.encode()) > _MAX_NAME:
                 raise ConfigError(f"{option}: {name!r} is longer than PostgreSQL's {_MAX_NAME} bytes")
             if name.lower() in _RESERVED or name.lower().startswith("pg_"):
@@ -154,6 +154,12 @@ def _create_role(name: str) -> str:
                f"{literal(name)};\n  END IF;")
 
 
+def _comment(text: str) -> str:
+    """``text`` safe inside a -- comment: a line break in a table or column name
+    would end the comment and make the rest of the name a statement."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _columns(names: Sequence[str]) -> str:
     return ", ".join(ident(c) for c in names)
 
@@ -175,11 +181,12 @@ def roles_sql(tables: Sequence[ManagedTable], history_table: str, names: RoleNam
     history = qualified(history_table)
     schemas = sorted({schema_of(t.name) for t in tables} | {schema_of(history_table)})
     out = [
-        f"-- configsync {__version__}: least-privilege roles for the tables in configsync.yaml.",
+        f"-- configsync {__version__}: least-privilege roles for the tables in configsync.yaml",
+        "-- (docs/security-roles.md).",
         "-- Review it, then run it as the tables' owner (configsync never runs it). It can be run",
         "-- again: after adding a table or a secret column, or enabling row level security.",
-        f"--   {names.reader}: what `configsync plan`, `status` and `snapshot` read; no secret column.",
-        f"--   {names.writer}: what `configsync apply` and `rollback` need; no secret column either.",
+        f"--   {reader}: what `configsync plan`, `status` and `snapshot` read; no secret column.",
+        f"--   {writer}: what `configsync apply` and `rollback` need; no secret column either.",
         "-- Both are NOLOGIN roles; give one to a login role, e.g. for the pull-request job:",
         f"--   CREATE ROLE configsync_plan LOGIN PASSWORD '<a long random password>' IN ROLE {reader};",
     ]
@@ -194,7 +201,8 @@ def roles_sql(tables: Sequence[ManagedTable], history_table: str, names: RoleNam
     for table in tables:
         target = qualified(table.name)
         updatable = [c for c in table.readable if c not in table.key]
-        out += ["", f"-- {table.name}" + (f": no privilege on {', '.join(table.left_out)}" if table.left_out else "")]
+        left_out = f": no privilege on {', '.join(table.left_out)}" if table.left_out else ""
+        out += ["", _comment(f"-- {table.name}{left_out}")]
         out += [f"REVOKE ALL ON TABLE {target} FROM {reader}, {writer};"]
         if table.readable:
             out += [f"GRANT SELECT ({_columns(table.readable)}) ON TABLE {target} TO {reader};",
@@ -202,7 +210,7 @@ def roles_sql(tables: Sequence[ManagedTable], history_table: str, names: RoleNam
                     f"ON TABLE {target} TO {writer};"]
         if updatable:
             out.append(f"GRANT UPDATE ({_columns(updatable)}) ON TABLE {target} TO {writer};")
-        out.append(f"-- DELETE is also what lets {names.writer} LOCK TABLE ... IN EXCLUSIVE MODE")
+        out.append("-- DELETE is also what lets the writer LOCK TABLE ... IN EXCLUSIVE MODE")
         out.append(f"GRANT DELETE ON TABLE {target} TO {writer};")
         out += [f"GRANT USAGE, UPDATE ON SEQUENCE {sequence} TO {writer};" for sequence in table.sequences]
         if table.row_security is not False:
