@@ -203,7 +203,9 @@ def test_the_writer_applies_and_rolls_back_and_can_do_nothing_else(
     result = run(repo, "rollback", change, "--yes", database=roles.writer)
     assert result.code == 0, result.text
     assert rows(pg_url, "flags") == secrets_before
-    assert [r[1:3] for r in rows(pg_url, "limits")] == [("daily", 50), ("monthly", 900)]
+    assert [r[:3] for r in rows(pg_url, "limits")] == [(1, "daily", 50), (2, "monthly", 900)]
+    with psycopg.connect(pg_url) as conn:  # and the sequence moved past it
+        assert conn.execute("SELECT last_value FROM limits_id_seq").fetchone() >= (3,)
     assert run(repo, "plan", database=roles.reader).code == 0
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT count(*) FROM configsync_history").fetchone() == (2,)
