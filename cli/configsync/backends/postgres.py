@@ -210,6 +210,17 @@ def notification(batch: WriteBatch) -> str:
                        "created": entry.creates, "updated": entry.updates, "deleted": entry.deletes})
 
 
+def history_table_ddl(table: str) -> str:
+    """CREATE TABLE IF NOT EXISTS for the history table; ``table`` already quoted.
+    Also in the roles SQL (roles.py), which creates it for the writer role."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table} ("
+        "id bigserial PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), "
+        "revision text NOT NULL, ref text, actor text, creates integer, updates integer, "
+        "deletes integer, checksum text, tool_version text)"
+    )
+
+
 class PostgresBackend(SqlBackend):
     capabilities = Capabilities(server_digests=True, list_tables=True)
     param = "%s"
@@ -442,12 +453,7 @@ class PostgresBackend(SqlBackend):
         return value
 
     def _history_ddl(self, table: str) -> str:
-        return (
-            f"CREATE TABLE IF NOT EXISTS {quote(table)} ("
-            "id bigserial PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), "
-            "revision text NOT NULL, ref text, actor text, creates integer, updates integer, "
-            "deletes integer, checksum text, tool_version text)"
-        )
+        return history_table_ddl(quote(table))
 
     def _table_exists(self, cur: Any, table: str) -> bool:
         cur.execute("select to_regclass(%s)", [quote(table)])

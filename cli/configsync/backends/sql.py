@@ -279,7 +279,11 @@ class SqlBackend(Backend):
     # ---- history -------------------------------------------------------------
 
     def _record(self, cur: Any, table: str, entry: HistoryEntry) -> None:
-        cur.execute(self._history_ddl(table))
+        # Only when missing: PostgreSQL wants CREATE on the schema even for
+        # CREATE TABLE IF NOT EXISTS of a table that exists, and the writer
+        # role (roles.py) has none; its SQL creates the table.
+        if not self._table_exists(cur, table):
+            cur.execute(self._history_ddl(table))
         p = self.param
         cur.execute(
             f"INSERT INTO {quote(table)} (applied_at, revision, ref, actor, creates, updates, deletes, "
