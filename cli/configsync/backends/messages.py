@@ -53,6 +53,9 @@ _KEY_TAILS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 # Details that hold no value, as the database words them.
 _DETAILS = (
+    # The Key form once its values are gone (as configsync_apply re-raises it): no "=".
+    re.compile(r"^Key \([^=]*\)(?: already exists| conflicts with an existing key"
+               r"| is not present in table \"[^\"=]*\"| is still referenced from table \"[^\"=]*\")$"),
     re.compile(r"^Array value must start with \"\{\" or dimension information\.$"),
     re.compile(r"^Key columns \"[^\"]*\" and \"[^\"]*\" are of incompatible types: [\w ]+ and [\w ]+\.$"),
     re.compile(r"^Multiple-dimensional arrays must have sub-arrays with matching dimensions\.$"),
