@@ -1019,3 +1019,31 @@ def test_the_function_runs_no_function_a_role_put_in_public(key_project: tuple[s
         with psycopg.connect(db, autocommit=True) as conn:
             conn.execute(f"DROP OWNED BY {intruder}")
             conn.execute(f"DROP ROLE {intruder}")
+
+
+@pytest.mark.parametrize(("status", "body", "shown"), [
+    (400, {"code": "23514", "message": 'new row for relation "keys" violates check constraint "quota"',
+           "details": "Failing row contains (alpha, t1, SECRET, -5).", "hint": None},
+     'new row for relation "keys" violates check constraint "quota"'),
+    (409, {"code": "23505", "message": 'duplicate key value violates unique constraint "keys_tenant"',
+           "details": "Key (tenant, api_key)=(t1, SECRET) already exists.", "hint": None},
+     'duplicate key value violates unique constraint "keys_tenant" (Key (tenant, api_key) already exists)'),
+    (409, {"code": "23P01", "message": 'conflicting key value violates exclusion constraint "one_active"',
+           "details": "Key (api_key)=(SECRET) conflicts with existing key (api_key)=(SECRET)."},
+     'conflicting key value violates exclusion constraint "one_active" (Key (api_key) conflicts with an existing key)'),
+    (400, {"code": "22P02", "message": 'invalid input syntax for type uuid: "SECRET"', "details": None},
+     'invalid input syntax for type uuid: "…"'),
+    (500, {"message": "the gateway echoed the key: SECRET", "details": "SECRET"},
+     "the gateway echoed the key: ***; the server failed, try again"),
+])
+def test_the_rest_error_explainer_shows_no_value(status: int, body: dict[str, Any], shown: str) -> None:
+    """PostgREST's JSON error as the explainer words it: no detail with a value,
+    no quoted value, never the API key (here the secret is the key too)."""
+    import httpx
+    from configsync.backends.supabase.client import RestClient
+
+    secret = f"sk-live-{uuid.uuid4().hex}"
+    client = RestClient("https://p.supabase.co", secret, "https://p.supabase.co")
+    answer = httpx.Response(status, json={k: v.replace("SECRET", secret) if isinstance(v, str) else v
+                                          for k, v in body.items()})
+    assert client.explain(answer) == shown
