@@ -1047,3 +1047,36 @@ def test_the_rest_error_explainer_shows_no_value(status: int, body: dict[str, An
     answer = httpx.Response(status, json={k: v.replace("SECRET", secret) if isinstance(v, str) else v
                                           for k, v in body.items()})
     assert client.explain(answer) == shown
+
+
+def test_a_trigger_that_counts_on_public_in_the_search_path_is_explained(
+        tmp_path: Path, start_project: Callable[..., Project]) -> None:
+    """The function no longer searches public: a trigger on a managed table that
+    names a table unqualified fails the apply with advice, and works once its
+    function has its own search_path."""
+    from test_faults import KEY_CONFIG, KEY_TABLES, key_tables
+
+    def setup(db: str) -> None:
+        key_tables(db, "sk-live-" + uuid.uuid4().hex)
+        run_sql(db, """
+            CREATE TABLE public.audit_log (name text, at timestamptz DEFAULT now());
+            CREATE FUNCTION public.audit() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN INSERT INTO audit_log (name) VALUES (NEW.name); RETURN NEW; END $$;
+            CREATE TRIGGER audit AFTER UPDATE ON public.api_keys FOR EACH ROW EXECUTE FUNCTION public.audit();
+        """)
+
+    project = start_project(setup, tables=list(KEY_TABLES))
+    repo = permissive_repo(tmp_path / "repo", KEY_CONFIG, KEY_TABLES, "schemas")
+    assert project.run(repo, "snapshot", "--commit").code == 2
+    commit_edit(repo, "api_keys/alpha.yaml", "quota: 10", "quota: 11", "more quota")
+    before = dump(project.db, KEY_TABLES)
+    failed = project.run(repo, "apply", "--yes")
+    assert failed.code == 1
+    assert 'apply failed at api_keys config-snapshots/api_keys/alpha.yaml: relation "audit_log" does not exist' \
+        in failed.err, failed.err
+    assert "ALTER FUNCTION ... SET search_path = public" in failed.err
+    assert dump(project.db, KEY_TABLES) == before
+    execute(project.db, "ALTER FUNCTION public.audit() SET search_path = public")
+    assert project.run(repo, "apply", "--yes").code == 0
+    with psycopg.connect(project.db) as conn:
+        assert conn.execute("SELECT name FROM audit_log").fetchall() == [("alpha",)]

@@ -67,6 +67,10 @@ def payload(batch: WriteBatch, current: Mapping[str, list[Row]]) -> dict[str, Va
     }
 
 
+#: undefined table, function, object, column: what a trigger counting on public
+#: in the search_path meets inside the function.
+_NOT_FOUND_BY_NAME = frozenset({"42P01", "42883", "42704"})
+
 #: Kinds the function compares as typed values (instants, uuids in any case),
 #: as values.equal does; every other kind by its JSON (numbers by value).
 _TYPED = ("timestamp", "date", "time", "uuid")
@@ -203,4 +207,11 @@ def apply_in_one_call(
     if match and int(match.group(1)) < len(batch.operations):
         op = batch.operations[int(match.group(1))]
         where = f" at {op.table.name} {op.file}"
-    raise BackendError(f"apply failed{where}: {client.explain(response)}; nothing was changed")
+    advice = ""
+    if where and code in _NOT_FOUND_BY_NAME:
+        # The function found every managed table; a name it did not find is a
+        # trigger's (or a default's) that counted on public in the search_path.
+        advice = (f"; {FUNCTION} runs with search_path = pg_catalog, pg_temp (nothing in public is found by "
+                  "name): schema-qualify what the table's triggers use (public.x), or give the trigger "
+                  "function its own search_path (ALTER FUNCTION ... SET search_path = public)")
+    raise BackendError(f"apply failed{where}: {client.explain(response)}{advice}; nothing was changed")
