@@ -51,7 +51,8 @@ _KEY_TAILS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r" conflicts with existing key \(.*\.?$", re.DOTALL), " conflicts with an existing key"),
 )
 
-# Details that hold no value, as the database words them.
+# Details that hold no value, as the database words them, matched whole (a
+# deadlock's detail, for one, goes on with other sessions' statements: dropped).
 _DETAILS = (
     # The Key form once its values are gone (as configsync_apply re-raises it): no "=".
     re.compile(r"^Key \([^=]*\)(?: already exists| conflicts with an existing key"
@@ -60,7 +61,6 @@ _DETAILS = (
     re.compile(r"^Key columns \"[^\"]*\" and \"[^\"]*\" are of incompatible types: [\w ]+ and [\w ]+\.$"),
     re.compile(r"^Multiple-dimensional arrays must have sub-arrays with matching dimensions\.$"),
     re.compile(r"^Unexpected end of input\.$"),
-    re.compile(r"^Process \d+ waits for \w+ on [\w ]+ \d+(?: of [\w ]+ \d+)*; blocked by process \d+\.", re.DOTALL),
 )
 
 
@@ -99,7 +99,7 @@ def safe_detail(detail: str | None) -> str:
             if found:
                 return f"Key ({columns})" + replacement.format(**found.groupdict())
         return f"Key ({columns})"
-    if any(pattern.match(detail) for pattern in _DETAILS):
+    if any(pattern.fullmatch(detail) for pattern in _DETAILS):
         return detail
     return ""
 
