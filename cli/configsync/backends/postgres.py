@@ -21,6 +21,7 @@ from .. import values
 from ..errors import BackendError, StalePlanError
 from ..values import Row, Value
 from .base import Capabilities, Column, ForeignKey, ReadSpec, RowSecurity, TableInfo, WriteBatch
+from .messages import safe_error
 from .pgcommon import LOCK_ID, kind_of_typname, text_cast
 from .sql import SqlBackend, quote
 
@@ -259,19 +260,16 @@ class PostgresBackend(SqlBackend):
             cur.execute("SELECT pg_notify(%s, %s)", [batch.notify_channel, notification(batch)])
 
     def _describe_error(self, exc: Exception) -> str:
-        text = str(exc).strip().splitlines()
-        message = text[0] if text else type(exc).__name__
-        detail = exc.diag.message_detail if isinstance(exc, psycopg.Error) else None
-        if detail and not detail.startswith("Failing row contains"):
-            # That detail lists every column of the row, secret ones included.
-            message += f" ({detail})"
         if isinstance(exc, psycopg.errors.LockNotAvailable):
             return "another apply is running and did not finish within the lock timeout"
+        # The server's words (a connection failure has only libpq's), through
+        # the one sanitizer: no row value, no constraint's key values.
+        diag = exc.diag if isinstance(exc, psycopg.Error) else None
+        message = (diag.message_primary if diag else None) or str(exc) or type(exc).__name__
         # libpq may echo the connection string; never let a password through.
         password = psycopg.conninfo.conninfo_to_dict(self.url).get("password")
-        if password:
-            message = message.replace(str(password), "***")
-        return message
+        return safe_error(message, diag.message_detail if diag else None,
+                          secrets=[str(password) if password else None])
 
     def describe(self, tables: list[str]) -> dict[str, TableInfo]:
         conn = self._connection()
