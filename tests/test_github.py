@@ -300,7 +300,7 @@ def test_workflow_policies() -> None:
     validate = _action_step(pr["jobs"]["validate"])
     assert validate["with"]["args"] == "validate --format github"
     plan = _action_step(pr["jobs"]["plan"])
-    assert plan["with"]["args"] == "plan --format markdown"
+    assert plan["with"]["args"] == "plan --trusted-config ../base/configsync.yaml --format markdown"
     assert plan["with"]["without-database"] == "skip"
 
     apply = load(WORKFLOWS / "config-apply.yml")
@@ -1108,16 +1108,20 @@ def test_pull_request_plan_holds_no_write_credential_and_runs_no_code_of_the_pul
     assert "config_value.daily_hard_cap: 40" in comment["body"]  # the diff, from git alone
     assert read_cap(pg_url) == 50
 
-    # with the read-only secret the plan runs, still with the base branch's action
+    # with the read-only secret, still with the base branch's action: the pull request adds a table
+    # to configsync.yaml, which widens what a plan reads, so the plan is withheld (the database is
+    # never read) and the comment says why, above the change from git alone
     secrets = {"CONFIGSYNC_READONLY_DATABASE_URL": pg_url}
     jobs = runner.run("config-pr.yml", "pull_request", ref="refs/pull/11/merge", sha=sha,
                       event=pull_request_event(11, sha), secrets=secrets)
     assert jobs["plan"].result == "success", jobs["plan"].log
-    assert jobs["plan"].step("configsync plan").outputs["changes"] == "true"
+    assert jobs["plan"].step("configsync plan").outputs["exit-code"] == "4"
     assert "PWNED" not in jobs["plan"].log and not marker.exists()
     (comment,) = github.comments[11]
-    assert comment["body"].startswith("<!-- configsync:plan -->\n### configsync plan: 0 to create, 1 to update")
-    assert "pg_roles" not in comment["body"]  # planned with the base branch's configsync.yaml
+    assert comment["body"].startswith("<!-- configsync:plan -->\n### configsync plan: withheld\n")
+    assert "- `tables`: adds `pg_roles`" in comment["body"]
+    assert "config_value.daily_hard_cap: 40" in comment["body"]  # the diff, from git alone
+    assert "rolname" not in comment["body"]  # nothing read from pg_roles
 
 
 def test_pull_request_workflow_gives_credentials_to_base_branch_steps_only() -> None:
