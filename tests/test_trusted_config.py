@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pygit2
 import pytest
 import yaml
 from configsync.cli.sync import EXIT_WITHHELD
@@ -201,3 +202,30 @@ def test_diff_of_a_pull_request_that_adds_a_table(pr: tuple[Path, Path, str]) ->
     result = run(repo, "diff", "HEAD^1", "HEAD")
     assert result.code == 2, result.text
     assert "+ beta" in result.out
+
+
+def test_the_planned_revision_s_settings_are_compared_too(pr: tuple[Path, Path, str]) -> None:
+    """A trusted checkout planning a pull request's revision by --ref: its work tree holds the base's
+    settings, the revision its own."""
+    repo_path, base, url = pr
+    repo = pygit2.Repository(str(repo_path))
+    main = repo.head.target
+    change(repo_path / "configsync.yaml", HIDDEN, PLAIN)
+    change(repo_path / RECORD, "name: gpt-4o-mini\n", "name: gpt-4o-mini\nnotes: x\n")
+    feature = commit_all(repo_path, "unhide the notes")
+    repo.reset(main, pygit2.enums.ResetMode.HARD)
+    assert (repo_path / "configsync.yaml").read_text() == base.read_text()
+    result = run(repo_path, "plan", "--trusted-config", str(base), "--ref", feature, "--format", "markdown",
+                 database=url)
+    assert result.code == EXIT_WITHHELD, result.text
+    assert "- `tables.proposer_configs.secret`: no longer hides `notes`" in result.out and SECRET not in result.text
+
+
+def test_a_symlinked_configsync_yaml_is_not_followed(pr: tuple[Path, Path, str], tmp_path: Path) -> None:
+    repo, base, url = pr
+    elsewhere = tmp_path / "runner-file"
+    elsewhere.write_text((repo / "configsync.yaml").read_text())
+    (repo / "configsync.yaml").unlink()
+    (repo / "configsync.yaml").symlink_to(elsewhere)
+    result = run(repo, "plan", "--trusted-config", str(base), database=url)
+    assert result.code == 1 and "configsync.yaml: a symbolic link; with --trusted-config it is not followed" in result.err

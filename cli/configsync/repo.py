@@ -161,6 +161,18 @@ class Repo:
         snapshots = self.config.snapshots
         return [snapshots] if tables is None else [f"{snapshots}/{table}" for table in tables]
 
+    def file_at(self, commit: pygit2.Commit, path: str) -> bytes | None:
+        """The content of the file ``path`` (config-relative) at ``commit``;
+        None where there is none. RepoError when it is a symbolic link, a
+        directory or a submodule: what it points to is not the file's content."""
+        try:
+            entry = commit.tree[self.prefix + path]
+        except KeyError:
+            return None
+        if entry.filemode not in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
+            raise RepoError(f"{path} at {str(commit.id)[:7]} is not a regular file")
+        return entry.peel(pygit2.Blob).data
+
     def _blob_data(self, oid: pygit2.Oid) -> bytes:
         return self.git[oid].peel(pygit2.Blob).data
 

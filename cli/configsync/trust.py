@@ -11,7 +11,8 @@ would otherwise put the production value in the public plan comment.
 
 ``plan --trusted-config FILE`` therefore takes every setting from FILE (the
 base branch's configsync.yaml), never from the pull request, and compares the
-pull request's copy with it:
+pull request's copies with it (the work tree's, and the one in the revision
+planned, read from git, where they differ):
 
 * a hiding setting differs: the plan is withheld, with the settings named; the
   apply after merge, which runs with the merged settings, shows its plan before
@@ -29,10 +30,12 @@ import dataclasses
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
-from .config import CONFIG_FILE, Config, TableConfig, find_config, load_config
+from .config import CONFIG_FILE, Config, TableConfig, find_config, load_config, parse_config
 from .errors import ConfigError
 from .render import md_code
+from .repo import Repo
 
 #: Per-table settings that decide what is read from the database or shown.
 HIDING_TABLE_SETTINGS = ("key", "secret", "exclude", "rls")
@@ -65,9 +68,12 @@ class TrustedSettings:
         return bool(self.hiding)
 
 
-def trusted_settings(trusted: str | os.PathLike[str], untrusted: str | os.PathLike[str] | None = None) -> TrustedSettings:
+def trusted_settings(trusted: str | os.PathLike[str], untrusted: str | os.PathLike[str] | None = None,
+                     ref: str = "HEAD") -> TrustedSettings:
     """Settings from ``trusted``, for the config repository of ``untrusted``
-    (default ./configsync.yaml), and what ``untrusted`` changes."""
+    (default ./configsync.yaml), and what the untrusted settings change: those
+    of the work tree's file and, where it differs, those of the copy in the
+    revision ``ref`` that is planned (the one a merge would bring)."""
     if not os.path.isfile(trusted):
         raise ConfigError(f"--trusted-config {trusted}: no such file. The plan takes its settings from there (in a "
                           f"pull request: the base branch's {CONFIG_FILE}); a pull request that adds {CONFIG_FILE} "
@@ -76,10 +82,30 @@ def trusted_settings(trusted: str | os.PathLike[str], untrusted: str | os.PathLi
         base = load_config(trusted)
     except ConfigError as exc:
         raise ConfigError(f"--trusted-config {trusted}: {exc}") from None
+    given = Path(untrusted) if untrusted else Path.cwd() / CONFIG_FILE
+    if given.is_symlink():
+        # A pull request's symbolic link may point anywhere (a file of the runner, /proc/self/environ).
+        raise ConfigError(f"{given}: a symbolic link; with --trusted-config it is not followed")
     here = find_config(untrusted)
-    theirs = load_config(here)
-    hiding, other = compare(base, theirs)
-    return TrustedSettings(dataclasses.replace(base, path=here), hiding, other)
+    settings = dataclasses.replace(base, path=here)
+    copies = [load_config(here)]
+    repo = Repo(settings)
+    revision = repo.resolve(ref)
+    data = repo.file_at(revision, CONFIG_FILE)
+    hiding: list[SettingChange] = []
+    other: list[SettingChange] = []
+    if data is None:
+        hiding.append(SettingChange(CONFIG_FILE, f"none at {md_code(ref)}"))
+    elif data != here.read_bytes():
+        try:
+            copies.append(parse_config(data, here))
+        except ConfigError as exc:
+            raise ConfigError(f"{CONFIG_FILE} at {ref}: {exc}") from None
+    for copy in copies:
+        found_hiding, found_other = compare(base, copy)
+        hiding += [c for c in found_hiding if c not in hiding]
+        other += [c for c in found_other if c not in other]
+    return TrustedSettings(settings, hiding, other)
 
 
 def compare(trusted: Config, untrusted: Config) -> tuple[list[SettingChange], list[SettingChange]]:

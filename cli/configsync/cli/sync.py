@@ -83,16 +83,16 @@ def snapshot(opts: Options, tables: tuple[str, ...], commit: bool, message: str 
 @click.option("--no-prune", is_flag=True, help="Never delete rows that have no file.")
 @click.option("--trusted-config", metavar="FILE", type=click.Path(dir_okay=False),
               help="Take every setting from FILE (a pull request's base branch's configsync.yaml), and withhold "
-              "the plan (exit 4) when ./configsync.yaml changes what is hidden: tables, key, secret, exclude, "
-              "rls, history_table.")
+              "the plan (exit 4) when configsync.yaml (the work tree's, or the one at --ref) changes what is "
+              "hidden: tables, key, secret, exclude, rls, history_table.")
 @click.pass_obj
 def plan(opts: Options, ref: str, tables: tuple[str, ...], out: str | None, fmt: str, no_prune: bool,
          trusted_config: str | None) -> int:
     """Show what apply would change in the database.
 
     Exits 2 when there are changes, 0 when the database matches, and with
-    --trusted-config 4 when the plan is withheld: the work tree's
-    configsync.yaml changes a setting that decides what is hidden. The
+    --trusted-config 4 when the plan is withheld: configsync.yaml (the work
+    tree's, or the one at --ref) changes a setting that decides what is hidden. The
     reason goes to standard output (Markdown-ready), and the database is
     never opened.
 
@@ -103,7 +103,7 @@ def plan(opts: Options, ref: str, tables: tuple[str, ...], out: str | None, fmt:
       configsync plan --out plan.json && configsync apply plan.json
       configsync plan --trusted-config ../base/configsync.yaml --format markdown   # a pull request, in CI
     """
-    trusted = trust.trusted_settings(trusted_config, opts.config) if trusted_config else None
+    trusted = trust.trusted_settings(trusted_config, opts.config, ref) if trusted_config else None
     if trusted is not None and trusted.withheld:
         if fmt == "json":
             click.echo(render.report_json({"withheld": True, "settings": [c.setting for c in trusted.hiding],
