@@ -101,7 +101,7 @@ class Rollbacks:
         # record file is taken, as data, and the plan shows it before it is applied.
         entry = target.tree[self.sides.repo.prefix + path]
         if entry.filemode not in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
-            raise RepoError(f"{path} at {source} is not a regular file ({_mode_name(entry.filemode)}); "
+            raise RepoError(f"{path} at {source} is not a regular file ({_mode_name(entry.filemode)}). "
                             "Nothing was changed.")
         data = entry.peel(pygit2.Blob).data
         head = self.sides.repo.resolve("HEAD")

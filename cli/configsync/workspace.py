@@ -210,8 +210,9 @@ class Workspace:
         schema file, no record file: a pull request that adds the table, diffed
         against its base branch) is empty there rather than an error."""
         source = self.repo.source_at(commit, ref)
-        present = [t for t in self.config.tables if self.config.schema_path(t) in source.schemas
-                   or any(f.path.startswith(table_dir(self.config, t) + "/") for f in source.snapshots)]
+        top = len(self.config.snapshots) + 1
+        directories = {f.path[top:].split("/", 1)[0] for f in source.snapshots}
+        present = [t for t in self.config.tables if self.config.schema_path(t) in source.schemas or t in directories]
         return load_state(self.config, source, keys, present, env=self.env).state
 
     def history(self, record: str) -> list[RecordVersion]:
