@@ -218,13 +218,14 @@ def refuse_outside_config(config: Config, repo: Repo, tree: pygit2.Oid, action: 
         return path[len(repo.prefix):] if path.startswith(repo.prefix) else path
 
     if outside:
-        why = (f" {CONFIG_FILE} decides which columns are secret or excluded: change it through a reviewed "
-               "pull request (git revert)." if any(shown(p) == CONFIG_FILE for p in outside) else "")
+        why = (f" {CONFIG_FILE} decides which columns are secret or excluded."
+               if any(shown(p) == CONFIG_FILE for p in outside) else "")
         raise RepoError(
             f"refusing to {action}: {what} would change {', '.join(map(shown, outside))}, which "
             f"{'is' if len(outside) == 1 else 'are'} not config; a rollback changes only the record files "
             f"({config.snapshots}/<table>/, {config.snapshots}/{ENVIRONMENTS}/<env>/<table>/) and schema files "
-            f"({config.schemas}/<table>.schema.json) of the tables in {CONFIG_FILE}.{why} Nothing was changed."
+            f"({config.schemas}/<table>.schema.json) of the tables in {CONFIG_FILE}.{why} Change those through "
+            "a reviewed pull request (for a commit: git revert). Nothing was changed."
         )
     if special:
         listed = ", ".join(f"{shown(c.path)} ({_mode_name(c.mode or 0)})" for c in special)
