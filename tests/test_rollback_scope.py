@@ -205,3 +205,21 @@ def test_config_in_a_subdirectory_names_paths_outside_it(tmp_path: Path) -> None
     both = commit_all(top, "cap 40 and a Makefile beside the config")
     message = refused(config, url, "rollback", both, "--no-apply")
     assert "its revert would change Makefile, which is not config" in message
+
+
+def test_table_goes_with_to_only_and_restores_only_that_table(moose: tuple[Path, str]) -> None:
+    """--table with a COMMIT is refused (a revert undoes its whole commit); with --to REF it takes
+    only that table's directories, so a side-branch REF's other changes stay out."""
+    repo, url = moose
+    change = head(repo)
+    result = run(repo, "rollback", change, "--table", "system_config", "--yes", database=url)
+    assert result.code == 1 and "--table restores tables from --to REF; a revert undoes its whole commit" in result.err
+    assert head(repo) == change
+    cap = (repo / BUDGET).read_text().replace("daily_hard_cap: 50", "daily_hard_cap: 45")
+    gpt = (repo / "config-snapshots/proposer_configs/gpt-4o-mini.yaml").read_text().replace(
+        "context_limit: 128000", "context_limit: 1000")
+    side = side_branch(repo, ("two tables", {BUDGET: cap, "config-snapshots/proposer_configs/gpt-4o-mini.yaml": gpt}))
+    result = run(repo, "rollback", "--to", side, "--table", "system_config", "--yes", database=url)
+    assert result.code == 0, result.text
+    assert "daily_hard_cap: 50 -> 45" in result.out and "context_limit" not in result.out
+    assert "context_limit: 128000" in (repo / "config-snapshots/proposer_configs/gpt-4o-mini.yaml").read_text()
