@@ -103,9 +103,15 @@ def find_config(path: str | os.PathLike[str] | None) -> Path:
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     config_path = find_config(path)
+    return parse_config(config_path.read_bytes(), config_path)
+
+
+def parse_config(text: bytes, config_path: Path) -> Config:
+    """The settings in ``text``, for the config file at ``config_path`` (its
+    directory is the config root); e.g. a revision's copy, read from git."""
     shown = config_path.name
     try:
-        data, root_node = yamlio.parse(config_path.read_bytes())
+        data, root_node = yamlio.parse(text)
     except yamlio.YamlError as exc:
         raise ConfigError(_where(shown, exc.line) + exc.message) from None
     if not isinstance(data, dict):

@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from .. import plan as plan_module
-from .. import render
+from .. import render, trust
+from ..workspace import Workspace
 from .base import (
     EXIT_CHANGES,
     EXIT_OK,
@@ -23,6 +24,8 @@ from .base import (
 
 # File lists longer than this are cut short: a first snapshot may write thousands.
 MAX_LISTED = 100
+# plan --trusted-config: the plan is withheld (a pull request changes what is hidden).
+EXIT_WITHHELD = 4
 
 
 @click.command()
@@ -78,19 +81,41 @@ def snapshot(opts: Options, tables: tuple[str, ...], commit: bool, message: str 
               help="Save the plan to FILE; `apply FILE` then applies exactly it.")
 @format_option("plan")
 @click.option("--no-prune", is_flag=True, help="Never delete rows that have no file.")
+@click.option("--trusted-config", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Take every setting from FILE (a pull request's base branch's configsync.yaml), and withhold "
+              "the plan (exit 4) when configsync.yaml (the work tree's, or the one at --ref) changes what is "
+              "hidden: tables, key, secret, exclude, rls, history_table.")
 @click.pass_obj
-def plan(opts: Options, ref: str, tables: tuple[str, ...], out: str | None, fmt: str, no_prune: bool) -> int:
+def plan(opts: Options, ref: str, tables: tuple[str, ...], out: str | None, fmt: str, no_prune: bool,
+         trusted_config: str | None) -> int:
     """Show what apply would change in the database.
 
-    Exits 2 when there are changes, 0 when the database matches.
+    Exits 2 when there are changes, 0 when the database matches, and with
+    --trusted-config 4 when the plan is withheld: configsync.yaml (the work
+    tree's, or the one at --ref) changes a setting that decides what is hidden. The
+    reason goes to standard output (Markdown-ready), and the database is
+    never opened.
 
     \b
     Example:
       configsync plan
       configsync plan --ref origin/main --format markdown
       configsync plan --out plan.json && configsync apply plan.json
+      configsync plan --trusted-config ../base/configsync.yaml --format markdown   # a pull request, in CI
     """
-    with opts.workspace() as ws:
+    trusted = trust.trusted_settings(trusted_config, opts.config, ref) if trusted_config else None
+    if trusted is not None and trusted.withheld:
+        if fmt == "json":
+            click.echo(render.report_json({"withheld": True, "settings": [c.setting for c in trusted.hiding],
+                                           "reason": trust.withheld_message(trusted, markdown=False)}), nl=False)
+        else:
+            click.echo(trust.withheld_message(trusted, markdown=fmt == "markdown"), nl=False)
+        if out:
+            click.echo(f"No plan saved to {out}: the plan is withheld.", err=True)
+        return EXIT_WITHHELD
+    workspace = (Workspace.open(opts.config, database=opts.database, env=opts.env, settings=trusted.config)
+                 if trusted is not None else opts.workspace())
+    with workspace as ws:
         result = ws.plan(ref, tables, prune=not no_prune, use_cache=True)
         # A hint for people at a terminal; a CI checkout is clean, and finding
         # out costs a stat of every record file (a second at 300,000 files).
@@ -102,6 +127,8 @@ def plan(opts: Options, ref: str, tables: tuple[str, ...], out: str | None, fmt:
         if out:
             result.save(Path(out))
             click.echo(f"Plan saved to {out} (checksum {result.checksum()[:12]}).", err=True)
+        if trusted is not None and trusted.other:
+            click.echo(trust.other_settings_note(trusted), nl=False, err=fmt == "json")
     return EXIT_CHANGES if result.has_changes else EXIT_OK
 
 
