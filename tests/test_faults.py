@@ -935,7 +935,7 @@ def test_connection_lost_during_commit_is_not_reported_as_nothing_changed(pg_sce
 
 # ---- concurrent applies --------------------------------------------------------------------
 #
-# Behaviour (README, Safety): applies serialise on one lock (PostgreSQL: an
+# Behaviour (docs/safety.md): applies serialise on one lock (PostgreSQL: an
 # advisory lock and EXCLUSIVE table locks; SQLite: BEGIN IMMEDIATE). A waiter
 # waits up to --lock-timeout, then re-reads the rows under the lock: if another
 # apply changed rows its plan was computed against, it stops with a stale-plan

@@ -629,7 +629,7 @@ def test_without_the_function_apply_refuses_unless_non_atomic(tmp_path: Path, st
             f"{project.url}, or the REST API does not expose it") in result.out
     assert project.run(repo, "plan").code == 0
     # The new row's id is the database's (a uuid default) and its file leaves it
-    # out: no drift (README "Column ownership"); --with-assigned writes it.
+    # out: no drift (docs/configuration.md, "Column ownership"); --with-assigned writes it.
     assert project.run(repo, "snapshot").code == 0
     assert project.run(repo, "snapshot", "--with-assigned").code == 2
     direct = tmp_path / "direct"
