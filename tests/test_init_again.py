@@ -114,3 +114,22 @@ def test_init_cannot_add_to_a_flow_style_tables_setting(tmp_path: Path, db_url: 
     assert "Traceback" not in result.text
     assert (repo / "configsync.yaml").read_text() == config
     assert not (repo / "schemas").exists()
+
+
+def test_a_configured_table_without_a_primary_key_does_not_stop_init_adding_another(
+    tmp_path: Path, db_url: str
+) -> None:
+    url = _database(db_url)
+    execute(url, "CREATE TABLE notes (title TEXT, body TEXT)")  # no key init could infer
+    execute(url, "INSERT INTO notes (title, body) VALUES ('welcome', 'hello')")
+    repo = _repo(tmp_path / "repo")
+    config = "tables:\n  notes:\n    key: title   # chosen by hand\n"
+    (repo / "configsync.yaml").write_text(config)
+
+    result = run(repo, "init", "--database", url, "--tables", "notes,feature_types")
+
+    assert result.code == 0, result.text
+    assert "Added 1 table(s): feature_types. Already in configsync.yaml, left as they are: notes." in result.out
+    assert (repo / "configsync.yaml").read_text() == config + '  feature_types:\n    key: name\n    filename: "{name}"\n'
+    # a configured table whose schema was never written (an init that stopped half-way) gets one
+    assert (repo / "schemas/notes.schema.json").is_file() and (repo / "config-snapshots/notes/welcome.yaml").is_file()

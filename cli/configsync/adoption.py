@@ -341,8 +341,10 @@ def init_from_database(
             raise BackendError(refusal)
     finally:
         backend.close()
-    plans = plan_tables(infos)
-    result = InitResult(tables=[p.name for p in plans])
+    configured = _configured(root)
+    # A configured table keeps its settings: no key is inferred for it (it may have none to infer).
+    plans = plan_tables({name: info for name, info in infos.items() if name not in configured})
+    result = InitResult(tables=list(infos), kept=[t for t in infos if t in configured])
     writer = Writer(root, force, result)
     database_line = database if capabilities.embedded else None  # any other URL may hold a password
     source = database if database_line else "a PostgreSQL database"
@@ -365,6 +367,13 @@ def init_from_database(
     return result
 
 
+def _configured(root: Path) -> frozenset[str]:
+    """The tables the repository's configsync.yaml already manages (none without one)."""
+    if files.read(root, CONFIG_FILE) is None:
+        return frozenset()
+    return frozenset(load_config(root / CONFIG_FILE).tables)
+
+
 def _write_config(writer: Writer, plans: Sequence[TablePlan], fresh: Callable[[], str]) -> tuple[Config, list[str]]:
     """Write configsync.yaml, or add the tables it lacks to the one there.
 
@@ -380,7 +389,6 @@ def _write_config(writer: Writer, plans: Sequence[TablePlan], fresh: Callable[[]
         return load_config(root / CONFIG_FILE), [p.name for p in plans]
     config = load_config(root / CONFIG_FILE)
     new = [p for p in plans if p.name not in config.tables]
-    writer.result.kept = [p.name for p in plans if p.name in config.tables]
     if new:
         text = with_tables_added(current.decode("utf-8"), new)
         files.write(root, CONFIG_FILE, text.encode("utf-8"))
@@ -444,13 +452,16 @@ def init_from_backup(root: Path, backup: Path, *, force: bool = False, action: s
     root = root.resolve()
     _require_git(root)
     tables = load_backup(backup)
+    configured = _configured(root)
     plans = []
     for name, rows in tables.items():
+        if name in configured:
+            continue  # keeps its settings
         key = inference.key_from_rows(rows)
         if rows and key is None:
             raise ConfigError(f"{backup}: table {name}: no column identifies every row; cannot name the files")
         plans.append(TablePlan(name, key, (), naming.default_template(key) if key else None))
-    result = InitResult(tables=list(tables))
+    result = InitResult(tables=list(tables), kept=[t for t in tables if t in configured])
     writer = Writer(root, force, result)
     config, adopt = _write_config(writer, plans, lambda: config_text(plans, None, backup.name, backup=True))
     for name in adopt:
