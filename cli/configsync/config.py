@@ -204,6 +204,14 @@ def _check_table(table: TableConfig) -> None:
             raise ConfigError(f"{where}.filename: {exc}") from None
         if not fields:
             raise ConfigError(f"{where}.filename: the template must use the key columns, e.g. \"{{id}}\"")
+        if table.key is not None and not set(fields) & set(table.key):
+            # No key column in the template: most often a misspelt `key` (key: nmae, filename: "{name}").
+            key = ", ".join(table.key)
+            raise ConfigError(
+                f"{where}.key: {key} is not in the filename template {table.filename!r}, which names files by "
+                f"{', '.join(fields)}: if the table has no column {key}, correct `key`; "
+                f"otherwise make the template use {{{table.key[0]}}}"
+            )
         if table.key is not None and set(fields) != set(table.key):
             raise ConfigError(
                 f"{where}.filename: the template must use exactly the key columns "

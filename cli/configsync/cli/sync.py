@@ -8,6 +8,8 @@ import click
 
 from .. import plan as plan_module
 from .. import render, trust
+from ..cache import make_private_dir
+from ..errors import PlanFileError
 from ..workspace import Workspace
 from .base import (
     EXIT_CHANGES,
@@ -26,6 +28,17 @@ from .base import (
 MAX_LISTED = 100
 # plan --trusted-config: the plan is withheld (a pull request changes what is hidden).
 EXIT_WITHHELD = 4
+# Where `plan --out` and `apply --plan` keep a plan when given no file: inside
+# .configsync/, which ignores itself, so `git add -A` never commits a plan.
+SAVED_PLAN = ".configsync/plan.json"
+
+
+def _plan_path(ws: Workspace, given: str) -> Path:
+    """The plan file: as given, or the default one under the config repository's .configsync/."""
+    if given != SAVED_PLAN:
+        return Path(given)
+    make_private_dir(ws.config.root / ".configsync")
+    return ws.config.root / SAVED_PLAN
 
 
 @click.command()
@@ -77,8 +90,9 @@ def snapshot(opts: Options, tables: tuple[str, ...], commit: bool, message: str 
 @common_options
 @click.option("--ref", default="HEAD", show_default=True, help="Git revision holding the desired state.")
 @table_option
-@click.option("--out", type=click.Path(dir_okay=False, writable=True),
-              help="Save the plan to FILE; `apply FILE` then applies exactly it.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), is_flag=False, flag_value=SAVED_PLAN,
+              metavar="[FILE]", help=f"Save the plan (to FILE, default {SAVED_PLAN}); `apply --plan [FILE]` "
+              "then applies exactly it.")
 @format_option("plan")
 @click.option("--no-prune", is_flag=True, help="Never delete rows that have no file.")
 @click.option("--trusted-config", metavar="FILE", type=click.Path(dir_okay=False),
@@ -100,7 +114,7 @@ def plan(opts: Options, ref: str, tables: tuple[str, ...], out: str | None, fmt:
     Example:
       configsync plan
       configsync plan --ref origin/main --format markdown
-      configsync plan --out plan.json && configsync apply plan.json
+      configsync plan --out && configsync apply --plan   # .configsync/plan.json
       configsync plan --trusted-config ../base/configsync.yaml --format markdown   # a pull request, in CI
     """
     trusted = trust.trusted_settings(trusted_config, opts.config, ref) if trusted_config else None
@@ -125,7 +139,7 @@ def plan(opts: Options, ref: str, tables: tuple[str, ...], out: str | None, fmt:
         for reason in result.unsafe_reasons():
             click.echo(f"warning: {reason}; apply refuses this without --allow-mass-delete", err=True)
         if out:
-            result.save(Path(out))
+            result.save(_plan_path(ws, out))
             click.echo(f"Plan saved to {out} (checksum {result.checksum()[:12]}).", err=True)
         if trusted is not None and trusted.other:
             click.echo(trust.other_settings_note(trusted), nl=False, err=fmt == "json")
@@ -135,6 +149,8 @@ def plan(opts: Options, ref: str, tables: tuple[str, ...], out: str | None, fmt:
 @click.command()
 @common_options
 @click.argument("planfile", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--plan", "saved", type=click.Path(dir_okay=False), is_flag=False, flag_value=SAVED_PLAN,
+              metavar="[FILE]", help=f"Apply the plan `plan --out` saved (default {SAVED_PLAN}).")
 @click.option("--ref", default=None, help="Git revision to apply. Default: HEAD.")
 @table_option
 @click.option("--dry-run", is_flag=True, help="Only show the plan.")
@@ -147,7 +163,7 @@ def plan(opts: Options, ref: str, tables: tuple[str, ...], out: str | None, fmt:
 @safety_options
 @click.pass_obj
 def apply(
-    opts: Options, planfile: str | None, ref: str | None, tables: tuple[str, ...], dry_run: bool,
+    opts: Options, planfile: str | None, saved: str | None, ref: str | None, tables: tuple[str, ...], dry_run: bool,
     no_prune: bool, lock_timeout: float, non_atomic: bool, yes: bool, max_deletes: int | None,
     allow_mass_delete: bool,
 ) -> int:
@@ -161,11 +177,18 @@ def apply(
     Example:
       configsync apply                  # plan HEAD, confirm, apply
       configsync apply --yes --ref $GITHUB_SHA
-      configsync apply plan.json --yes  # exactly the reviewed plan
+      configsync apply --plan --yes     # exactly the plan `plan --out` saved
     """
-    if planfile and (ref or tables or no_prune):
+    if planfile and saved:
+        raise click.UsageError("give the plan file once: PLANFILE or --plan FILE")
+    if (planfile or saved) and (ref or tables or no_prune):
         raise click.UsageError("a saved plan already fixes the revision and tables; drop --ref/--table/--no-prune")
     with opts.workspace() as ws:
+        if saved:
+            planfile = str(_plan_path(ws, saved))
+            if not Path(planfile).is_file():
+                out = "" if saved == SAVED_PLAN else f" {saved}"
+                raise PlanFileError(f"{saved}: no saved plan; make one with `configsync plan --out{out}`")
         if not dry_run:
             ws.check_clean()  # before the plan is shown: a refusal should not look like a plan to confirm
         the_plan = plan_module.load(Path(planfile)) if planfile else ws.plan(ref or "HEAD", tables, prune=not no_prune, use_cache=True)
