@@ -12,7 +12,7 @@ from typing import Any
 
 import jsonschema
 
-from . import naming, yamlio
+from . import naming, selection, yamlio
 from .errors import ConfigError
 
 CONFIG_FILE = "configsync.yaml"
@@ -59,6 +59,9 @@ class Config:
     tables: dict[str, TableConfig]
     database: str | None = None
     environments: dict[str, str] = field(default_factory=dict)
+    # Fleets: named lists of environment names or globs, and the waves apply rolls out in.
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    rollout: tuple[str, ...] = ()
     snapshots: str = "config-snapshots"
     schemas: str = "schemas"
     history_table: str = "configsync_history"
@@ -170,6 +173,8 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
         tables=tables,
         database=data.get("database"),
         environments=dict(data.get("environments", {})),
+        groups={name: tuple(terms) for name, terms in data.get("groups", {}).items()},
+        rollout=tuple(data.get("rollout", ())),
         snapshots=_relative_dir(data.get("snapshots", "config-snapshots"), "snapshots"),
         schemas=_relative_dir(data.get("schemas", "schemas"), "schemas"),
         history_table=data.get("history_table", "configsync_history"),
@@ -177,6 +182,7 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
     )
     if config.history_table in tables:
         raise ConfigError(f"history_table {config.history_table!r} is also listed under tables")
+    selection.check_settings(list(config.environments), config.groups, config.rollout)
     return config
 
 

@@ -26,6 +26,7 @@ COMMANDS = {
     "schema": ("adoption", "schema"),
     "import-backup": ("adoption", "import_backup"),
     "supabase": ("supabase", "supabase"),
+    "envs": ("fleet", "envs"),
 }
 cli.lazy_commands.update(COMMANDS)
 
