@@ -7,6 +7,7 @@ runs the rest once per environment as its own process (configsync.fleet).
 """
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -219,14 +220,18 @@ def _roll_out(args: FleetArgs, waves: list[list[str]], child: Any, workdir: Path
         if not_attempted or sum(run.failed for run in runs) > args.max_failures:
             not_attempted += wave
             continue
+        allowed = args.max_failures - sum(run.failed for run in runs)
         wave_runs, skipped = fleet.run_wave(
             wave, child, jobs=args.jobs, workdir=workdir, on_result=runner.show,
-            stop=lambda done, before=sum(run.failed for run in runs): (
-                before + sum(run.failed for run in done) > args.max_failures),
+            stop=functools.partial(_too_many_failures, allowed=allowed),
         )
         runs += wave_runs
         not_attempted += skipped
     return runner.finish(runs, not_attempted)
+
+
+def _too_many_failures(done: Sequence[fleet.EnvRun], allowed: int) -> bool:
+    return sum(run.failed for run in done) > allowed
 
 
 def _check_deletes(args: FleetArgs, envs: list[str], workdir: Path, runner: _Renderer) -> int | None:
