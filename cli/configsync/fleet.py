@@ -121,35 +121,28 @@ def run_wave(
     *,
     jobs: int,
     workdir: Path,
-    stop: Callable[[list[EnvRun]], bool] = lambda runs: False,
     on_result: Callable[[EnvRun], None] = lambda run: None,
-) -> tuple[list[EnvRun], list[str]]:
-    """Run every environment of ``envs``, ``jobs`` at a time, starting them in order.
-
-    ``on_result`` sees each run in ``envs`` order, as soon as it and every one
-    before it have finished. Once ``stop(finished runs)`` is true no further
-    environment starts (those running finish). Returns the runs in ``envs`` order
-    and the environments never started."""
+) -> list[EnvRun]:
+    """Run every environment of ``envs``, ``jobs`` at a time, starting them in order;
+    returns the runs in ``envs`` order. ``on_result`` sees each run in that order,
+    as soon as it and every one before it have finished."""
     done: dict[str, EnvRun] = {}
     pending: dict[Future[EnvRun], str] = {}
     shown = 0
     started = 0
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         while started < len(envs) or pending:
-            while started < len(envs) and len(pending) < jobs and not stop(list(done.values())):
+            while started < len(envs) and len(pending) < jobs:
                 env = envs[started]
                 pending[pool.submit(run_one, env, argv(env), workdir)] = env
                 started += 1
-            if not pending:
-                break
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 done[pending.pop(future)] = future.result()
             while shown < len(envs) and envs[shown] in done:
                 on_result(done[envs[shown]])
                 shown += 1
-    runs = [done[env] for env in envs if env in done]
-    return runs, [env for env in envs if env not in done]
+    return [done[env] for env in envs]
 
 
 def exit_code(runs: Sequence[EnvRun], not_attempted: Sequence[str] = ()) -> int:

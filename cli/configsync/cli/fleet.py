@@ -7,7 +7,6 @@ runs the rest once per environment as its own process (configsync.fleet).
 """
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -197,7 +196,7 @@ def run_fleet(argv: Sequence[str]) -> int:
     runner = _Renderer(args)
     with fleet.report_directory() as workdir:
         if args.command != "apply":
-            runs, _ = fleet.run_wave([env for wave in waves for env in wave], child, jobs=jobs,
+            runs = fleet.run_wave([env for wave in waves for env in wave], child, jobs=jobs,
                                      workdir=workdir, on_result=runner.show)
             return runner.finish(runs, [])
         if "--yes" not in args.flags and "-y" not in args.flags and "--dry-run" not in args.flags:
@@ -213,32 +212,24 @@ def run_fleet(argv: Sequence[str]) -> int:
 
 
 def _roll_out(args: FleetArgs, waves: list[list[str]], child: Any, workdir: Path, runner: _Renderer) -> int:
-    """Wave after wave; no environment starts once more than --max-failures have failed."""
+    """Wave after wave, every environment of a wave attempted (in parallel, so
+    none waits on another's failure); no further wave starts once more than
+    --max-failures environments have failed."""
     runs: list[fleet.EnvRun] = []
     not_attempted: list[str] = []
     for wave in waves:
         if not_attempted or sum(run.failed for run in runs) > args.max_failures:
             not_attempted += wave
             continue
-        allowed = args.max_failures - sum(run.failed for run in runs)
-        wave_runs, skipped = fleet.run_wave(
-            wave, child, jobs=args.jobs, workdir=workdir, on_result=runner.show,
-            stop=functools.partial(_too_many_failures, allowed=allowed),
-        )
-        runs += wave_runs
-        not_attempted += skipped
+        runs += fleet.run_wave(wave, child, jobs=args.jobs, workdir=workdir, on_result=runner.show)
     return runner.finish(runs, not_attempted)
-
-
-def _too_many_failures(done: Sequence[fleet.EnvRun], allowed: int) -> bool:
-    return sum(run.failed for run in done) > allowed
 
 
 def _check_deletes(args: FleetArgs, envs: list[str], workdir: Path, runner: _Renderer) -> int | None:
     """Plan every environment first; refuse the whole apply (None: go on) when
     planning fails anywhere or more than --max-envs-with-deletes would delete rows."""
     plan_words = ["plan", "--format", "json", *_plan_options(args.words)]
-    runs, _ = fleet.run_wave(envs, lambda env: [*args.before, *plan_words], jobs=args.jobs, workdir=workdir)
+    runs = fleet.run_wave(envs, lambda env: [*args.before, *plan_words], jobs=args.jobs, workdir=workdir)
     failed = [run.env for run in runs if run.failed]
     deleting = {run.env: (run.report.get("summary") or {}).get("delete", 0) for run in runs}
     deleting = {env: n for env, n in deleting.items() if n}
