@@ -59,12 +59,13 @@ class _Group(click.Group):
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         try:
+            result = None
             if _wants_fleet(argv):
                 # Several environments: each runs as its own configsync process (cli/fleet.py).
                 from .fleet import run_fleet
 
                 result = run_fleet(argv)
-            else:
+            if result is None:
                 result = super().main(argv, prog_name, complete_var, False, **extra)
             code = result if isinstance(result, int) else EXIT_OK
         except click.ClickException as exc:

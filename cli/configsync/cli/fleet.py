@@ -93,10 +93,11 @@ def _int_option(name: str, value: str, minimum: int) -> int:
     return number
 
 
-def parse_fleet_args(argv: Sequence[str]) -> FleetArgs:
+def parse_fleet_args(argv: Sequence[str]) -> FleetArgs | None:
     """Take the words of a fleet run apart without knowing every command's options:
     the global options, the command, ``--env``, the fleet's options; the rest is
-    passed to each environment's run unchanged."""
+    passed to each environment's run unchanged. None for `envs`, which reads a
+    selector itself."""
     words = list(argv)
     before: list[str] = []
     selector: str | None = None
@@ -125,6 +126,8 @@ def parse_fleet_args(argv: Sequence[str]) -> FleetArgs:
         raise click.UsageError("missing command (fleets run: " + ", ".join(FLEET_COMMANDS) + ")")
     command = words[index]
     index += 1
+    if command == "envs":
+        return None
     if command == "schema" and index < len(words) and words[index] == "check":
         command, index = "schema check", index + 1
     rest: list[str] = []
@@ -180,9 +183,12 @@ def parse_fleet_args(argv: Sequence[str]) -> FleetArgs:
     return parsed
 
 
-def run_fleet(argv: Sequence[str]) -> int:
-    """Run one command over every environment ``--env`` selects; returns the exit code."""
+def run_fleet(argv: Sequence[str]) -> int | None:
+    """Run one command over every environment ``--env`` selects; returns the exit
+    code, or None when the words are not a fleet run after all (`envs`)."""
     args = parse_fleet_args(argv)
+    if args is None:
+        return None
     config = load_config(args.config)
     waves = _waves(config, args.selector)
     command_words = args.command.split()
