@@ -61,10 +61,9 @@ class _Group(click.Group):
         try:
             result = None
             if _wants_fleet(argv):
-                # Several environments: each runs as its own configsync process (cli/fleet.py).
-                from .fleet import run_fleet
-
-                result = run_fleet(argv)
+                # Several environments: each runs as its own configsync process. Loaded
+                # by name, like every command module (which import from here, not back).
+                result = importlib.import_module(f"{__package__}.fleet").run_fleet(argv)
             if result is None:
                 result = super().main(argv, prog_name, complete_var, False, **extra)
             code = result if isinstance(result, int) else EXIT_OK
