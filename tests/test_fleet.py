@@ -177,3 +177,31 @@ def test_plan_and_validate_over_a_sqlite_fleet(sqlite_fleet: tuple[Path, dict[st
     assert checked.code == 0, checked.text
     assert [e["env"] for e in json.loads(checked.out)["environments"]] == ["tenant-02", "tenant-01"]
     assert all(dump(u) for u in urls.values())
+
+
+def test_environments_from_a_file(tmp_path: Path) -> None:
+    (tmp_path / "tenants.yaml").write_text("tenant-03: sqlite:///c.db\ntenant-04: ${URL_04}\n")
+    config = load_config(_config(tmp_path, "environments_file: tenants.yaml\nrollout: ['tenant-0[34]']\n"))
+    assert list(config.environments) == ["tenant-01", "tenant-02", "staging", "tenant-03", "tenant-04"]
+    assert config.environments["tenant-04"] == "${URL_04}"
+
+
+@pytest.mark.parametrize(("listed", "message"), [
+    (None, "environments_file: tenants.yaml: cannot read it"),
+    ("", "environments_file: tenants.yaml: expected a mapping of environment names to database URLs"),
+    ("tenant-05: sqlite:///e.db\ntenant-06: 3\n", "environments_file: tenants.yaml:2: tenant-06: 3 is not of type 'string'"),
+    ("tenant-05: a\n'bad name*': b\n", "environments_file: tenants.yaml:2: 'bad name*' is not a valid environment name"),
+    ("tenant-01: sqlite:///again.db\n", "environment 'tenant-01' is also under environments:"),
+    ("a: [\n", "environments_file: tenants.yaml:2: invalid YAML"),
+])
+def test_a_bad_environments_file_names_the_file(tmp_path: Path, listed: str | None, message: str) -> None:
+    if listed is not None:
+        (tmp_path / "tenants.yaml").write_text(listed)
+    with pytest.raises(ConfigError) as caught:
+        load_config(_config(tmp_path, "environments_file: tenants.yaml\n"))
+    assert message in str(caught.value)
+
+
+def test_an_environments_file_stays_inside_the_repository(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="environments_file: '../tenants.yaml' must be"):
+        load_config(_config(tmp_path, "environments_file: ../tenants.yaml\n"))
