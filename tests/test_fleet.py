@@ -146,6 +146,7 @@ def test_an_empty_selection_exits_1(sqlite_fleet: tuple[Path, dict[str, str]]) -
     (("plan", "--env", "tenant-*", "--jobs", "0"), "--jobs: expected a whole number of at least 1"),
     (("plan", "--env", "tenant-*", "--max-failures", "1"), "are options of apply"),
     (("plan", "--jobs", "2"), "need --env"),
+    (("plan", "--env", "tenant-*", "--out", "plan.json"), "plan --out saves one environment's plan"),
 ])
 def test_fleet_usage_errors(sqlite_fleet: tuple[Path, dict[str, str]], args: tuple[str, ...], message: str) -> None:
     repo, _ = sqlite_fleet

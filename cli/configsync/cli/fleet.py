@@ -164,6 +164,10 @@ def parse_fleet_args(argv: Sequence[str]) -> FleetArgs | None:
             # apply and schema check print text only: the fleet itself renders their JSON
             if command not in ("apply", "schema check"):
                 rest += ["--format", value]
+        elif name == "--out" and command == "plan":
+            # every environment would write the same file, the last one winning
+            raise click.UsageError("plan --out saves one environment's plan; over several, run "
+                                   "`configsync plan --env NAME --out FILE` per environment")
         else:
             rest.append(word)
             parsed.flags.add(name)
