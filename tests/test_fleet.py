@@ -176,7 +176,9 @@ def test_plan_and_validate_over_a_sqlite_fleet(sqlite_fleet: tuple[Path, dict[st
 
     checked = run(repo, "schema", "check", "--env", "@canary,tenant-01", "--format", "json")
     assert checked.code == 0, checked.text
-    assert [e["env"] for e in json.loads(checked.out)["environments"]] == ["tenant-02", "tenant-01"]
+    entries = json.loads(checked.out)["environments"]
+    assert [e["env"] for e in entries] == ["tenant-02", "tenant-01"]
+    assert all(e["output"] == "The schemas match the database.\n" for e in entries)
     assert all(dump(u) for u in urls.values())
 
 

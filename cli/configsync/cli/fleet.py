@@ -324,6 +324,8 @@ class _Renderer:
                 entry["summary"] = counts
             entry["applied"] = bool(run.report.get("applied"))
             entry["backup"] = run.report.get("backup")
+        if self.args.command in ("apply", "schema check"):
+            entry["output"] = run.stdout  # these print text only: what a person would have read
         entry["result"] = self.result(run)
         entry["seconds"] = round(run.seconds, 3)
         entry["error"] = run.error()
