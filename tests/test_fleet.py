@@ -9,7 +9,7 @@ import pytest
 from configsync import selection
 from configsync.config import load_config
 from configsync.errors import ConfigError
-from helpers import ENV_CONFIG, commit_all, dump, init_repo, run, sqlite_moose
+from helpers import ENV_CONFIG, commit_all, dump, execute, init_repo, run, sqlite_moose
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -208,3 +208,27 @@ def test_a_bad_environments_file_names_the_file(tmp_path: Path, listed: str | No
 def test_an_environments_file_stays_inside_the_repository(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="environments_file: '../tenants.yaml' must be"):
         load_config(_config(tmp_path, "environments_file: ../tenants.yaml\n"))
+
+
+def test_max_failures_lets_the_rollout_go_past_a_failed_canary(sqlite_fleet: tuple[Path, dict[str, str]]) -> None:
+    repo, urls = sqlite_fleet
+    assert run(repo, "snapshot", "--commit", database=urls["tenant-01"]).code == 2
+    budget = repo / "config-snapshots/system_config/budget_limits.yaml"
+    budget.write_text(budget.read_text().replace("daily_hard_cap: 50", "daily_hard_cap: 45"))
+    commit_all(repo, "lower the cap")
+    execute(urls["tenant-02"], "DROP TABLE contracts")  # the canary (group canary) cannot be planned
+    before = {t: dump(u, ("system_config",)) for t, u in urls.items()}
+
+    stopped = run(repo, "apply", "--env", "tenant-*", "--yes")
+    assert stopped.code == 1, stopped.text
+    assert "not attempted: tenant-01, tenant-03" in stopped.err
+    assert {t: dump(u, ("system_config",)) for t, u in urls.items()} == before
+    assert "tenant-02    failed" in stopped.out
+
+    went_on = run(repo, "apply", "--env", "tenant-*", "--yes", "--max-failures", "1")
+    assert went_on.code == 1, went_on.text
+    assert "not attempted" not in went_on.err
+    assert dump(urls["tenant-02"], ("system_config",)) == before["tenant-02"]
+    for tenant in ("tenant-01", "tenant-03"):
+        assert dump(urls[tenant], ("system_config",)) != before[tenant]
+        assert run(repo, "plan", "--env", tenant).code == 0
