@@ -325,7 +325,7 @@ SETTING_CASES = [
     ),
     pytest.param(
         edit(CONFIG, "tables:", "tabels:"),
-        "unknown setting 'tabels' (allowed: database, environments, history_table, notify, schemas, snapshots, tables)",
+        "unknown setting 'tabels' (allowed: database, environments, environments_file, groups, history_table, notify, rollout, schemas, snapshots, tables)",
         id="typo-in-top-level-setting",
     ),
     pytest.param(

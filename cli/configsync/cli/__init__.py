@@ -27,6 +27,7 @@ COMMANDS = {
     "import-backup": ("adoption", "import_backup"),
     "supabase": ("supabase", "supabase"),
     "roles": ("roles", "roles"),
+    "envs": ("fleet", "envs"),
 }
 cli.lazy_commands.update(COMMANDS)
 

@@ -57,8 +57,15 @@ class _Group(click.Group):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
         try:
-            result = super().main(args, prog_name, complete_var, False, **extra)
+            result = None
+            if _wants_fleet(argv):
+                # Several environments: each runs as its own configsync process. Loaded
+                # by name, like every command module (which import from here, not back).
+                result = importlib.import_module(f"{__package__}.fleet").run_fleet(argv)
+            if result is None:
+                result = super().main(argv, prog_name, complete_var, False, **extra)
             code = result if isinstance(result, int) else EXIT_OK
         except click.ClickException as exc:
             exc.show()
@@ -74,6 +81,25 @@ class _Group(click.Group):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+# Options only a run over several environments takes (cli/fleet.py reads them).
+FLEET_OPTIONS = ("--jobs", "--max-failures", "--max-envs-with-deletes")
+
+
+def _wants_fleet(argv: Sequence[str]) -> bool:
+    """True when ``--env`` names possibly several environments (a glob, a list,
+    @group) or a fleet option is given. A cheap look at the words, so that a
+    single-environment run pays nothing for fleets; help goes to click as ever."""
+    for index, arg in enumerate(argv):
+        if arg == "--" or arg in ("--help", "-h", "--version"):
+            return False
+        if arg.split("=", 1)[0] in FLEET_OPTIONS:
+            return True
+        value = argv[index + 1] if arg == "--env" and index + 1 < len(argv) else arg[6:] if arg.startswith("--env=") else None
+        if value is not None and any(char in value for char in "*?[,@"):
+            return True
+    return False
 
 
 def _report_bug(exc: Exception) -> int:
@@ -103,7 +129,9 @@ class Options:
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config", metavar="FILE", help="Config file. Default: ./configsync.yaml.")
-@click.option("--env", metavar="NAME", help="Use the database of environments.NAME in configsync.yaml.")
+@click.option("--env", metavar="NAME", help="Use the database of environments.NAME in configsync.yaml. "
+              "A glob, a comma list or @group runs plan, apply, snapshot, status, schema check and "
+              "validate once per environment (see `configsync envs --help`).")
 @click.option(
     "--database", metavar="URL",
     help="Database URL (sqlite:///file.db, postgresql://...). Default: $CONFIGSYNC_DATABASE_URL, "
@@ -175,6 +203,10 @@ def echo_plan(ws: Workspace, plan: Plan, fmt: str = "text", title: str = "Plan")
     from .. import render
 
     public = render.FORMATS[fmt].public
+    if os.environ.get("CONFIGSYNC_FLEET_REPORT"):  # run by a fleet: hand it the counts
+        from ..fleet import write_report
+
+        write_report(summary=dict(plan.summary))
     header = render.header(plan, ws.describe_revision(plan.revision, plan.ref), env=ws.env, public=public)
     click.echo(render.plan_renderer(fmt)(plan, header, title=title, color=use_color()), nl=False)
 
@@ -191,6 +223,10 @@ def confirmer(yes: bool, database: str) -> Callable[[Plan], bool]:
 
 
 def report_apply(ws: Workspace, plan: Plan, backup: str | None, applied: bool) -> int:
+    if os.environ.get("CONFIGSYNC_FLEET_REPORT"):  # run by a fleet: hand it the outcome
+        from ..fleet import write_report
+
+        write_report(applied=applied, backup=backup)
     if not applied:
         click.echo("Not applied.")
         return EXIT_ERROR
