@@ -8,6 +8,8 @@ import click
 
 from .. import plan as plan_module
 from .. import render
+from ..baseline import Policy, describe
+from ..changes import Change
 from .base import (
     EXIT_CHANGES,
     EXIT_OK,
@@ -117,18 +119,24 @@ def plan(opts: Options, ref: str, tables: tuple[str, ...], out: str | None, fmt:
 @click.option("--non-atomic", is_flag=True,
               help="Supabase REST without the configsync_apply function: send the changes one by one "
               "(not atomic), then verify by reading back.")
+@click.option("--overwrite-drift", is_flag=True,
+              help="Undo edits made in the database outside configsync (drift) and conflicts.")
+@click.option("--keep-drift", is_flag=True,
+              help="Apply only the changes from git; leave drift and conflicts as the database has them.")
 @safety_options
 @click.pass_obj
 def apply(
     opts: Options, planfile: str | None, ref: str | None, tables: tuple[str, ...], dry_run: bool,
-    no_prune: bool, lock_timeout: float, non_atomic: bool, yes: bool, max_deletes: int | None,
-    allow_mass_delete: bool,
+    no_prune: bool, lock_timeout: float, non_atomic: bool, overwrite_drift: bool, keep_drift: bool, yes: bool,
+    max_deletes: int | None, allow_mass_delete: bool,
 ) -> int:
     """Make the database match a revision, in one transaction.
 
     Shows the plan, asks before writing (unless --yes), refuses uncommitted
     config changes, stale plans and mass deletions, and saves the previous
     state under refs/configsync/backups/. Another apply waits for the lock.
+    Refuses to undo edits made in the database since the deployed revision
+    (drift, conflicts) unless told: --keep-drift or --overwrite-drift.
 
     \b
     Example:
@@ -138,6 +146,9 @@ def apply(
     """
     if planfile and (ref or tables or no_prune):
         raise click.UsageError("a saved plan already fixes the revision and tables; drop --ref/--table/--no-prune")
+    if overwrite_drift and keep_drift:
+        raise click.UsageError("--overwrite-drift and --keep-drift exclude each other: choose one")
+    drift: Policy | None = "overwrite" if overwrite_drift else "keep" if keep_drift else None
     with opts.workspace() as ws:
         if not dry_run:
             ws.check_clean()  # before the plan is shown: a refusal should not look like a plan to confirm
@@ -149,11 +160,25 @@ def apply(
             the_plan, confirm=confirmer(yes, ws.display_url), max_deletes=max_deletes,
             allow_mass_delete=allow_mass_delete, lock_timeout=lock_timeout, non_atomic=non_atomic,
             check_clean=False,  # checked above, before the plan
+            drift=drift,
         )
-        code = report_apply(ws, the_plan, result.backup_ref, result.applied)
+        code = report_apply(ws, result.plan, result.backup_ref, result.applied)
+        report_drift(result.overwritten, result.kept)
         for note in result.notes:
             click.echo(f"note: {note}")
         return code
+
+
+def report_drift(overwritten: list[Change], kept: list[Change]) -> None:
+    """What apply did with drift and conflicts, record by record."""
+    for what, items in (("Undone", overwritten), ("Left as the database has them", kept)):
+        lines = [line for change in items for line in describe(change)]
+        if lines:
+            click.echo(f"{what}: {len(lines)} drift or conflict{'s' if len(lines) != 1 else ''}:")
+            for line in lines[:MAX_LISTED]:
+                click.echo(f"  {line}")
+            if len(lines) > MAX_LISTED:
+                click.echo(f"  ... and {len(lines) - MAX_LISTED} more")
 
 
 @click.command()
