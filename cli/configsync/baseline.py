@@ -144,23 +144,27 @@ def split(change: Change) -> tuple[Change | None, Change]:
     return (part(git) if git else None), part(other)
 
 
-def describe(change: Change) -> list[str]:
-    """Why a drift or conflict change matters, one line per record or field."""
+def describe(change: Change, *, consequence: bool = True) -> list[str]:
+    """Why a drift or conflict change matters, one line per record or field;
+    ``consequence``: and what applying it would do."""
     where = f"{change.table} {_label(change)} ({change.file})"
+
+    def then(text: str) -> str:
+        return f"; applying would {text}" if consequence else ""
+
     if change.action == "create":
         if change.kind == "drift":
-            return [f"{where}: deleted in the database outside configsync; applying would create it again"]
+            return [f"{where}: deleted in the database outside configsync" + then("create it again")]
         return [f"{where}: deleted in the database, and changed in git since the deployed revision"]
     if change.action == "delete":
         if change.kind == "drift":
-            return [f"{where}: created in the database outside configsync; applying would delete it"]
+            return [f"{where}: created in the database outside configsync" + then("delete it")]
         return [f"{where}: edited in the database, and deleted in git"]
     lines = []
     for name in change.fields:
         kind = change.field_kind(name)
         if kind == "drift":
-            lines.append(f"{where}: {name}: edited in the database outside configsync; applying would put back "
-                         "the deployed value")
+            lines.append(f"{where}: {name}: edited in the database outside configsync" + then("put back the deployed value"))
         elif kind == "conflict":
             lines.append(f"{where}: {name}: changed in the database and in git, differently")
     return lines

@@ -86,7 +86,7 @@ def baseline_line(plan: Plan) -> str | None:
         return None
     if plan.baseline.revision is None:
         return plan.baseline.note
-    return f"baseline: deployed revision {plan.baseline.revision[:7]} (drift: edited in the database since)"
+    return f"baseline: revision {plan.baseline.revision[:7]}, the last applied to this database"
 
 
 def drift_line(plan: Plan, title: str = "Plan") -> str | None:
@@ -98,9 +98,9 @@ def drift_line(plan: Plan, title: str = "Plan") -> str | None:
     if title == "Rollback":
         return (f"Across drift: {counts}; the rollback restores the revision and undoes these edits made in the "
                 "database outside configsync.")
-    return (f"Drift: {counts}. Applying would undo edits made in the database outside configsync: apply refuses "
-            "without --keep-drift (leave them) or --overwrite-drift (undo them), or tables.<name>.drift in "
-            "configsync.yaml; to keep an edit in git, run `configsync snapshot --commit` on a branch.")
+    return (f"Drift: {counts}: applying would undo edits made in the database outside configsync. Apply refuses "
+            "unless told: --keep-drift (leave them) or --overwrite-drift (undo them), or tables.<name>.drift in "
+            "configsync.yaml. To keep an edit in git: `configsync snapshot --commit` on a branch.")
 
 
 def _count(n: int, what: str) -> str:

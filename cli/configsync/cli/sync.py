@@ -172,7 +172,7 @@ def apply(
 def report_drift(overwritten: list[Change], kept: list[Change]) -> None:
     """What apply did with drift and conflicts, record by record."""
     for what, items in (("Undone", overwritten), ("Left as the database has them", kept)):
-        lines = [line for change in items for line in describe(change)]
+        lines = [line for change in items for line in describe(change, consequence=False)]
         if lines:
             click.echo(f"{what}: {len(lines)} drift or conflict{'s' if len(lines) != 1 else ''}:")
             for line in lines[:MAX_LISTED]:
@@ -213,7 +213,8 @@ def status(opts: Options, fmt: str) -> int:
         click.echo(f"out of sync: applying HEAD would make {render.summary_line(result.plan)}")
         changes = result.plan.changes
         for change in changes[:MAX_LISTED]:
-            click.echo(f"  {render.SYMBOL[change.action]} {change.table} {render.label(change)}")
+            kind = f"  [{change.kind}]" if change.kind != "git" else ""
+            click.echo(f"  {render.SYMBOL[change.action]} {change.table} {render.label(change)}{kind}")
         if len(changes) > MAX_LISTED:
             click.echo(f"  ... and {len(changes) - MAX_LISTED} more (--format json lists every one)")
     return EXIT_CHANGES
