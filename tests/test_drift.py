@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pygit2
@@ -15,7 +17,7 @@ from configsync import plan as plan_module
 from configsync.baseline import classify, decide, split
 from configsync.changes import Change, changes
 from configsync.records import Record
-from helpers import commit_all, dump, execute, head, init_repo, is_clean, run, two_environments
+from helpers import commit_all, dump, execute, head, init_repo, is_clean, postgres_moose, run, two_environments
 
 MINI = "config-snapshots/proposer_configs/gpt-4o-mini.yaml"
 BUDGET = "config-snapshots/system_config/budget_limits.yaml"
@@ -224,6 +226,42 @@ def test_a_deployed_revision_missing_from_the_clone_is_no_baseline(repo_path: Pa
     assert "fetch-depth: 0" in plan["baseline"]["note"]
     assert [c["kind"] for c in plan["changes"]] == ["git"]
     assert "is not in this repository" in run(repo_path, "plan", database=moose_url).out
+
+
+def test_a_role_that_cannot_read_the_history_table_plans_without_a_baseline(repo_path: Path, pg_url: str) -> None:
+    """The read-only role of pull-request plans may SELECT the managed tables alone: the plan still works."""
+    url = postgres_moose(pg_url)
+    deployed(repo_path, url)
+    execute(url, EDIT_IN_DB)
+    name = f"cs_drift_{uuid.uuid4().hex[:8]}"
+    execute(url, f"CREATE ROLE {name} LOGIN; GRANT SELECT ON system_config, proposer_configs, contracts TO {name}")
+    parts = urlsplit(url)
+    reader = urlunsplit(parts._replace(netloc=name + "@" + parts.netloc.rpartition("@")[2]))
+    try:
+        plan = plan_json(repo_path, reader)
+        assert plan["baseline"]["revision"] is None
+        assert "grant this role SELECT on configsync_history" in plan["baseline"]["note"]
+        assert [c["kind"] for c in plan["changes"]] == ["git"]
+    finally:
+        execute(url, f"DROP OWNED BY {name}; DROP ROLE {name}")
+
+
+def test_a_table_not_managed_at_the_deployed_revision_has_no_baseline(tmp_path: Path, moose_url: str) -> None:
+    """Rows of a table configsync starts to manage predate it: not drift, nor conflicts."""
+    config = (Path(__file__).resolve().parent.parent / "configsync.yaml").read_text()
+    section = '  proposer_configs:\n    key: name\n    filename: "{name}"\n    exclude: [created_at, updated_at]\n'
+    assert section in config
+    repo = tmp_path / "later"
+    init_repo(repo, config=config.replace(section, ""))
+    deployed(repo, moose_url)
+    (repo / "configsync.yaml").write_text(config)
+    commit_all(repo, "manage proposer_configs too")
+    assert run(repo, "snapshot", "--commit", database=moose_url).code == 2
+    edit(repo, MINI, "context_limit: 128000", "context_limit: 100000", "more context")
+    (change,) = plan_json(repo, moose_url)["changes"]
+    assert (change["key"], change["kind"]) == ({"name": "gpt-4o-mini"}, "git")
+    assert run(repo, "apply", "--yes", database=moose_url).code == 0
+    assert context_limit(moose_url) == 100000
 
 
 def test_markdown_lists_drift_and_conflicts_first(repo_path: Path, moose_url: str) -> None:

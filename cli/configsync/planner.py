@@ -13,7 +13,7 @@ from . import yamlio
 from .backends import TableInfo
 from .baseline import Baseline, classify_table
 from .changes import Change, changes, for_mode
-from .errors import ConfigsyncError
+from .errors import BackendError, ConfigsyncError
 from .plan import Observed, Plan, fingerprint, order_tables
 from .records import State
 from .shortcuts import Shortcuts
@@ -78,7 +78,12 @@ class Planner:
         """The revision last applied to this database, and the records of
         ``tables`` at it (a table absent: no baseline for it, all git)."""
         sides = self.sides
-        entries = sides.backend.history(sides.config.history_table, limit=1)
+        try:
+            entries = sides.backend.history(sides.config.history_table, limit=1)
+        except BackendError as exc:
+            # A read-only role for pull-request plans may SELECT the managed tables alone.
+            return Baseline(None, f"no baseline: {exc} (grant this role SELECT on {sides.config.history_table}); "
+                                  "every difference is shown as a change from git"), {}
         if not entries:
             return Baseline(None, "no baseline: configsync has not applied to this database yet, so every "
                                   "difference is shown as a change from git"), {}

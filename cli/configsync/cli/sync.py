@@ -156,6 +156,8 @@ def apply(
         echo_plan(ws, the_plan)
         if dry_run:
             return EXIT_OK
+        if drift == "keep" and the_plan.has_drift:
+            click.echo("--keep-drift: the drift and conflicts marked above are left as the database has them.")
         result = ws.apply(
             the_plan, confirm=confirmer(yes, ws.display_url), max_deletes=max_deletes,
             allow_mass_delete=allow_mass_delete, lock_timeout=lock_timeout, non_atomic=non_atomic,
