@@ -91,7 +91,7 @@ def test_drift_beside_a_change_from_git(repo_path: Path, moose_url: str) -> None
     assert plan["kinds"] == {"git": 1, "drift": 1, "conflict": 0}
     assert plan["baseline"]["revision"] is not None
     text = run(repo_path, "plan", database=moose_url).out
-    assert "baseline: deployed revision" in text
+    assert "baseline: revision " in text and ", the last applied to this database" in text
     assert "context_limit: 64000 -> 128000  (drift)" in text
     assert "Drift: 1 drift change, 0 conflicts: applying would undo" in text
 
