@@ -264,6 +264,23 @@ def test_a_table_not_managed_at_the_deployed_revision_has_no_baseline(tmp_path: 
     assert context_limit(moose_url) == 100000
 
 
+def test_a_plan_overtaken_since_it_was_made_is_stale_before_it_is_refused(repo_path: Path, moose_url: str,
+                                                                         tmp_path: Path) -> None:
+    """Another apply racing a plan makes its changes look like drift: apply names
+    the real problem, a stale plan, with what changed."""
+    deployed(repo_path, moose_url)
+    execute(moose_url, EDIT_IN_DB)
+    saved = tmp_path / "plan.json"
+    assert run(repo_path, "plan", "--out", str(saved), database=moose_url).code == 2
+    execute(moose_url, "UPDATE system_config SET description = 'moved' WHERE config_key = 'budget_limits'")
+    result = run(repo_path, "apply", str(saved), "--yes", database=moose_url)
+    assert result.code == 1
+    assert "the database changed since this plan was made" in result.err
+    # SQLite names the row; PostgreSQL found the table in sync by its digest, and names the table.
+    assert "system_config budget_limits: changed" in result.err or "system_config: changed" in result.err
+    assert "refusing to undo" not in result.err
+
+
 def test_markdown_lists_drift_and_conflicts_first(repo_path: Path, moose_url: str) -> None:
     deployed(repo_path, moose_url)
     execute(moose_url, EDIT_IN_DB)

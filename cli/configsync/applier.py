@@ -78,10 +78,13 @@ class Applier:
                 f"this plan was made for {plan.database}, not {sides.display_url}; make a new plan"
             )
         decision = decide(plan.changes, lambda table: drift or sides.config.table(table).drift)
-        refuse(decision.refused, sides.env)
         # The history row names the plan as made (a saved plan applied twice is
         # still recognised); what is written is the decision's part of it.
         checksum = plan.checksum()
+        if decision.refused:
+            # Another apply since the plan makes its changes look like drift: say what happened instead.
+            self._raise_if_stale(plan, checksum)
+            refuse(decision.refused, sides.env)
         if decision.kept:
             plan = dataclasses.replace(plan, changes=decision.write)
         plan.raise_if_unsafe(max_deletes=max_deletes, allow_mass_delete=allow_mass_delete)
@@ -154,6 +157,25 @@ class Applier:
             json_excludes=excludes,
         )
         return batch
+
+    def _raise_if_stale(self, plan: Plan, checksum: str) -> None:
+        """StalePlanError if the rows moved since the plan (outside the lock:
+        only to name the right problem; the check under the lock stays)."""
+        sides = self.sides
+        infos = plan.observed.infos if plan.observed is not None else sides.describe(plan.tables)
+        # Tables the plan found in sync by digest alone: read back only where the digest moved.
+        unread = [t for t in plan.unread if t in plan.digests]
+        rows, _ = sides.backend.read_unless(sides.read_specs(unread, infos), {t: {plan.digests[t]} for t in unread})
+        try:
+            moved = [t for t in unread if rows.get(t) is not None]
+            if moved:
+                raise StalePlanError("the database changed since this plan was made:\n  "
+                                     + "\n  ".join(f"{t}: changed" for t in moved)
+                                     + "\nNothing was applied. Make a new plan and review it.")
+            plan.check_fresh(sides.actual_state(plan.read_tables, infos))
+        except StalePlanError:
+            self._raise_if_already_applied(checksum)
+            raise
 
     def _raise_if_already_applied(self, checksum: str) -> None:
         for entry in self.sides.backend.history(self.sides.config.history_table, limit=100):
