@@ -165,7 +165,8 @@ def apply(
             drift=drift,
         )
         code = report_apply(ws, result.plan, result.backup_ref, result.applied)
-        report_drift(result.overwritten, result.kept)
+        if result.applied:
+            report_drift(result.overwritten, result.kept)
         for note in result.notes:
             click.echo(f"note: {note}")
         return code
