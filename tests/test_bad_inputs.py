@@ -320,7 +320,7 @@ def test_mismatch_with_the_database_is_refused(
 SETTING_CASES = [
     pytest.param(
         edit(CONFIG, SYSTEM_EXCLUDE, SYSTEM_EXCLUDE.replace("exclude:", "exlude:")),
-        "unknown setting tables.system_config.'exlude' (allowed: exclude, filename, key, mode, rls, secret)",
+        "unknown setting tables.system_config.'exlude' (allowed: drift, exclude, filename, key, mode, rls, secret)",
         id="typo-in-table-setting",
     ),
     pytest.param(
@@ -648,7 +648,7 @@ def test_saved_plan_applied_twice_is_refused(repo_path: Path, moose_url: str, tm
         pytest.param(lambda text: text.replace('"action": "update"', '"action": "delete"'),
                      "the plan file was modified after it was made (checksum mismatch)", id="action-changed"),
         pytest.param(lambda text: text[: len(text) // 2], "not a configsync plan file (invalid JSON", id="truncated"),
-        pytest.param(lambda text: "[]\n", "not a configsync plan file (expected format configsync-plan/1)",
+        pytest.param(lambda text: "[]\n", "not a configsync plan file (expected format configsync-plan/2)",
                      id="not-a-plan"),
     ],
 )

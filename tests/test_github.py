@@ -1199,6 +1199,39 @@ def test_apply_then_rollback_by_push_and_by_pull_request(
     assert len(github.dispatches) == 1
 
 
+def test_workflows_see_the_deployed_revision_and_refuse_to_undo_drift(
+    runner: MiniRunner, origin: Origin, github: FakeGitHub, pg_url: str,
+) -> None:
+    """The apply and pull-request checkouts hold the deployed revision (fetch-depth 0):
+    an edit made in the dashboard shows as drift in the pull request's comment, and
+    the apply after merge refuses to undo it instead of overwriting it quietly."""
+    first = origin.commit("system_config/budget_limits.yaml", "daily_hard_cap: 50", "daily_hard_cap: 40", "cap 40")
+    job = runner.run("config-apply.yml", "push", ref="refs/heads/main", sha=first,
+                     secrets={"CONFIGSYNC_DATABASE_URL": pg_url})["apply"]
+    assert job.result == "success", job.log
+    execute(pg_url, "UPDATE proposer_configs SET context_limit = 64000 WHERE name = 'gpt-4o-mini'")
+
+    feature = origin.commit("system_config/budget_limits.yaml", "daily_hard_cap: 40", "daily_hard_cap: 35", "cap 35",
+                            branch="feature")
+    plan = runner.run("config-pr.yml", "pull_request", ref="refs/pull/7/merge", sha=feature,
+                      event=pull_request_event(7, feature),
+                      secrets={"CONFIGSYNC_READONLY_DATABASE_URL": pg_url})["plan"]
+    assert plan.result == "success", plan.log
+    (comment,) = [c for c in github.comments[7] if "<!-- configsync:plan -->" in c["body"]]
+    assert "#### Drift and conflicts" in comment["body"]
+    assert "context_limit: 128000  (drift)" in comment["body"]
+    assert f"baseline\\: revision {first[:7]}" in comment["body"]
+
+    merged = origin.commit("system_config/budget_limits.yaml", "daily_hard_cap: 40", "daily_hard_cap: 35", "cap 35")
+    job = runner.run("config-apply.yml", "push", ref="refs/heads/main", sha=merged,
+                     secrets={"CONFIGSYNC_DATABASE_URL": pg_url})["apply"]
+    assert job.result == "failure"
+    assert "is not in this repository" not in job.log
+    assert "refusing to undo edits made in the database outside configsync" in job.log
+    assert "gpt-4o-mini" in job.log and "context_limit" in job.log
+    assert read_cap(pg_url) == 40
+
+
 def test_apply_refuses_to_run_without_its_secret(runner: MiniRunner, origin: Origin, pg_url: str) -> None:
     change = origin.commit("system_config/budget_limits.yaml", "daily_hard_cap: 50", "daily_hard_cap: 40", "cap")
     job = runner.run("config-apply.yml", "push", ref="refs/heads/main", sha=change, secrets={})["apply"]

@@ -191,7 +191,8 @@ def test_a_restore_of_serial_ids_advances_the_sequence(tmp_path: Path, pg_url: s
     # The sequence never moves backwards: restoring a lower id keeps it ahead.
     before = query(pg_copy_url, "SELECT last_value FROM regions_id_seq")[0][0]
     execute(pg_copy_url, "DELETE FROM regions WHERE code IN ('eu', 'apac')")
-    applied = run(repo, "apply", "--yes", database=pg_copy_url)
+    # Deleted outside configsync since the last apply (drift): restoring it is the point here.
+    applied = run(repo, "apply", "--yes", "--overwrite-drift", database=pg_copy_url)
     assert applied.code == 0, said(applied)
     assert query(pg_copy_url, "SELECT id FROM regions WHERE code = 'eu'") == [(1,)]
     assert query(pg_copy_url, "SELECT last_value FROM regions_id_seq")[0][0] >= before

@@ -132,7 +132,7 @@ def test_json_summary_shape() -> None:
     plan = make_plan(records({"k": "a"}), records())
     data = plan.to_json()
     assert data["summary"] == {"create": 1, "update": 0, "delete": 0, "total": 1}
-    assert set(data["changes"][0]) == {"table", "action", "key", "file", "before", "after"}
+    assert set(data["changes"][0]) == {"table", "action", "key", "file", "before", "after", "kind"}
 
 
 def test_a_mapping_in_a_diff_is_shown_in_one_key_order_on_both_sides() -> None:

@@ -7,6 +7,7 @@ records the apply in the history table, all in one transaction.
 """
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
 from collections.abc import Callable, Mapping
@@ -15,9 +16,11 @@ from dataclasses import dataclass, field
 from . import __version__, readback
 from .backends import HistoryEntry, Operation, TableInfo, WriteBatch
 from .backup import save_backup
+from .baseline import Policy, decide, refuse
+from .changes import Change
 from .errors import ConfigsyncError, OutcomeUnknownError, RepoError, StalePlanError
 from .plan import Plan
-from .records import State, key_of
+from .records import Key, State, key_of
 from .repo import Repo
 from .sides import Sides
 from .values import Row
@@ -31,6 +34,10 @@ class ApplyResult:
     backup_ref: str | None
     applied: bool
     notes: list[str] = field(default_factory=list)  # what the backend wants the user to know
+    # Drift and conflicts apply undid as told, and those it left as the
+    # database has them (--keep-drift: only their drift and conflict fields).
+    overwritten: list[Change] = field(default_factory=list)
+    kept: list[Change] = field(default_factory=list)
 
 
 class Applier:
@@ -56,8 +63,13 @@ class Applier:
         lock_timeout: float = 60.0,
         check_clean: bool = True,
         non_atomic: bool = False,
+        drift: Policy | None = None,
     ) -> ApplyResult:
-        """Make the database match the plan's revision, atomically."""
+        """Make the database match the plan's revision, atomically.
+
+        ``drift``: what to do with drift and conflicts (see baseline.py):
+        refuse, overwrite (undo them) or keep (write only the git changes);
+        None: each table's `drift` setting."""
         sides = self.sides
         if check_clean:
             self.check_clean()
@@ -65,6 +77,16 @@ class Applier:
             raise ConfigsyncError(
                 f"this plan was made for {plan.database}, not {sides.display_url}; make a new plan"
             )
+        decision = decide(plan.changes, lambda table: drift or sides.config.table(table).drift)
+        # The history row names the plan as made (a saved plan applied twice is
+        # still recognised); what is written is the decision's part of it.
+        checksum = plan.checksum()
+        if decision.refused:
+            # Another apply since the plan makes its changes look like drift: say what happened instead.
+            self._raise_if_stale(plan, checksum)
+            refuse(decision.refused, sides.env)
+        if decision.kept:
+            plan = dataclasses.replace(plan, changes=decision.write)
         plan.raise_if_unsafe(max_deletes=max_deletes, allow_mass_delete=allow_mass_delete)
         if confirm is not None and not confirm(plan):
             return ApplyResult(plan, None, applied=False)
@@ -72,9 +94,12 @@ class Applier:
         try:
             plan.check_fresh(actual)
         except StalePlanError:
-            self._raise_if_already_applied(plan)
+            self._raise_if_already_applied(checksum)
             raise
-        batch = self._batch(plan, infos, lock_timeout, non_atomic)
+        # An update whose drifted fields are kept must read them back as the database has them.
+        kept = {(c.table, key_of(c.key, list(c.key))): {f: (c.before or {}).get(f) for f in c.fields}
+                for c in decision.kept if c.action == "update"}
+        batch = self._batch(plan, infos, lock_timeout, non_atomic, checksum, kept)
         specs, excludes = batch.reads, batch.json_excludes
         backup = save_backup(sides, plan, infos, actual) if plan.has_changes else None
 
@@ -94,14 +119,16 @@ class Applier:
             if backup:
                 sides.repo.delete_ref(backup)
             raise
-        return ApplyResult(plan, backup, applied=True, notes=outcome.notes)
+        return ApplyResult(plan, backup, applied=True, notes=outcome.notes, overwritten=decision.overwritten,
+                           kept=decision.kept)
 
-    def _batch(self, plan: Plan, infos: Mapping[str, TableInfo], lock_timeout: float, non_atomic: bool) -> WriteBatch:
+    def _batch(self, plan: Plan, infos: Mapping[str, TableInfo], lock_timeout: float, non_atomic: bool,
+               checksum: str, kept: Mapping[tuple[str, Key], Row] | None = None) -> WriteBatch:
         """Everything the backend needs for the one transaction: what to re-read,
         the ordered writes with what each must read back, the history row."""
         sides = self.sides
         specs = sides.read_specs(plan.read_tables, infos)
-        ops = operations(plan, infos)
+        ops = operations(plan, infos, kept)
         for op in ops:  # secret and excluded columns are not managed: never read back, never shown
             hidden = sides.config.table(op.table.name).hidden()
             if op.expected is not None:
@@ -118,7 +145,7 @@ class Applier:
             history=HistoryEntry(
                 revision=plan.revision, ref=plan.ref, actor=actor(sides.repo),
                 creates=plan.summary["create"], updates=plan.summary["update"],
-                deletes=plan.summary["delete"], checksum=plan.checksum(), tool_version=__version__,
+                deletes=plan.summary["delete"], checksum=checksum, tool_version=__version__,
             ),
             history_table=sides.config.history_table,
             lock_timeout=lock_timeout,
@@ -131,8 +158,26 @@ class Applier:
         )
         return batch
 
-    def _raise_if_already_applied(self, plan: Plan) -> None:
-        checksum = plan.checksum()
+    def _raise_if_stale(self, plan: Plan, checksum: str) -> None:
+        """StalePlanError if the rows moved since the plan (outside the lock:
+        only to name the right problem; the check under the lock stays)."""
+        sides = self.sides
+        infos = plan.observed.infos if plan.observed is not None else sides.describe(plan.tables)
+        # Tables the plan found in sync by digest alone: read back only where the digest moved.
+        unread = [t for t in plan.unread if t in plan.digests]
+        rows, _ = sides.backend.read_unless(sides.read_specs(unread, infos), {t: {plan.digests[t]} for t in unread})
+        try:
+            moved = [t for t in unread if rows.get(t) is not None]
+            if moved:
+                raise StalePlanError("the database changed since this plan was made:\n  "
+                                     + "\n  ".join(f"{t}: changed" for t in moved)
+                                     + "\nNothing was applied. Make a new plan and review it.")
+            plan.check_fresh(sides.actual_state(plan.read_tables, infos))
+        except StalePlanError:
+            self._raise_if_already_applied(checksum)
+            raise
+
+    def _raise_if_already_applied(self, checksum: str) -> None:
         for entry in self.sides.backend.history(self.sides.config.history_table, limit=100):
             if entry.checksum == checksum:
                 raise StalePlanError(
@@ -147,10 +192,13 @@ class Applier:
         return infos, self.sides.actual_state(plan.read_tables, infos)
 
 
-def operations(plan: Plan, infos: Mapping[str, TableInfo]) -> list[Operation]:
+def operations(plan: Plan, infos: Mapping[str, TableInfo],
+               kept: Mapping[tuple[str, Key], Row] | None = None) -> list[Operation]:
     """The plan's changes as writes: deletes children-first, then creates and
     updates parents-first (foreign keys). Each write carries the values that
-    must read back unchanged: the file's (a plan read from a file: the changed ones)."""
+    must read back unchanged: the file's (a plan read from a file: the changed
+    ones), but the database's for the fields ``kept`` (table, key -> values)."""
+    kept = kept or {}
     desired = plan.observed.desired if plan.observed is not None else {}
     ops = []
     for table in reversed(plan.tables):  # children first
@@ -171,8 +219,10 @@ def operations(plan: Plan, infos: Mapping[str, TableInfo]) -> list[Operation]:
             elif c.action == "update":
                 after = c.after or {}
                 written = {f: after.get(f) for f in c.fields}
-                record = desired.get(table, {}).get(key_of(c.key, list(c.key)))
+                key = key_of(c.key, list(c.key))
+                record = desired.get(table, {}).get(key)
                 expected = dict(record.values) if record is not None else dict(written)
+                expected.update(kept.get((table, key), {}))
                 ops.append(Operation("update", infos[table], c.key, written, c.file, expected))
     return ops
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from .records import TableRecords
@@ -10,8 +10,11 @@ from .values import Row, equal
 
 Action = Literal["create", "update", "delete"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "delete")
-
-
+# Who moved, against the revision last deployed to the database (see baseline.py):
+# git (the change under review), drift (an edit made in the database outside
+# configsync, which applying would undo), conflict (both, differently).
+Kind = Literal["git", "drift", "conflict"]
+KINDS: tuple[Kind, ...] = ("git", "drift", "conflict")
 
 @dataclass(frozen=True, slots=True)
 class Change:
@@ -22,6 +25,9 @@ class Change:
     before: Row | None
     after: Row | None
     fields: tuple[str, ...] = ()
+    kind: Kind = "git"
+    # For an update: the kind of each changed field that is not git.
+    field_kinds: Mapping[str, Kind] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {
@@ -31,10 +37,15 @@ class Change:
             "file": self.file,
             "before": self.before,
             "after": self.after,
+            "kind": self.kind,
         }
         if self.action == "update":
             data["fields"] = list(self.fields)
+            data["field_kinds"] = {f: self.field_kinds.get(f, "git") for f in self.fields}
         return data
+
+    def field_kind(self, name: str) -> Kind:
+        return self.field_kinds.get(name, "git")
 
 
 def changes(

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 import jsonschema
 
@@ -34,6 +34,9 @@ class TableConfig:
     # `rls: all-rows-visible`: the user states that row level security's
     # policies show the connected role every row of the table.
     rls_all_rows_visible: bool = False
+    # What apply does with drift and conflicts in this table (see baseline.py):
+    # refuse (the default), overwrite (undo them) or keep (leave them).
+    drift: Literal["refuse", "overwrite", "keep"] = "refuse"
 
     def hidden(self) -> frozenset[str]:
         """Columns that never leave the database."""
@@ -171,6 +174,7 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
             secret=frozenset(settings.get("secret", ())),
             mode=settings.get("mode", "reconcile"),
             rls_all_rows_visible=settings.get("rls") == ALL_ROWS_VISIBLE,
+            drift=settings.get("drift", "refuse"),
         )
         _check_table(table)
         tables[name] = table

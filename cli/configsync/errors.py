@@ -66,6 +66,11 @@ class UnsafePlanError(ConfigsyncError):
     """The plan is refused by a safety limit (mass deletion) until overridden."""
 
 
+class DriftRefusedError(ConfigsyncError):
+    """Apply would undo an edit made in the database outside configsync (or
+    resolve a conflict) and was not told to (--overwrite-drift, --keep-drift)."""
+
+
 class StalePlanError(ConfigsyncError):
     """The database changed after the plan was made."""
 

@@ -15,13 +15,15 @@ from typing import Any
 
 from . import values
 from .backends.base import TableInfo
-from .changes import ACTIONS, Change
+from .baseline import Baseline
+from .changes import ACTIONS, KINDS, Change, Kind
 from .errors import PlanFileError as PlanFileError
 from .errors import StalePlanError, UnsafePlanError
 from .records import Key, State, TableRecords
 from .values import Row
 
-FORMAT = "configsync-plan/1"
+# /2: every change carries its kind (git, drift, conflict) and the plan its baseline.
+FORMAT = "configsync-plan/2"
 # A table losing more than this share of its rows in one apply needs
 # --allow-mass-delete (or --max-deletes), once it has MIN_ROWS rows.
 MAX_SAFE_DELETE_FRACTION = 0.3
@@ -94,6 +96,21 @@ class Plan:
     # What the plan was computed from, when it was computed in this process
     # (a plan read from a file has none): apply needs no second read of it.
     observed: Observed | None = field(default=None, repr=False, compare=False)
+    # What its changes were classified against (see baseline.py); None: not
+    # classified (a diff between two revisions).
+    baseline: Baseline | None = None
+
+    @property
+    def kinds(self) -> dict[str, int]:
+        """How many changes are git, drift, conflict."""
+        counts: dict[str, int] = {kind: 0 for kind in KINDS}
+        for change in self.changes:
+            counts[change.kind] += 1
+        return counts
+
+    @property
+    def has_drift(self) -> bool:
+        return any(c.kind != "git" for c in self.changes)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -170,7 +187,7 @@ class Plan:
     def to_json(self) -> dict[str, Any]:
         summary: dict[str, Any] = dict(self.summary)
         summary["total"] = len(self.changes)
-        return {
+        data: dict[str, Any] = {
             "changes": [c.to_json() for c in self.changes],
             "summary": summary,
             "revision": self.revision,
@@ -178,6 +195,10 @@ class Plan:
             "database": self.database,
             "created_at": self.created_at,
         }
+        if self.baseline is not None:
+            data["baseline"] = self.baseline.to_json()
+            data["kinds"] = self.kinds
+        return data
 
     def checksum(self) -> str:
         body: dict[str, Any] = {
@@ -189,6 +210,8 @@ class Plan:
         }
         if self.digests:
             body["digests"] = self.digests
+        if self.baseline is not None:
+            body["baseline"] = self.baseline.to_json()
         digest = hashlib.sha256(values.dumps(body, sort_keys=True).encode("utf-8"))
         # Change by change: the JSON of 300,000 changes at once is a few hundred MB.
         for change in self.changes:
@@ -216,6 +239,9 @@ def load(path: Path) -> Plan:
         raise PlanFileError(f"{path}: cannot read the plan file: {exc.strerror}") from None
     except ValueError as exc:
         raise PlanFileError(f"{path}: not a configsync plan file (invalid JSON: {exc})") from None
+    if isinstance(data, dict) and data.get("format") == "configsync-plan/1":
+        raise PlanFileError(f"{path}: a plan file of an earlier configsync (without drift and conflicts); "
+                            "make a new plan")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise PlanFileError(f"{path}: not a configsync plan file (expected format {FORMAT})")
     try:
@@ -229,6 +255,7 @@ def load(path: Path) -> Plan:
             fingerprints={k: dict(v) for k, v in data["fingerprints"].items()},
             digests={str(k): str(v) for k, v in data.get("digests", {}).items()},
             created_at=str(data["created_at"]),
+            baseline=_baseline(data.get("baseline")),
         )
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise PlanFileError(f"{path}: incomplete plan file ({exc})") from None
@@ -246,7 +273,24 @@ def _change(data: Any) -> Change:
         before=data["before"],
         after=data["after"],
         fields=tuple(data.get("fields", ())),
+        kind=_kind(data["kind"]),
+        # Only fields that are not git are kept: git is the default (see changes.Change).
+        field_kinds={str(f): kind for f, k in data.get("field_kinds", {}).items() if (kind := _kind(k)) != "git"},
     )
+
+
+def _kind(value: Any) -> Kind:
+    for kind in KINDS:
+        if value == kind:
+            return kind
+    raise ValueError(f"unknown kind of change {value!r}")
+
+
+def _baseline(data: Any) -> Baseline | None:
+    if data is None:
+        return None
+    revision = data["revision"]
+    return Baseline(None if revision is None else str(revision), str(data["note"]))
 
 
 def order_tables(tables: Sequence[str], parents: Mapping[str, Sequence[str]]) -> list[str]:

@@ -15,7 +15,8 @@ from typing import Literal, Protocol
 import click
 
 from . import values
-from .changes import Change
+from .baseline import split
+from .changes import Change, Kind
 from .errors import Problem
 from .plan import Plan
 from .values import Value
@@ -27,10 +28,17 @@ _MISSING = "(absent)"
 
 def field_diffs(change: Change) -> Iterator[tuple[str, str, str]]:
     """(path, old, new) for every changed leaf; nested mappings shown by path."""
+    for _, path, old, new in kind_diffs(change):
+        yield path, old, new
+
+
+def kind_diffs(change: Change) -> Iterator[tuple[Kind, str, str, str]]:
+    """(kind, path, old, new) for every changed leaf: each leaf has its column's kind."""
     before = change.before or {}
     after = change.after or {}
     for name in change.fields:
-        yield from _leaf_diffs(name, before.get(name, _MISSING), after.get(name, _MISSING))
+        for path, old, new in _leaf_diffs(name, before.get(name, _MISSING), after.get(name, _MISSING)):
+            yield change.field_kind(name), path, old, new
 
 
 def _leaf_diffs(path: str, old: object, new: object) -> Iterator[tuple[str, str, str]]:
@@ -72,6 +80,36 @@ def header(plan: Plan, revision: str, *, env: str | None = None, public: bool = 
     return f"database {plan.database} · revision {revision}"
 
 
+def baseline_line(plan: Plan) -> str | None:
+    """What the plan's kinds are against, for people (None: not classified)."""
+    if plan.baseline is None:
+        return None
+    if plan.baseline.revision is None:
+        return plan.baseline.note
+    return f"baseline: revision {plan.baseline.revision[:7]}, the last applied to this database"
+
+
+def drift_line(plan: Plan, title: str = "Plan") -> str | None:
+    """The plan's drift and conflicts in one sentence, and what apply does with them."""
+    kinds = plan.kinds
+    if not kinds["drift"] and not kinds["conflict"]:
+        return None
+    counts = f"{_count(kinds['drift'], 'drift change')}, {_count(kinds['conflict'], 'conflict')}"
+    if title == "Rollback":
+        return (f"Across drift: {counts}; the rollback restores the revision and undoes these edits made in the "
+                "database outside configsync.")
+    return (f"Drift: {counts}: applying would undo edits made in the database outside configsync. Apply refuses "
+            "unless told: --keep-drift (leave them) or --overwrite-drift (undo them), or tables.<name>.drift in "
+            "configsync.yaml. To keep an edit in git: `configsync snapshot --commit` on a branch.")
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
+_TAG = {"git": "", "drift": "  [drift]", "conflict": "  [conflict]"}
+
+
 def diff_header(old: str, new: str) -> str:
     """The first line of a diff between two revisions, described for people."""
     return f"diff {old} -> {new}"
@@ -80,7 +118,8 @@ def diff_header(old: str, new: str) -> str:
 def text(plan: Plan, header: str, *, title: str = "Plan", color: bool = False) -> str:
     """Terraform-like: a line per record, one per changed field, then the counts.
     ``title`` names the result in its last line: Plan, Diff, Rollback."""
-    lines = [header, ""]
+    base = baseline_line(plan)
+    lines = [header, *([base] if base and plan.changes else []), ""]
     if not plan.changes:
         lines.append("No changes.")
         return "\n".join(lines) + "\n"
@@ -91,11 +130,14 @@ def text(plan: Plan, header: str, *, title: str = "Plan", color: bool = False) -
             continue
         lines.append(click.style(table, bold=True) if color else table)
         for change in items:
-            head = f"  {SYMBOL[change.action]} {label(change).ljust(width)}  {change.file}"
+            head = f"  {SYMBOL[change.action]} {label(change).ljust(width)}  {change.file}{_TAG[change.kind]}"
             lines.append(click.style(head, fg=COLOR[change.action]) if color else head)
-            for path, old, new in field_diffs(change):
-                lines.append(f"      {path}: {old} -> {new}")
+            for kind, path, old, new in kind_diffs(change):
+                lines.append(f"      {path}: {old} -> {new}" + (f"  ({kind})" if kind != "git" else ""))
     lines += ["", f"{title}: {summary_line(plan)}."]
+    drift = drift_line(plan, title)
+    if drift:
+        lines.append(drift)
     return "\n".join(lines) + "\n"
 
 
@@ -109,24 +151,47 @@ def markdown(plan: Plan, header: str, *, title: str = "Plan", color: bool = Fals
     text outside a fence is escaped, so nothing can close a fence or add text
     that looks like configsync's own."""
     lines = [f"### configsync {title.lower()}: {summary_line(plan)}", "", md_text(header), ""]
+    base = baseline_line(plan)
+    if base and plan.changes:
+        lines += [md_text(base), ""]
     for reason in plan.unsafe_reasons():
         lines += [f"> **Warning:** {md_text(reason)}. `apply` refuses this without `--allow-mass-delete`.", ""]
     if not plan.changes:
         lines.append("No changes: the database already matches this revision.")
         return "\n".join(lines) + "\n"
+    # Drift and conflicts first, in their own section: they are not what the pull request asks for.
+    others = [part for c in plan.changes if c.kind != "git" for part in [split(c)[1]]]
+    if others:
+        drift = drift_line(plan, title) or ""
+        lines += ["#### Drift and conflicts", "", f"> **Warning:** {md_text(drift)}", ""]
+        lines += _md_tables(plan, others, kinds=True)
+        gits = [part for c in plan.changes for part in [c if c.kind == "git" else split(c)[0]] if part is not None]
+        if gits:
+            lines += ["#### Changes from git", ""]
+            lines += _md_tables(plan, gits, level="#####")
+        return "\n".join(lines) + "\n"
+    lines += _md_tables(plan, plan.changes)
+    return "\n".join(lines) + "\n"
+
+
+def _md_tables(plan: Plan, changes: list[Change], *, kinds: bool = False, level: str = "####") -> list[str]:
+    """A fenced diff per table of ``changes``; ``kinds``: each record and field says its kind."""
+    lines = []
     for table in plan.tables:
-        items = plan.for_table(table)
+        items = [c for c in changes if c.table == table]
         if not items:
             continue
         block = []
         for change in items:
-            block.append(f"{_DIFF_MARK[change.action]} {one_line(label(change))}  ({one_line(change.file)})")
-            for path, old, new in field_diffs(change):
+            tag = f"  [{change.kind}]" if kinds else ""
+            block.append(f"{_DIFF_MARK[change.action]} {one_line(label(change))}  ({one_line(change.file)}){tag}")
+            for kind, path, old, new in kind_diffs(change):
+                note = f"  ({kind})" if kinds else ""
                 block.append(f"-     {one_line(path)}: {one_line(old)}")
-                block.append(f"+     {one_line(path)}: {one_line(new)}")
+                block.append(f"+     {one_line(path)}: {one_line(new)}{note}")
         fence = md_fence("\n".join(block))
-        lines += [f"#### {md_code(table)}", "", f"{fence}diff", *block, fence, ""]
-    return "\n".join(lines) + "\n"
+        lines += [f"{level} {md_code(table)}", "", f"{fence}diff", *block, fence, ""]
+    return lines
 
 
 # ---- Markdown escaping ---------------------------------------------------------

@@ -128,8 +128,9 @@ class Rollbacks:
         plan.ref = label
         if dry_run:
             return RollbackResult(new, plan, None, committed=False)
+        # A rollback restores a known revision: it overwrites drift (the plan shows it as such).
         result = self.applier.apply(plan, confirm=confirm, max_deletes=max_deletes,
-                            allow_mass_delete=allow_mass_delete, check_clean=False)
+                            allow_mass_delete=allow_mass_delete, check_clean=False, drift="overwrite")
         if result.applied:
             self.sides.repo.advance(new)
         return RollbackResult(new, plan, result, committed=result.applied)

@@ -17,6 +17,7 @@ import pygit2
 from . import inference
 from .applier import Applier, ApplyResult, Confirm
 from .backends import Backend, HistoryEntry, TableInfo
+from .baseline import Policy
 from .cache import ValidationCache
 from .changes import Change, changes
 from .config import Config, load_config, resolve_database
@@ -142,11 +143,13 @@ class Workspace:
         lock_timeout: float = 60.0,
         check_clean: bool = True,
         non_atomic: bool = False,
+        drift: Policy | None = None,
     ) -> ApplyResult:
-        """Make the database match the plan's revision, atomically (see ``applier``)."""
+        """Make the database match the plan's revision, atomically (see ``applier``);
+        ``drift``: refuse, overwrite or keep drift and conflicts (None: per table)."""
         return self._applier.apply(plan, confirm=confirm, max_deletes=max_deletes,
                                    allow_mass_delete=allow_mass_delete, lock_timeout=lock_timeout,
-                                   check_clean=check_clean, non_atomic=non_atomic)
+                                   check_clean=check_clean, non_atomic=non_atomic, drift=drift)
 
     # ---- snapshot --------------------------------------------------------------
 

@@ -8,7 +8,9 @@ import click
 
 from .. import plan as plan_module
 from .. import render, trust
+from ..baseline import Policy, describe
 from ..cache import make_private_dir
+from ..changes import Change
 from ..errors import PlanFileError
 from ..workspace import Workspace
 from .base import (
@@ -160,18 +162,24 @@ def plan(opts: Options, ref: str, tables: tuple[str, ...], out: str | None, fmt:
 @click.option("--non-atomic", is_flag=True,
               help="Supabase REST without the configsync_apply function: send the changes one by one "
               "(not atomic), then verify by reading back.")
+@click.option("--overwrite-drift", is_flag=True,
+              help="Undo edits made in the database outside configsync (drift) and conflicts.")
+@click.option("--keep-drift", is_flag=True,
+              help="Apply only the changes from git; leave drift and conflicts as the database has them.")
 @safety_options
 @click.pass_obj
 def apply(
     opts: Options, planfile: str | None, saved: str | None, ref: str | None, tables: tuple[str, ...], dry_run: bool,
-    no_prune: bool, lock_timeout: float, non_atomic: bool, yes: bool, max_deletes: int | None,
-    allow_mass_delete: bool,
+    no_prune: bool, lock_timeout: float, non_atomic: bool, overwrite_drift: bool, keep_drift: bool, yes: bool,
+    max_deletes: int | None, allow_mass_delete: bool,
 ) -> int:
     """Make the database match a revision, in one transaction.
 
     Shows the plan, asks before writing (unless --yes), refuses uncommitted
     config changes, stale plans and mass deletions, and saves the previous
     state under refs/configsync/backups/. Another apply waits for the lock.
+    Refuses to undo edits made in the database since the deployed revision
+    (drift, conflicts) unless told: --keep-drift or --overwrite-drift.
 
     \b
     Example:
@@ -183,6 +191,9 @@ def apply(
         raise click.UsageError("give the plan file once: PLANFILE or --plan FILE")
     if (planfile or saved) and (ref or tables or no_prune):
         raise click.UsageError("a saved plan already fixes the revision and tables; drop --ref/--table/--no-prune")
+    if overwrite_drift and keep_drift:
+        raise click.UsageError("--overwrite-drift and --keep-drift exclude each other: choose one")
+    drift: Policy | None = "overwrite" if overwrite_drift else "keep" if keep_drift else None
     with opts.workspace() as ws:
         if saved:
             planfile = str(_plan_path(ws, saved))
@@ -195,15 +206,32 @@ def apply(
         echo_plan(ws, the_plan)
         if dry_run:
             return EXIT_OK
+        if drift == "keep" and the_plan.has_drift:
+            click.echo("--keep-drift: the drift and conflicts marked above are left as the database has them.")
         result = ws.apply(
             the_plan, confirm=confirmer(yes, ws.display_url), max_deletes=max_deletes,
             allow_mass_delete=allow_mass_delete, lock_timeout=lock_timeout, non_atomic=non_atomic,
             check_clean=False,  # checked above, before the plan
+            drift=drift,
         )
-        code = report_apply(ws, the_plan, result.backup_ref, result.applied)
+        code = report_apply(ws, result.plan, result.backup_ref, result.applied)
+        if result.applied:
+            report_drift(result.overwritten, result.kept)
         for note in result.notes:
             click.echo(f"note: {note}")
         return code
+
+
+def report_drift(overwritten: list[Change], kept: list[Change]) -> None:
+    """What apply did with drift and conflicts, record by record."""
+    for what, items in (("Undone", overwritten), ("Left as the database has them", kept)):
+        lines = [line for change in items for line in describe(change, consequence=False)]
+        if lines:
+            click.echo(f"{what}: {len(lines)} drift or conflict{'s' if len(lines) != 1 else ''}:")
+            for line in lines[:MAX_LISTED]:
+                click.echo(f"  {line}")
+            if len(lines) > MAX_LISTED:
+                click.echo(f"  ... and {len(lines) - MAX_LISTED} more")
 
 
 @click.command()
@@ -238,7 +266,8 @@ def status(opts: Options, fmt: str) -> int:
         click.echo(f"out of sync: applying HEAD would make {render.summary_line(result.plan)}")
         changes = result.plan.changes
         for change in changes[:MAX_LISTED]:
-            click.echo(f"  {render.SYMBOL[change.action]} {change.table} {render.label(change)}")
+            kind = f"  [{change.kind}]" if change.kind != "git" else ""
+            click.echo(f"  {render.SYMBOL[change.action]} {change.table} {render.label(change)}{kind}")
         if len(changes) > MAX_LISTED:
             click.echo(f"  ... and {len(changes) - MAX_LISTED} more (--format json lists every one)")
     return EXIT_CHANGES
