@@ -19,6 +19,7 @@ from psycopg.types.json import Jsonb, set_json_loads
 
 from .. import values
 from ..errors import BackendError, StalePlanError
+from ..urls import hide_secrets
 from ..values import Row, Value
 from .base import Capabilities, Column, ForeignKey, ReadSpec, RowSecurity, TableInfo, WriteBatch
 from .pgcommon import LOCK_ID, kind_of_typname, text_cast
@@ -256,11 +257,9 @@ class PostgresBackend(SqlBackend):
             message += f" ({detail})"
         if isinstance(exc, psycopg.errors.LockNotAvailable):
             return "another apply is running and did not finish within the lock timeout"
-        # libpq may echo the connection string; never let a password through.
-        password = psycopg.conninfo.conninfo_to_dict(self.url).get("password")
-        if password:
-            message = message.replace(str(password), "***")
-        return message
+        # libpq may echo the connection string; never let a password through
+        # (hide_secrets never raises, whatever the URL).
+        return hide_secrets(message, self.url)
 
     def describe(self, tables: list[str]) -> dict[str, TableInfo]:
         conn = self._connection()
