@@ -10,7 +10,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
 from configsync.backends.supabase.settings import settings_from_url
 from configsync.config import load_config, resolve_database
 from configsync.errors import ConfigError

@@ -12,13 +12,12 @@ from urllib.parse import quote
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings
-from hypothesis import strategies as st
-
 from configsync.backends import open_backend, redact
 from configsync.errors import ConfigError
 from configsync.urls import PLACEHOLDER, UrlError, hide_secrets, parse_conninfo, scrub
 from helpers import head, is_clean, run, sqlite_moose
+from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import strategies as st
 
 # Passwords as people write them into URLs, and as a fuzzer would: every URL
 # delimiter, percent signs with and without valid escapes, quotes, spaces,

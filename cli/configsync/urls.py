@@ -154,8 +154,9 @@ def scrub(text: str) -> str:
     """Free text (an error message, a traceback) with every URL in it redacted
     and every ``password=`` value hidden: the last line of defence."""
     try:
-        text = _URL_IN_TEXT.sub(lambda m: redact(m.group(0)), text)
-        return _PASSWORD_IN_TEXT.sub(lambda m: m.group(1) + MASK, text)
+        text = _URL_IN_TEXT.sub(lambda m: m.group(0) if _is_harmless(m.group(0)) else redact(m.group(0)), text)
+        return _PASSWORD_IN_TEXT.sub(
+            lambda m: m.group(0) if m.group(2) in _EXAMPLE_PASSWORDS else m.group(1) + MASK, text)
     except Exception:  # noqa: BLE001 - never let scrubbing raise from an error path
         return "<message hidden: it may contain a password>"
 
@@ -174,7 +175,21 @@ def hide_secrets(text: str, conninfo: str) -> str:
         return "<message hidden: it may contain the password>"
 
 
-_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+# What messages write where a password goes, in examples of how to fix a URL.
+_EXAMPLE_PASSWORDS = frozenset({MASK, "KEY", "PASSWORD", "password", "${PGPASSWORD}", "${SUPABASE_SERVICE_ROLE_KEY}"})
+
+
+def _is_harmless(url: str) -> bool:
+    """A URL in a message that holds no credentials: none in a user part or a
+    query (it has neither '@' nor '='), or one showing where a password goes."""
+    if "@" not in url and "=" not in url:
+        return True
+    match = re.match(r"[A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:([^@/]*)@[^@]*\Z", url)
+    return match is not None and match.group(1) in _EXAMPLE_PASSWORDS
+
+
+# A URL in prose: up to a space or quote, without the punctuation that ends a sentence.
+_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]*[^\s'\"<>.,;:)\]]")
 _PASSWORD_IN_TEXT = re.compile(
     r"((?:" + "|".join(sorted(SECRET_KEYWORDS)) + r")\s*=\s*)('(?:[^'\\]|\\.)*'?|[^&\s'\"]+)", re.IGNORECASE)
 

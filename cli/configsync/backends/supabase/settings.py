@@ -4,8 +4,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from ...errors import ConfigError
