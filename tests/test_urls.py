@@ -58,7 +58,7 @@ def fragments(password: str) -> set[str]:
 
 
 @pytest.mark.parametrize("form", sorted(FORMS))
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(password=passwords)
 @example(password="pa#ss")
 @example(password="pa?ss")
@@ -116,7 +116,7 @@ TOKENS = ["postgresql://", "postgres://", "u", "user", ":", ":", "@", "/", "/", 
 conninfos = st.lists(st.sampled_from(TOKENS), min_size=1, max_size=14).map("".join)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=2000, deadline=None)
 @given(text=conninfos)
 @example(text="postgresql://u:p%zz@h/db")
 @example(text="postgresql://u:pa#ss@h/db?ssl=true")
