@@ -197,3 +197,14 @@ def test_unreachable_with_a_password_from_the_environment(moose_repo: Path, monk
     assert result.code == 1, result.text
     assert "cannot connect to postgresql://postgres:***@127.0.0.1:1/postgres" in result.err
     assert "s3cret" not in result.text
+
+
+def test_scrub_takes_linear_time() -> None:
+    """Error messages can be long (a validation of thousands of files): scrubbing
+    them must not backtrack (a first regular expression took minutes on this)."""
+    import time
+
+    text = "a-" * 100_000 + "password=" * 50_000 + "a://" * 50_000 + "password='\\" * 50_000
+    started = time.monotonic()
+    scrub(text)
+    assert time.monotonic() - started < 10

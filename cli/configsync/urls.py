@@ -154,9 +154,7 @@ def scrub(text: str) -> str:
     """Free text (an error message, a traceback) with every URL in it redacted
     and every ``password=`` value hidden: the last line of defence."""
     try:
-        text = _URL_IN_TEXT.sub(lambda m: m.group(0) if _is_harmless(m.group(0)) else redact(m.group(0)), text)
-        return _PASSWORD_IN_TEXT.sub(
-            lambda m: m.group(0) if m.group(2) in _EXAMPLE_PASSWORDS else m.group(1) + MASK, text)
+        return _hide_password_values(_redact_urls_in(text))
     except Exception:  # noqa: BLE001 - never let scrubbing raise from an error path
         return "<message hidden: it may contain a password>"
 
@@ -188,10 +186,60 @@ def _is_harmless(url: str) -> bool:
     return match is not None and match.group(1) in _EXAMPLE_PASSWORDS
 
 
-# A URL in prose: up to a space or quote, without the punctuation that ends a sentence.
-_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]*[^\s'\"<>.,;:)\]]")
-_PASSWORD_IN_TEXT = re.compile(
-    r"((?:" + "|".join(sorted(SECRET_KEYWORDS)) + r")\s*=\s*)('(?:[^'\\]|\\.)*'?|[^&\s'\"]+)", re.IGNORECASE)
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+_URL_END = frozenset(" \t\n\r\v\f'\"<>")
+
+
+def _redact_urls_in(text: str) -> str:
+    """Every ``scheme://...`` in prose redacted, in linear time (a regular
+    expression for it backtracks quadratically on long runs of letters)."""
+    out: list[str] = []
+    done = 0
+    at = text.find("://")
+    while at >= 0:
+        start = at
+        while start > done and at - start < 32 and text[start - 1] in _SCHEME_CHARS:
+            start -= 1
+        while start < at and not text[start].isalpha():
+            start += 1  # a scheme starts with a letter
+        end = at + 3
+        while end < len(text) and text[end] not in _URL_END:
+            end += 1
+        while end > at + 3 and text[end - 1] in ".,;:)]":
+            end -= 1  # the punctuation that ends a sentence
+        url = text[start:end]
+        out.append(text[done:start])
+        out.append(url if _is_harmless(url) else redact(url))
+        done = end
+        at = text.find("://", max(end, at + 3))
+    out.append(text[done:])
+    return "".join(out)
+_VALUE_AFTER_KEYWORD = re.compile(r"(\s*=\s*)('(?:[^'\\]|\\.)*'?|[^&\s'\"]+)")
+
+
+def _hide_password_values(text: str) -> str:
+    """``password=value`` (and the other secret keywords, in any case) with the
+    value hidden; found with str.find, as a regular expression trying the
+    keywords at every position is slow on long messages."""
+    lower = text.lower()
+    hide: list[tuple[int, int]] = []
+    for keyword in SECRET_KEYWORDS:
+        at = lower.find(keyword)
+        while at >= 0:
+            match = _VALUE_AFTER_KEYWORD.match(text, at + len(keyword))
+            if match and match.group(2) not in _EXAMPLE_PASSWORDS:
+                hide.append((match.start(2), match.end(2)))
+            # on after the value: what it holds is hidden already (and a
+            # search inside it would make this quadratic)
+            at = lower.find(keyword, match.end() if match else at + len(keyword))
+    out: list[str] = []
+    done = 0
+    for start, end in sorted(hide):
+        if start >= done:
+            out += [text[done:start], MASK]
+            done = end
+    out.append(text[done:])
+    return "".join(out)
 
 
 # ---- libpq ------------------------------------------------------------------------
