@@ -164,6 +164,7 @@ def test_hide_secrets_never_raises() -> None:
         'could not connect: password "***" failed')
     assert hide_secrets("x p@ss y", "postgresql://u:p%40ss@h/db") == "x *** y"
     assert "s3cret" not in scrub("failed for postgresql://u:s3cret@h/db and password=s3cret")
+    assert scrub("İİ PASSWORD=s3cret and sslpassword = 'a b'") == "İİ PASSWORD=*** and sslpassword = ***"
 
 
 @pytest.fixture

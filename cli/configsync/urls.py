@@ -214,6 +214,9 @@ def _redact_urls_in(text: str) -> str:
         at = text.find("://", max(end, at + 3))
     out.append(text[done:])
     return "".join(out)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _VALUE_AFTER_KEYWORD = re.compile(r"(\s*=\s*)('(?:[^'\\]|\\.)*'?|[^&\s'\"]+)")
 
 
@@ -221,7 +224,7 @@ def _hide_password_values(text: str) -> str:
     """``password=value`` (and the other secret keywords, in any case) with the
     value hidden; found with str.find, as a regular expression trying the
     keywords at every position is slow on long messages."""
-    lower = text.lower()
+    lower = text.translate(_ASCII_LOWER)  # str.lower() may change the length ('İ')
     hide: list[tuple[int, int]] = []
     for keyword in SECRET_KEYWORDS:
         at = lower.find(keyword)
