@@ -6,16 +6,21 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test check bench mutants install clean action-requirements
+.PHONY: demo test check bench mutants install clean action-requirements lock
 
-$(VENV)/.installed: pyproject.toml
+# Exact versions with their hashes come from the lock files in requirements/ (`make lock`
+# writes them from pyproject.toml's ranges); configsync itself is installed without
+# dependencies and built with the locked setuptools.
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
+
+$(VENV)/.installed: pyproject.toml requirements/run.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(PIP_INSTALL) --require-hashes -r requirements/run.txt
+	$(PIP_INSTALL) --no-deps --no-build-isolation -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
-	$(PY) -m pip install --quiet -e '.[test]'
+$(VENV)/.installed-test: $(VENV)/.installed requirements/test.txt
+	$(PIP_INSTALL) --require-hashes -r requirements/test.txt
 	touch $@
 
 install: $(VENV)/.installed
@@ -49,6 +54,16 @@ check: $(VENV)/.installed-test
 # MUTANTS_ARGS='-k lock' runs some; '--check' only checks the snippets are found.
 mutants: $(VENV)/.installed-test $(POSTGREST)
 	$(PY) tests/mutants/mutants.py $(MUTANTS_ARGS)
+
+# The lock files: every package for any platform (uv --universal) from Python 3.11 on, with
+# every file's hash. run.txt (what configsync needs) is constrained by test.txt, so the two
+# never disagree on a version. Run after changing pyproject.toml's dependencies.
+lock: $(VENV)/.installed
+	$(PIP_INSTALL) uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes --no-header \
+		pyproject.toml requirements/build.in --extra test -o requirements/test.txt
+	$(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes --no-header \
+		pyproject.toml requirements/build.in -c requirements/test.txt -o requirements/run.txt
 
 # The composite action's hashed requirements (.github/actions/configsync/requirements.txt), from
 # pyproject's dependencies: uv (pinned) resolves them for Linux and CPython 3.11 with every file's hash.

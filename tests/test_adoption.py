@@ -89,10 +89,11 @@ def test_init_from_postgres_infers_strict_schemas_and_is_idempotent(tmp_path: Pa
     result = run(repo, "validate")
     assert result.code == 1 and "max_rps: 'lots' is not of type 'integer'" in result.out
 
-    # a person's edit survives a re-run of init, which says so
+    # a person's edit survives a re-run of init, which adds nothing and calls nothing edited
     (repo / "configsync.yaml").write_text(config + "# reviewed by the platform team\n")
     again = run(repo, "init", "--database", pg_url, "--all")
-    assert "left alone" in again.out and "configsync.yaml" in again.out
+    assert again.code == 0 and "left alone (edited" not in again.out, again.out
+    assert "No table added." in again.out
     assert (repo / "configsync.yaml").read_text().endswith("# reviewed by the platform team\n")
 
 

@@ -325,7 +325,7 @@ SETTING_CASES = [
     ),
     pytest.param(
         edit(CONFIG, "tables:", "tabels:"),
-        "unknown setting 'tabels' (allowed: database, environments, history_table, notify, schemas, snapshots, tables)",
+        "unknown setting 'tabels' (allowed: database, environments, environments_file, groups, history_table, notify, rollout, schemas, snapshots, tables)",
         id="typo-in-top-level-setting",
     ),
     pytest.param(
@@ -340,7 +340,8 @@ SETTING_CASES = [
     ),
     pytest.param(
         edit(CONFIG, 'filename: "{config_key}"', 'filename: "{id}"'),
-        "configsync.yaml: tables.system_config.filename: the template must use exactly the key columns (config_key)",
+        "configsync.yaml: tables.system_config.key: config_key is not in the filename template '{id}', which names "
+        "files by id: if the table has no column config_key, correct `key`; otherwise make the template use {config_key}",
         id="filename-not-the-key",
     ),
     pytest.param(

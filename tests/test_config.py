@@ -24,11 +24,12 @@ def write(tmp_path: Path, text: str) -> Path:
         ("tables:\n  'bad name':\n    key: id\n", "'bad name' is not a valid name"),
         ("tables: {}\n", "tables: {} should be non-empty"),
         ("tables:\n  t:\n    key: id\n    exclude: [id]\n", "key column 'id' cannot be excluded or secret"),
-        ("tables:\n  t:\n    key: name\n    filename: '{id}'\n", "must use exactly the key columns"),
+        ("tables:\n  t:\n    key: name\n    filename: '{id}'\n", "tables.t.key: name is not in the filename template '{id}'"),
+        ("tables:\n  t:\n    key: [name, region]\n    filename: '{name}'\n", "must use exactly the key columns (name, region)"),
         # a misspelt key: the message says what the template uses, not only what the key is
         ("tables:\n  t:\n    key: nmae\n    filename: '{name}'\n",
-         "must use exactly the key columns (nmae), so every row gets its own file; it uses name: "
-         "is `key` or `filename` misspelt?"),
+         "tables.t.key: nmae is not in the filename template '{name}', which names files by name: "
+         "if the table has no column nmae, correct `key`; otherwise make the template use {nmae}"),
         ("tables:\n  t:\n    filename: 'fixed'\n", "must use the key columns"),
         ("snapshots: ../elsewhere\ntables:\n  t: {}\n", "must be a directory inside the config repository"),
         ("tables:\n  t: {}\nhistory_table: t\n", "also listed under tables"),

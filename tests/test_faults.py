@@ -935,7 +935,7 @@ def test_connection_lost_during_commit_is_not_reported_as_nothing_changed(pg_sce
 
 # ---- concurrent applies --------------------------------------------------------------------
 #
-# Behaviour (README, Safety): applies serialise on one lock (PostgreSQL: an
+# Behaviour (docs/safety.md): applies serialise on one lock (PostgreSQL: an
 # advisory lock and EXCLUSIVE table locks; SQLite: BEGIN IMMEDIATE). A waiter
 # waits up to --lock-timeout, then re-reads the rows under the lock: if another
 # apply changed rows its plan was computed against, it stops with a stale-plan
@@ -1487,3 +1487,120 @@ def test_secrets_never_leave_the_database(secret_role: tuple[str, str], pg_url: 
     assert notes["gpt-4o-mini"] == secrets["later-secret"]
     # A row deleted and restored from git comes back without its secrets: git never had them.
     assert notes["claude-sonnet-4-5"] is None
+
+
+# ---- database errors on rows that hold secrets ----------------------------------
+#
+# Every 23xxx class, raised by an apply on a row whose secret column holds a
+# recognisable value: PostgreSQL puts that value in the error's detail
+# ("Failing row contains (...)", "Key (tenant, api_key)=(t1, sk-live-...)").
+# Shared with test_rest.py (the REST backend and the SQL function).
+
+KEY_CONFIG = """\
+tables:
+  api_keys:
+    key: name
+    secret: [api_key]
+  key_uses:
+    key: name
+    secret: [api_key]
+"""
+
+KEY_TABLES = ("api_keys", "key_uses")
+
+
+def key_tables(db: str, secret: str) -> None:
+    """Two tables whose constraints all involve the secret column, or list the
+    whole row when they fail; two keys share ``secret`` (tenants differ, one active)."""
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("""
+            CREATE TABLE public.api_keys (
+                name text PRIMARY KEY,
+                tenant text NOT NULL,
+                api_key text,
+                quota integer NOT NULL CONSTRAINT api_keys_quota_check CHECK (quota >= 0),
+                tier text NOT NULL,
+                active boolean NOT NULL,
+                CONSTRAINT api_keys_tenant_key UNIQUE (tenant, api_key),
+                CONSTRAINT api_keys_one_active EXCLUDE USING hash (api_key WITH =) WHERE (active)
+            );
+            CREATE TABLE public.key_uses (
+                name text PRIMARY KEY,
+                tenant text NOT NULL,
+                api_key text,
+                CONSTRAINT key_uses_key FOREIGN KEY (tenant, api_key) REFERENCES public.api_keys (tenant, api_key)
+            );
+            -- 'none' means no tier: NULL, which the column refuses (the NOT NULL error lists the row)
+            CREATE FUNCTION public.api_keys_tier() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN NEW.tier := nullif(NEW.tier, 'none'); RETURN NEW; END $$;
+            CREATE TRIGGER api_keys_tier BEFORE UPDATE ON public.api_keys
+                FOR EACH ROW EXECUTE FUNCTION public.api_keys_tier();
+        """)
+        conn.execute("INSERT INTO api_keys VALUES ('alpha', 't1', %s, 10, 'free', true), "
+                     "('beta', 't2', %s, 10, 'free', false)", [secret, secret])
+        conn.execute("INSERT INTO key_uses VALUES ('use1', 't1', %s)", [secret])
+
+
+# (SQLSTATE, record file, the edit, the operation as the SQL function gets it, what the error names)
+KEY_ERRORS: list[tuple[str, str, tuple[str, str], dict[str, Any], str]] = [
+    ("23505", "api_keys/beta.yaml", ("tenant: t2", "tenant: t1"),
+     {"action": "update", "table": "api_keys", "key": {"name": "beta"}, "values": {"tenant": "t1"}},
+     'unique constraint "api_keys_tenant_key" (Key (tenant, api_key) already exists)'),
+    ("23P01", "api_keys/beta.yaml", ("active: false", "active: true"),
+     {"action": "update", "table": "api_keys", "key": {"name": "beta"}, "values": {"active": True}},
+     'exclusion constraint "api_keys_one_active" (Key (api_key) conflicts with an existing key)'),
+    ("23514", "api_keys/alpha.yaml", ("quota: 10", "quota: -5"),
+     {"action": "update", "table": "api_keys", "key": {"name": "alpha"}, "values": {"quota": -5}},
+     'violates check constraint "api_keys_quota_check"'),
+    ("23502", "api_keys/alpha.yaml", ("tier: free", "tier: none"),
+     {"action": "update", "table": "api_keys", "key": {"name": "alpha"}, "values": {"tier": "none"}},
+     'null value in column "tier" of relation "api_keys" violates not-null constraint'),
+    ("23503", "key_uses/use1.yaml", ("tenant: t1", "tenant: t9"),
+     {"action": "update", "table": "key_uses", "key": {"name": "use1"}, "values": {"tenant": "t9"}},
+     'foreign key constraint "key_uses_key" (Key (tenant, api_key) is not present in table "api_keys")'),
+]
+
+
+def assert_database_errors_hide_secrets(repo: Path, db: str, secret: str, cli: Callable[..., Result]) -> None:
+    """Each error of KEY_ERRORS through the CLI: exit 1, the constraint named,
+    the secret nowhere (plan, saved plan, apply), the database untouched."""
+    from helpers import commit_all, dump
+
+    for state, record, (old, new), _op, says in KEY_ERRORS:
+        path = repo / "config-snapshots" / record
+        original = path.read_text()
+        assert old in original, original
+        path.write_text(original.replace(old, new))
+        commit_all(repo, f"a change the database refuses ({state})")
+        before = dump(db, KEY_TABLES)
+        shown = [cli("plan", "--format", fmt) for fmt in ("text", "json", "markdown")]
+        assert all(r.code == 2 for r in shown), shown
+        plan_file = repo.parent / f"plan-{state}.json"
+        assert cli("plan", "--out", str(plan_file)).code == 2
+        failed = cli("apply", str(plan_file), "--yes")
+        again = cli("apply", "--yes")
+        for result in (failed, again):
+            assert result.code == 1, (state, result)
+            assert says in result.err, (state, result.err)
+            assert "Traceback" not in result.text
+        for text in [r.text for r in (*shown, failed, again)] + [plan_file.read_text()]:
+            assert secret not in text, (state, text)
+        assert dump(db, KEY_TABLES) == before, state
+        path.write_text(original)
+        commit_all(repo, "back")
+
+
+def test_database_errors_never_show_a_secret_value(pg_url: str, tmp_path: Path) -> None:
+    """Unique, exclusion, check, not-null and foreign key violations on rows
+    whose secret column holds a key: PostgreSQL's details list that key."""
+    from helpers import permissive_repo, run
+
+    secret = f"sk-live-{uuid.uuid4().hex}"
+    key_tables(pg_url, secret)
+    repo = permissive_repo(tmp_path / "repo", KEY_CONFIG, KEY_TABLES, "schemas")
+
+    def cli(*args: str) -> Result:
+        return run(repo, *args, database=pg_url)
+
+    assert cli("snapshot", "--commit").code == 2
+    assert_database_errors_hide_secrets(repo, pg_url, secret, cli)

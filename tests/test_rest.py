@@ -629,7 +629,7 @@ def test_without_the_function_apply_refuses_unless_non_atomic(tmp_path: Path, st
             f"{project.url}, or the REST API does not expose it") in result.out
     assert project.run(repo, "plan").code == 0
     # The new row's id is the database's (a uuid default) and its file leaves it
-    # out: no drift (README "Column ownership"); --with-assigned writes it.
+    # out: no drift (docs/configuration.md, "Column ownership"); --with-assigned writes it.
     assert project.run(repo, "snapshot").code == 0
     assert project.run(repo, "snapshot", "--with-assigned").code == 2
     direct = tmp_path / "direct"
@@ -927,3 +927,156 @@ def test_values_round_trip_through_the_payload() -> None:
     """What the RPC receives keeps every digit."""
     text = values.dumps({"n": Decimal("12345678901234567890.123456789"), "u": str(uuid.UUID(int=1))})
     assert "12345678901234567890.123456789" in text
+
+
+# ---- database errors and the function's search_path -----------------------------------------
+
+
+def test_database_errors_over_rest_never_show_a_secret_value(tmp_path: Path, start_project: Callable[..., Project]) -> None:
+    """Every 23xxx class over the REST backend (the function's detail and the
+    REST error explainer): exit 1, the constraint named, no secret anywhere."""
+    from test_faults import KEY_CONFIG, KEY_TABLES, assert_database_errors_hide_secrets, key_tables
+
+    secret = f"sk-live-{uuid.uuid4().hex}"
+    project = start_project(lambda db: key_tables(db, secret), tables=list(KEY_TABLES))
+    repo = permissive_repo(tmp_path / "repo", KEY_CONFIG, KEY_TABLES, "schemas")
+
+    def cli(*args: str) -> Result:
+        return project.run(repo, *args)
+
+    assert cli("snapshot", "--commit").code == 2
+    assert_database_errors_hide_secrets(repo, project.db, secret, cli)
+
+
+def call_function(db: str, operations: list[dict[str, Any]]) -> Any:
+    """configsync_apply called directly as service_role, as PostgREST would."""
+    plan = {"format": "configsync-apply/1", "history_table": "configsync_history", "reads": [],
+            "operations": [{"file": "f.yaml", **op} for op in operations], "history": {"revision": "x"}}
+    with psycopg.connect(db) as conn:
+        conn.execute("SET ROLE service_role")
+        row = conn.execute("SELECT public.configsync_apply(%s)", [json.dumps(plan)]).fetchone()
+        return row[0] if row else None
+
+
+@pytest.fixture
+def key_project(supabase_cluster: str, pg_url: str) -> tuple[str, str]:
+    """A database like a Supabase project's with the key tables and the function
+    (no PostgREST), and the secret its rows hold."""
+    from test_faults import KEY_TABLES, key_tables
+
+    secret = "sk-live-" + uuid.uuid4().hex
+    postgrest.prepare_database(pg_url)
+    key_tables(pg_url, secret)
+    install_migration(pg_url, list(KEY_TABLES))
+    return pg_url, secret
+
+
+def test_the_function_passes_no_row_value_in_an_error(key_project: tuple[str, str]) -> None:
+    """The function's own error, as any client of the API gets it: the SQLSTATE,
+    the message and the constraint's column names; no value in the detail."""
+    from test_faults import KEY_ERRORS, KEY_TABLES
+
+    db, secret = key_project
+    before = dump(db, KEY_TABLES)
+    for state, _record, _edit, op, says in KEY_ERRORS:
+        with pytest.raises(psycopg.Error) as caught:
+            call_function(db, [op])
+        diag = caught.value.diag
+        assert caught.value.sqlstate == state
+        assert diag.message_hint is not None and diag.message_hint.startswith("configsync-operation:0")
+        for text in (str(caught.value), diag.message_primary, diag.message_detail, diag.message_hint):
+            assert secret not in (text or ""), (state, text)
+        constraint = says.partition(" (")[0]
+        assert constraint.partition('"')[2] in (diag.message_primary or ""), (state, diag.message_primary)
+        if "(Key" in says:
+            assert diag.message_detail == says.partition(" (")[2].removesuffix(")"), (state, diag.message_detail)
+    assert dump(db, KEY_TABLES) == before
+
+
+def test_the_function_runs_no_function_a_role_put_in_public(key_project: tuple[str, str]) -> None:
+    """A role that may CREATE in public shadows jsonb_populate_record with one
+    that matches the table's row type exactly (a better match than pg_catalog's
+    polymorphic one): the function must not find it."""
+    db = key_project[0]
+    intruder = f"intruder_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {intruder} NOLOGIN")
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {intruder}")
+        conn.execute(f"SET ROLE {intruder}")
+        conn.execute("""
+            CREATE FUNCTION public.jsonb_populate_record(public.api_keys, jsonb) RETURNS public.api_keys
+            LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijacked: ran as %', current_user; END $$""")
+        conn.execute("RESET ROLE")
+    try:
+        answer = call_function(db, [
+            {"action": "update", "table": "api_keys", "key": {"name": "beta"}, "values": {"quota": 11}}])
+        assert answer["updated"] == 1
+        with psycopg.connect(db) as conn:
+            assert conn.execute("SELECT quota FROM api_keys WHERE name = 'beta'").fetchone() == (11,)
+            config = conn.execute("SELECT proconfig FROM pg_proc WHERE proname = 'configsync_apply'").fetchone()
+        assert config == (["search_path=pg_catalog, pg_temp"],)
+    finally:
+        with psycopg.connect(db, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {intruder}")
+            conn.execute(f"DROP ROLE {intruder}")
+
+
+@pytest.mark.parametrize(("status", "body", "shown"), [
+    (400, {"code": "23514", "message": 'new row for relation "keys" violates check constraint "quota"',
+           "details": "Failing row contains (alpha, t1, SECRET, -5).", "hint": None},
+     'new row for relation "keys" violates check constraint "quota"'),
+    (409, {"code": "23505", "message": 'duplicate key value violates unique constraint "keys_tenant"',
+           "details": "Key (tenant, api_key)=(t1, SECRET) already exists.", "hint": None},
+     'duplicate key value violates unique constraint "keys_tenant" (Key (tenant, api_key) already exists)'),
+    (409, {"code": "23P01", "message": 'conflicting key value violates exclusion constraint "one_active"',
+           "details": "Key (api_key)=(SECRET) conflicts with existing key (api_key)=(SECRET)."},
+     'conflicting key value violates exclusion constraint "one_active" (Key (api_key) conflicts with an existing key)'),
+    (400, {"code": "22P02", "message": 'invalid input syntax for type uuid: "SECRET"', "details": None},
+     'invalid input syntax for type uuid: "…"'),
+    (500, {"message": "the gateway echoed the key: SECRET", "details": "SECRET"},
+     "the gateway echoed the key: ***; the server failed, try again"),
+])
+def test_the_rest_error_explainer_shows_no_value(status: int, body: dict[str, Any], shown: str) -> None:
+    """PostgREST's JSON error as the explainer words it: no detail with a value,
+    no quoted value, never the API key (here the secret is the key too)."""
+    import httpx
+    from configsync.backends.supabase.client import RestClient
+
+    secret = f"sk-live-{uuid.uuid4().hex}"
+    client = RestClient("https://p.supabase.co", secret, "https://p.supabase.co")
+    answer = httpx.Response(status, json={k: v.replace("SECRET", secret) if isinstance(v, str) else v
+                                          for k, v in body.items()})
+    assert client.explain(answer) == shown
+
+
+def test_a_trigger_that_counts_on_public_in_the_search_path_is_explained(
+        tmp_path: Path, start_project: Callable[..., Project]) -> None:
+    """The function no longer searches public: a trigger on a managed table that
+    names a table unqualified fails the apply with advice, and works once its
+    function has its own search_path."""
+    from test_faults import KEY_CONFIG, KEY_TABLES, key_tables
+
+    def setup(db: str) -> None:
+        key_tables(db, "sk-live-" + uuid.uuid4().hex)
+        run_sql(db, """
+            CREATE TABLE public.audit_log (name text, at timestamptz DEFAULT now());
+            CREATE FUNCTION public.audit() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN INSERT INTO audit_log (name) VALUES (NEW.name); RETURN NEW; END $$;
+            CREATE TRIGGER audit AFTER UPDATE ON public.api_keys FOR EACH ROW EXECUTE FUNCTION public.audit();
+        """)
+
+    project = start_project(setup, tables=list(KEY_TABLES))
+    repo = permissive_repo(tmp_path / "repo", KEY_CONFIG, KEY_TABLES, "schemas")
+    assert project.run(repo, "snapshot", "--commit").code == 2
+    commit_edit(repo, "api_keys/alpha.yaml", "quota: 10", "quota: 11", "more quota")
+    before = dump(project.db, KEY_TABLES)
+    failed = project.run(repo, "apply", "--yes")
+    assert failed.code == 1
+    assert 'apply failed at api_keys config-snapshots/api_keys/alpha.yaml: relation "audit_log" does not exist' \
+        in failed.err, failed.err
+    assert "ALTER FUNCTION ... SET search_path = public" in failed.err
+    assert dump(project.db, KEY_TABLES) == before
+    execute(project.db, "ALTER FUNCTION public.audit() SET search_path = public")
+    assert project.run(repo, "apply", "--yes").code == 0
+    with psycopg.connect(project.db) as conn:
+        assert conn.execute("SELECT name FROM audit_log").fetchall() == [("alpha",)]

@@ -1,8 +1,8 @@
-"""Every value round-trips (README, "Record files"): the special values, one case
+"""Every value round-trips (docs/configuration.md, "Record files"): the special values, one case
 each, on PostgreSQL, SQLite and (read side) the Supabase REST API.
 
 A database holding them is adopted with `init --all`; `validate` accepts init's
-own files; the files spell each special value as the README's value table says;
+own files; the files spell each special value as the value table of docs/configuration.md says;
 `apply` to an empty copy writes exactly the same values (compared in SQL, as the
 database prints them); `plan` on the copy is empty and a snapshot of the copy
 gives the same bytes. Values that cannot be stored are refused, naming file:line.
@@ -110,7 +110,7 @@ def test_special_values_round_trip_on_postgresql(tmp_path: Path, pg_url: str, pg
     repo = new_repo(tmp_path / "repo")
     adopt(repo, pg_url)
 
-    # how the files spell them (README's value table)
+    # how the files spell them (the value table of docs/configuration.md)
     assert "n: .nan\nnp: .nan\nf: .nan\nr: .nan\n" in text(repo, "nan")
     assert "n: .inf\n" in text(repo, "inf") and "r: -.inf\n" in text(repo, "inf")
     assert "ts: infinity\ntsn: -infinity\nd: infinity\n" in text(repo, "forever")

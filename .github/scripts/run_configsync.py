@@ -67,7 +67,7 @@ def main() -> int:
         if mode == "fail":
             raise ScriptError(
                 f"${variable} is empty: set the secret that the workflow maps to it "
-                f"(see the README section 'GitHub Actions'). Refusing to run `{title}` against the config's "
+                f"(see docs/github-actions.md in the configsync repository). Refusing to run `{title}` against the config's "
                 "default database instead."
             )
         reason = skip_reason(variable)
@@ -128,7 +128,7 @@ def skip_reason(variable: str) -> str:
         return custom
     return (
         f"${variable} is empty: the repository has no database secret for this workflow yet. "
-        "Add it under Settings → Secrets and variables → Actions (see the README section 'GitHub Actions'). "
+        "Add it under Settings → Secrets and variables → Actions (see docs/github-actions.md in the configsync repository). "
         "Validation still ran."
     )
 

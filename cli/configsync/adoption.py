@@ -1,12 +1,15 @@
 """Getting a team from a live database, or a folder of JSON backups, to a config repo.
 
 `init` writes configsync.yaml, one schema per table, the first snapshot, the
-GitHub workflows and a pre-commit hook. Re-running it never overwrites a file
-that differs from what it would write (a person edited it) unless forced, and
-reports what it left alone.
+GitHub workflows and a pre-commit hook. Run again on a repository that has a
+configsync.yaml, it adds the tables that file lacks (an entry in the file's
+own style, a schema, a snapshot) and leaves the tables already there alone.
+It never overwrites a file a person edited unless forced, and reports what it
+left alone.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -19,10 +22,11 @@ from typing import Any
 
 import pygit2
 
-from . import files, inference, naming, readback, values
+from . import files, inference, naming, readback, values, yamlio
 from .backends import TableInfo, open_backend
+from .cache import make_private_dir
 from .config import CONFIG_FILE, Config, TableConfig, load_config
-from .errors import BackendError, ConfigError, RepoError
+from .errors import BackendError, ConfigError, RepoError, UnsafePathError
 from .layout import TableLayout, table_dir
 from .records import render
 from .sides import row_security_refusal
@@ -42,15 +46,27 @@ repos:
 """
 
 WRITTEN, UNCHANGED, LEFT_ALONE, OVERWRITTEN = "created", "unchanged", "left alone (edited; --force overwrites)", "overwritten"
+UPDATED = "updated"
+# What init wrote, by path: the sha256 of the bytes. A file whose bytes still
+# have that digest was not edited by a person, so init may bring it up to date
+# (a new workflow template) without --force. Local state, like the cache: a
+# fresh clone has none and init then compares with what it would write.
+WRITTEN_DIGESTS = ".configsync/init-written.json"
 
 
 @dataclass
 class InitResult:
     files: list[tuple[str, str]] = field(default_factory=list)  # (path, what happened)
-    tables: list[str] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)  # every table init was asked for
+    # Tables already in configsync.yaml: their entries, schemas and records are left as they are.
+    kept: list[str] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(1 for _, s in self.files if s == status)
+
+    @property
+    def added(self) -> list[str]:
+        return [t for t in self.tables if t not in self.kept]
 
 
 @dataclass
@@ -70,9 +86,22 @@ def _require_git(root: Path) -> None:
         raise RepoError(f"{root} is not inside a git work tree: run `git init` there first")
 
 
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 class Writer:
     def __init__(self, root: Path, force: bool, result: InitResult) -> None:
         self.root, self.force, self.result = root, force, result
+        self.written = self._load_digests()
+
+    def _load_digests(self) -> dict[str, str]:
+        try:
+            data = json.loads(files.read(self.root, WRITTEN_DIGESTS) or b"{}")
+        except (ValueError, UnsafePathError):
+            return {}  # unreadable local state only means "compare with what init would write"
+        return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)} \
+            if isinstance(data, dict) else {}
 
     def write(self, rel: str, data: bytes, same: Callable[[bytes], bool] | None = None) -> None:
         current = files.read(self.root, rel)
@@ -80,14 +109,31 @@ class Writer:
             if current == data or (same is not None and same(current)):
                 self.result.files.append((rel, UNCHANGED))
                 return
-            if not self.force:
+            if self.written.get(rel) == _digest(current):
+                status = UPDATED  # what init wrote before, untouched since: nobody's edit is lost
+            elif not self.force:
                 self.result.files.append((rel, LEFT_ALONE))
                 return
-            status = OVERWRITTEN
+            else:
+                status = OVERWRITTEN
         else:
             status = WRITTEN
         files.write(self.root, rel, data)
+        if same is None:  # record files compare by their data; thousands of digests would buy nothing
+            self.written[rel] = _digest(data)
         self.result.files.append((rel, status))
+
+    def record(self, rel: str, data: bytes, status: str) -> None:
+        """A file init changed itself (configsync.yaml with tables added)."""
+        self.written[rel] = _digest(data)
+        self.result.files.append((rel, status))
+
+    def save_digests(self) -> None:
+        try:
+            make_private_dir(self.root / ".configsync")
+            files.write(self.root, WRITTEN_DIGESTS, (json.dumps(self.written, indent=1, sort_keys=True) + "\n").encode())
+        except (OSError, UnsafePathError):
+            pass  # like the cache: without it init only compares with what it would write
 
 
 _EXCLUDED_NOTE = [
@@ -101,6 +147,22 @@ _BACKUP_NOTE = [
     "#   exclude: [created_at, updated_at]",
     "# to a table and delete those lines from its record files.",
 ]
+
+
+def table_lines(table: TablePlan) -> list[tuple[int, str]]:
+    """One table's entry under `tables:`, as (indent level, text) lines."""
+    lines = [(1, f"{table.name}:")]
+    if table.key:
+        key = table.key[0] if len(table.key) == 1 else "[" + ", ".join(table.key) + "]"
+        lines.append((2, f"key: {key}"))
+    if table.filename:
+        lines.append((2, f'filename: "{table.filename}"'))
+    if table.exclude:
+        lines.append((2, f"exclude: [{', '.join(table.exclude)}]"))
+        lines += [(2, f"# {column}: {reason}; never written, never in files") for column, reason in table.reasons.items()]
+    if len(lines) == 1:
+        lines[0] = (1, f"{table.name}: {{}}")
+    return lines
 
 
 def config_text(tables: Sequence[TablePlan], database: str | None, source: str, *, backup: bool = False) -> str:
@@ -122,20 +184,61 @@ def config_text(tables: Sequence[TablePlan], database: str | None, source: str, 
             "",
         ]
     lines.append("tables:")
-    for table in tables:
-        lines.append(f"  {table.name}:")
-        if table.key:
-            key = table.key[0] if len(table.key) == 1 else "[" + ", ".join(table.key) + "]"
-            lines.append(f"    key: {key}")
-        if table.filename:
-            lines.append(f'    filename: "{table.filename}"')
-        if table.exclude:
-            lines.append(f"    exclude: [{', '.join(table.exclude)}]")
-            lines += [f"    # {column}: {reason}; never written, never in files"
-                      for column, reason in table.reasons.items()]
-        if not table.key and not table.filename and not table.exclude:
-            lines[-1] += " {}"
+    lines += ["  " * level + text for table in tables for level, text in table_lines(table)]
     return "\n".join(lines) + "\n"
+
+
+_TABLES_LINE = re.compile(r"tables:[ \t]*(#.*)?")
+
+
+def with_tables_added(text: str, tables: Sequence[TablePlan]) -> str:
+    """``text`` (a configsync.yaml) with entries for ``tables`` inserted at the
+    end of its `tables:` block, in the indentation it already uses.
+
+    Everything else, comments included, stays byte for byte: re-dumping the
+    YAML would lose what a person wrote. ConfigError (with the lines to paste)
+    when the result would not be exactly the old settings plus the new tables.
+    """
+    newline = "\r\n" if "\r\n" in text else "\n"
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if _TABLES_LINE.fullmatch(line)), None)
+    last = start
+    step, nested = 2, 2
+    if start is not None:
+        indents = []
+        for i in range(start + 1, len(lines)):
+            line = lines[i]
+            if not line.strip():
+                continue
+            if not line[0].isspace():
+                if line.startswith("#"):
+                    continue  # a comment at column 0 may sit between two tables
+                break
+            last = i
+            if not line.lstrip().startswith("#"):
+                indents.append(len(line) - len(line.lstrip(" ")))
+        if indents:
+            step = indents[0] or 2
+            nested = next((n - step for n in indents if n > step), 2)
+    block = [(" " * (step if level == 1 else step + nested)) + body
+             for table in tables for level, body in table_lines(table)]
+    by_hand = newline.join(["tables:", *block])
+    if start is None or last is None:
+        raise ConfigError(f"{CONFIG_FILE}: cannot find a block-style `tables:` setting to add "
+                          f"{', '.join(t.name for t in tables)} to; add these lines by hand:{newline}{by_hand}")
+    new_lines = lines[: last + 1] + block + lines[last + 1:]
+    new_text = newline.join(new_lines) + newline
+    before, after = yamlio.load(text.encode()), yamlio.load(new_text.encode())
+    added = yamlio.load(("tables:\n" + "\n".join(block) + "\n").encode())
+    expected: dict[str, values.Value] | None = None
+    if isinstance(before, dict) and isinstance(before.get("tables"), dict) and isinstance(added, dict):
+        old_tables, new_tables = before["tables"], added["tables"]
+        if isinstance(old_tables, dict) and isinstance(new_tables, dict):
+            expected = {**before, "tables": {**old_tables, **new_tables}}
+    if expected is None or after != expected:
+        raise ConfigError(f"{CONFIG_FILE}: cannot add {', '.join(t.name for t in tables)} without changing "
+                          f"other settings (is `tables:` in flow style?); add these lines by hand:{newline}{by_hand}")
+    return new_text
 
 
 def schema_bytes(schema: dict[str, Any]) -> bytes:
@@ -238,27 +341,63 @@ def init_from_database(
             raise BackendError(refusal)
     finally:
         backend.close()
-    plans = plan_tables(infos)
-    result = InitResult(tables=[p.name for p in plans])
+    configured = _configured(root)
+    # A configured table keeps its settings: no key is inferred for it (it may have none to infer).
+    plans = plan_tables({name: info for name, info in infos.items() if name not in configured})
+    result = InitResult(tables=list(infos), kept=[t for t in infos if t in configured])
     writer = Writer(root, force, result)
     database_line = database if capabilities.embedded else None  # any other URL may hold a password
     source = database if database_line else "a PostgreSQL database"
-    writer.write(CONFIG_FILE, config_text(plans, database_line, source).encode())
-    config = load_config(root / CONFIG_FILE)
-    with Workspace(config, database) as ws:
-        infos = ws.describe(list(config.tables))
-        actual = ws.actual_state(list(config.tables), infos)
-        for table in config.tables:
-            settings = config.table(table)
-            key = ws.key_columns(table, infos[table])
-            rows = [r.values for r in actual[table].values()]
-            schema = inference.table_schema(table, infos[table], key, settings.hidden(), rows)
-            writer.write(config.schema_path(table), schema_bytes(schema))
-            for path, data in ws.sides.render_files(table, infos[table], actual[table]).items():
-                writer.write(path, data, same=_same_record(data))
-            _keep_dir(writer, config, table, actual[table])
+    config, adopt = _write_config(writer, plans, lambda: config_text(plans, database_line, source))
+    if adopt:
+        with Workspace(config, database) as ws:
+            infos = ws.describe(adopt)
+            actual = ws.actual_state(adopt, infos)
+            for table in adopt:
+                settings = config.table(table)
+                key = ws.key_columns(table, infos[table])
+                rows = [r.values for r in actual[table].values()]
+                schema = inference.table_schema(table, infos[table], key, settings.hidden(), rows)
+                writer.write(config.schema_path(table), schema_bytes(schema))
+                for path, data in ws.sides.render_files(table, infos[table], actual[table]).items():
+                    writer.write(path, data, same=_same_record(data))
+                _keep_dir(writer, config, table, actual[table])
     _write_support_files(writer, action)
+    writer.save_digests()
     return result
+
+
+def _configured(root: Path) -> frozenset[str]:
+    """The tables the repository's configsync.yaml already manages (none without one)."""
+    if files.read(root, CONFIG_FILE) is None:
+        return frozenset()
+    return frozenset(load_config(root / CONFIG_FILE).tables)
+
+
+def _write_config(writer: Writer, plans: Sequence[TablePlan], fresh: Callable[[], str]) -> tuple[Config, list[str]]:
+    """Write configsync.yaml, or add the tables it lacks to the one there.
+
+    A table already in configsync.yaml is left as it is: its settings, schema
+    and records belong to the team now. Returns the config and the tables
+    whose schema and first snapshot init writes: the new ones, and any whose
+    schema file is missing (an init that stopped half-way).
+    """
+    root = writer.root
+    current = files.read(root, CONFIG_FILE)
+    if current is None:
+        writer.write(CONFIG_FILE, fresh().encode())
+        return load_config(root / CONFIG_FILE), [p.name for p in plans]
+    config = load_config(root / CONFIG_FILE)
+    new = [p for p in plans if p.name not in config.tables]
+    if new:
+        text = with_tables_added(current.decode("utf-8"), new)
+        files.write(root, CONFIG_FILE, text.encode("utf-8"))
+        writer.record(CONFIG_FILE, text.encode("utf-8"), UPDATED)
+        config = load_config(root / CONFIG_FILE)
+    else:
+        writer.result.files.append((CONFIG_FILE, UNCHANGED))
+    missing = [t for t in writer.result.kept if files.read(root, config.schema_path(t)) is None]
+    return config, [p.name for p in new] + missing
 
 
 def _same_record(rendered: bytes) -> Callable[[bytes], bool]:
@@ -313,22 +452,26 @@ def init_from_backup(root: Path, backup: Path, *, force: bool = False, action: s
     root = root.resolve()
     _require_git(root)
     tables = load_backup(backup)
+    configured = _configured(root)
     plans = []
     for name, rows in tables.items():
+        if name in configured:
+            continue  # keeps its settings
         key = inference.key_from_rows(rows)
         if rows and key is None:
             raise ConfigError(f"{backup}: table {name}: no column identifies every row; cannot name the files")
         plans.append(TablePlan(name, key, (), naming.default_template(key) if key else None))
-    result = InitResult(tables=list(tables))
+    result = InitResult(tables=list(tables), kept=[t for t in tables if t in configured])
     writer = Writer(root, force, result)
-    writer.write(CONFIG_FILE, config_text(plans, None, backup.name, backup=True).encode())
-    config = load_config(root / CONFIG_FILE)
-    for name, rows in tables.items():
+    config, adopt = _write_config(writer, plans, lambda: config_text(plans, None, backup.name, backup=True))
+    for name in adopt:
+        rows = tables[name]
         writer.write(config.schema_path(name), schema_bytes(inference.rows_schema(name, rows)))
         for rel, data in backup_files(config, name, rows).items():
             writer.write(rel, data, same=_same_record(data))
         _keep_dir(writer, config, name, rows)
     _write_support_files(writer, action)
+    writer.save_digests()
     return result
 
 

@@ -33,7 +33,7 @@ def content_id(*parts: bytes) -> str:
 IGNORE_ALL = b"# configsync's local cache and state: never committed\n*\n"
 
 
-def _make_private_dir(directory: Path) -> None:
+def make_private_dir(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     ignore = directory / ".gitignore"
     if not ignore.exists() and not ignore.is_symlink():
@@ -51,7 +51,7 @@ class ValidationCache:
         if self.path is None:
             return None
         try:
-            _make_private_dir(self.path.parent)
+            make_private_dir(self.path.parent)
             conn = sqlite3.connect(self.path, timeout=5)
             conn.execute("CREATE TABLE IF NOT EXISTS valid (schema TEXT, record TEXT, PRIMARY KEY (schema, record))")
             conn.execute("CREATE TABLE IF NOT EXISTS in_sync (setting TEXT, tree TEXT, digest TEXT, "

@@ -12,7 +12,7 @@ from typing import Any
 
 import jsonschema
 
-from . import naming, urls, yamlio
+from . import naming, selection, urls, yamlio
 from .errors import ConfigError
 
 CONFIG_FILE = "configsync.yaml"
@@ -59,6 +59,9 @@ class Config:
     tables: dict[str, TableConfig]
     database: str | None = None
     environments: dict[str, str] = field(default_factory=dict)
+    # Fleets: named lists of environment names or globs, and the waves apply rolls out in.
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    rollout: tuple[str, ...] = ()
     snapshots: str = "config-snapshots"
     schemas: str = "schemas"
     history_table: str = "configsync_history"
@@ -103,9 +106,15 @@ def find_config(path: str | os.PathLike[str] | None) -> Path:
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     config_path = find_config(path)
+    return parse_config(config_path.read_bytes(), config_path)
+
+
+def parse_config(text: bytes, config_path: Path) -> Config:
+    """The settings in ``text``, for the config file at ``config_path`` (its
+    directory is the config root); e.g. a revision's copy, read from git."""
     shown = config_path.name
     try:
-        data, root_node = yamlio.parse(config_path.read_bytes())
+        data, root_node = yamlio.parse(text)
     except yamlio.YamlError as exc:
         raise ConfigError(_where(shown, exc.line) + exc.message) from None
     if not isinstance(data, dict):
@@ -169,7 +178,9 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
         path=path,
         tables=tables,
         database=data.get("database"),
-        environments=dict(data.get("environments", {})),
+        environments=_environments(path.parent, data),
+        groups={name: tuple(terms) for name, terms in data.get("groups", {}).items()},
+        rollout=tuple(data.get("rollout", ())),
         snapshots=_relative_dir(data.get("snapshots", "config-snapshots"), "snapshots"),
         schemas=_relative_dir(data.get("schemas", "schemas"), "schemas"),
         history_table=data.get("history_table", "configsync_history"),
@@ -177,7 +188,42 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
     )
     if config.history_table in tables:
         raise ConfigError(f"history_table {config.history_table!r} is also listed under tables")
+    selection.check_settings(list(config.environments), config.groups, config.rollout)
     return config
+
+
+def _environments(root: Path, data: dict[str, Any]) -> dict[str, str]:
+    """``environments:``, then those of ``environments_file`` (for hundreds of
+    tenants): a YAML mapping of the same shape, name -> URL or ${VAR}."""
+    found = dict(data.get("environments", {}))
+    if "environments_file" not in data:
+        return found
+    relative = _relative_dir(data["environments_file"], "environments_file")
+    shown = f"environments_file: {relative}"
+    try:
+        listed, node = yamlio.parse((root / relative).read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"{shown}: cannot read it ({exc.strerror or exc})") from None
+    except yamlio.YamlError as exc:
+        raise ConfigError(f"{shown}:{exc.line}: {exc.message}") from None
+    if not isinstance(listed, dict) or not listed:
+        # An empty list of tenants is a failed lookup, never "a fleet of none".
+        raise ConfigError(f"{shown}: expected a mapping of environment names to database URLs "
+                          "(tenant-01: ${URL_TENANT_01}); it holds none")
+    validator = jsonschema.Draft202012Validator(_schema()["properties"]["environments"])
+    for error in sorted(validator.iter_errors(listed), key=lambda e: list(map(str, e.absolute_path))):
+        where = list(error.absolute_path)
+        line = yamlio.line_of(node, where)
+        message = f"{'.'.join(map(str, where))}: {error.message}"
+        if "propertyNames" in error.schema_path:
+            line = yamlio.key_line(node, [error.instance])
+            message = f"{error.instance!r} is not a valid environment name (letters, digits, _ . -)"
+        raise ConfigError(f"{shown}:{line}: {message}")
+    for name, url in listed.items():
+        if name in found:
+            raise ConfigError(f"{shown}: environment {name!r} is also under environments:")
+        found[name] = url
+    return found
 
 
 def _check_table(table: TableConfig) -> None:
@@ -198,6 +244,14 @@ def _check_table(table: TableConfig) -> None:
             raise ConfigError(f"{where}.filename: {exc}") from None
         if not fields:
             raise ConfigError(f"{where}.filename: the template must use the key columns, e.g. \"{{id}}\"")
+        if table.key is not None and not set(fields) & set(table.key):
+            # No key column in the template: most often a misspelt `key` (key: nmae, filename: "{name}").
+            key = ", ".join(table.key)
+            raise ConfigError(
+                f"{where}.key: {key} is not in the filename template {table.filename!r}, which names files by "
+                f"{', '.join(fields)}: if the table has no column {key}, correct `key`; "
+                f"otherwise make the template use {{{table.key[0]}}}"
+            )
         if table.key is not None and set(fields) != set(table.key):
             raise ConfigError(
                 f"{where}.filename: the template must use exactly the key columns "

@@ -8,7 +8,7 @@ environment does the reverse (``overlay_rows``).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from .config import Config
 from .errors import ConfigsyncError
@@ -65,11 +65,15 @@ def overlay_rows(
     base: TableRecords,
     actual: TableRecords,
     kinds: Mapping[str, str],
+    assigned: Collection[str] = (),
 ) -> tuple[dict[str, Row], dict[str, Row]]:
     """The overlay files that turn the base into ``actual``: only what differs.
 
     A row the base lacks is written whole; a base row the environment lacks
-    becomes ``$delete: true``; columns the base leaves unmanaged stay out.
+    becomes ``$delete: true``. A column a base file leaves out is written
+    when the environment has it (a new column, as a snapshot of the base would
+    write it), unless the database assigns it (``assigned``: serial, identity,
+    defaults), which the base leaves unmanaged.
     Returns the overlay rows by path, and the base row under each partial one."""
     key = layout.key
     rows: dict[str, Row] = {}
@@ -85,7 +89,7 @@ def overlay_rows(
         have = base.get(record_key)
         if have is None:
             continue
-        differing = _field_differences(have.values, record.values, kinds, f"{have.file}")
+        differing = _field_differences(have.values, record.values, kinds, f"{have.file}", assigned)
         if differing:
             path = f"{directory}/{_name(have.file)}"
             rows[path] = {**{c: record.values[c] for c in key}, **differing}
@@ -100,11 +104,14 @@ def _name(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
-def _field_differences(base: Row, actual: Row, kinds: Mapping[str, str], where: str) -> Row:
+def _field_differences(base: Row, actual: Row, kinds: Mapping[str, str], where: str,
+                       assigned: Collection[str] = ()) -> Row:
     found: Row = {}
     for column, value in actual.items():
         if column not in base:
-            continue  # unmanaged in the base file
+            if column not in assigned:
+                found[column] = value  # a column (or JSON key) only this environment has
+            continue
         old = base[column]
         if equal(old, value, kinds.get(column, "other")):
             continue

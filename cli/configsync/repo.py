@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pygit2
-from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, ObjectType
+from pygit2.enums import CheckoutStrategy, DeltaStatus, FileMode, FileStatus, ObjectType
 
 from . import files
 from .config import CONFIG_FILE, Config
@@ -37,6 +37,19 @@ class PathVersion:
     commit: pygit2.Commit
     before: bytes | None
     after: bytes | None
+
+
+@dataclass(frozen=True)
+class TreeChange:
+    """One path a new commit would change: its new mode, None when removed."""
+
+    path: str  # relative to the top of the git work tree
+    mode: FileMode | None
+
+    @property
+    def is_plain_file(self) -> bool:
+        """A removal, or a regular file (not a symbolic link, not a submodule)."""
+        return self.mode is None or self.mode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE)
 
 
 @dataclass(frozen=True)
@@ -147,6 +160,18 @@ class Repo:
     def _record_dirs(self, tables: Sequence[str] | None) -> list[str]:
         snapshots = self.config.snapshots
         return [snapshots] if tables is None else [f"{snapshots}/{table}" for table in tables]
+
+    def file_at(self, commit: pygit2.Commit, path: str) -> bytes | None:
+        """The content of the file ``path`` (config-relative) at ``commit``;
+        None where there is none. RepoError when it is a symbolic link, a
+        directory or a submodule: what it points to is not the file's content."""
+        try:
+            entry = commit.tree[self.prefix + path]
+        except KeyError:
+            return None
+        if entry.filemode not in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
+            raise RepoError(f"{path} at {str(commit.id)[:7]} is not a regular file")
+        return entry.peel(pygit2.Blob).data
 
     def _blob_data(self, oid: pygit2.Oid) -> bytes:
         return self.git[oid].peel(pygit2.Blob).data
@@ -353,6 +378,25 @@ class Repo:
                 "with `configsync rollback --to REF`"
             )
         return index.write_tree(self.git)
+
+    def in_history(self, commit: pygit2.Commit) -> bool:
+        """Is ``commit`` HEAD or one of its ancestors: part of the current branch?"""
+        head = self.resolve("HEAD")
+        return commit.id == head.id or bool(self.git.descendant_of(head.id, commit.id))
+
+    def changed_entries(self, tree: pygit2.Oid) -> list[TreeChange]:
+        """What a commit of ``tree`` on top of HEAD would change: each path
+        that differs (relative to the top of the git work tree), with its new
+        mode, None where it is removed."""
+        head = self.resolve("HEAD")
+        diff = head.tree.diff_to_tree(self.git[tree].peel(pygit2.Tree))  # no rename detection: paths as they are
+        found = []
+        for delta in diff.deltas:
+            if delta.status == DeltaStatus.DELETED:
+                found.append(TreeChange(delta.old_file.path, None))
+            else:
+                found.append(TreeChange(delta.new_file.path, FileMode(delta.new_file.mode)))
+        return sorted(found, key=lambda c: c.path)
 
     def restore_tree(self, source: pygit2.Commit, directories: Sequence[str] | None = None) -> pygit2.Oid:
         """HEAD's tree with the snapshot and schema directories (or only

@@ -1,20 +1,28 @@
 """Undoing changes: revert a commit, restore a revision (or some tables, or
-one record) or a backup, as a new commit that lands only once it is applied."""
+one record) or a backup, as a new commit that lands only once it is applied.
+
+A rollback may land without review (the rollback workflow pushes it to main),
+so what it may change is limited: a revert takes only a commit of the current
+branch's history, and no rollback or restore changes anything but config paths
+(``is_config_path``), nor writes a symbolic link or a submodule there.
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pygit2
+from pygit2.enums import FileMode
 
 from .applier import Applier, ApplyResult, Confirm
 from .backup import backup_environment, is_backup, overlay_tree
+from .config import CONFIG_FILE, Config
 from .errors import ConfigError, RepoError
 from .history import Records
-from .layout import overlay_dir, table_dir
+from .layout import ENVIRONMENTS, overlay_dir, table_dir
 from .plan import Plan
 from .planner import Planner
-from .repo import CommitInfo
+from .repo import CommitInfo, Repo
 from .sides import Sides
 from .validation import load_state
 
@@ -59,13 +67,14 @@ class Rollbacks:
         self.applier.check_clean()
         if commit is not None:
             target = self.sides.repo.resolve(commit)
-            tree = self.sides.repo.revert_tree(target)
+            tree = self._revert_tree(target)
             subject = target.message.splitlines()[0] if target.message else ""
             message = f'Revert "{subject}"\n\nThis reverts commit {target.id}.\n'
         else:
             assert to is not None
             target = self.sides.repo.resolve(to)
             tree = self._restore_tree(target, to, names if tables else None)
+            refuse_outside_config(self.sides.config, self.sides.repo, tree, f"restore {to}", "the restore")
             only = f" --table {' --table '.join(names)}" if tables else ""
             what = f"{', '.join(names)} to" if tables else "config to"
             message = f"Restore {what} {str(target.id)[:7]} ({to})\n\nconfigsync rollback --to {to}{only}\n"
@@ -88,9 +97,16 @@ class Rollbacks:
         table, path = self.records.record_path(record, self.sides.repo.resolve(source), f"at {source}")
         self.applier.check_clean()
         target = self.sides.repo.resolve(source)
-        data = target.tree[self.sides.repo.prefix + path].peel(pygit2.Blob).data
+        # Any revision will do, also a backup (never on a branch): only this one
+        # record file is taken, as data, and the plan shows it before it is applied.
+        entry = target.tree[self.sides.repo.prefix + path]
+        if entry.filemode not in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
+            raise RepoError(f"{path} at {source} is not a regular file ({_mode_name(entry.filemode)}). "
+                            "Nothing was changed.")
+        data = entry.peel(pygit2.Blob).data
         head = self.sides.repo.resolve("HEAD")
         tree = self.sides.repo.tree_with(head, {path: data})
+        refuse_outside_config(self.sides.config, self.sides.repo, tree, f"restore {record} from {source}", "the restore")
         message = (f"Restore {path.removeprefix(self.sides.config.snapshots + '/')} from {str(target.id)[:7]} ({source})\n\n"
                    f"configsync restore {record} --from {source}\n")
         return self._commit_and_apply(tree, message, f"restore of {record} from {source}", [table], source,
@@ -117,6 +133,23 @@ class Rollbacks:
         if result.applied:
             self.sides.repo.advance(new)
         return RollbackResult(new, plan, result, committed=result.applied)
+
+    def _revert_tree(self, target: pygit2.Commit) -> pygit2.Oid:
+        """HEAD's tree with ``target`` reverted (a merge against its first
+        parent: the merged pull request), refused unless ``target`` is in
+        HEAD's history and its revert changes config paths only. A commit from
+        another branch was never reviewed for this one, and reverting it can
+        add any file at all (its "undo" of a file it deleted)."""
+        repo = self.sides.repo
+        if not repo.in_history(target):
+            raise RepoError(
+                f"refusing to roll back {_commit_label(target)}: it is not in the history of "
+                f"{repo.describe(repo.resolve('HEAD'), 'HEAD')}; rollback reverts only commits of the current "
+                "branch (to restore a backup or another revision's config: --to REF). Nothing was changed."
+            )
+        tree = repo.revert_tree(target)
+        refuse_outside_config(self.sides.config, repo, tree, f"roll back {_commit_label(target)}", "its revert")
+        return tree
 
     def _restore_tree(self, target: pygit2.Commit, to: str, tables: Sequence[str] | None = None) -> pygit2.Oid:
         """HEAD's tree with the config of ``target`` (only ``tables``' record
@@ -151,4 +184,65 @@ class Rollbacks:
         return dirs
 
 
-__all__ = ["RollbackResult", "Rollbacks"]
+def is_config_path(config: Config, path: str) -> bool:
+    """May a rollback change ``path`` (relative to the config root)? Record
+    files of the managed tables (their directories, and every environment's
+    overlay of them) and the managed tables' schema files, nothing else.
+
+    Not configsync.yaml: it decides what is hidden (``tables``, ``key``,
+    ``secret``, ``exclude``), so a change to it goes through a reviewed pull
+    request, never through a rollback that may land without review."""
+    parts = path.split("/")
+    if any(part in ("", ".", "..") for part in parts) or path == CONFIG_FILE:
+        return False
+    overlays = f"{config.snapshots}/{ENVIRONMENTS}/"
+    for table in config.tables:
+        if path == config.schema_path(table) or path.startswith(table_dir(config, table) + "/"):
+            return True
+        if path.startswith(overlays):
+            env, _, rest = path[len(overlays):].partition("/")
+            if env and rest.startswith(table + "/"):
+                return True
+    return False
+
+
+def refuse_outside_config(config: Config, repo: Repo, tree: pygit2.Oid, action: str, what: str) -> None:
+    """RepoError unless committing ``tree`` on top of HEAD changes only config
+    paths, and writes no symbolic link or submodule there."""
+    changes = repo.changed_entries(tree)
+    outside = [c.path for c in changes if not (c.path.startswith(repo.prefix)
+                                               and is_config_path(config, c.path[len(repo.prefix):]))]
+    special = [c for c in changes if not c.is_plain_file and c.path not in outside]
+
+    def shown(path: str) -> str:
+        return path[len(repo.prefix):] if path.startswith(repo.prefix) else path
+
+    if outside:
+        why = (f" {CONFIG_FILE} decides which columns are secret or excluded."
+               if any(shown(p) == CONFIG_FILE for p in outside) else "")
+        raise RepoError(
+            f"refusing to {action}: {what} would change {', '.join(map(shown, outside))}, which "
+            f"{'is' if len(outside) == 1 else 'are'} not config; a rollback changes only the record files "
+            f"({config.snapshots}/<table>/, {config.snapshots}/{ENVIRONMENTS}/<env>/<table>/) and schema files "
+            f"({config.schemas}/<table>.schema.json) of the tables in {CONFIG_FILE}.{why} Change those through "
+            "a reviewed pull request (for a commit: git revert). Nothing was changed."
+        )
+    if special:
+        listed = ", ".join(f"{shown(c.path)} ({_mode_name(c.mode or 0)})" for c in special)
+        raise RepoError(f"refusing to {action}: {what} would write {listed}; record and schema files are "
+                        "regular files. Nothing was changed.")
+
+
+def _commit_label(commit: pygit2.Commit) -> str:
+    subject = commit.message.splitlines()[0] if commit.message else ""
+    return f'{str(commit.id)[:7]} ("{subject}")' if subject else str(commit.id)[:7]
+
+
+_MODE_NAMES = {FileMode.LINK: "a symbolic link", FileMode.COMMIT: "a submodule", FileMode.TREE: "a directory"}
+
+
+def _mode_name(mode: int) -> str:
+    return _MODE_NAMES.get(FileMode(mode), f"mode {mode:o}")
+
+
+__all__ = ["RollbackResult", "Rollbacks", "is_config_path", "refuse_outside_config"]

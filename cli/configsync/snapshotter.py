@@ -102,17 +102,18 @@ class Snapshotter:
             kinds = {c.name: c.kind for c in info.columns}
             layout = sides.layout(table, info)
             under: dict[str, Row] = {}  # overlay path -> the base row it applies to
+            assigned = set() if with_assigned else {
+                c.name for c in info.columns if c.database_assigned and c.name not in layout.key}
             if base is None or sides.env is None:
                 prefix = layout.directory + "/"
                 rows = layout.paths(r.values for r in actual[table].values())
                 header = None
             else:
-                rows, under = overlay_rows(layout, sides.env, base[table], actual[table], kinds)
+                rows, under = overlay_rows(layout, sides.env, base[table], actual[table], kinds, assigned)
                 prefix = layout.directory_for(sides.env) + "/"
                 header = overlay_header(table, sides.env, config)
+                assigned = set()
             prefixes[table] = prefix
-            assigned = set() if with_assigned or header is not None else {
-                c.name for c in info.columns if c.database_assigned and c.name not in layout.key}
             result.counts[table] = self._compare(result, table, info, rows, under, header, prefix, on_disk, kinds,
                                                  assigned)
             if header is None and not allow_mass_delete:

@@ -3,19 +3,26 @@
 Rendered from the template ``supabase/configsync_apply.sql`` for the tables of
 configsync.yaml; the REST backend's apply calls the function (see
 ``backends/supabase/rpc.py``). Plain text work: nothing here talks to a
-database, so `configsync supabase migration` needs no connection.
+database, so `configsync supabase migration` needs no connection. Only the
+roles' migration (``--roles``, roles.py) reads the catalog, for the columns.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .backends.pgcommon import LOCK_ID
 
+if TYPE_CHECKING:
+    from .sides import Sides
+
 #: Migration files are named ``<UTC time>_configsync_apply.sql``.
 MIGRATION_NAME = "configsync_apply"
+#: ... and the least-privilege roles' (``--roles``), ``<UTC time>_configsync_roles.sql``.
+ROLES_MIGRATION_NAME = "configsync_roles"
 
 
 def migration_sql(tables: Sequence[str], history_table: str) -> str:
@@ -38,6 +45,14 @@ def migration_sql(tables: Sequence[str], history_table: str) -> str:
     if left:
         raise AssertionError(f"unrendered placeholders in the migration template: {left}")
     return template
+
+
+def roles_migration_sql(sides: Sides, reader: str, writer: str) -> str:
+    """The reader and writer roles (roles.py) as a Supabase migration: the
+    database is read for the columns and row level security of each table."""
+    from .roles import RoleNames, database_roles_sql
+
+    return database_roles_sql(sides, RoleNames(reader, writer), supabase=True)
 
 
 def _sql_literal(text: str) -> str:

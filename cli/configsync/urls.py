@@ -159,14 +159,24 @@ def scrub(text: str) -> str:
         return "<message hidden: it may contain a password>"
 
 
-def hide_secrets(text: str, conninfo: str) -> str:
-    """``text`` (a driver's message) without any secret of ``conninfo``, as
-    written or decoded, and with every URL in it redacted. Never raises."""
+def secrets_of(conninfo: str) -> list[str]:
+    """Every secret of ``conninfo``, as written and decoded; [] when it cannot
+    be read. Never raises."""
     try:
         info = parse_conninfo(conninfo)
         secrets = {info.conninfo[a:b] for a, b in info.secret_spans}
         secrets |= {value for key, value in info.params.items() if key in SECRET_KEYWORDS}
-        for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        return sorted((s for s in secrets if s), key=len, reverse=True)
+    except Exception:  # noqa: BLE001 - a secret-finder that raises would break the error path
+        return []
+
+
+def hide_secrets(text: str, conninfo: str) -> str:
+    """``text`` (a driver's message) without any secret of ``conninfo``, as
+    written or decoded, and with every URL in it redacted. Never raises."""
+    try:
+        parse_conninfo(conninfo)  # one that cannot be read: hide the whole message
+        for secret in secrets_of(conninfo):
             text = text.replace(secret, MASK)
         return scrub(text)
     except Exception:  # noqa: BLE001 - the connection string cannot be read: hide the message

@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 from referencing import Registry
 from referencing.exceptions import Unresolvable
-from yaml.nodes import Node
+from yaml.nodes import MappingNode, Node
 
 from . import limits, naming, values, yamlio
 from .backends.base import TableInfo
@@ -42,18 +42,37 @@ class Loaded:
     state: State
     files: dict[str, SourceFile] = field(default_factory=dict)
     from_database: set[str] = field(default_factory=set)  # record files that are renderings of read rows
+    # A record merged from an overlay and its base file: the overlay's path -> both paths, overlay first.
+    layers: dict[str, list[str]] = field(default_factory=dict)
     _nodes: dict[str, Node | None] = field(default_factory=dict)  # parsed once per file
 
-    def line(self, path: str, column: str | None = None) -> int:
+    def _node(self, path: str) -> Node | None:
         file = self.files.get(path)
         if file is None:
-            return 0
+            return None
         if path not in self._nodes:
             try:
                 self._nodes[path] = yamlio.parse(file.data)[1]
             except yamlio.YamlError:
-                return 0
-        return yamlio.key_line(self._nodes[path], column) if column else 1
+                self._nodes[path] = None
+        return self._nodes[path]
+
+    def line(self, path: str, column: str | None = None) -> int:
+        if path not in self.files:
+            return 0
+        node = self._node(path)
+        if node is None:
+            return 0
+        return yamlio.key_line(node, column) if column else 1
+
+    def where(self, path: str, column: str) -> tuple[str, int]:
+        """The file and line that set ``column`` of the record read as ``path``:
+        the overlay when it sets the column, else the base file under it."""
+        for layer in self.layers.get(path, ()):
+            node = self._node(layer)
+            if isinstance(node, MappingNode) and any(k.value == column for k, _ in node.value):
+                return layer, yamlio.key_line(node, column)
+        return path, self.line(path, column)
 
 
 def load_schemas(
@@ -242,6 +261,8 @@ def load_state(
                 continue
             if len(draft.sources) == 1 and draft.sources[0].from_database:
                 loaded.from_database.add(record.file)
+            if len(draft.sources) > 1:
+                loaded.layers[record.file] = [source.path for source in draft.sources]
             folded = naming.collision_key(draft.name)
             if folded in seen_names:
                 problems.append(Problem(record.file, 0, f"same name as {seen_names[folded]} apart from letter case; "
@@ -580,7 +601,7 @@ def check_columns(loaded: Loaded, infos: Mapping[str, TableInfo]) -> None:
                         message = unfit
                 found += 1
                 if found <= MAX_PROBLEMS_PER_FILE:
-                    problems.append(Problem(record.file, loaded.line(record.file, column), message))
+                    problems.append(Problem(*loaded.where(record.file, column), message))
             if found > MAX_PROBLEMS_PER_FILE:
                 problems.append(Problem(record.file, 0, f"{found - MAX_PROBLEMS_PER_FILE} more problems in this "
                                                         "file are not shown"))

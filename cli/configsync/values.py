@@ -6,7 +6,7 @@ str-keyed dict of those. There is no ``float``: every non-integer number is a
 from the database equals ``0.7`` read from YAML. Timestamps, dates and uuids
 travel as ISO-8601 / canonical strings.
 
-Special values (README, "Record files"): ``Decimal('NaN')``, ``Decimal('Infinity')``
+Special values (docs/configuration.md, "Record files"): ``Decimal('NaN')``, ``Decimal('Infinity')``
 and ``Decimal('-Infinity')`` in float and numeric columns; the strings
 ``infinity`` / ``-infinity`` in timestamp and date columns; in a json/jsonb
 column ``None`` is SQL NULL and JSON null is the one-key mapping

@@ -85,8 +85,11 @@ class Workspace:
         database: str | None = None,
         env: str | None = None,
         environ: Mapping[str, str] | None = None,
+        settings: Config | None = None,
     ) -> Workspace:
-        config = load_config(config_path)
+        """The workspace of ``config_path``; with ``settings``, those instead of
+        the file's (``trust.trusted_settings``: a pull request's plan)."""
+        config = settings if settings is not None else load_config(config_path)
         return cls(config, lambda: resolve_database(config, database=database, env=env, environ=environ), env)
 
     @property
@@ -194,12 +197,23 @@ class Workspace:
         """Record- and field-level changes from ``rev1`` to ``rev2``; no database."""
         old, new = self.repo.resolve(rev1), self.repo.resolve(rev2)
         keys = {t: s.key for t, s in self.config.tables.items()}
-        before = load_state(self.config, self.repo.source_at(old, rev1), keys, env=self.env).state
-        after = load_state(self.config, self.repo.source_at(new, rev2), keys, env=self.env).state
+        before = self._revision_state(old, rev1, keys)
+        after = self._revision_state(new, rev2, keys)
         found: list[Change] = []
         for table in self.config.tables:
-            found += changes(table, after[table], before[table], keys[table] or (), missing_fields_differ=True)
+            found += changes(table, after.get(table, {}), before.get(table, {}), keys[table] or (),
+                             missing_fields_differ=True)
         return Plan(found, str(new.id), rev2, "", list(self.config.tables), {}, {})
+
+    def _revision_state(self, commit: pygit2.Commit, ref: str, keys: Mapping[str, tuple[str, ...] | None]) -> State:
+        """The files' state at a revision. A table it does not have at all (no
+        schema file, no record file: a pull request that adds the table, diffed
+        against its base branch) is empty there rather than an error."""
+        source = self.repo.source_at(commit, ref)
+        top = len(self.config.snapshots) + 1
+        directories = {f.path[top:].split("/", 1)[0] for f in source.snapshots}
+        present = [t for t in self.config.tables if self.config.schema_path(t) in source.schemas or t in directories]
+        return load_state(self.config, source, keys, present, env=self.env).state
 
     def history(self, record: str) -> list[RecordVersion]:
         """The git history of one record (TABLE/NAME: the file's name or the key as typed)."""

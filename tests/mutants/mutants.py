@@ -2,7 +2,7 @@
 """Mutation check of the Guarantees: does the suite catch the bugs that break them?
 
 Each entry of mutants.toml (next to this file) is one single-line bug that
-breaks a promise of README.md's "Guarantees": a file, an exact snippet that
+breaks a promise of docs/safety.md's "Guarantees": a file, an exact snippet that
 must occur exactly once in it, its replacement, a description and the tests
 that must catch it. For each entry this script
 

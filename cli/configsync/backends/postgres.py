@@ -19,9 +19,10 @@ from psycopg.types.json import Jsonb, set_json_loads
 
 from .. import values
 from ..errors import BackendError, StalePlanError
-from ..urls import hide_secrets
+from ..urls import hide_secrets, secrets_of
 from ..values import Row, Value
 from .base import Capabilities, Column, ForeignKey, ReadSpec, RowSecurity, TableInfo, WriteBatch
+from .messages import safe_error
 from .pgcommon import LOCK_ID, kind_of_typname, text_cast
 from .sql import SqlBackend, quote
 
@@ -211,6 +212,17 @@ def notification(batch: WriteBatch) -> str:
                        "created": entry.creates, "updated": entry.updates, "deleted": entry.deletes})
 
 
+def history_table_ddl(table: str) -> str:
+    """CREATE TABLE IF NOT EXISTS for the history table; ``table`` already quoted.
+    Also in the roles SQL (roles.py), which creates it for the writer role."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table} ("
+        "id bigserial PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), "
+        "revision text NOT NULL, ref text, actor text, creates integer, updates integer, "
+        "deletes integer, checksum text, tool_version text)"
+    )
+
+
 class PostgresBackend(SqlBackend):
     capabilities = Capabilities(server_digests=True, list_tables=True)
     param = "%s"
@@ -249,17 +261,16 @@ class PostgresBackend(SqlBackend):
             cur.execute("SELECT pg_notify(%s, %s)", [batch.notify_channel, notification(batch)])
 
     def _describe_error(self, exc: Exception) -> str:
-        text = str(exc).strip().splitlines()
-        message = text[0] if text else type(exc).__name__
-        detail = exc.diag.message_detail if isinstance(exc, psycopg.Error) else None
-        if detail and not detail.startswith("Failing row contains"):
-            # That detail lists every column of the row, secret ones included.
-            message += f" ({detail})"
         if isinstance(exc, psycopg.errors.LockNotAvailable):
             return "another apply is running and did not finish within the lock timeout"
+        # The server's words (a connection failure has only libpq's), through
+        # the one sanitizer: no row value, no constraint's key values.
+        diag = exc.diag if isinstance(exc, psycopg.Error) else None
+        message = (diag.message_primary if diag else None) or str(exc) or type(exc).__name__
         # libpq may echo the connection string; never let a password through
-        # (hide_secrets never raises, whatever the URL).
-        return hide_secrets(message, self.url)
+        # (secrets_of and hide_secrets never raise, whatever the URL).
+        return hide_secrets(safe_error(message, diag.message_detail if diag else None,
+                                       secrets=secrets_of(self.url)), self.url)
 
     def describe(self, tables: list[str]) -> dict[str, TableInfo]:
         conn = self._connection()
@@ -441,12 +452,7 @@ class PostgresBackend(SqlBackend):
         return value
 
     def _history_ddl(self, table: str) -> str:
-        return (
-            f"CREATE TABLE IF NOT EXISTS {quote(table)} ("
-            "id bigserial PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), "
-            "revision text NOT NULL, ref text, actor text, creates integer, updates integer, "
-            "deletes integer, checksum text, tool_version text)"
-        )
+        return history_table_ddl(quote(table))
 
     def _table_exists(self, cur: Any, table: str) -> bool:
         cur.execute("select to_regclass(%s)", [quote(table)])

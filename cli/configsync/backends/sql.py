@@ -24,6 +24,7 @@ from .base import (
     Verify,
     WriteBatch,
 )
+from .messages import safe_error
 
 #: Rows re-read by key per statement after an apply's writes.
 READ_BACK_CHUNK = 200
@@ -222,8 +223,12 @@ class SqlBackend(Backend):
             cur.execute(self._statement(op), self._params(op))
         except (ValueError, OverflowError) as exc:
             # A value the driver or database cannot take: still a user error,
-            # reported with its record file.
-            raise BackendError(f"apply failed at {op.table.name} {op.file}: {exc}; nothing was changed") from None
+            # reported with its record file (and, like every database message,
+            # without the value: messages.py).
+            raise BackendError(
+                f"apply failed at {op.table.name} {op.file}: {safe_error(str(exc) or type(exc).__name__)}; "
+                "nothing was changed"
+            ) from None
         except self.driver_errors as exc:
             raise BackendError(
                 f"apply failed at {op.table.name} {op.file}: {self._describe_error(exc)}; nothing was changed"
@@ -279,7 +284,11 @@ class SqlBackend(Backend):
     # ---- history -------------------------------------------------------------
 
     def _record(self, cur: Any, table: str, entry: HistoryEntry) -> None:
-        cur.execute(self._history_ddl(table))
+        # Only when missing: PostgreSQL wants CREATE on the schema even for
+        # CREATE TABLE IF NOT EXISTS of a table that exists, and the writer
+        # role (roles.py) has none; its SQL creates the table.
+        if not self._table_exists(cur, table):
+            cur.execute(self._history_ddl(table))
         p = self.param
         cur.execute(
             f"INSERT INTO {quote(table)} (applied_at, revision, ref, actor, creates, updates, deletes, "

@@ -19,6 +19,7 @@ from ..config import DEFAULT_DATABASE
 from ..errors import BackendError
 from ..values import Value
 from .base import Capabilities, Column, ForeignKey, TableInfo, WriteBatch
+from .messages import safe_error
 from .sql import SqlBackend, quote
 
 INT64 = range(-(2**63), 2**63)
@@ -124,7 +125,7 @@ class SqliteBackend(SqlBackend):
     def _describe_error(self, exc: Exception) -> str:
         if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
             return "the database is locked: another apply is running (try again when it has finished)"
-        return str(exc)
+        return safe_error(str(exc) or type(exc).__name__)
 
     def describe(self, tables: list[str]) -> dict[str, TableInfo]:
         conn = self._connection()

@@ -45,7 +45,8 @@ def _choose(available: list[str]) -> list[str]:
 @click.option("--all", "all_tables", is_flag=True, help="Manage every table of the database.")
 @click.option("--from-backup", "backup", type=click.Path(dir_okay=False, path_type=Path),
               help="Adopt a JSON backup (table -> list of rows) instead of a database.")
-@click.option("--force", is_flag=True, help="Overwrite files that differ from what init would write.")
+@click.option("--force", is_flag=True, help="Overwrite files that differ from what init would write, even if edited "
+                   "(never configsync.yaml, nor the tables already in it).")
 @click.option("--action", metavar="OWNER/REPO@REF",
               help="The configsync repository and the full commit SHA the GitHub workflows use "
                    "(e.g. acme/configsync@<40-hex SHA>); a tag or branch works, with a warning.")
@@ -56,12 +57,16 @@ def init(opts: Options, tables: str | None, all_tables: bool, backup: Path | Non
 
     Writes configsync.yaml, one JSON Schema per table (inferred from column
     types, constraints and rows), the first snapshot, GitHub workflows and a
-    pre-commit hook. Running it again changes nothing a person edited.
+    pre-commit hook. Running it again on a configured repository adds the
+    tables configsync.yaml lacks (an entry appended in its own style, a schema,
+    a snapshot) and leaves the tables already there alone; it overwrites no
+    file a person edited.
 
     \b
     Example:
       configsync init --database postgresql://postgres@db.example.com/postgres --tables system_config,proposer_configs
       configsync init --from-backup backups/config-backup-2025-10-03.json
+      configsync init --database "$DATABASE_URL" --tables system_config,feature_flags   # add a table later
     """
     root = _root(opts)
     if backup is not None:
@@ -80,10 +85,13 @@ def init(opts: Options, tables: str | None, all_tables: bool, backup: Path | Non
             click.echo(f"  {status:<10} {path}")
     unchanged = result.count(adoption.UNCHANGED)
     left = result.count(adoption.LEFT_ALONE)
-    click.echo(
-        f"Managing {len(result.tables)} table(s): {', '.join(result.tables)}. "
-        f"{len(result.files) - unchanged - left} file(s) written, {unchanged} unchanged, {left} left alone."
-    )
+    written = len(result.files) - unchanged - left
+    if result.kept:
+        added = f"Added {len(result.added)} table(s): {', '.join(result.added)}. " if result.added else "No table added. "
+        summary = f"{added}Already in {CONFIG_FILE}, left as they are: {', '.join(result.kept)}."
+    else:
+        summary = f"Managing {len(result.tables)} table(s): {', '.join(result.tables)}."
+    click.echo(f"{summary} {written} file(s) written, {unchanged} unchanged, {left} left alone.")
     if left:
         click.echo("Files left alone differ from what init would write; --force overwrites them.")
     if not action and any(path.startswith(".github/workflows/") for path, _ in result.files):

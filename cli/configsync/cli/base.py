@@ -7,20 +7,23 @@ user can fix (message, no traceback), 3 a bug (traceback in a log file),
 """
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
 
-from .. import __version__, render, urls
+from .. import __version__, urls
 from ..errors import ConfigsyncError
-from ..plan import Plan
-from ..workspace import Workspace
+
+if TYPE_CHECKING:
+    from ..plan import Plan
+    from ..workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,7 +31,23 @@ EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class _Group(click.Group):
-    """Maps every outcome to the exit codes above, in one place."""
+    """Maps every outcome to the exit codes above, in one place; loads each
+    command's module only when that command is asked for."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # name -> (module in configsync.cli, attribute); filled in by configsync.cli
+        self.lazy_commands: dict[str, tuple[str, str]] = {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*self.lazy_commands, *(name for name in super().list_commands(ctx) if name not in self.lazy_commands)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            module, attribute = self.lazy_commands[cmd_name]
+            command = getattr(importlib.import_module(f"{__package__}.{module}"), attribute)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def main(
         self,
@@ -38,8 +57,15 @@ class _Group(click.Group):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
         try:
-            result = super().main(args, prog_name, complete_var, False, **extra)
+            result = None
+            if _wants_fleet(argv):
+                # Several environments: each runs as its own configsync process. Loaded
+                # by name, like every command module (which import from here, not back).
+                result = importlib.import_module(f"{__package__}.fleet").run_fleet(argv)
+            if result is None:
+                result = super().main(argv, prog_name, complete_var, False, **extra)
             code = result if isinstance(result, int) else EXIT_OK
         except click.ClickException as exc:
             exc.show()
@@ -57,6 +83,25 @@ class _Group(click.Group):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+# Options only a run over several environments takes (cli/fleet.py reads them).
+FLEET_OPTIONS = ("--jobs", "--max-failures", "--max-envs-with-deletes")
+
+
+def _wants_fleet(argv: Sequence[str]) -> bool:
+    """True when ``--env`` names possibly several environments (a glob, a list,
+    @group) or a fleet option is given. A cheap look at the words, so that a
+    single-environment run pays nothing for fleets; help goes to click as ever."""
+    for index, arg in enumerate(argv):
+        if arg == "--" or arg in ("--help", "-h", "--version"):
+            return False
+        if arg.split("=", 1)[0] in FLEET_OPTIONS:
+            return True
+        value = argv[index + 1] if arg == "--env" and index + 1 < len(argv) else arg[6:] if arg.startswith("--env=") else None
+        if value is not None and any(char in value for char in "*?[,@"):
+            return True
+    return False
 
 
 def _report_bug(exc: Exception) -> int:
@@ -81,12 +126,16 @@ class Options:
     database: str | None
 
     def workspace(self) -> Workspace:
+        from ..workspace import Workspace
+
         return Workspace.open(self.config, database=self.database, env=self.env)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config", metavar="FILE", help="Config file. Default: ./configsync.yaml.")
-@click.option("--env", metavar="NAME", help="Use the database of environments.NAME in configsync.yaml.")
+@click.option("--env", metavar="NAME", help="Use the database of environments.NAME in configsync.yaml. "
+              "A glob, a comma list or @group runs plan, apply, snapshot, status, schema check and "
+              "validate once per environment (see `configsync envs --help`).")
 @click.option(
     "--database", metavar="URL",
     help="Database URL (sqlite:///file.db, postgresql://...). Default: $CONFIGSYNC_DATABASE_URL, "
@@ -142,6 +191,8 @@ def safety_options(f: F) -> F:
 
 def format_option(kind: Literal["plan", "problems", "report"], help: str | None = None) -> Callable[[F], F]:
     """--format, offering the formats of render.FORMATS that can show ``kind``."""
+    from .. import render
+
     return click.option("--format", "fmt", type=click.Choice(render.formats(kind)), default="text",
                         show_default=True, help=help)
 
@@ -153,7 +204,13 @@ def use_color() -> bool:
 # ---- what several commands show ----------------------------------------------
 
 def echo_plan(ws: Workspace, plan: Plan, fmt: str = "text", title: str = "Plan") -> None:
+    from .. import render
+
     public = render.FORMATS[fmt].public
+    if os.environ.get("CONFIGSYNC_FLEET_REPORT"):  # run by a fleet: hand it the counts
+        from ..fleet import write_report
+
+        write_report(summary=dict(plan.summary))
     header = render.header(plan, ws.describe_revision(plan.revision, plan.ref), env=ws.env, public=public)
     click.echo(render.plan_renderer(fmt)(plan, header, title=title, color=use_color()), nl=False)
 
@@ -170,6 +227,10 @@ def confirmer(yes: bool, database: str) -> Callable[[Plan], bool]:
 
 
 def report_apply(ws: Workspace, plan: Plan, backup: str | None, applied: bool) -> int:
+    if os.environ.get("CONFIGSYNC_FLEET_REPORT"):  # run by a fleet: hand it the outcome
+        from ..fleet import write_report
+
+        write_report(applied=applied, backup=backup)
     if not applied:
         click.echo("Not applied.")
         return EXIT_ERROR

@@ -24,8 +24,15 @@ def supabase() -> None:
 @common_options
 @click.option("--write", "directory", metavar="DIR", type=click.Path(file_okay=False),
               help="Write it as a new migration file in DIR (e.g. supabase/migrations) instead of printing it.")
+@click.option("--roles", "with_roles", is_flag=True,
+              help="The migration of the least-privilege reader and writer roles instead "
+              "(see `configsync roles`; reads the database's catalog).")
+@click.option("--reader", metavar="ROLE", default="configsync_reader", show_default=True,
+              help="With --roles: name of the reader role.")
+@click.option("--writer", metavar="ROLE", default="configsync_writer", show_default=True,
+              help="With --roles: name of the writer role.")
 @click.pass_obj
-def migration(opts: Options, directory: str | None) -> int:
+def migration(opts: Options, directory: str | None, with_roles: bool, reader: str, writer: str) -> int:
     """The migration that installs configsync_apply(plan jsonb).
 
     Over the REST API (https://<ref>.supabase.co with the service-role key),
@@ -34,29 +41,43 @@ def migration(opts: Options, directory: str | None) -> int:
     accepts only the tables in configsync.yaml: after adding a table, write
     and deploy a new migration. Without it, apply refuses unless --non-atomic.
 
-    With --write, a file DIR/<UTC time>_configsync_apply.sql is written,
-    unless the newest such file there already has the same content.
+    With --roles, the migration of a reader role for pull-request plans
+    (no secret column; a separate login role, never service_role, which
+    bypasses row level security) and a writer role for apply over a direct
+    or pooler connection: the SQL of `configsync roles`, which needs the
+    database (--database) to list the columns.
+
+    With --write, a file DIR/<UTC time>_configsync_apply.sql (with --roles:
+    _configsync_roles.sql) is written, unless the newest such file there
+    already has the same content.
 
     \b
     Example:
       configsync supabase migration --write supabase/migrations && supabase db push
       configsync supabase migration > configsync_apply.sql   # run it in the SQL editor
+      configsync supabase migration --roles --write supabase/migrations
     """
-    from ..supabase_migration import MIGRATION_NAME, migration_sql
+    from ..supabase_migration import MIGRATION_NAME, ROLES_MIGRATION_NAME, migration_sql, roles_migration_sql
 
-    config = load_config(opts.config)
-    sql = migration_sql(list(config.tables), config.history_table)
+    if with_roles:
+        name = ROLES_MIGRATION_NAME
+        with opts.workspace() as ws:
+            sql = roles_migration_sql(ws.sides, reader, writer)
+    else:
+        config = load_config(opts.config)
+        name = MIGRATION_NAME
+        sql = migration_sql(list(config.tables), config.history_table)
     if directory is None:
         click.echo(sql, nl=False)
         return EXIT_OK
     folder = Path(directory)
-    existing = sorted(folder.glob(f"*_{MIGRATION_NAME}.sql")) if folder.is_dir() else []
+    existing = sorted(folder.glob(f"*_{name}.sql")) if folder.is_dir() else []
     if existing and existing[-1].read_text(encoding="utf-8") == sql:
         click.echo(f"{existing[-1]} is up to date.")
         return EXIT_OK
     folder.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
-    path = folder / f"{stamp}_{MIGRATION_NAME}.sql"
+    path = folder / f"{stamp}_{name}.sql"
     path.write_text(sql, encoding="utf-8")
     click.echo(f"Wrote {path}. Deploy it with `supabase db push` (or run it in the SQL editor).")
     return EXIT_OK

@@ -7,7 +7,10 @@ from pathlib import Path
 import click
 
 from .. import plan as plan_module
-from .. import render
+from .. import render, trust
+from ..cache import make_private_dir
+from ..errors import PlanFileError
+from ..workspace import Workspace
 from .base import (
     EXIT_CHANGES,
     EXIT_OK,
@@ -23,6 +26,19 @@ from .base import (
 
 # File lists longer than this are cut short: a first snapshot may write thousands.
 MAX_LISTED = 100
+# plan --trusted-config: the plan is withheld (a pull request changes what is hidden).
+EXIT_WITHHELD = 4
+# Where `plan --out` and `apply --plan` keep a plan when given no file: inside
+# .configsync/, which ignores itself, so `git add -A` never commits a plan.
+SAVED_PLAN = ".configsync/plan.json"
+
+
+def _plan_path(ws: Workspace, given: str) -> Path:
+    """The plan file: as given, or the default one under the config repository's .configsync/."""
+    if given != SAVED_PLAN:
+        return Path(given)
+    make_private_dir(ws.config.root / ".configsync")
+    return ws.config.root / SAVED_PLAN
 
 
 @click.command()
@@ -74,23 +90,46 @@ def snapshot(opts: Options, tables: tuple[str, ...], commit: bool, message: str 
 @common_options
 @click.option("--ref", default="HEAD", show_default=True, help="Git revision holding the desired state.")
 @table_option
-@click.option("--out", type=click.Path(dir_okay=False, writable=True),
-              help="Save the plan to FILE; `apply FILE` then applies exactly it.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), is_flag=False, flag_value=SAVED_PLAN,
+              metavar="[FILE]", help=f"Save the plan (to FILE, default {SAVED_PLAN}); `apply --plan [FILE]` "
+              "then applies exactly it.")
 @format_option("plan")
 @click.option("--no-prune", is_flag=True, help="Never delete rows that have no file.")
+@click.option("--trusted-config", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Take every setting from FILE (a pull request's base branch's configsync.yaml), and withhold "
+              "the plan (exit 4) when configsync.yaml (the work tree's, or the one at --ref) changes what is "
+              "hidden: tables, key, secret, exclude, rls, history_table.")
 @click.pass_obj
-def plan(opts: Options, ref: str, tables: tuple[str, ...], out: str | None, fmt: str, no_prune: bool) -> int:
+def plan(opts: Options, ref: str, tables: tuple[str, ...], out: str | None, fmt: str, no_prune: bool,
+         trusted_config: str | None) -> int:
     """Show what apply would change in the database.
 
-    Exits 2 when there are changes, 0 when the database matches.
+    Exits 2 when there are changes, 0 when the database matches, and with
+    --trusted-config 4 when the plan is withheld: configsync.yaml (the work
+    tree's, or the one at --ref) changes a setting that decides what is hidden. The
+    reason goes to standard output (Markdown-ready), and the database is
+    never opened.
 
     \b
     Example:
       configsync plan
       configsync plan --ref origin/main --format markdown
-      configsync plan --out plan.json && configsync apply plan.json
+      configsync plan --out && configsync apply --plan   # .configsync/plan.json
+      configsync plan --trusted-config ../base/configsync.yaml --format markdown   # a pull request, in CI
     """
-    with opts.workspace() as ws:
+    trusted = trust.trusted_settings(trusted_config, opts.config, ref) if trusted_config else None
+    if trusted is not None and trusted.withheld:
+        if fmt == "json":
+            click.echo(render.report_json({"withheld": True, "settings": [c.setting for c in trusted.hiding],
+                                           "reason": trust.withheld_message(trusted, markdown=False)}), nl=False)
+        else:
+            click.echo(trust.withheld_message(trusted, markdown=fmt == "markdown"), nl=False)
+        if out:
+            click.echo(f"No plan saved to {out}: the plan is withheld.", err=True)
+        return EXIT_WITHHELD
+    workspace = (Workspace.open(opts.config, database=opts.database, env=opts.env, settings=trusted.config)
+                 if trusted is not None else opts.workspace())
+    with workspace as ws:
         result = ws.plan(ref, tables, prune=not no_prune, use_cache=True)
         # A hint for people at a terminal; a CI checkout is clean, and finding
         # out costs a stat of every record file (a second at 300,000 files).
@@ -100,14 +139,18 @@ def plan(opts: Options, ref: str, tables: tuple[str, ...], out: str | None, fmt:
         for reason in result.unsafe_reasons():
             click.echo(f"warning: {reason}; apply refuses this without --allow-mass-delete", err=True)
         if out:
-            result.save(Path(out))
+            result.save(_plan_path(ws, out))
             click.echo(f"Plan saved to {out} (checksum {result.checksum()[:12]}).", err=True)
+        if trusted is not None and trusted.other:
+            click.echo(trust.other_settings_note(trusted), nl=False, err=fmt == "json")
     return EXIT_CHANGES if result.has_changes else EXIT_OK
 
 
 @click.command()
 @common_options
 @click.argument("planfile", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--plan", "saved", type=click.Path(dir_okay=False), is_flag=False, flag_value=SAVED_PLAN,
+              metavar="[FILE]", help=f"Apply the plan `plan --out` saved (default {SAVED_PLAN}).")
 @click.option("--ref", default=None, help="Git revision to apply. Default: HEAD.")
 @table_option
 @click.option("--dry-run", is_flag=True, help="Only show the plan.")
@@ -120,7 +163,7 @@ def plan(opts: Options, ref: str, tables: tuple[str, ...], out: str | None, fmt:
 @safety_options
 @click.pass_obj
 def apply(
-    opts: Options, planfile: str | None, ref: str | None, tables: tuple[str, ...], dry_run: bool,
+    opts: Options, planfile: str | None, saved: str | None, ref: str | None, tables: tuple[str, ...], dry_run: bool,
     no_prune: bool, lock_timeout: float, non_atomic: bool, yes: bool, max_deletes: int | None,
     allow_mass_delete: bool,
 ) -> int:
@@ -134,11 +177,18 @@ def apply(
     Example:
       configsync apply                  # plan HEAD, confirm, apply
       configsync apply --yes --ref $GITHUB_SHA
-      configsync apply plan.json --yes  # exactly the reviewed plan
+      configsync apply --plan --yes     # exactly the plan `plan --out` saved
     """
-    if planfile and (ref or tables or no_prune):
+    if planfile and saved:
+        raise click.UsageError("give the plan file once: PLANFILE or --plan FILE")
+    if (planfile or saved) and (ref or tables or no_prune):
         raise click.UsageError("a saved plan already fixes the revision and tables; drop --ref/--table/--no-prune")
     with opts.workspace() as ws:
+        if saved:
+            planfile = str(_plan_path(ws, saved))
+            if not Path(planfile).is_file():
+                out = "" if saved == SAVED_PLAN else f" {saved}"
+                raise PlanFileError(f"{saved}: no saved plan; make one with `configsync plan --out{out}`")
         if not dry_run:
             ws.check_clean()  # before the plan is shown: a refusal should not look like a plan to confirm
         the_plan = plan_module.load(Path(planfile)) if planfile else ws.plan(ref or "HEAD", tables, prune=not no_prune, use_cache=True)

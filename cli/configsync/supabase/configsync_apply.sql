@@ -22,7 +22,8 @@ __MANAGED_TABLES_COMMENT__
 -- Safety: SECURITY INVOKER (runs with the caller's rights, never more),
 -- EXECUTE revoked from public, anon and authenticated and granted to
 -- service_role only, every identifier quoted with format('%I'), a fixed
--- search_path, and only the tables listed above are accepted.
+-- search_path without public, every table schema-qualified, only the tables
+-- listed above accepted, and no row value in an error's detail.
 
 -- The history table `configsync status` reads (the same columns a direct
 -- PostgreSQL apply creates). Not readable through the API with the anon key.
@@ -55,7 +56,12 @@ returns jsonb
 language plpgsql
 volatile
 security invoker
-set search_path = pg_catalog, public, pg_temp
+-- Nothing from public (nor any schema a role may CREATE in) is found by name:
+-- a function or operator there that matches better than pg_catalog's
+-- (public.jsonb_populate_record(public.t, jsonb)) would run as the caller.
+-- Every table is schema-qualified; a trigger on a managed table runs with this
+-- search_path too, so it must qualify what it uses (or set its own).
+set search_path = pg_catalog, pg_temp
 as $function$
 declare
   -- Rendered by `configsync supabase migration`; see the header.
@@ -325,6 +331,23 @@ exception when others then
                           failed_detail = pg_exception_detail, failed_hint = pg_exception_hint;
   if op_index >= 0 then
     failed_hint := 'configsync-operation:' || op_index || coalesce(E'\n' || nullif(failed_hint, ''), '');
+  end if;
+  -- The database's own detail holds row values ("Failing row contains (...)"
+  -- lists every column, secret ones too; "Key (tenant, api_key)=(t1, sk-...)"
+  -- the constraint's): only its value-free "Key (columns) ..." form passes, as
+  -- in configsync's messages.py. configsync's own details (CS...) pass.
+  if failed_state not like 'CS%' then
+    failed_detail := case
+      when failed_detail ~ '^Key \(.*?\)=\(' then
+        'Key (' || substring(failed_detail from '^Key \((.*?)\)=\(') || ')' || case
+          when failed_detail ~ ' already exists\.?$' then ' already exists'
+          when failed_detail ~ ' is not present in table "[^"]*"\.?$' then
+            ' ' || substring(failed_detail from ' (is not present in table "[^"]*")\.?$')
+          when failed_detail ~ ' is still referenced from table "[^"]*"\.?$' then
+            ' ' || substring(failed_detail from ' (is still referenced from table "[^"]*")\.?$')
+          when failed_detail ~ ' conflicts with existing key \(' then ' conflicts with an existing key'
+          else '' end
+      else '' end;
   end if;
   raise exception using errcode = failed_state, message = failed_message,
                         detail = coalesce(failed_detail, ''), hint = coalesce(failed_hint, '');

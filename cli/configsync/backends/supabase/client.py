@@ -19,6 +19,7 @@ import httpx
 from ... import values
 from ...errors import BackendError
 from ...values import Value
+from ..messages import safe_error
 from .settings import KEY_HINT
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504, 520, 522, 524})
@@ -136,8 +137,10 @@ class RestClient:
             return f"{self.display_url} redirects (HTTP {status}) to {target}: use the URL it points to"
         body = json_object(response)
         code = str(body.get("code") or "")
-        message = str(body.get("message") or "").strip()
-        details = str(body.get("details") or "").strip()
+        # The database's words without any value in them (messages.py): a
+        # failing row or a constraint's key values never reach the log.
+        raw = str(body.get("message") or "").strip()
+        message = safe_error(raw, secrets=[self._key])
         if (code in ("42P01", "PGRST205") or (status == 404 and not code)) and table:
             return (f"table {table} does not exist in {self.display_url}, or the REST API does not "
                     "expose it (Project Settings > API > Exposed schemas)")
@@ -160,9 +163,7 @@ class RestClient:
         if code == "57014":
             return (f"the database cancelled the statement ({message}): a statement timeout is set for the "
                     "API roles; raise it for service_role, or use the postgresql:// connection")
-        text = message or f"HTTP {status}"
-        if details:
-            text += f" ({details})"
+        text = safe_error(raw or f"HTTP {status}", str(body.get("details") or ""), secrets=[self._key])
         if status >= 500 and not code:
             text += "; the server failed, try again"
         return text

@@ -13,6 +13,7 @@ from ... import readback, values
 from ...errors import BackendError, NotConvergedError, OutcomeUnknownError, StalePlanError
 from ...values import Row, Value
 from ..base import ApplyOutcome, Operation, ReadSpec, Verify, WriteBatch
+from ..messages import safe_error
 from ..pgcommon import text_cast
 from .client import RETRY_STATUSES, RestClient, json_object
 from .codec import expected_rows, from_rest, to_rest
@@ -65,6 +66,10 @@ def payload(batch: WriteBatch, current: Mapping[str, list[Row]]) -> dict[str, Va
         "history": batch.history.to_row(),
     }
 
+
+#: undefined table, function, object, column: what a trigger counting on public
+#: in the search_path meets inside the function.
+_NOT_FOUND_BY_NAME = frozenset({"42P01", "42883", "42704"})
 
 #: Kinds the function compares as typed values (instants, uuids in any case),
 #: as values.equal does; every other kind by its JSON (numbers by value).
@@ -152,7 +157,8 @@ def apply_in_one_call(
         expected = {a: sum(op.action == a for op in batch.operations) for a in ("insert", "update", "delete")}
         done = {"insert": result.get("inserted"), "update": result.get("updated"), "delete": result.get("deleted")}
         if done != expected:
-            raise BackendError(f"configsync_apply answered {result}, expected {expected}: check the database")
+            # Counts only: the answer's "written" rows are values.
+            raise BackendError(f"configsync_apply answered {done}, expected {expected}: check the database")
         if "written" not in result:
             return ApplyOutcome([
                 "the configsync_apply function installed is from an older configsync and does not read back "
@@ -172,7 +178,7 @@ def apply_in_one_call(
         # Re-read so the message names the rows, as on the other backends.
         verify({spec.table.name: read(spec) for spec in batch.reads})
         raise StalePlanError(
-            "the database changed while the apply was being prepared (" + str(body.get("message")) +
+            "the database changed while the apply was being prepared (" + safe_error(str(body.get("message"))) +
             ").\nNothing was applied. Make a new plan and review it."
         )
     if code == "CS004":
@@ -195,10 +201,17 @@ def apply_in_one_call(
             found.append(f"... and {len(indexes) - len(named)} more rows")
         raise NotConvergedError(readback.message(found))
     if code == "CS002":
-        raise BackendError(f"{body.get('message')}; {hint}. Nothing was changed.")
+        raise BackendError(f"{safe_error(str(body.get('message')))}; {hint}. Nothing was changed.")
     where = ""
     match = re.match(r"configsync-operation:(\d+)", hint)
     if match and int(match.group(1)) < len(batch.operations):
         op = batch.operations[int(match.group(1))]
         where = f" at {op.table.name} {op.file}"
-    raise BackendError(f"apply failed{where}: {client.explain(response)}; nothing was changed")
+    advice = ""
+    if where and code in _NOT_FOUND_BY_NAME:
+        # The function found every managed table; a name it did not find is a
+        # trigger's (or a default's) that counted on public in the search_path.
+        advice = (f"; {FUNCTION} runs with search_path = pg_catalog, pg_temp (nothing in public is found by "
+                  "name): schema-qualify what the table's triggers use (public.x), or give the trigger "
+                  "function its own search_path (ALTER FUNCTION ... SET search_path = public)")
+    raise BackendError(f"apply failed{where}: {client.explain(response)}{advice}; nothing was changed")
