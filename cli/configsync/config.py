@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import jsonschema
 
-from . import naming, selection, yamlio
+from . import naming, selection, urls, yamlio
 from .errors import ConfigError
 
 CONFIG_FILE = "configsync.yaml"
@@ -272,15 +272,39 @@ def _relative_dir(value: str, setting: str) -> str:
 
 
 def expand_env(value: str, setting: str, environ: Mapping[str, str]) -> str:
-    """Replace ``${VAR}`` references; a missing variable is an error naming both."""
+    """Replace ``${VAR}`` references; a missing variable is an error naming both.
 
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1)
+    A reference may stand only for the whole URL (``${DATABASE_URL}``) or for
+    the whole password in it (``postgresql://user:${PGPASSWORD}@host/db``,
+    ``?password=${PGPASSWORD}``, ``password=${PGPASSWORD}``,
+    ``https://service_role:${SUPABASE_SERVICE_ROLE_KEY}@<ref>.supabase.co``):
+    anywhere else, a configsync.yaml from a pull request could send any
+    variable of the environment to a host of its choosing. The password is
+    inserted encoded, so it may hold any character.
+    """
+    refs = list(_ENV_REF.finditer(value))
+    if not refs:
+        return value
+
+    def lookup(name: str) -> str:
         if name not in environ or environ[name] == "":
             raise ConfigError(f"{setting}: environment variable {name} is not set")
         return environ[name]
 
-    return _ENV_REF.sub(replace, value)
+    if len(refs) == 1 and refs[0].span() == (0, len(value)):
+        return lookup(refs[0].group(1))
+    spans = urls.password_spans(value)
+    for ref in refs:
+        if ref.span() not in spans:
+            raise ConfigError(
+                f"{setting}: ${{{ref.group(1)}}} is not allowed there: a ${{VAR}} may stand only for the whole "
+                f"URL (${{DATABASE_URL}}) or for its whole password "
+                f"(postgresql://user:${{PGPASSWORD}}@host/db); write the rest of the URL out"
+            )
+    out = value
+    for ref in reversed(refs):  # from the end, so earlier spans stay valid
+        out = out[:ref.start()] + urls.encode_password(lookup(ref.group(1)), value, ref.span()) + out[ref.end():]
+    return out
 
 
 def resolve_database(

@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ConfigError
+from ..urls import HTTP_SCHEMES, POSTGRES_SCHEMES, UrlError, parse_conninfo, redact, scheme_of
 from .base import (
     ApplyOutcome,
     Backend,
@@ -28,51 +28,33 @@ __all__ = [
 _SCHEMES = "sqlite:///path/to/file.db or postgresql://user:password@host:5432/dbname"
 
 
-# password=... in a URL's query string or a libpq key=value string.
-_PASSWORD_PARAM = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)", re.IGNORECASE)
-
-
-def redact(url: str) -> str:
-    """The URL with any password replaced by ***, safe for any output."""
-    url = _PASSWORD_PARAM.sub(r"\1***", url)
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return "<unparseable database URL>"
-    if password is None:
-        if parts.username and parts.scheme.lower() in ("http", "https"):
-            # https://KEY@host: the user part of a REST URL may be the key.
-            return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[-1]))
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))
-
-
 def open_backend(url: str, root: Path) -> Backend:
-    """A backend for ``url``; relative SQLite paths are relative to ``root``."""
+    """A backend for ``url``; relative SQLite paths are relative to ``root``.
+
+    Every message names the URL redacted; a PostgreSQL URL is read here as
+    libpq reads it, so libpq (whose parse errors quote the URL, password and
+    all) is only ever handed one it accepts."""
     shown = redact(url)
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError as exc:
-        raise ConfigError(f"database URL {shown}: {exc} (expected {_SCHEMES})") from None
-    scheme = parts.scheme.lower()
+    scheme = scheme_of(url)
     if scheme == "sqlite":
-        if parts.netloc or not parts.path or parts.path == "/":
+        path_text = re.split(r"[?#]", url[len("sqlite://"):], maxsplit=1)[0]
+        if not path_text.startswith("/") or path_text == "/":
             raise ConfigError(f"database URL {shown}: expected sqlite:///relative/path.db or sqlite:////absolute/path.db")
-        path = Path(parts.path[1:])
+        path = Path(path_text[1:])
         from .sqlite import SqliteBackend
 
         return SqliteBackend(path if path.is_absolute() else root / path, shown)
-    if scheme in ("postgres", "postgresql"):
-        if not parts.hostname and "host=" not in parts.query:
+    if scheme in POSTGRES_SCHEMES:
+        try:
+            info = parse_conninfo(url)
+        except UrlError as exc:
+            raise ConfigError(f"database URL {shown}: {exc} (expected {_SCHEMES})") from None
+        if not info.params.get("host", "").strip(",") and not info.params.get("hostaddr"):
             raise ConfigError(f"database URL {shown}: no host given (expected {_SCHEMES})")
         from .postgres import PostgresBackend
 
-        return PostgresBackend(url, shown)
-    if scheme in ("http", "https"):
+        return PostgresBackend(info.conninfo, shown)
+    if scheme in HTTP_SCHEMES:
         # Supabase's REST API: the project URL, and the service-role key from
         # the URL's password or $SUPABASE_SERVICE_ROLE_KEY (never shown).
         from .supabase.backend import RestBackend
@@ -80,4 +62,4 @@ def open_backend(url: str, root: Path) -> Backend:
 
         base, key = settings_from_url(url, shown, os.environ)
         return RestBackend(base, key, shown)
-    raise ConfigError(f"database URL {shown}: unsupported scheme {parts.scheme or '(none)'!r} (expected {_SCHEMES})")
+    raise ConfigError(f"database URL {shown}: unsupported scheme {scheme or '(none)'!r} (expected {_SCHEMES})")

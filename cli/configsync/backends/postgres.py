@@ -19,6 +19,7 @@ from psycopg.types.json import Jsonb, set_json_loads
 
 from .. import values
 from ..errors import BackendError, StalePlanError
+from ..urls import hide_secrets, secrets_of
 from ..values import Row, Value
 from .base import Capabilities, Column, ForeignKey, ReadSpec, RowSecurity, TableInfo, WriteBatch
 from .messages import safe_error
@@ -266,10 +267,10 @@ class PostgresBackend(SqlBackend):
         # the one sanitizer: no row value, no constraint's key values.
         diag = exc.diag if isinstance(exc, psycopg.Error) else None
         message = (diag.message_primary if diag else None) or str(exc) or type(exc).__name__
-        # libpq may echo the connection string; never let a password through.
-        password = psycopg.conninfo.conninfo_to_dict(self.url).get("password")
-        return safe_error(message, diag.message_detail if diag else None,
-                          secrets=[str(password) if password else None])
+        # libpq may echo the connection string; never let a password through
+        # (secrets_of and hide_secrets never raise, whatever the URL).
+        return hide_secrets(safe_error(message, diag.message_detail if diag else None,
+                                       secrets=secrets_of(self.url)), self.url)
 
     def describe(self, tables: list[str]) -> dict[str, TableInfo]:
         conn = self._connection()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
 
-from .. import __version__
+from .. import __version__, urls
 from ..errors import ConfigsyncError
 
 if TYPE_CHECKING:
@@ -71,7 +71,9 @@ class _Group(click.Group):
             exc.show()
             code = EXIT_ERROR  # 2 means "changes found"; never reuse it for usage errors
         except ConfigsyncError as exc:
-            click.echo(f"error: {exc}", err=True)
+            # Messages name URLs redacted already; scrub() is the last line of
+            # defence for one that slipped through (a driver's own message).
+            click.echo(f"error: {urls.scrub(str(exc))}", err=True)
             code = EXIT_ERROR
         except (KeyboardInterrupt, click.Abort):
             click.echo("interrupted", err=True)
@@ -106,7 +108,9 @@ def _report_bug(exc: Exception) -> int:
     fd, path = tempfile.mkstemp(prefix="configsync-crash-", suffix=".log")
     with os.fdopen(fd, "w") as handle:
         handle.write(f"configsync {__version__}\n")
-        traceback.print_exception(exc, file=handle)
+        # A crash log is attached to bug reports and CI artefacts: any URL in
+        # it (an exception message may quote one) is redacted.
+        handle.write(urls.scrub("".join(traceback.format_exception(exc))))
     click.echo(
         f"configsync failed unexpectedly ({type(exc).__name__}); this is a bug. "
         f"Details: {path}",

@@ -4,12 +4,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
-from urllib.parse import unquote, urlsplit, urlunsplit
+from typing import Any
 
 from ...errors import ConfigError
+from ...urls import HttpUrl, UrlError, parse_http
 
 KEY_ENV = "SUPABASE_SERVICE_ROLE_KEY"
+#: The project's URL: when set, the only non-local host the key is sent to.
+PROJECT_URL_ENV = "SUPABASE_URL"
+_SUPABASE_HOST = re.compile(r"([a-z0-9]+)\.supabase\.co\.?")
 #: How to fix any refusal that comes from using the wrong key.
 KEY_HINT = f"use the service-role key (${KEY_ENV}, from Project Settings > API)"
 
@@ -18,30 +23,83 @@ def settings_from_url(url: str, shown: str, environ: Mapping[str, str]) -> tuple
     """The project URL (no credentials, no /rest/v1) and the API key.
 
     The key is the URL's password (``https://service_role:${KEY}@<ref>.supabase.co``)
-    or ``$SUPABASE_SERVICE_ROLE_KEY``.
+    or ``$SUPABASE_SERVICE_ROLE_KEY``; it is sent only where
+    :func:`check_destination` allows, checked before any request.
     """
-    parts = urlsplit(url)
     example = "https://<project-ref>.supabase.co"
-    if not parts.hostname:
+    try:
+        parts = parse_http(url)
+    except UrlError as exc:
+        raise ConfigError(f"database URL {shown}: {exc} (expected {example})") from None
+    if not parts.host:
         raise ConfigError(f"database URL {shown}: no host given (expected {example})")
-    if parts.query or parts.fragment:
+    if parts.has_query_or_fragment:
         raise ConfigError(f"database URL {shown}: unexpected ?query or #fragment (expected {example})")
-    if parts.username and parts.password is None:
+    if parts.has_userinfo and parts.password is None:
         raise ConfigError(
             f"database URL {shown}: put the key after a colon (https://service_role:KEY@host) "
             f"or in ${KEY_ENV}"
         )
-    key = unquote(parts.password) if parts.password else environ.get(KEY_ENV, "").strip()
+    key = parts.password if parts.password else environ.get(KEY_ENV, "").strip()
     if not key:
         raise ConfigError(
             f"database URL {shown}: the Supabase REST API needs the project's service-role key: "
             f"set ${KEY_ENV} (Project Settings > API), or give it in the URL as "
             f"https://service_role:${{{KEY_ENV}}}@<project-ref>.supabase.co"
         )
+    check_destination(parts, key, shown, environ)
     path = parts.path.rstrip("/")
     path = path.removesuffix("/rest/v1")
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme.lower(), netloc, path, "", "")), key
+    return f"{parts.scheme}://{parts.netloc}{path}", key
+
+
+def check_destination(parts: HttpUrl, key: str, shown: str, environ: Mapping[str, str]) -> None:
+    """Refuse to send ``key`` anywhere but the configured project.
+
+    The key bypasses row level security, and the URL may come from a
+    configsync.yaml written by anyone who can open a pull request. So: https
+    only (plain http only to this machine: localhost, 127.0.0.0/8, ::1), and
+    only to the project's host, which is the host of ``$SUPABASE_URL`` when that
+    is set (the environment, not the repository, names the project), else a
+    Supabase-hosted ``<ref>.supabase.co`` -- the project the key itself names,
+    when it names one (the ``ref`` of a JWT key).
+    """
+    if parts.is_loopback():
+        return  # the key does not leave this machine
+    if parts.scheme != "https":
+        raise ConfigError(
+            f"database URL {shown}: the service-role key is sent only over https "
+            f"(plain http only to this machine: localhost, 127.0.0.0/8, ::1); use https://{parts.netloc}"
+        )
+    project = environ.get(PROJECT_URL_ENV, "").strip()
+    if project:
+        try:
+            expected = parse_http(project)
+        except UrlError as exc:
+            raise ConfigError(f"${PROJECT_URL_ENV}: {exc} (expected https://<project-ref>.supabase.co)") from None
+        if (parts.host, _port(parts)) != (expected.host, _port(expected)):
+            raise ConfigError(
+                f"database URL {shown}: the host is not the project in ${PROJECT_URL_ENV} ({expected.netloc}); "
+                f"configsync sends the service-role key only to the configured project: use ${PROJECT_URL_ENV}'s "
+                f"URL, or set ${PROJECT_URL_ENV} to this one"
+            )
+    elif not _SUPABASE_HOST.fullmatch(parts.host):
+        raise ConfigError(
+            f"database URL {shown}: configsync sends the service-role key only to the configured project: "
+            f"a https://<project-ref>.supabase.co URL, or the host of ${PROJECT_URL_ENV}; for a self-hosted "
+            f"project set ${PROJECT_URL_ENV}=https://{parts.netloc}"
+        )
+    match = _SUPABASE_HOST.fullmatch(parts.host)
+    ref = key_ref(key)
+    if match and ref is not None and ref != match.group(1):
+        raise ConfigError(
+            f"database URL {shown}: the service-role key belongs to project {ref!r}, not to "
+            f"{match.group(1)!r}; configsync sends a key only to its own project"
+        )
+
+
+def _port(parts: HttpUrl) -> int:
+    return parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def key_role(key: str) -> str | None:
@@ -50,12 +108,23 @@ def key_role(key: str) -> str | None:
         return "anon"
     if key.startswith("sb_secret_"):
         return "service_role"
+    role = _jwt_payload(key).get("role")
+    return role if isinstance(role, str) else None
+
+
+def key_ref(key: str) -> str | None:
+    """The project a Supabase API key belongs to, when it names one (the
+    ``ref`` claim of the JWT keys; sb_secret_ keys name none)."""
+    ref = _jwt_payload(key).get("ref")
+    return ref if isinstance(ref, str) else None
+
+
+def _jwt_payload(key: str) -> dict[str, Any]:
     parts = key.split(".")
     if len(parts) != 3:
-        return None
+        return {}
     try:
         payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
     except (ValueError, binascii.Error):
-        return None
-    role = payload.get("role") if isinstance(payload, dict) else None
-    return role if isinstance(role, str) else None
+        return {}
+    return payload if isinstance(payload, dict) else {}
