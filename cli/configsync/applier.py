@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from . import __version__, readback
+from . import __version__, progress, readback
 from .backends import HistoryEntry, Operation, TableInfo, WriteBatch
 from .backup import save_backup
 from .baseline import Policy, decide, refuse
@@ -108,7 +108,8 @@ class Applier:
             readback.keep_excluded(batch.operations, rows, excludes)
 
         try:
-            outcome = sides.backend.apply(batch, verify)
+            with progress.task(f"applying {len(batch.operations):,} changes", one_call=True):
+                outcome = sides.backend.apply(batch, verify)
         except OutcomeUnknownError as exc:  # the writes may have happened: keep the backup
             if backup:
                 env = f" --env {sides.env}" if sides.env else ""

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 
 import pygit2
 
-from . import yamlio
+from . import progress, yamlio
 from .backends import HistoryEntry, TableInfo
 from .baseline import Baseline, classify_table
 from .changes import Change, changes, for_mode
@@ -66,7 +66,8 @@ class Planner:
         specs = sides.read_specs(names, infos)
         cached = use_cache and sides.backend.capabilities.server_digests
         known = self.shortcuts.for_plan(commit, specs, sides.display_url, sides.env, cached)
-        rows, digests = sides.backend.read_unless(specs, known.skip)
+        with progress.task("reading the database", one_call=True):
+            rows, digests = sides.backend.read_unless(specs, known.skip)
         actual = sides.state_of(specs, rows)
         live = [t for t in names if t in actual]
         source = sides.repo.source_at(commit, ref, live if known.trees is not None else None)

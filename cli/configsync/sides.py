@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from . import naming, readback
+from . import naming, progress, readback
 from .backends import Backend, ReadSpec, TableInfo, open_backend, redact
 from .backends.sql import quote
 from .cache import ValidationCache
@@ -165,11 +165,13 @@ class Sides:
         with that id says exactly that row, so it is neither read nor parsed:
         the way an unchanged record costs a render and a hash."""
         known: dict[str, Row] = {}
-        for table in tables:
-            columns = infos[table].column_names
-            for record in actual[table].values():
-                if not record.file.endswith("/?"):  # a key that cannot be a file name
-                    known[git_blob_id(render(self.config, table, record.values, columns))] = record.values
+        with progress.task("comparing rows", sum(len(actual[t]) for t in tables)) as bar:
+            for table in tables:
+                columns = infos[table].column_names
+                for record in actual[table].values():
+                    if not record.file.endswith("/?"):  # a key that cannot be a file name
+                        known[git_blob_id(render(self.config, table, record.values, columns))] = record.values
+                    bar.advance()
         return known
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from . import files, naming, yamlio
+from . import files, naming, progress, yamlio
 from .backends import TableInfo
 from .errors import UnsafePlanError
 from .layout import ENVIRONMENTS
@@ -85,7 +85,8 @@ class Snapshotter:
         specs = sides.read_specs(names, infos)
         known, clean = self.shortcuts.for_snapshot(specs, sides.display_url, sides.env,
                                                    sides.backend.capabilities.server_digests)
-        read, digests = sides.backend.read_unless(specs, {} if with_assigned else known.skip)
+        with progress.task("reading the database", one_call=True):
+            read, digests = sides.backend.read_unless(specs, {} if with_assigned else known.skip)
         actual = sides.state_of(specs, read)
         live = [t for t in names if t in actual]
         worktree = sides.repo.worktree_source(live if sides.env is None else None)
@@ -174,10 +175,13 @@ class Snapshotter:
         # Every path is checked before the first write: a refusal leaves no half-written snapshot.
         for path in [*result.written, *result.deleted]:
             files.check(root, path)
-        for path, data in result.written.items():
-            files.write(root, path, data)
-        for path in result.deleted:
-            files.delete(root, path)
+        with progress.task("writing record files", len(result.written) + len(result.deleted)) as bar:
+            for path, data in result.written.items():
+                files.write(root, path, data)
+                bar.advance()
+            for path in result.deleted:
+                files.delete(root, path)
+                bar.advance()
 
     def _add_earlier(self, result: SnapshotResult, prefixes: Sequence[str], on_disk: Mapping[str, SourceFile]) -> None:
         """What differs from HEAD in the snapshotted directories besides what

@@ -19,7 +19,7 @@ from referencing import Registry
 from referencing.exceptions import Unresolvable
 from yaml.nodes import MappingNode, Node
 
-from . import limits, naming, values, yamlio
+from . import limits, naming, progress, values, yamlio
 from .backends.base import TableInfo
 from .cache import ValidationCache, content_id
 from .config import Config
@@ -216,21 +216,23 @@ def load_state(
     drafts: dict[str, dict[str, _Draft]] = {t: {} for t in wanted}
     files: dict[str, SourceFile] = {}
     overlays: list[tuple[str, str, _Parsed]] = []
-    for file in sorted(source.snapshots, key=lambda f: f.path):
-        located = _locate_file(config, file, env, problems)
-        if located is None:
-            continue
-        overlay, table, name = located
-        if table not in wanted:
-            continue
-        parsed = _parse_record(config, table, file, problems, known or {}, (owned or {}).get(table, {}))
-        if parsed is None:
-            continue
-        files[file.path] = file
-        if overlay:
-            overlays.append((table, name, parsed))
-        else:
-            drafts[table][name] = _Draft(name, parsed.row, [parsed])
+    with progress.task("reading record files", len(source.snapshots)) as bar:
+        for file in sorted(source.snapshots, key=lambda f: f.path):
+            bar.advance()
+            located = _locate_file(config, file, env, problems)
+            if located is None:
+                continue
+            overlay, table, name = located
+            if table not in wanted:
+                continue
+            parsed = _parse_record(config, table, file, problems, known or {}, (owned or {}).get(table, {}))
+            if parsed is None:
+                continue
+            files[file.path] = file
+            if overlay:
+                overlays.append((table, name, parsed))
+            else:
+                drafts[table][name] = _Draft(name, parsed.row, [parsed])
     base_drafts = {t: list(d.values()) for t, d in drafts.items()}
     for table, name, parsed in overlays:
         _merge_overlay(drafts[table], name, parsed, keys.get(table), problems)

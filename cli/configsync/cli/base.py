@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
 
-from .. import __version__, urls
+from .. import __version__, progress, urls
 from ..errors import ConfigsyncError
 
 if TYPE_CHECKING:
@@ -58,6 +58,7 @@ class _Group(click.Group):
         **extra: Any,
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
+        progress.show_on(sys.stderr if progress.wanted(sys.stderr) else None)
         try:
             result = None
             if _wants_fleet(argv):
