@@ -163,6 +163,20 @@ def two_environments(tmp_path: Path, monkeypatch: Any) -> tuple[Path, str, str]:
     return repo, staging, production
 
 
+def applied_environments(tmp_path: Path, monkeypatch: Any) -> tuple[Path, str, str]:
+    """`two_environments`, snapshotted from production, with a staging overlay (a lower
+    daily cap) committed and both environments applied; returns (repo, staging, production)."""
+    repo, staging, production = two_environments(tmp_path, monkeypatch)
+    assert run(repo, "snapshot", "--commit", "--database", production).code == 2
+    overlay = repo / "config-snapshots/_environments/staging/system_config/budget_limits.yaml"
+    overlay.parent.mkdir(parents=True)
+    overlay.write_text("config_key: budget_limits\nconfig_value:\n  daily_hard_cap: 10\n")
+    commit_all(repo, "staging spends less")
+    for env in ("staging", "production"):
+        assert run(repo, "apply", "--env", env, "--yes").code == 0
+    return repo, staging, production
+
+
 def sqlite_moose(db: Path, seed: bool = True) -> str:
     conn = sqlite3.connect(db)
     conn.executescript((MOOSE / "schema.sqlite.sql").read_text())

@@ -17,7 +17,7 @@ from configsync import plan as plan_module
 from configsync.baseline import classify, decide, split
 from configsync.changes import Change, changes
 from configsync.records import Record
-from helpers import commit_all, dump, execute, head, init_repo, is_clean, postgres_moose, run, two_environments
+from helpers import applied_environments, commit_all, dump, execute, head, init_repo, is_clean, postgres_moose, run
 
 MINI = "config-snapshots/proposer_configs/gpt-4o-mini.yaml"
 BUDGET = "config-snapshots/system_config/budget_limits.yaml"
@@ -365,14 +365,7 @@ def test_a_rollback_across_drift_says_so_and_restores(repo_path: Path, moose_url
 def test_each_environment_is_classified_against_its_own_deployed_revision(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    repo, staging, production = two_environments(tmp_path, monkeypatch)
-    assert run(repo, "snapshot", "--commit", "--database", production).code == 2
-    overlay = repo / "config-snapshots/_environments/staging/system_config/budget_limits.yaml"
-    overlay.parent.mkdir(parents=True)
-    overlay.write_text("config_key: budget_limits\nconfig_value:\n  daily_hard_cap: 10\n")
-    commit_all(repo, "staging spends less")
-    for env in ("staging", "production"):
-        assert run(repo, "apply", "--env", env, "--yes").code == 0
+    repo, staging, production = applied_environments(tmp_path, monkeypatch)
     first = head(repo)
     edit(repo, BUDGET, "Cost control thresholds in USD", "Cost control, reviewed", "reword the budget")
     assert run(repo, "apply", "--env", "staging", "--yes").code == 0  # production stays at the first revision

@@ -7,21 +7,9 @@ from pathlib import Path
 
 import pygit2
 import pytest
-from helpers import commit_all, dump, init_repo, run, sqlite_moose, two_environments
+from helpers import applied_environments, commit_all, dump, init_repo, run, sqlite_moose
 
 BUDGET = "config-snapshots/system_config/budget_limits.yaml"
-
-
-def _two_environments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str, str]:
-    repo, staging, production = two_environments(tmp_path, monkeypatch)
-    assert run(repo, "snapshot", "--commit", "--database", production).code == 2
-    overlay = repo / "config-snapshots/_environments/staging/system_config/budget_limits.yaml"
-    overlay.parent.mkdir(parents=True)
-    overlay.write_text("config_key: budget_limits\nconfig_value:\n  daily_hard_cap: 10\n")
-    commit_all(repo, "staging spends less")
-    for env in ("staging", "production"):
-        assert run(repo, "apply", "--env", env, "--yes").code == 0
-    return repo, staging, production
 
 
 def _base_files(repo: Path) -> dict[str, bytes]:
@@ -34,7 +22,7 @@ def _base_files(repo: Path) -> dict[str, bytes]:
 
 
 def test_a_staging_backup_restores_staging_and_nothing_else(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    repo, staging, production = _two_environments(tmp_path, monkeypatch)
+    repo, staging, production = applied_environments(tmp_path, monkeypatch)
     budget = repo / BUDGET
     budget.write_text(budget.read_text().replace("description: Cost control thresholds in USD",
                                                  "description: Cost control, reviewed"))
@@ -69,7 +57,7 @@ def test_a_staging_backup_restores_staging_and_nothing_else(tmp_path: Path, monk
 
 
 def test_a_base_backup_is_refused_for_an_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    repo, _, production = _two_environments(tmp_path, monkeypatch)
+    repo, _, production = applied_environments(tmp_path, monkeypatch)
     budget = repo / BUDGET
     budget.write_text(budget.read_text().replace("daily_hard_cap: 50", "daily_hard_cap: 45"))
     commit_all(repo, "lower the cap")

@@ -27,6 +27,10 @@ _CHANGED = {"plan": "changes", "apply": "changes", "snapshot": "drift", "status"
             "schema check": "drift", "validate": "changes"}
 _GLOBAL_VALUE_OPTIONS = ("--config", "--env", "--database")
 
+# --database with a selector of several environments
+ONE_DATABASE = ("--database names one database; a fleet takes each environment's database "
+                "from environments: in configsync.yaml")
+
 
 @click.command()
 @common_options
@@ -117,8 +121,7 @@ def parse_fleet_args(argv: Sequence[str]) -> FleetArgs | None:
         if name == "--env":
             selector = value
         elif name == "--database":
-            raise click.UsageError("--database names one database; a fleet takes each environment's database "
-                                   "from environments: in configsync.yaml")
+            raise click.UsageError(ONE_DATABASE)
         else:
             config = value
             before += [name, value]
@@ -148,8 +151,7 @@ def parse_fleet_args(argv: Sequence[str]) -> FleetArgs | None:
         if name == "--env":
             selector = value
         elif name == "--database":
-            raise click.UsageError("--database names one database; a fleet takes each environment's database "
-                                   "from environments: in configsync.yaml")
+            raise click.UsageError(ONE_DATABASE)
         elif name == "--jobs":
             parsed.jobs = _int_option("--jobs", value, 1)
         elif name == "--max-failures":
