@@ -122,9 +122,10 @@ def read_files(tar_path: Path) -> dict[str, bytes]:
             if len(members) > MAX_FILES:
                 raise ScriptError(f"{FILES}: more than {MAX_FILES} entries")
             for member in members:
-                path = check_path(member.name)
                 if member.isdir():
+                    check_path(member.name.rstrip("/") + "/x")  # its files are checked too; this names it early
                     continue
+                path = check_path(member.name)
                 if not member.isreg():
                     kind = "a symbolic link" if member.issym() else "a hard link" if member.islnk() else "not a regular file"
                     raise ScriptError(f"{FILES}: {member.name}: {kind}; only regular files are planned")
@@ -154,7 +155,7 @@ def check_path(name: str) -> str:
     if any(part in ("", ".", "..") or part.lower() == ".git" for part in parts):
         raise ScriptError(f"{FILES}: {name}: an empty, '.', '..' or '.git' component")
     path = PurePosixPath(*parts).as_posix()
-    if path != CONFIG and parts[0] not in ROOTS:
+    if path != CONFIG and (parts[0] not in ROOTS or len(parts) < 2):
         raise ScriptError(f"{FILES}: {name}: outside {', '.join(r + '/' for r in ROOTS)} and {CONFIG}")
     return path
 
