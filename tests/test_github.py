@@ -59,6 +59,7 @@ PLACEHOLDER = "OWNER/REPO/.github/actions/configsync@REF"
 LOCAL_ACTION = "./.github/actions/configsync"
 BASE_ACTION = "./base/.github/actions/configsync"  # config-pr: the action of the base branch
 LOCAL_USES = re.compile(r"uses: \./(base/)?\.github/actions/configsync # zizmor: ignore\[self-repository\] \S.*")
+RUN_TRIGGER = re.compile(r"  workflow_run: # zizmor: ignore\[dangerous-triggers\] \S.{20,}")
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 # actions/*: the releases pinned, each checked to declare `runs.using: node24` in its action.yml
 NODE24 = {"actions/checkout": "v7.0.1", "actions/setup-python": "v7.0.0", "actions/setup-node": "v7.0.0",
@@ -173,7 +174,9 @@ def test_workflows_and_init_output_pass_zizmor(tmp_path: Path) -> None:
     for path in workflow_files():
         for line in path.read_text().splitlines():
             if "zizmor: ignore" in line:
-                assert LOCAL_USES.search(line), f"{path.name}: an ignore comment without its reason: {line.strip()}"
+                # config-pr-plan's workflow_run alone: it runs main's code over the pull request's files as data
+                trigger = path.name == "config-pr-plan.yml" and RUN_TRIGGER.fullmatch(line)
+                assert LOCAL_USES.search(line) or trigger, f"{path.name}: an ignore comment without its reason: {line.strip()}"
 
 
 def test_actions_are_pinned_by_sha_and_run_on_node24() -> None:
@@ -303,6 +306,13 @@ def test_workflow_policies() -> None:
     plan = _action_step(pr["jobs"]["plan"])
     assert plan["with"]["args"] == "plan --trusted-config ../base/configsync.yaml --format markdown"
     assert plan["with"]["without-database"] == "skip"
+
+    pr_plan = load(WORKFLOWS / "config-pr-plan.yml")
+    assert pr_plan["on"] == {"workflow_run": {"workflows": ["config-pr"], "types": ["completed"]}}
+    assert pr_plan["jobs"]["plan"]["permissions"] == {"contents": "read", "actions": "read", "pull-requests": "write"}
+    assert _action_step(pr_plan["jobs"]["plan"])["with"]["args"] == "--version"  # installs main's configsync
+    step = next(s for s in pr_plan["jobs"]["plan"]["steps"] if s.get("id") == "plan")
+    assert step["with"]["args"] == "plan --trusted-config configsync.yaml --ref refs/configsync/pull-request --format markdown"
 
     apply = load(WORKFLOWS / "config-apply.yml")
     assert apply["on"]["push"]["branches"] == ["main"]
@@ -1266,6 +1276,44 @@ def test_pull_request_workflow_gives_credentials_to_base_branch_steps_only() -> 
                     assert uses == BASE_ACTION, f"{path.name}/{job_id}: an action from the pull request's checkout"
                 if "with" in step and uses in (BASE_ACTION, PLACEHOLDER):
                     assert step["with"].get("working-directory") == "pr"
+
+
+def test_rest_plan_workflow_runs_mains_code_over_the_pull_requests_files_as_data() -> None:
+    """Statically, config-pr-plan (workflow_run, so main's copy of it runs): only runs of this repository's
+    pull requests; one checkout, of the default branch, keeping no token; the only code run is main's
+    action and its scripts (the artifact goes to the runner's temp directory and is read by pr_data.py as
+    data, never run); the key and the URL only in the plan step, the token only to download the
+    artifact and in the step that posts the comment; the dangerous-triggers exemption says why."""
+    for path in (WORKFLOWS / "config-pr-plan.yml", TEMPLATES / "workflows" / "config-pr-plan.yml"):
+        text, data = path.read_text(), load(path)
+        assert re.search(r"workflow_run: # zizmor: ignore\[dangerous-triggers\] \S.{20,}", text), path
+        assert set(data["on"]) == {"workflow_run"} and "env" not in data
+        (job,) = data["jobs"].values()
+        assert "env" not in job
+        for clause in ("github.event.workflow_run.conclusion == 'success'",
+                       "github.event.workflow_run.event == 'pull_request'",
+                       "github.event.workflow_run.head_repository.full_name == github.repository"):
+            assert clause in job["if"], f"{path.name}: no `{clause}`"
+        (checkout,) = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/checkout@")]
+        assert checkout["with"] == {"ref": "${{ github.event.repository.default_branch }}", "persist-credentials": False}
+        for step in job["steps"]:
+            env, uses, run_ = json.dumps(step.get("env", {})), str(step.get("uses", "")), step.get("run", "")
+            if "secrets." in env:
+                assert step.get("id") == "plan" and uses in (LOCAL_ACTION, PLACEHOLDER), f"{path.name}: {step}"
+                assert step["env"] == {"CONFIGSYNC_DATABASE_URL": "${{ secrets.CONFIGSYNC_DATABASE_URL }}",
+                                       "SUPABASE_SERVICE_ROLE_KEY": "${{ secrets.SUPABASE_SERVICE_ROLE_KEY }}"}
+            assert "secrets." not in json.dumps(step.get("with", {})), f"{path.name}: {step}"
+            if "github.token" in env:
+                assert run_.startswith('python3 "$SCRIPTS/pr_comment.py"'), f"{path.name}: {step}"
+            if "github.token" in json.dumps(step.get("with", {})):
+                assert uses.startswith("actions/download-artifact@"), f"{path.name}: {step}"
+                assert step["with"]["path"].startswith("${{ runner.temp }}/")  # not the workspace: nothing to run
+                assert step["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
+            if uses.startswith("./"):
+                assert uses == LOCAL_ACTION and "working-directory" not in step.get("with", {}), f"{path.name}: {step}"
+            if run_:  # main's scripts, brought by main's action, and nothing else
+                assert re.fullmatch(r'python3 "\$SCRIPTS/(pr_data\.py" import|pr_comment\.py") [^;&|`$]*(\$\w+"?[^;&|`$]*)*', run_), run_
+                assert step["env"]["SCRIPTS"] == "${{ steps.setup.outputs.scripts }}", f"{path.name}: {step}"
 
 
 def test_apply_then_rollback_by_push_and_by_pull_request(

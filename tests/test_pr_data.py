@@ -76,7 +76,7 @@ def import_data(repo: Path, tmp_path: Path, entries: list[Entry], meta: Any = No
     output.write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "CONFIGSYNC_"))}
     env.update(GITHUB_EVENT_PATH=str(event_file), GITHUB_OUTPUT=str(output))
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--data", str(data), "--repo", str(repo)],
+    proc = subprocess.run([sys.executable, str(SCRIPT), "import", "--data", str(data), "--repo", str(repo)],
                           capture_output=True, text=True, env=env, check=False)
     return proc, output.read_text()
 
@@ -149,7 +149,7 @@ def test_no_upload_is_no_plan(main_repo: Path, tmp_path: Path) -> None:
     output = tmp_path / "output"
     output.write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--data", str(tmp_path / "none"), "--repo", str(main_repo)],
+    proc = subprocess.run([sys.executable, str(SCRIPT), "import", "--data", str(tmp_path / "none"), "--repo", str(main_repo)],
                           capture_output=True, text=True, env={**env, "GITHUB_OUTPUT": str(output)}, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "found<<" in output.read_text() and "\nfalse\n" in output.read_text()

@@ -1,6 +1,12 @@
-"""Turn a pull request's config files, uploaded by config-pr as data, into a scratch commit on main.
+"""A pull request's config files as data: packed by config-pr, made a scratch commit on main by config-pr-plan.
 
-    pr_data.py --data DIR [--repo DIR] [--event FILE]
+    pr_data.py pack --repo PR_CHECKOUT --out DIR --number N --head-sha SHA
+    pr_data.py import --data DIR [--repo DIR] [--event FILE]
+
+``pack`` (config-pr, in a job that holds no credential) writes DIR/files.tar
+with ``git archive`` of the checkout's HEAD, limited to config-snapshots/,
+schemas/ and configsync.yaml (a symbolic link stays a link entry, never
+followed), and DIR/pull-request.json. Nothing of the pull request runs.
 
 The trusted ``config-pr-plan`` workflow (``workflow_run``) plans a pull request
 of a project that has only the Supabase REST key. It runs main's configsync
@@ -61,10 +67,19 @@ BOT = "configsync <configsync@users.noreply.github.com>"
 
 def main(argv: list[str] | None = None) -> int:
     parser = script_parser(__doc__)
-    parser.add_argument("--data", required=True, type=Path, help="the downloaded artifact's directory")
-    parser.add_argument("--repo", type=Path, default=Path("."), help="the checkout of main (default: .)")
-    parser.add_argument("--event", type=Path, help="the workflow_run event (default: $GITHUB_EVENT_PATH)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    pack_parser = commands.add_parser("pack", help="config-pr: the pull request's config files, for upload")
+    pack_parser.add_argument("--repo", type=Path, default=Path("."), help="the pull request's checkout")
+    pack_parser.add_argument("--out", required=True, type=Path, help="the directory to upload")
+    pack_parser.add_argument("--number", required=True, type=int, help="the pull request's number")
+    pack_parser.add_argument("--head-sha", required=True, help="the pull request's head commit")
+    import_parser = commands.add_parser("import", help="config-pr-plan: the upload as a scratch commit on main")
+    import_parser.add_argument("--data", required=True, type=Path, help="the downloaded artifact's directory")
+    import_parser.add_argument("--repo", type=Path, default=Path("."), help="the checkout of main (default: .)")
+    import_parser.add_argument("--event", type=Path, help="the workflow_run event (default: $GITHUB_EVENT_PATH)")
     args = parser.parse_args(argv)
+    if args.command == "pack":
+        return pack(args.repo, args.out, args.number, args.head_sha)
     meta_path, tar_path = args.data / META, args.data / FILES
     if not meta_path.exists() and not meta_path.is_symlink():
         print(f"No pull request data in {args.data}: config-pr planned itself, or had nothing to plan.")
@@ -78,6 +93,24 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in (("found", "true"), ("ref", REF), ("commit", commit), ("number", str(number)),
                         ("head-sha", head_sha)):
         set_output(name, value)
+    return 0
+
+
+def pack(repo: Path, out: Path, number: int, head_sha: str) -> int:
+    """config-pr's side: what config-pr-plan may plan, read from git (never from the work tree)."""
+    if not SHA.fullmatch(head_sha):
+        raise ScriptError(f"--head-sha must be 40 lower-case hex digits, got {head_sha!r}")
+    out.mkdir(parents=True, exist_ok=True)
+    present = git("ls-tree", "-z", "--name-only", "HEAD", "--", *ROOTS, CONFIG, cwd=repo).split("\0")
+    paths = [p for p in present if p]
+    if paths:  # without paths git archive would take the whole tree
+        git("archive", "--format=tar", "-o", str((out / FILES).resolve()), "HEAD", "--", *paths, cwd=repo)
+    else:
+        with tarfile.open(out / FILES, "w"):
+            pass
+    (out / META).write_text(json.dumps({"number": number, "head_sha": head_sha}) + "\n", encoding="utf-8")
+    print(f"Packed {', '.join(paths) or 'nothing'} of pull request #{number} for config-pr-plan.")
+    set_output("path", str(out))
     return 0
 
 
