@@ -45,6 +45,7 @@ from typing import Any
 import pytest
 import yaml
 from helpers import ROOT, commit_all, execute, init_repo, run
+from test_rest import MOOSE_TABLES, Project, start_project, supabase_cluster  # noqa: F401 - fixtures of the REST plan test
 
 GITHUB = ROOT / ".github"
 WORKFLOWS = GITHUB / "workflows"
@@ -1250,6 +1251,37 @@ def test_rest_key_project_gets_its_plan_from_mains_configsync_after_the_pull_req
     assert jobs["plan"].result == "success", jobs["plan"].log
     assert jobs["plan"].step("configsync plan").outcome == "skipped"
     assert jobs["plan"].step("Post the plan on the pull request").outcome == "skipped"
+
+
+def test_rest_key_plan_over_postgrest(
+    runner: MiniRunner, origin: Origin, github: FakeGitHub, pg_url: str, monkeypatch: pytest.MonkeyPatch,
+    start_project: Callable[..., Project],  # noqa: F811 - the fixture of test_rest.py
+) -> None:
+    """The same over the REST backend, as a Supabase project has it: PostgREST behind the gateway,
+    the service-role key, row level security on. The plan reads the rows over REST."""
+    def rls(db: str) -> None:  # the origin fixture made and seeded the tables already
+        for table in MOOSE_TABLES:
+            execute(db, f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+
+    project = start_project(rls)
+    monkeypatch.delenv("SUPABASE_SERVICE_ROLE_KEY")  # the key reaches the plan step only, as a secret
+    key = project.server.service_key
+    secrets = {"CONFIGSYNC_DATABASE_URL": project.url, "SUPABASE_SERVICE_ROLE_KEY": key}
+    sha = origin.commit("system_config/budget_limits.yaml", "daily_hard_cap: 50", "daily_hard_cap: 40",
+                        "lower the cap", branch="feature")
+    jobs = runner.run("config-pr.yml", "pull_request", ref="refs/pull/13/merge", sha=sha,
+                      event=pull_request_event(13, sha), secrets=secrets)
+    assert jobs["plan"].step("configsync plan").outputs["skipped"] == "true", jobs["plan"].log
+    assert project.gateway.requests == []  # config-pr never talks to the database
+    job = rest_plan(runner, origin, 13, sha, secrets)["plan"]
+    assert job.result == "success", job.log
+    assert job.step("configsync plan").outputs["changes"] == "true", job.log
+    assert any("/rest/v1/system_config" in path for _, path in project.gateway.requests), project.gateway.requests
+    assert all(method == "GET" for method, _ in project.gateway.requests)  # a plan only reads
+    (comment,) = github.comments[13]
+    assert "config_value.daily_hard_cap: 50" in comment["body"] and "config_value.daily_hard_cap: 40" in comment["body"]
+    assert key not in job.log and key not in comment["body"]
+    assert read_cap(pg_url) == 50
 
 
 def test_pull_request_workflow_gives_credentials_to_base_branch_steps_only() -> None:
