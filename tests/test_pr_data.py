@@ -99,6 +99,7 @@ REFUSED: dict[str, tuple[list[Entry], Any, dict[str, Any] | None, str]] = {
     "dot-git": ([("config-snapshots/.git/config", b"[core]\n")], None, None, "'.git' component"),
     "control character": ([("config-snapshots/a\nb.yaml", b"x: 1\n")], None, None, "control character"),
     "a file for a directory": ([("schemas", b"x")], None, None, "outside config-snapshots/"),
+    "not UTF-8": ([("config-snapshots/system_config/\udcff.yaml", b"x: 1\n")], None, None, "not UTF-8"),
     "twice": ([GOOD, GOOD], None, None, "more than once"),
     "oversized": ([("schemas/big.json", b" " * (10 * 1024 * 1024 + 1))], None, None, "more than 10485760"),
     "wrong head": ([GOOD], {"number": NUMBER, "head_sha": "2" * 40}, None, "not the triggering run's head"),

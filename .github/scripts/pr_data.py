@@ -25,7 +25,7 @@ requests with that head (``workflow_run.pull_requests``), a run of another
 repository (a fork); in the tar, a symbolic or hard link, a device or any other
 non-regular file, an absolute path, a ``..``, ``.`` or ``.git`` component, a
 path outside config-snapshots/ and schemas/ (besides configsync.yaml), a
-control character in a name, a file larger than MAX_FILE, more than
+control character in a name or one that is not UTF-8, a file larger than MAX_FILE, more than
 MAX_FILES files or more than MAX_TOTAL bytes.
 
 Otherwise one commit is made with ``git fast-import``: main's HEAD with its
@@ -182,6 +182,10 @@ def check_path(name: str) -> str:
     """``name`` as a clean relative path under config-snapshots/ or schemas/, or configsync.yaml."""
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise ScriptError(f"{FILES}: {name!r}: a control character in the name")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ScriptError(f"{FILES}: {name!r}: not UTF-8") from None
     if name.startswith("/"):
         raise ScriptError(f"{FILES}: {name}: an absolute path")
     parts = name.rstrip("/").split("/")
