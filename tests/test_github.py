@@ -45,6 +45,7 @@ from typing import Any
 import pytest
 import yaml
 from helpers import ROOT, commit_all, execute, init_repo, run
+from test_rest import MOOSE_TABLES, Project, start_project, supabase_cluster  # noqa: F401 - fixtures of the REST plan test
 
 GITHUB = ROOT / ".github"
 WORKFLOWS = GITHUB / "workflows"
@@ -59,10 +60,12 @@ PLACEHOLDER = "OWNER/REPO/.github/actions/configsync@REF"
 LOCAL_ACTION = "./.github/actions/configsync"
 BASE_ACTION = "./base/.github/actions/configsync"  # config-pr: the action of the base branch
 LOCAL_USES = re.compile(r"uses: \./(base/)?\.github/actions/configsync # zizmor: ignore\[self-repository\] \S.*")
+RUN_TRIGGER = re.compile(r"  workflow_run: # zizmor: ignore\[dangerous-triggers\] \S.{20,}")
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 # actions/*: the releases pinned, each checked to declare `runs.using: node24` in its action.yml
-NODE24 = {"actions/checkout": "v7.0.1", "actions/setup-python": "v7.0.0", "actions/setup-node": "v7.0.0"}
-FLOWS = ("config-pr.yml", "config-apply.yml", "config-snapshot.yml", "config-rollback.yml")
+NODE24 = {"actions/checkout": "v7.0.1", "actions/setup-python": "v7.0.0", "actions/setup-node": "v7.0.0",
+          "actions/upload-artifact": "v7.0.0", "actions/download-artifact": "v8.0.1"}
+FLOWS = ("config-pr.yml", "config-pr-plan.yml", "config-apply.yml", "config-snapshot.yml", "config-rollback.yml")
 TOKEN = "ghs_test-token"
 REPOSITORY = "acme/config"
 
@@ -172,7 +175,9 @@ def test_workflows_and_init_output_pass_zizmor(tmp_path: Path) -> None:
     for path in workflow_files():
         for line in path.read_text().splitlines():
             if "zizmor: ignore" in line:
-                assert LOCAL_USES.search(line), f"{path.name}: an ignore comment without its reason: {line.strip()}"
+                # config-pr-plan's workflow_run alone: it runs main's code over the pull request's files as data
+                trigger = path.name == "config-pr-plan.yml" and RUN_TRIGGER.fullmatch(line)
+                assert LOCAL_USES.search(line) or trigger, f"{path.name}: an ignore comment without its reason: {line.strip()}"
 
 
 def test_actions_are_pinned_by_sha_and_run_on_node24() -> None:
@@ -302,6 +307,13 @@ def test_workflow_policies() -> None:
     plan = _action_step(pr["jobs"]["plan"])
     assert plan["with"]["args"] == "plan --trusted-config ../base/configsync.yaml --format markdown"
     assert plan["with"]["without-database"] == "skip"
+
+    pr_plan = load(WORKFLOWS / "config-pr-plan.yml")
+    assert pr_plan["on"] == {"workflow_run": {"workflows": ["config-pr"], "types": ["completed"]}}
+    assert pr_plan["jobs"]["plan"]["permissions"] == {"contents": "read", "actions": "read", "pull-requests": "write"}
+    assert _action_step(pr_plan["jobs"]["plan"])["with"]["args"] == "--version"  # installs main's configsync
+    step = next(s for s in pr_plan["jobs"]["plan"]["steps"] if s.get("id") == "plan")
+    assert step["with"]["args"] == "plan --trusted-config configsync.yaml --ref refs/configsync/pull-request --format markdown"
 
     apply = load(WORKFLOWS / "config-apply.yml")
     assert apply["on"]["push"]["branches"] == ["main"]
@@ -654,6 +666,7 @@ class MiniRunner:
         self.tmp, self.origin, self.github = tmp, origin, github
         MiniRunner.origin_path = str(origin)
         self.runs = 0
+        self.artifacts = tmp / "artifacts"  # what upload-artifact keeps, by run id and name
 
     def run(
         self, workflow: str, event_name: str, *, ref: str, sha: str, event: dict[str, Any] | None = None,
@@ -751,6 +764,10 @@ class MiniRunner:
             return Step(name, "success", {}, self.checkout(target, with_, context["github"]))
         if uses.startswith(("actions/setup-python@", "actions/setup-node@")):
             return Step(name, "success", {}, "")
+        if uses.startswith("actions/upload-artifact@"):
+            return self.upload_artifact(name, with_, context["github"])
+        if uses.startswith("actions/download-artifact@"):
+            return self.download_artifact(name, with_, context["github"])
         raise AssertionError(f"the test runner does not know the action {uses}")
 
     def composite(self, name: str, path: Path, with_: dict[str, str], env: dict[str, str], caller: dict[str, Any],
@@ -797,6 +814,39 @@ class MiniRunner:
             env["PATH"] = f"{line}{os.pathsep}{env['PATH']}"
         return Step(name, "success" if proc.returncode == 0 else "failure",
                     read_file_commands(files["GITHUB_OUTPUT"]), proc.stdout + proc.stderr)
+
+    def upload_artifact(self, name: str, with_: dict[str, str], github: dict[str, Any]) -> Step:
+        """What actions/upload-artifact does with a directory: its contents, kept per run by name."""
+        assert set(with_) <= {"name", "path", "if-no-files-found", "retention-days"}, with_
+        source, target = Path(with_["path"]), self.artifacts / github["run_id"] / with_.get("name", "artifact")
+        if not source.is_dir() or not any(source.iterdir()):
+            return Step(name, "failure" if with_.get("if-no-files-found") == "error" else "success", {},
+                        f"No files were found with the provided path: {source}.")
+        if target.exists():
+            return Step(name, "failure", {}, f"an artifact named {target.name} exists already")
+        shutil.copytree(source, target, symlinks=True)
+        return Step(name, "success", {}, f"uploaded {target.name}")
+
+    def download_artifact(self, name: str, with_: dict[str, str], github: dict[str, Any]) -> Step:
+        """What actions/download-artifact does: by name (missing: failure) or pattern (none: nothing);
+        another run's artifacts only with a token."""
+        assert set(with_) <= {"name", "pattern", "path", "merge-multiple", "run-id", "github-token"}, with_
+        run_id = with_.get("run-id") or github["run_id"]
+        if run_id != github["run_id"] and not with_.get("github-token"):
+            return Step(name, "failure", {}, "another run's artifacts need github-token")
+        stored = self.artifacts / run_id
+        names = sorted(p.name for p in stored.iterdir()) if stored.is_dir() else []
+        if with_.get("name"):
+            if with_["name"] not in names:
+                return Step(name, "failure", {}, f"Artifact '{with_['name']}' not found")
+            names = [with_["name"]]
+        elif with_.get("pattern"):
+            names = [n for n in names if fnmatch.fnmatch(n, with_["pattern"])]
+        target = Path(with_.get("path") or ".")
+        for artifact in names:
+            merge = with_.get("name") or with_.get("merge-multiple") == "true" or len(names) == 1
+            shutil.copytree(stored / artifact, target if merge else target / artifact, symlinks=True, dirs_exist_ok=True)
+        return Step(name, "success", {"download-path": str(target)}, f"downloaded {names}")
 
     def checkout(self, workspace: Path, with_: dict[str, str], github: dict[str, Any]) -> str:
         """What actions/checkout does, against the local origin."""
@@ -1108,6 +1158,17 @@ def test_pull_request_plan_holds_no_write_credential_and_runs_no_code_of_the_pul
     assert "config_value.daily_hard_cap: 40" in comment["body"]  # the diff, from git alone
     assert read_cap(pg_url) == 50
 
+    # config-pr-plan plans its upload with main's code and settings: the pull request's table is a
+    # change of what is hidden, so the plan is withheld; the pull request's script never runs here either
+    jobs = rest_plan(runner, origin, 11, sha, secrets)
+    assert jobs["plan"].result == "success", jobs["plan"].log
+    assert jobs["plan"].step("configsync plan").outputs["exit-code"] == "4"
+    assert "PWNED" not in jobs["plan"].log and not marker.exists()
+    assert "service-role-secret" not in jobs["plan"].log and pg_url not in jobs["plan"].log
+    (comment,) = github.comments[11]
+    assert comment["body"].startswith("<!-- configsync:plan -->\n### configsync plan: withheld\n"), comment["body"]
+    assert "- `tables`: adds `pg_roles`" in comment["body"] and "rolname" not in comment["body"]
+
     # with the read-only secret, still with the base branch's action: the pull request adds a table
     # to configsync.yaml, which widens what a plan reads, so the plan is withheld (the database is
     # never read) and the comment says why, above the change from git alone
@@ -1122,6 +1183,105 @@ def test_pull_request_plan_holds_no_write_credential_and_runs_no_code_of_the_pul
     assert "- `tables`: adds `pg_roles`" in comment["body"]
     assert "config_value.daily_hard_cap: 40" in comment["body"]  # the diff, from git alone
     assert "rolname" not in comment["body"]  # nothing read from pg_roles
+
+
+def workflow_run_event(runner: MiniRunner, run_id: int, number: int, sha: str, head_repo: str = REPOSITORY,
+                       conclusion: str = "success") -> dict[str, Any]:
+    """The event of config-pr-plan: config-pr's run ``run_id`` for pull request ``number`` completed."""
+    pulls = [{"number": number, "head": {"ref": "feature", "sha": sha}, "base": {"ref": "main"}}]
+    return {"action": "completed", "repository": {"full_name": REPOSITORY, "default_branch": "main"},
+            "workflow_run": {"id": run_id, "name": "config-pr", "event": "pull_request", "conclusion": conclusion,
+                             "head_sha": sha, "head_branch": "feature", "head_repository": {"full_name": head_repo},
+                             "pull_requests": pulls if head_repo == REPOSITORY else []}}
+
+
+def rest_plan(runner: MiniRunner, origin: Origin, number: int, sha: str, secrets: dict[str, str],
+              run_id: int = 0, **kwargs: Any) -> dict[str, Job]:
+    """config-pr-plan after the config-pr run ``run_id`` (default: the runner's last run)."""
+    event = workflow_run_event(runner, run_id or runner.runs, number, sha, **kwargs)
+    return runner.run("config-pr-plan.yml", "workflow_run", ref="refs/heads/main", sha=origin.main(), event=event,
+                      secrets=secrets)
+
+
+def test_rest_key_project_gets_its_plan_from_mains_configsync_after_the_pull_request_run(
+    runner: MiniRunner, origin: Origin, github: FakeGitHub, pg_url: str,
+) -> None:
+    """No read-only URL, only the key: config-pr shows the change from git and uploads the pull
+    request's config; config-pr-plan plans it with main's configsync and settings, and the one comment
+    becomes the plan. (Over PostgreSQL: the URL is the database's, the key beside it as on Supabase.)"""
+    secrets = {"CONFIGSYNC_DATABASE_URL": pg_url, "SUPABASE_SERVICE_ROLE_KEY": "service-role-secret"}
+    sha = origin.commit("system_config/budget_limits.yaml", "daily_hard_cap: 50", "daily_hard_cap: 40",
+                        "lower the cap", branch="feature")
+    jobs = runner.run("config-pr.yml", "pull_request", ref="refs/pull/12/merge", sha=sha,
+                      event=pull_request_event(12, sha), secrets=secrets)
+    assert jobs["plan"].result == "success", jobs["plan"].log
+    assert jobs["plan"].step("Upload the pull request's config as data").outcome == "success"
+    (comment,) = github.comments[12]
+    assert "config-pr-plan plans this pull request next" in comment["body"]
+    pr_run = runner.runs
+    jobs = rest_plan(runner, origin, 12, sha, secrets)
+    job = jobs["plan"]
+    assert job.result == "success", job.log
+    assert job.step("configsync plan").outputs["changes"] == "true", job.log
+    (comment,) = github.comments[12]  # the same comment, now the plan
+    assert "config_value.daily_hard_cap: 50" in comment["body"] and "config_value.daily_hard_cap: 40" in comment["body"]
+    assert "needs a read-only credential" not in comment["body"] and f"commit {sha[:7]}" in comment["body"]
+    assert "service-role-secret" not in job.log and pg_url not in job.log
+    assert read_cap(pg_url) == 50
+    # main is untouched: the scratch commit lives in the runner's checkout only
+    assert set(origin.refs()) == {"refs/heads/main", "refs/heads/feature"}
+
+    # without the key, nothing is planned and the comment stays; a fork's run, or a failed one, is not planned
+    before = json.dumps(github.comments)
+    jobs = rest_plan(runner, origin, 12, sha, {"CONFIGSYNC_DATABASE_URL": pg_url}, pr_run)
+    assert jobs["plan"].step("configsync plan").outputs["skipped"] == "true", jobs["plan"].log
+    assert jobs["plan"].step("Post the plan on the pull request").outcome == "skipped"
+    assert rest_plan(runner, origin, 12, sha, secrets, pr_run, head_repo="mallory/config")["plan"].result == "skipped"
+    assert rest_plan(runner, origin, 12, sha, secrets, pr_run, conclusion="failure")["plan"].result == "skipped"
+    # an upload that names another head (a later push) is refused, and nothing is posted
+    jobs = rest_plan(runner, origin, 12, "f" * 40, secrets, pr_run)
+    assert jobs["plan"].result == "failure" and "not the triggering run's head" in jobs["plan"].log
+    assert jobs["plan"].step("configsync plan").outcome == "skipped"
+    assert json.dumps(github.comments) == before
+
+    # with the read-only URL config-pr plans itself and uploads nothing: config-pr-plan finds no data
+    runner.run("config-pr.yml", "pull_request", ref="refs/pull/12/merge", sha=sha, event=pull_request_event(12, sha),
+               secrets={"CONFIGSYNC_READONLY_DATABASE_URL": pg_url})
+    jobs = rest_plan(runner, origin, 12, sha, secrets)
+    assert jobs["plan"].result == "success", jobs["plan"].log
+    assert jobs["plan"].step("configsync plan").outcome == "skipped"
+    assert jobs["plan"].step("Post the plan on the pull request").outcome == "skipped"
+
+
+def test_rest_key_plan_over_postgrest(
+    runner: MiniRunner, origin: Origin, github: FakeGitHub, pg_url: str, monkeypatch: pytest.MonkeyPatch,
+    start_project: Callable[..., Project],  # noqa: F811 - the fixture of test_rest.py
+) -> None:
+    """The same over the REST backend, as a Supabase project has it: PostgREST behind the gateway,
+    the service-role key, row level security on. The plan reads the rows over REST."""
+    def rls(db: str) -> None:  # the origin fixture made and seeded the tables already
+        for table in MOOSE_TABLES:
+            execute(db, f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+
+    project = start_project(rls)
+    monkeypatch.delenv("SUPABASE_SERVICE_ROLE_KEY")  # the key reaches the plan step only, as a secret
+    key = project.server.service_key
+    secrets = {"CONFIGSYNC_DATABASE_URL": project.url, "SUPABASE_SERVICE_ROLE_KEY": key}
+    sha = origin.commit("system_config/budget_limits.yaml", "daily_hard_cap: 50", "daily_hard_cap: 40",
+                        "lower the cap", branch="feature")
+    jobs = runner.run("config-pr.yml", "pull_request", ref="refs/pull/13/merge", sha=sha,
+                      event=pull_request_event(13, sha), secrets=secrets)
+    assert jobs["plan"].step("configsync plan").outputs["skipped"] == "true", jobs["plan"].log
+    assert project.gateway.requests == []  # config-pr never talks to the database
+    job = rest_plan(runner, origin, 13, sha, secrets)["plan"]
+    assert job.result == "success", job.log
+    assert job.step("configsync plan").outputs["changes"] == "true", job.log
+    assert any("/rest/v1/system_config" in path for _, path in project.gateway.requests), project.gateway.requests
+    assert all(method == "GET" for method, _ in project.gateway.requests)  # a plan only reads
+    (comment,) = github.comments[13]
+    assert "config_value.daily_hard_cap: 50" in comment["body"] and "config_value.daily_hard_cap: 40" in comment["body"]
+    assert key not in job.log and key not in comment["body"]
+    assert read_cap(pg_url) == 50
 
 
 def test_pull_request_workflow_gives_credentials_to_base_branch_steps_only() -> None:
@@ -1148,6 +1308,44 @@ def test_pull_request_workflow_gives_credentials_to_base_branch_steps_only() -> 
                     assert uses == BASE_ACTION, f"{path.name}/{job_id}: an action from the pull request's checkout"
                 if "with" in step and uses in (BASE_ACTION, PLACEHOLDER):
                     assert step["with"].get("working-directory") == "pr"
+
+
+def test_rest_plan_workflow_runs_mains_code_over_the_pull_requests_files_as_data() -> None:
+    """Statically, config-pr-plan (workflow_run, so main's copy of it runs): only runs of this repository's
+    pull requests; one checkout, of the default branch, keeping no token; the only code run is main's
+    action and its scripts (the artifact goes to the runner's temp directory and is read by pr_data.py as
+    data, never run); the key and the URL only in the plan step, the token only to download the
+    artifact and in the step that posts the comment; the dangerous-triggers exemption says why."""
+    for path in (WORKFLOWS / "config-pr-plan.yml", TEMPLATES / "workflows" / "config-pr-plan.yml"):
+        text, data = path.read_text(), load(path)
+        assert re.search(r"workflow_run: # zizmor: ignore\[dangerous-triggers\] \S.{20,}", text), path
+        assert set(data["on"]) == {"workflow_run"} and "env" not in data
+        (job,) = data["jobs"].values()
+        assert "env" not in job
+        for clause in ("github.event.workflow_run.conclusion == 'success'",
+                       "github.event.workflow_run.event == 'pull_request'",
+                       "github.event.workflow_run.head_repository.full_name == github.repository"):
+            assert clause in job["if"], f"{path.name}: no `{clause}`"
+        (checkout,) = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/checkout@")]
+        assert checkout["with"] == {"ref": "${{ github.event.repository.default_branch }}", "persist-credentials": False}
+        for step in job["steps"]:
+            env, uses, run_ = json.dumps(step.get("env", {})), str(step.get("uses", "")), step.get("run", "")
+            if "secrets." in env:
+                assert step.get("id") == "plan" and uses in (LOCAL_ACTION, PLACEHOLDER), f"{path.name}: {step}"
+                assert step["env"] == {"CONFIGSYNC_DATABASE_URL": "${{ secrets.CONFIGSYNC_DATABASE_URL }}",
+                                       "SUPABASE_SERVICE_ROLE_KEY": "${{ secrets.SUPABASE_SERVICE_ROLE_KEY }}"}
+            assert "secrets." not in json.dumps(step.get("with", {})), f"{path.name}: {step}"
+            if "github.token" in env:
+                assert run_.startswith('python3 "$SCRIPTS/pr_comment.py"'), f"{path.name}: {step}"
+            if "github.token" in json.dumps(step.get("with", {})):
+                assert uses.startswith("actions/download-artifact@"), f"{path.name}: {step}"
+                assert step["with"]["path"].startswith("${{ runner.temp }}/")  # not the workspace: nothing to run
+                assert step["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
+            if uses.startswith("./"):
+                assert uses == LOCAL_ACTION and "working-directory" not in step.get("with", {}), f"{path.name}: {step}"
+            if run_:  # main's scripts, brought by main's action, and nothing else
+                assert re.fullmatch(r'python3 "\$SCRIPTS/(pr_data\.py" import|pr_comment\.py") [^;&|`$]*(\$\w+"?[^;&|`$]*)*', run_), run_
+                assert step["env"]["SCRIPTS"] == "${{ steps.setup.outputs.scripts }}", f"{path.name}: {step}"
 
 
 def test_apply_then_rollback_by_push_and_by_pull_request(
