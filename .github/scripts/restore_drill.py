@@ -26,7 +26,6 @@ import glob
 import os
 import secrets
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -167,7 +166,7 @@ def report() -> int:
              "| | |", "|---|---|",
              f"| revision | `{revision or 'unknown'}` |",
              f"| schema | {_code_list(os.environ.get('SCHEMA_FILES', ''))} |",
-             f"| seconds | {seconds} (from building the schema to `configsync status`) |",
+             f"| seconds | {seconds} (from building the schema to this report) |",
              f"| result | {result}{f': {failed} failed' if failed else ''} |", ""]
     try:
         counts = row_counts(_database()) if os.environ.get("SCHEMA_OUTCOME") == "success" else []
