@@ -1339,6 +1339,31 @@ def test_restore_drill_builds_supabase_migrations_applies_head_and_reports(
     assert github.requests == []  # no API, no token: nothing to write anywhere
 
 
+def test_restore_drill_of_this_repository_with_its_variable(
+    tmp_path: Path, github: FakeGitHub, pg_copy_url: str,
+) -> None:
+    """This repository's own drill: its configsync.yaml, schemas and records (as in the work tree), its
+    Moose schema named by the repository variable, as .github/workflows/config-restore-drill.yml says."""
+    seed = tmp_path / "this"
+    init_repo(seed)
+    for part in ("config-snapshots", ".github/actions", ".github/scripts", ".github/workflows"):
+        shutil.copytree(ROOT / part, seed / part, ignore=shutil.ignore_patterns("__pycache__"))
+    (seed / "examples/moose").mkdir(parents=True)
+    shutil.copy(MOOSE_SCHEMA, seed / "examples/moose")
+    sha = commit_all(seed, "this repository")
+    bare = tmp_path / "this.git"
+    _git(tmp_path, "init", "--quiet", "--bare", "--initial-branch=main", str(bare))
+    _git(seed, "push", "--quiet", str(bare), "main:refs/heads/main")
+    runner = MiniRunner(tmp_path / "runs", bare, github)
+    job = drill(runner, sha, pg_copy_url, variables={"CONFIGSYNC_DRILL_SCHEMA": "examples/moose/schema.postgres.sql"})
+    assert job.result == "success", job.log
+    assert "| schema | `examples/moose/schema.postgres.sql` |" in job.summary
+    for table in ("system_config", "proposer_configs", "contracts"):
+        records = len(list((ROOT / "config-snapshots" / table).glob("*.yaml")))
+        assert f"| `{table}` | {records} |" in job.summary
+    assert "configsync restore drill: passed" in job.summary and f"`{sha}`" in job.summary
+
+
 def test_restore_drill_fails_when_the_schema_lacks_a_column_a_record_uses(
     runner: MiniRunner, origin: Origin, pg_copy_url: str,
 ) -> None:
