@@ -44,7 +44,7 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import ROOT, commit_all, execute, init_repo, run
+from helpers import ROOT, commit_all, dump, execute, init_repo, run
 from test_rest import MOOSE_TABLES, Project, start_project, supabase_cluster  # noqa: F401 - fixtures of the REST plan test
 
 GITHUB = ROOT / ".github"
@@ -65,7 +65,8 @@ PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 # actions/*: the releases pinned, each checked to declare `runs.using: node24` in its action.yml
 NODE24 = {"actions/checkout": "v7.0.1", "actions/setup-python": "v7.0.0", "actions/setup-node": "v7.0.0",
           "actions/upload-artifact": "v7.0.0", "actions/download-artifact": "v8.0.1"}
-FLOWS = ("config-pr.yml", "config-pr-plan.yml", "config-apply.yml", "config-snapshot.yml", "config-rollback.yml")
+FLOWS = ("config-pr.yml", "config-pr-plan.yml", "config-apply.yml", "config-snapshot.yml", "config-rollback.yml",
+         "config-restore-drill.yml")
 TOKEN = "ghs_test-token"
 REPOSITORY = "acme/config"
 
@@ -334,6 +335,24 @@ def test_workflow_policies() -> None:
     inputs = rollback["on"]["workflow_dispatch"]["inputs"]
     assert inputs["commit"]["required"] is True
     assert inputs["deliver"]["options"] == ["push", "pull-request"]
+
+    # the restore drill never touches a real database: no secret, no token, read-only, nothing pushed
+    text = (WORKFLOWS / "config-restore-drill.yml").read_text()
+    drill = load(WORKFLOWS / "config-restore-drill.yml")
+    assert set(drill["on"]) == {"schedule", "workflow_dispatch"}
+    assert drill["permissions"] == {"contents": "read"}
+    assert "secrets." not in text and "github.token" not in text and "GITHUB_TOKEN" not in text
+    assert drill["env"]["CONFIGSYNC_DATABASE_URL"] == "postgresql://postgres:postgres@localhost:5432/postgres"
+    (job,) = drill["jobs"].values()
+    assert "permissions" not in job and "environment" not in job and not _pushes(job)
+    assert job["services"]["postgres"]["image"] == "postgres:15"
+    assert job["services"]["postgres"]["ports"] == ["5432:5432"]
+    assert "pg_isready" in job["services"]["postgres"]["options"]
+    args = [s["with"]["args"] for s in job["steps"] if s.get("uses") == LOCAL_ACTION]
+    assert args == ["validate --format github", "apply --yes", "plan", "status"]
+    assert all("database-variable" not in s.get("with", {}) and "env" not in s for s in job["steps"]
+               if s.get("uses") == LOCAL_ACTION)  # every command gets the service container's URL
+    assert not any("git push" in s.get("run", "") for s in job["steps"])
 
     ci = load(WORKFLOWS / "ci.yml")
     assert set(ci["on"]) == {"push", "pull_request"}
@@ -671,7 +690,11 @@ class MiniRunner:
     def run(
         self, workflow: str, event_name: str, *, ref: str, sha: str, event: dict[str, Any] | None = None,
         secrets: dict[str, str] | None = None, inputs: dict[str, str] | None = None,
+        variables: dict[str, str] | None = None, services: dict[str, str] | None = None,
     ) -> dict[str, Job]:
+        """``variables``: the repository's Actions variables (the ``vars`` context). ``services``:
+        workflow-level env values to replace, standing in for the service containers this runner
+        does not start (e.g. the database URL that points at one)."""
         self.runs += 1
         data = load(WORKFLOWS / workflow)
         assert event_name in data["on"], f"{workflow} does not run on {event_name}"
@@ -693,17 +716,17 @@ class MiniRunner:
             needs_ctx = {n: {"result": results[n].result, "outputs": results[n].outputs} for n in needs}
             status = {"success": all(results[n].result == "success" for n in needs), "always": True,
                       "cancelled": False, "failure": any(results[n].result == "failure" for n in needs)}
-            context = {"github": github_ctx, "needs": needs_ctx, "inputs": inputs or {},
+            context = {"github": github_ctx, "needs": needs_ctx, "inputs": inputs or {}, "vars": variables or {},
                        "secrets": {**(secrets or {}), "GITHUB_TOKEN": TOKEN}}
             if not condition(job.get("if"), context, status):
                 results[job_id] = Job("skipped", [], {}, "")
                 continue
             assert "uses" not in job, "reusable workflows are not used"
-            results[job_id] = self.job(base / job_id, data, job, context, event_path)
+            results[job_id] = self.job(base / job_id, data, job, context, event_path, services or {})
         return results
 
     def job(self, home: Path, workflow: dict[str, Any], job: dict[str, Any], context: dict[str, Any],
-            event_path: Path) -> Job:
+            event_path: Path, services: dict[str, str]) -> Job:
         workspace, temp = home / "workspace", home / "temp"
         workspace.mkdir(parents=True)
         temp.mkdir()
@@ -722,6 +745,9 @@ class MiniRunner:
         for scope in (workflow.get("env", {}), job.get("env", {})):
             for name, value in scope.items():
                 env[name] = context["env"][name] = interpolate(value, context, ok)
+        for name, value in services.items():
+            assert name in workflow.get("env", {}) and "services" in job, f"{name}: not a service's setting"
+            env[name] = context["env"][name] = value
         steps: list[Step] = []
         summary: list[str] = []
         counter = iter(range(1000))
@@ -1440,6 +1466,214 @@ def test_apply_refuses_to_run_without_its_secret(runner: MiniRunner, origin: Ori
                       secrets={"CONFIGSYNC_DATABASE_URL": pg_url})
     assert jobs["apply"].result == "skipped"  # only main is ever applied
     assert read_cap(pg_url) == 50
+
+
+# ---- the restore drill -------------------------------------------------------------------------------
+
+MOOSE_SCHEMA = ROOT / "examples" / "moose" / "schema.postgres.sql"
+
+
+def add_files(origin: Origin, files: dict[str, str], message: str) -> str:
+    """Commit ``files`` (path -> text) on main and push; returns the commit."""
+    _git(origin.clone, "fetch", "--quiet", "origin")
+    _git(origin.clone, "checkout", "--quiet", "-B", "main", "origin/main")
+    for rel, text in files.items():
+        (origin.clone / rel).parent.mkdir(parents=True, exist_ok=True)
+        (origin.clone / rel).write_text(text)
+        _git(origin.clone, "add", rel)
+    _git(origin.clone, "commit", "--quiet", "-m", message)
+    _git(origin.clone, "push", "--quiet", "origin", "HEAD:refs/heads/main")
+    return _git(origin.clone, "rev-parse", "HEAD")
+
+
+def drill(runner: MiniRunner, sha: str, database: str, **kwargs: Any) -> Job:
+    """config-restore-drill on its schedule, its service container's database replaced by ``database``."""
+    event = "workflow_dispatch" if "inputs" in kwargs else "schedule"
+    return runner.run("config-restore-drill.yml", event, ref="refs/heads/main", sha=sha,
+                      services={"CONFIGSYNC_DATABASE_URL": database}, **kwargs)["drill"]
+
+
+def table_names(url: str) -> set[str]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'").fetchall()
+    return {row[0] for row in rows}
+
+
+def test_restore_drill_builds_supabase_migrations_applies_head_and_reports(
+    runner: MiniRunner, origin: Origin, github: FakeGitHub, pg_url: str, pg_copy_url: str,
+) -> None:
+    """Supabase migrations by default, in file-name order, the Supabase roles they grant to created first;
+    HEAD applied, the second plan empty, status in sync; the summary names the revision and each table."""
+    production = dump(pg_url)
+    sha = add_files(origin, {
+        # the grants sort after the tables they name (and are written first: file-name order, not commit order)
+        "supabase/migrations/20251003120000_grants.sql":
+            "grant select on public.system_config, public.proposer_configs, public.contracts to anon, authenticated;\n"
+            "grant all on public.system_config, public.proposer_configs, public.contracts to service_role;\n",
+        "supabase/migrations/20251001090000_config_tables.sql": MOOSE_SCHEMA.read_text(),
+    }, "the app's migrations")
+    job = drill(runner, sha, pg_copy_url)
+    assert job.result == "success", job.log
+    assert job.step("configsync apply").outputs["exit-code"] == "0"
+    assert job.step("configsync plan").outputs == {**job.step("configsync plan").outputs, "exit-code": "0",
+                                                   "changes": "false"}
+    assert job.step("Check that apply converged").outcome == "skipped"
+    assert job.step("configsync status").outcome == "success"
+    assert "configsync restore drill: passed" in job.summary
+    assert f"| revision | `{sha}` |" in job.summary
+    assert ("| schema | `supabase/migrations/20251001090000_config_tables.sql`, "
+            "`supabase/migrations/20251003120000_grants.sql` |") in job.summary
+    for table, rows in (("system_config", 6), ("proposer_configs", 2), ("contracts", 0)):
+        assert f"| `{table}` | {rows} |" in job.summary
+    assert re.search(r"\| seconds \| \d+\.\d ", job.summary), job.summary
+    assert "::error" not in job.log
+    # the restored rows are production's (apart from the columns configsync leaves out); production untouched
+    restored = dump(pg_copy_url)
+    assert {t: len(rows) for t, rows in restored.items()} == {t: len(rows) for t, rows in production.items()}
+    assert read_cap(pg_copy_url) == read_cap(pg_url) == 50
+    assert dump(pg_url) == production
+    assert "configsync_history" in table_names(pg_copy_url) and "configsync_history" not in table_names(pg_url)
+    assert github.requests == []  # no API, no token: nothing to write anywhere
+
+
+def test_restore_drill_of_this_repository_with_its_variable(
+    tmp_path: Path, github: FakeGitHub, pg_copy_url: str,
+) -> None:
+    """This repository's own drill: its configsync.yaml, schemas and records (as in the work tree), its
+    Moose schema named by the repository variable, as .github/workflows/config-restore-drill.yml says."""
+    seed = tmp_path / "this"
+    init_repo(seed)
+    for part in ("config-snapshots", ".github/actions", ".github/scripts", ".github/workflows"):
+        shutil.copytree(ROOT / part, seed / part, ignore=shutil.ignore_patterns("__pycache__"))
+    (seed / "examples/moose").mkdir(parents=True)
+    shutil.copy(MOOSE_SCHEMA, seed / "examples/moose")
+    sha = commit_all(seed, "this repository")
+    bare = tmp_path / "this.git"
+    _git(tmp_path, "init", "--quiet", "--bare", "--initial-branch=main", str(bare))
+    _git(seed, "push", "--quiet", str(bare), "main:refs/heads/main")
+    runner = MiniRunner(tmp_path / "runs", bare, github)
+    job = drill(runner, sha, pg_copy_url, variables={"CONFIGSYNC_DRILL_SCHEMA": "examples/moose/schema.postgres.sql"})
+    assert job.result == "success", job.log
+    assert "| schema | `examples/moose/schema.postgres.sql` |" in job.summary
+    for table in ("system_config", "proposer_configs", "contracts"):
+        records = len(list((ROOT / "config-snapshots" / table).glob("*.yaml")))
+        assert f"| `{table}` | {records} |" in job.summary
+    assert "configsync restore drill: passed" in job.summary and f"`{sha}`" in job.summary
+
+
+def test_restore_drill_fails_when_the_schema_lacks_a_column_a_record_uses(
+    runner: MiniRunner, origin: Origin, pg_copy_url: str,
+) -> None:
+    schema = MOOSE_SCHEMA.read_text()
+    assert "    context_limit         integer     not null check (context_limit > 0),\n" in schema
+    old = schema.replace("    context_limit         integer     not null check (context_limit > 0),\n", "")
+    sha = add_files(origin, {"db/schema.sql": old}, "the schema before context_limit")
+    job = drill(runner, sha, pg_copy_url, variables={"CONFIGSYNC_DRILL_SCHEMA": "db/*.sql"})
+    assert job.result == "failure"
+    assert job.step("Build the database from the schema").outcome == "success"
+    apply = job.step("configsync apply")
+    assert apply.outcome == "failure" and apply.outputs["exit-code"] == "1"
+    assert "context_limit" in apply.log  # configsync's message names the column
+    assert "::error::`configsync apply (restore drill)` failed with exit code 1" in job.log
+    assert job.step("configsync plan").outcome == "skipped"
+    assert "configsync restore drill: failed" in job.summary and "configsync apply failed" in job.summary
+    assert "::error title=restore drill::The restore drill of" in job.step("Report the drill").log
+    assert "| `proposer_configs` | 0 |" in job.summary  # nothing half-applied: apply is one transaction
+
+
+def test_restore_drill_fails_when_apply_does_not_converge(
+    runner: MiniRunner, origin: Origin, pg_copy_url: str,
+) -> None:
+    """A trigger in the schema rewrites what apply writes: the drill fails (at apply's read-back, or at the
+    second plan), never passes."""
+    trigger = (
+        "\ncreate function public.one_more() returns trigger language plpgsql as $$\n"
+        "begin\n  if new.context_limit = 128000 then new.context_limit := 128001; end if;\n  return new;\nend $$;\n"
+        "create trigger one_more before insert or update on public.proposer_configs\n"
+        "  for each row execute function public.one_more();\n"
+    )
+    sha = add_files(origin, {"schema.sql": MOOSE_SCHEMA.read_text() + trigger}, "a trigger")
+    job = drill(runner, sha, pg_copy_url)
+    assert job.result == "failure", job.log
+    assert job.step("Build the database from the schema").outcome == "success"
+    assert job.step("configsync status").outcome == "skipped"
+    assert "configsync restore drill: failed" in job.summary
+    # apply reads back what it wrote: the trigger's 128001 is caught before the transaction commits
+    assert "so the next plan would not be empty" in job.step("configsync apply").log
+    assert "column context_limit: the file has 128000, the database stored 128001" in job.log
+    assert "| `proposer_configs` | 0 |" in job.summary
+
+
+def test_restore_drill_fails_when_a_second_plan_is_not_empty(
+    runner: MiniRunner, origin: Origin, pg_copy_url: str,
+) -> None:
+    """apply's own writes come back as written, yet the database then differs from HEAD: a trigger adds a
+    row no file holds. The second plan shows it and the drill fails with its own error."""
+    trigger = (
+        "\ncreate function public.add_default() returns trigger language plpgsql as $$\n"
+        "begin\n  insert into public.system_config (config_key, config_value, config_type)\n"
+        "    values ('added_by_trigger', '{}', 'object') on conflict do nothing;\n  return null;\nend $$;\n"
+        "create trigger add_default after insert on public.proposer_configs\n"
+        "  for each statement execute function public.add_default();\n"
+    )
+    sha = add_files(origin, {"schema.sql": MOOSE_SCHEMA.read_text() + trigger}, "a trigger adding a row")
+    job = drill(runner, sha, pg_copy_url)
+    assert job.result == "failure", job.log
+    assert job.step("configsync apply").outcome == "success"
+    plan = job.step("configsync plan")
+    assert (plan.outcome, plan.outputs["changes"]) == ("success", "true")
+    assert "added_by_trigger" in plan.log
+    converged = job.step("Check that apply converged")
+    assert converged.outcome == "failure"
+    assert "::error title=restore drill::apply did not converge: the second plan is not empty" in converged.log
+    assert "configsync restore drill: failed" in job.summary
+    assert "the second plan (apply did not converge) failed" in job.summary
+
+
+def test_restore_drill_names_what_is_wrong_with_the_schema_setting(
+    runner: MiniRunner, origin: Origin, pg_copy_url: str,
+) -> None:
+    # no setting and neither supabase/migrations nor schema.sql
+    job = drill(runner, origin.main(), pg_copy_url)
+    assert job.result == "failure"
+    build = job.step("Build the database from the schema")
+    assert build.outcome == "failure"
+    assert "::error::no schema to build the database from: CONFIGSYNC_DRILL_SCHEMA is empty" in build.log
+    assert job.step("configsync apply").outcome == "skipped"
+    assert "configsync restore drill: failed" in job.summary and "building the database from the schema" in job.summary
+    # a pattern that matches nothing; one outside the repository (the input wins over the variable)
+    for pattern, message in (("db/*.sql", "'db/*.sql' matches no file in the repository"),
+                             ("../../etc/*", "'../../etc/*' is not a path inside the repository")):
+        job = drill(runner, origin.main(), pg_copy_url, inputs={"schema": pattern},
+                    variables={"CONFIGSYNC_DRILL_SCHEMA": str(MOOSE_SCHEMA)})
+        assert job.result == "failure"
+        assert f"::error::CONFIGSYNC_DRILL_SCHEMA: {message}" in job.log
+    # SQL that does not run: psql's error with the file and line, in the error line; nothing run after it
+    sha = add_files(origin, {"db/1.sql": "create table a (id int);\n", "db/2.sql": "\ncreate tabel b (id int);\n",
+                             "db/3.sql": "create table c (id int);\n"}, "a typo")
+    job = drill(runner, sha, pg_copy_url, variables={"CONFIGSYNC_DRILL_SCHEMA": "db/*.sql"})
+    build = job.step("Build the database from the schema")
+    assert build.outcome == "failure"
+    assert "::error::db/2.sql does not apply to an empty PostgreSQL database: psql:db/2.sql:2: ERROR:" in build.log
+    assert 'syntax error at or near "tabel"' in build.log
+    assert table_names(pg_copy_url) == {"a"}
+
+
+def test_restore_drill_fences_psql_output_from_workflow_commands(
+    runner: MiniRunner, origin: Origin, pg_copy_url: str,
+) -> None:
+    """A schema file's text reaches the log through psql's messages: it never acts as a workflow command."""
+    sha = add_files(origin, {"schema.sql": MOOSE_SCHEMA.read_text() +
+                             "do $$ begin raise notice '%', E'\\n::add-mask::production\\n'; end $$;\n"},
+                    "a notice")
+    job = drill(runner, sha, pg_copy_url)
+    assert job.result == "success", job.log
+    log = job.step("Build the database from the schema").log
+    start = log.index("::stop-commands::")
+    token = log[start:].split("\n", 1)[0].removeprefix("::stop-commands::")
+    assert start < log.index("::add-mask::production") < log.index(f"::{token}::")
 
 
 # ---- the scripts on their own ----------------------------------------------------------------------
