@@ -66,7 +66,7 @@ class Task:
             share = min(self.done / self.total, 1.0)
             bar = "#" * int(share * WIDTH)
             return f"{self.label} [{bar:<{WIDTH}}] {self.done:,}/{self.total:,} {elapsed:.0f}s"
-        return f"{self.label} {self.done:,} {elapsed:.0f}s"
+        return f"{self.label} … {elapsed:.0f}s"  # one long call: how long it has taken so far
 
     def close(self) -> None:
         with self._lock:
