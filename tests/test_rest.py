@@ -616,7 +616,8 @@ def test_without_the_function_apply_refuses_unless_non_atomic(tmp_path: Path, st
 
     result = project.run(repo, "apply", "--yes")
     assert result.code == 1, result.text
-    assert "the database has no configsync_apply function" in result.err
+    assert "the REST API knows no configsync_apply function" in result.err
+    assert "schema cache" in result.err and "notify pgrst, 'reload schema';" in result.err
     assert "configsync supabase migration --write supabase/migrations" in result.err
     assert "--non-atomic" in result.err
     assert dump(project.db) == before and backup_refs(repo) == []
@@ -852,6 +853,17 @@ def test_timeouts_are_clear(start_project: Callable[..., Project]) -> None:
             backend.describe(["system_config"])
     finally:
         backend.close()
+
+
+def test_the_migration_ends_by_reloading_postgrests_schema_cache(tmp_path: Path) -> None:
+    """PostgREST answers PGRST202 for a function newer than its schema cache; a project
+    without Supabase's DDL event trigger needs the reload the migration asks for last."""
+    repo = tmp_path / "repo"
+    init_repo(repo)
+    assert run(repo, "supabase", "migration", "--write", "supabase/migrations").code == 0
+    (migration,) = (repo / "supabase/migrations").glob("*_configsync_apply.sql")
+    statements = [line for line in migration.read_text().splitlines() if line and not line.startswith("--")]
+    assert statements[-1] == "notify pgrst, 'reload schema';"
 
 
 def test_migration_command(tmp_path: Path) -> None:

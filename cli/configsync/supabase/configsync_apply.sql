@@ -359,3 +359,7 @@ comment on function public.configsync_apply(jsonb) is
 
 revoke all on function public.configsync_apply(jsonb) from public, anon, authenticated;
 grant execute on function public.configsync_apply(jsonb) to service_role;
+
+-- PostgREST learns about new functions from its schema cache: reload it, or the
+-- REST API answers PGRST202 ("function not found") until its next reload.
+notify pgrst, 'reload schema';

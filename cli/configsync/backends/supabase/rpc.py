@@ -23,8 +23,10 @@ FUNCTION = "configsync_apply"
 PAYLOAD_FORMAT = "configsync-apply/1"
 
 _NO_FUNCTION = (
-    "the database has no configsync_apply function, so this apply cannot run as one transaction. "
+    "the REST API knows no configsync_apply function, so this apply cannot run as one transaction. "
     "Install it: `configsync supabase migration --write supabase/migrations`, then `supabase db push`. "
+    "If it is installed already, PostgREST's schema cache predates it: run "
+    "`notify pgrst, 'reload schema';` in the SQL editor (the migration ends with it). "
     "Or run apply with --non-atomic (each change is a separate request; the result is verified by "
     "reading back). Nothing was changed."
 )
