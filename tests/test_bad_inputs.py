@@ -408,7 +408,8 @@ URL_CASES = [
     pytest.param(
         "postgresql://host:notaport/db",
         "database URL <unparseable database URL>: the port is not a number "
-        "(expected sqlite:///path/to/file.db or postgresql://user:password@host:5432/dbname)",
+        "(expected sqlite:///path/to/file.db, postgresql://user:password@host:5432/dbname or, for Supabase's "
+        "REST API, https://<project-ref>.supabase.co with $SUPABASE_SERVICE_ROLE_KEY)",
         id="malformed-port",
     ),
     pytest.param(
@@ -418,6 +419,8 @@ URL_CASES = [
     ),
     pytest.param("mysql://x/y", "database URL mysql://x/y: unsupported scheme 'mysql'", id="unsupported-scheme"),
     pytest.param("localhost:5432/db", "unsupported scheme", id="no-scheme"),
+    pytest.param("db.example.com/app", "or, for Supabase's REST API, https://<project-ref>.supabase.co",
+                 id="no-scheme-names-every-form"),
     pytest.param("postgresql:///db", "database URL postgresql:///db: no host given", id="no-host"),
     pytest.param("sqlite://", "database URL sqlite://: expected sqlite:///relative/path.db", id="sqlite-no-path"),
     pytest.param(

@@ -25,7 +25,8 @@ __all__ = [
     "TableInfo", "WriteBatch", "open_backend", "redact",
 ]
 
-_SCHEMES = "sqlite:///path/to/file.db or postgresql://user:password@host:5432/dbname"
+_SCHEMES = ("sqlite:///path/to/file.db, postgresql://user:password@host:5432/dbname or, for Supabase's "
+            "REST API, https://<project-ref>.supabase.co with $SUPABASE_SERVICE_ROLE_KEY")
 
 
 def open_backend(url: str, root: Path) -> Backend:
