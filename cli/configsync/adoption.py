@@ -29,6 +29,7 @@ from .config import CONFIG_FILE, Config, TableConfig, load_config
 from .errors import BackendError, ConfigError, RepoError, UnsafePathError
 from .layout import TableLayout, table_dir
 from .records import render
+from .secrets_guess import secret_columns
 from .sides import row_security_refusal
 from .values import Row
 
@@ -60,6 +61,8 @@ class InitResult:
     tables: list[str] = field(default_factory=list)  # every table init was asked for
     # Tables already in configsync.yaml: their entries, schemas and records are left as they are.
     kept: list[str] = field(default_factory=list)
+    # The columns init marked secret, per new table.
+    secrets: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def count(self, status: str) -> int:
         return sum(1 for _, s in self.files if s == status)
@@ -79,6 +82,8 @@ class TablePlan:
     filename: str | None = None
     # Excluded columns the database owns -> why (written as comments under `exclude`).
     reasons: dict[str, str] = field(default_factory=dict)
+    # Columns never read: named with --secret, or guessed from their name or comment.
+    secret: tuple[str, ...] = ()
 
 
 def _require_git(root: Path) -> None:
@@ -157,6 +162,10 @@ def table_lines(table: TablePlan) -> list[tuple[int, str]]:
         lines.append((2, f"key: {key}"))
     if table.filename:
         lines.append((2, f'filename: "{table.filename}"'))
+    if table.secret:
+        lines.append((2, f"secret: [{', '.join(table.secret)}]"))
+        lines.append((2, "# secret: never read, never in files or plans (init's guess from the names; "
+                         "remove a column to keep it in git)"))
     if table.exclude:
         lines.append((2, f"exclude: [{', '.join(table.exclude)}]"))
         lines += [(2, f"# {column}: {reason}; never written, never in files") for column, reason in table.reasons.items()]
@@ -291,8 +300,11 @@ def _write_support_files(writer: Writer, action: str | None) -> None:
             writer.write(f".github/workflows/{child.name}", text.encode("utf-8"))
 
 
-def plan_tables(infos: dict[str, TableInfo]) -> list[TablePlan]:
+def plan_tables(
+    infos: dict[str, TableInfo], *, guess_secrets: bool = True, secret: Sequence[str] = (),
+) -> list[TablePlan]:
     plans = []
+    _check_named_secrets(infos, secret)
     for name, info in infos.items():
         key = inference.natural_key(info)
         if key is None:
@@ -303,8 +315,24 @@ def plan_tables(infos: dict[str, TableInfo]) -> list[TablePlan]:
         exclude = tuple(c for c in inference.MAINTAINED_COLUMNS if info.column(c) is not None and c not in key)
         owned = {c.name: c.ownership() for c in info.database_owned(key)}
         exclude += tuple(c for c in owned if c not in exclude)
-        plans.append(TablePlan(name, key, exclude, naming.default_template(key) if len(key) == 1 else None, owned))
+        secrets = secret_columns(name, info.columns, key, guess=guess_secrets, named=secret)
+        exclude = tuple(c for c in exclude if c not in secrets)
+        plans.append(TablePlan(name, key, exclude, naming.default_template(key) if len(key) == 1 else None,
+                               {c: r for c, r in owned.items() if c not in secrets}, secrets))
     return plans
+
+
+def _check_named_secrets(infos: dict[str, TableInfo], named: Sequence[str]) -> None:
+    """Every --secret names a column of a table being adopted, and never a key column."""
+    for item in named:
+        table, _, column = item.rpartition(".")
+        candidates = [infos[table]] if table in infos else [] if table else list(infos.values())
+        if not any(info.column(column) is not None for info in candidates):
+            where = f"table {table}" if table else "any table being adopted"
+            raise ConfigError(f"--secret {item}: {where} has no column {column}")
+        if table and column in (inference.natural_key(infos[table]) or ()):
+            raise ConfigError(f"--secret {item}: {column} names the rows of {table} (its key); "
+                              "a key column cannot be secret")
 
 
 def init_from_database(
@@ -316,8 +344,15 @@ def init_from_database(
     force: bool = False,
     history_table: str = "configsync_history",
     action: str | None = None,
+    guess_secrets: bool = True,
+    secret: Sequence[str] = (),
 ) -> InitResult:
-    """Adopt a live database: config, schemas, first snapshot, workflows, hook."""
+    """Adopt a live database: config, schemas, first snapshot, workflows, hook.
+
+    Columns named in ``secret`` (``COL`` or ``TABLE.COL``) and, with
+    ``guess_secrets``, those whose name or comment says key, secret, token,
+    password or credential (``secrets_guess``) are marked secret before any
+    row is read: their values never reach a file."""
     from .workspace import Workspace
 
     root = root.resolve()
@@ -343,8 +378,10 @@ def init_from_database(
         backend.close()
     configured = _configured(root)
     # A configured table keeps its settings: no key is inferred for it (it may have none to infer).
-    plans = plan_tables({name: info for name, info in infos.items() if name not in configured})
-    result = InitResult(tables=list(infos), kept=[t for t in infos if t in configured])
+    plans = plan_tables({name: info for name, info in infos.items() if name not in configured},
+                        guess_secrets=guess_secrets, secret=secret)
+    result = InitResult(tables=list(infos), kept=[t for t in infos if t in configured],
+                        secrets={p.name: p.secret for p in plans if p.secret})
     writer = Writer(root, force, result)
     database_line = database if capabilities.embedded else None  # any other URL may hold a password
     source = database if database_line else "a PostgreSQL database"

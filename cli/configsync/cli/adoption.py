@@ -50,9 +50,14 @@ def _choose(available: list[str]) -> list[str]:
 @click.option("--action", metavar="OWNER/REPO@REF",
               help="The configsync repository and the full commit SHA the GitHub workflows use "
                    "(e.g. acme/configsync@<40-hex SHA>); a tag or branch works, with a warning.")
+@click.option("--secret", "secret", multiple=True, metavar="[TABLE.]COLUMN",
+              help="Mark this column secret (repeatable): never read, never in files.")
+@click.option("--no-secret-guess", is_flag=True,
+              help="Do not mark columns secret because their name or comment says key, secret, token, password "
+                   "or credential.")
 @click.pass_obj
 def init(opts: Options, tables: str | None, all_tables: bool, backup: Path | None, force: bool,
-         action: str | None) -> int:
+         action: str | None, secret: tuple[str, ...], no_secret_guess: bool) -> int:
     """Set up a config repository in the current git work tree.
 
     Writes configsync.yaml, one JSON Schema per table (inferred from column
@@ -78,7 +83,7 @@ def init(opts: Options, tables: str | None, all_tables: bool, backup: Path | Non
         names = [t.strip() for t in tables.split(",") if t.strip()] if tables else None
         result = adoption.init_from_database(
             root, url, tables=names, choose=(lambda available: available) if all_tables else _choose, force=force,
-            action=action,
+            action=action, guess_secrets=not no_secret_guess, secret=secret,
         )
     for path, status in result.files:
         if status != adoption.UNCHANGED:
@@ -92,6 +97,10 @@ def init(opts: Options, tables: str | None, all_tables: bool, backup: Path | Non
     else:
         summary = f"Managing {len(result.tables)} table(s): {', '.join(result.tables)}."
     click.echo(f"{summary} {written} file(s) written, {unchanged} unchanged, {left} left alone.")
+    if result.secrets:
+        marked = "; ".join(f"{table}: {', '.join(columns)}" for table, columns in result.secrets.items())
+        click.echo(f"Secret (never read, never in files): {marked}. Check them in {CONFIG_FILE}; "
+                   "--no-secret-guess turns the guess off, --secret TABLE.COLUMN adds one.")
     if left:
         click.echo("Files left alone differ from what init would write; --force overwrites them.")
     if not action and any(path.startswith(".github/workflows/") for path, _ in result.files):
