@@ -81,3 +81,14 @@ def test_a_column_comment_can_say_secret(pg_url: str, tmp_path: Path) -> None:
 ])
 def test_which_names_look_secret(name: str, secret: bool) -> None:
     assert looks_secret(Column(name, "text", "text", True, False)) is secret, words(name)
+
+
+def test_init_from_a_backup_marks_secrets_too(tmp_path: Path) -> None:
+    backup = tmp_path / "backup.json"
+    backup.write_text('{"providers": [{"name": "openai", "api_key": "' + SECRET + '", "max_tokens": 4096}]}')
+    repo = new_repo(tmp_path / "repo")
+    result = run(repo, "init", "--from-backup", str(backup))
+    assert result.code == 0, result.text
+    assert "secret: [api_key]" in (repo / "configsync.yaml").read_text()
+    assert SECRET not in repository_text(repo) and "api_key" not in (repo / "schemas/providers.schema.json").read_text()
+    assert run(repo, "validate").code == 0

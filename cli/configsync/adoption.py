@@ -23,7 +23,7 @@ from typing import Any
 import pygit2
 
 from . import files, inference, naming, readback, values, yamlio
-from .backends import TableInfo, open_backend
+from .backends import Column, TableInfo, open_backend
 from .cache import make_private_dir
 from .config import CONFIG_FILE, Config, TableConfig, load_config
 from .errors import BackendError, ConfigError, RepoError, UnsafePathError
@@ -484,8 +484,12 @@ def load_backup(path: Path) -> dict[str, list[Row]]:
     return tables
 
 
-def init_from_backup(root: Path, backup: Path, *, force: bool = False, action: str | None = None) -> InitResult:
-    """Adopt a JSON backup without any database: config, inferred schemas, records."""
+def init_from_backup(
+    root: Path, backup: Path, *, force: bool = False, action: str | None = None,
+    guess_secrets: bool = True, secret: Sequence[str] = (),
+) -> InitResult:
+    """Adopt a JSON backup without any database: config, inferred schemas, records.
+    Likely secrets are marked as for a database (by column name; a backup has no comments)."""
     root = root.resolve()
     _require_git(root)
     tables = load_backup(backup)
@@ -497,13 +501,23 @@ def init_from_backup(root: Path, backup: Path, *, force: bool = False, action: s
         key = inference.key_from_rows(rows)
         if rows and key is None:
             raise ConfigError(f"{backup}: table {name}: no column identifies every row; cannot name the files")
-        plans.append(TablePlan(name, key, (), naming.default_template(key) if key else None))
-    result = InitResult(tables=list(tables), kept=[t for t in tables if t in configured])
+        columns = [Column(c, "other", "") for c in dict.fromkeys(c for row in rows for c in row)]
+        secrets = secret_columns(name, columns, key or (), guess=guess_secrets, named=secret)
+        plans.append(TablePlan(name, key, (), naming.default_template(key) if key else None, secret=secrets))
+    named_columns = {c for rows in tables.values() for row in rows for c in row}
+    for item in secret:
+        table, _, column = item.rpartition(".")
+        if column not in (named_columns if not table else {c for row in tables.get(table, []) for c in row}):
+            raise ConfigError(f"--secret {item}: {'table ' + table if table else 'the backup'} has no column {column}")
+    result = InitResult(tables=list(tables), kept=[t for t in tables if t in configured],
+                        secrets={p.name: p.secret for p in plans if p.secret})
     writer = Writer(root, force, result)
     config, adopt = _write_config(writer, plans, lambda: config_text(plans, None, backup.name, backup=True))
     for name in adopt:
         rows = tables[name]
-        writer.write(config.schema_path(name), schema_bytes(inference.rows_schema(name, rows)))
+        hidden = config.table(name).hidden()
+        shown = [{c: v for c, v in row.items() if c not in hidden} for row in rows]
+        writer.write(config.schema_path(name), schema_bytes(inference.rows_schema(name, shown)))
         for rel, data in backup_files(config, name, rows).items():
             writer.write(rel, data, same=_same_record(data))
         _keep_dir(writer, config, name, rows)

@@ -75,7 +75,8 @@ def init(opts: Options, tables: str | None, all_tables: bool, backup: Path | Non
     """
     root = _root(opts)
     if backup is not None:
-        result = adoption.init_from_backup(root, backup, force=force, action=action)
+        result = adoption.init_from_backup(root, backup, force=force, action=action,
+                                           guess_secrets=not no_secret_guess, secret=secret)
     else:
         url = opts.database or os.environ.get("CONFIGSYNC_DATABASE_URL")
         if not url:
