@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,25 @@ def _create(server: str, name: str, template: str | None = None) -> str:
     return postgres.database_url(server, name)
 
 
+@contextmanager
+def tenants(server: str, source_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+            database: Callable[[str], str]) -> Iterator[Fleet]:
+    """Twelve tenants, each a database ``database(name)`` creates, their URLs in
+    the variables configsync.yaml names, and a copy of the repository; dropped after."""
+    repo = tmp_path / "repo"
+    shutil.copytree(source_repo, repo)
+    prefix = f"fleet_{uuid.uuid4().hex[:8]}"
+    urls = {}
+    try:
+        for tenant in TENANTS:
+            urls[tenant] = database(f"{prefix}_{tenant[-2:]}")
+            monkeypatch.setenv(_url_var(tenant), urls[tenant])
+        yield Fleet(repo, urls)
+    finally:
+        for tenant in urls:
+            postgres.drop_database(server, f"{prefix}_{tenant[-2:]}")
+
+
 @pytest.fixture(scope="module")
 def applied_template(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A config repository holding the Moose rows, and a database (a template for
@@ -74,18 +94,8 @@ def fleet(pg_server: str, applied_template: tuple[str, Path], tmp_path: Path,
           monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
     """Twelve tenants, each a copy of the applied template, and a copy of the repository."""
     template, source_repo = applied_template
-    repo = tmp_path / "repo"
-    shutil.copytree(source_repo, repo)
-    prefix = f"fleet_{uuid.uuid4().hex[:8]}"
-    urls = {}
-    try:
-        for tenant in TENANTS:
-            urls[tenant] = _create(pg_server, f"{prefix}_{tenant[-2:]}", template)
-            monkeypatch.setenv(_url_var(tenant), urls[tenant])
-        yield Fleet(repo, urls)
-    finally:
-        for tenant in urls:
-            postgres.drop_database(pg_server, f"{prefix}_{tenant[-2:]}")
+    with tenants(pg_server, source_repo, tmp_path, monkeypatch, lambda name: _create(pg_server, name, template)) as made:
+        yield made
 
 
 def _budget_cap(url: str) -> int:
@@ -106,14 +116,10 @@ def test_initial_apply_to_twelve_fresh_databases_then_plan_and_drift(
     pg_server: str, applied_template: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _, source_repo = applied_template
-    repo = tmp_path / "repo"
-    shutil.copytree(source_repo, repo)
-    prefix = f"fleet_{uuid.uuid4().hex[:8]}"
-    urls = {}
-    try:
-        for tenant in TENANTS:
-            urls[tenant] = postgres_moose(_create(pg_server, f"{prefix}_{tenant[-2:]}"), seed=False)
-            monkeypatch.setenv(_url_var(tenant), urls[tenant])
+    fresh = tenants(pg_server, source_repo, tmp_path, monkeypatch,
+                    lambda name: postgres_moose(_create(pg_server, name), seed=False))
+    with fresh as made:
+        repo, urls = made.repo, made.urls
         expected = dump(postgres.database_url(pg_server, applied_template[0]))
 
         applied = run(repo, "apply", "--env", "tenant-*", "--yes", "--jobs", "4")
@@ -145,9 +151,6 @@ def test_initial_apply_to_twelve_fresh_databases_then_plan_and_drift(
         text = run(repo, "status", "--env", "tenant-*")
         assert text.code == 2
         assert [line.split()[0] for line in text.out.splitlines() if " drift " in f" {line} "] == ["tenant-05"]
-    finally:
-        for tenant in urls:
-            postgres.drop_database(pg_server, f"{prefix}_{tenant[-2:]}")
 
 
 def _without_times(rows: dict[str, list[tuple[object, ...]]]) -> dict[str, list[tuple[object, ...]]]:
