@@ -21,7 +21,7 @@ import pygit2
 import pytest
 from configsync.backends.base import Column, RowSecurity, TableInfo
 from configsync.sides import row_security_refusal
-from helpers import PERMISSIVE_SCHEMA, commit_all, head, init_repo, is_clean, record_files, run
+from helpers import commit_all, head, init_repo, is_clean, permissive_repo, record_files, run
 
 FLAGS = """
     CREATE TABLE flags (name text PRIMARY KEY, enabled boolean NOT NULL);
@@ -57,10 +57,7 @@ def role(url: str, options: str = "") -> Iterator[tuple[str, str]]:
 def adopted(tmp_path: Path, url: str, script: str = FLAGS) -> Path:
     """``script`` run as the owner, then the table adopted by the owner, committed."""
     sql(url, script)
-    repo = tmp_path / "repo"
-    init_repo(repo, config=FLAGS_CONFIG, schemas=False)
-    (repo / "schemas").mkdir()
-    (repo / "schemas/flags.schema.json").write_text(PERMISSIVE_SCHEMA)
+    repo = permissive_repo(tmp_path / "repo", FLAGS_CONFIG, ["flags"], "configsync.yaml")
     assert run(repo, "snapshot", database=url).code == 2
     commit_all(repo, "adopt flags")
     return repo
@@ -196,10 +193,7 @@ def sqlite_flags(tmp_path: Path, count: int) -> tuple[Path, str]:
         conn.execute("CREATE TABLE flags (name TEXT PRIMARY KEY, enabled INTEGER NOT NULL)")
         conn.executemany("INSERT INTO flags VALUES (?, 1)", [(f"f{i:02}",) for i in range(count)])
     url = f"sqlite:///{db}"
-    repo = tmp_path / "repo"
-    init_repo(repo, config=FLAGS_CONFIG, schemas=False)
-    (repo / "schemas").mkdir()
-    (repo / "schemas/flags.schema.json").write_text(PERMISSIVE_SCHEMA)
+    repo = permissive_repo(tmp_path / "repo", FLAGS_CONFIG, ["flags"], "configsync.yaml")
     assert run(repo, "snapshot", database=url).code == 2
     commit_all(repo, "adopt flags")
     return repo, url
