@@ -19,6 +19,9 @@ from .records import State
 from .shortcuts import Shortcuts
 from .sides import Sides
 
+# How often a plan is made again when an apply lands while it is being made.
+PLAN_TRIES = 3
+
 
 class Planner:
     def __init__(self, sides: Sides, shortcuts: Shortcuts) -> None:
@@ -36,14 +39,18 @@ class Planner:
         # that commits between the two reads would make its own changes look
         # like drift. An apply writes its history row in its transaction, so
         # the same latest entry before and after the rows were read proves it.
-        # Applies racing each other may keep moving it: the second plan is kept
-        # then, and apply finds it stale under its lock (see Applier.apply).
-        for _ in range(2):
+        # Applies racing each other may keep moving it; rows and a baseline that
+        # do not belong together would call those applies' changes drift, so the
+        # plan is then made without a baseline (every change from git, as it
+        # says), and apply checks its rows under the lock as always.
+        for _ in range(PLAN_TRIES):
             deployed = self._deployed()
             plan = self._plan(ref, tables, prune, commit, use_cache, deployed)
             if self._deployed() == deployed:
-                break
-        return plan
+                return plan
+        return self._plan(ref, tables, prune, commit, use_cache,
+                          f"no baseline: {PLAN_TRIES} applies landed while this plan was being made; "
+                          "every difference is shown as a change from git")
 
     def _deployed(self) -> HistoryEntry | str | None:
         """The last apply recorded in the database; None: none; text: why it cannot be read."""
