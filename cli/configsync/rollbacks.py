@@ -8,7 +8,8 @@ branch's history, and no rollback or restore changes anything but config paths
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pygit2
@@ -26,6 +27,20 @@ from .repo import CommitInfo, Repo
 from .sides import Sides
 from .validation import load_state
 
+#: Where a rollback that did not land keeps its commit, per environment, until
+#: HEAD moves (a retry that lands, or any other commit): `plan` and `status`
+#: then say that HEAD is not what the rollback wanted. A ref, not a file: it
+#: keeps the commit from git's garbage collection, works on every backend, and
+#: the commit's message already says what it undoes.
+PENDING_PREFIX = "refs/configsync/pending-rollback/"
+
+Show = Callable[[Plan], None]
+
+
+def pending_ref(env: str | None) -> str:
+    """The ref of ``env``'s rollback that did not land."""
+    return PENDING_PREFIX + (f"env/{env}" if env else "default")
+
 
 @dataclass
 class RollbackResult:
@@ -37,6 +52,39 @@ class RollbackResult:
     @property
     def commit_info(self) -> CommitInfo:
         return CommitInfo.of(self.commit)
+
+
+@dataclass
+class PendingRollback:
+    """A rollback whose commit did not land: its apply failed, or was cut short."""
+
+    commit: pygit2.Commit
+    retry: str
+
+    @property
+    def note(self) -> str:
+        """What plan and status say about it."""
+        subject = self.commit.message.splitlines()[0] if self.commit.message else str(self.commit.id)[:7]
+        return (f"note: a rollback did not complete ({subject}): its commit {str(self.commit.id)[:7]} was not "
+                "applied, so HEAD is not what the rollback wanted and this compares the database with HEAD, "
+                f"not with the rollback. Retry: {self.retry}")
+
+
+_REVERTS = re.compile(r"^This reverts commit ([0-9a-f]{40,64})\.$", re.MULTILINE)
+_COMMAND = re.compile(r"^(configsync (?:rollback|restore) [^\n]+)$", re.MULTILINE)
+
+
+def retry_command(message: str, env: str | None) -> str:
+    """The command that makes the rollback of ``message`` again (its commit
+    message names what it undoes)."""
+    suffix = f" --env {env}" if env else ""
+    reverts = _REVERTS.search(message)
+    if reverts:
+        return f"configsync rollback {reverts.group(1)[:12]}{suffix}"
+    command = _COMMAND.search(message)
+    if command:
+        return command.group(1) + suffix
+    return "the same configsync rollback command"
 
 
 class Rollbacks:
@@ -54,11 +102,13 @@ class Rollbacks:
         confirm: Confirm | None = None,
         max_deletes: int | None = None,
         allow_mass_delete: bool = False,
+        show: Show | None = None,
     ) -> RollbackResult:
         """Revert ``commit`` (or restore the config of ``to``, only ``tables``
         when given) as a new commit, then apply it. The commit lands on the
         branch only once the apply has succeeded, so a failure leaves git and
-        the database as they were."""
+        the database as they were (and the commit under :func:`pending_ref`).
+        ``show`` gets the plan before it is applied."""
         if (commit is None) == (to is None):
             raise ConfigError("give either a COMMIT to revert or --to REF, not both")
         if tables and commit is not None:
@@ -81,7 +131,7 @@ class Rollbacks:
         label = f"rollback of {commit}" if commit else f"restore of {to}"
         return self._commit_and_apply(tree, message, label, names if tables else None, commit or to or "",
                                       dry_run=dry_run, apply=apply, confirm=confirm, max_deletes=max_deletes,
-                                      allow_mass_delete=allow_mass_delete)
+                                      allow_mass_delete=allow_mass_delete, show=show)
 
     def restore(
         self,
@@ -91,6 +141,7 @@ class Rollbacks:
         dry_run: bool = False,
         apply: bool = True,
         confirm: Confirm | None = None,
+        show: Show | None = None,
     ) -> RollbackResult:
         """Make one record (TABLE/NAME) what it was at revision or backup
         ``source``: a commit holding that file, then an apply of its table."""
@@ -110,30 +161,56 @@ class Rollbacks:
         message = (f"Restore {path.removeprefix(self.sides.config.snapshots + '/')} from {str(target.id)[:7]} ({source})\n\n"
                    f"configsync restore {record} --from {source}\n")
         return self._commit_and_apply(tree, message, f"restore of {record} from {source}", [table], source,
-                                      dry_run=dry_run, apply=apply, confirm=confirm)
+                                      dry_run=dry_run, apply=apply, confirm=confirm, show=show)
 
     def _commit_and_apply(
         self, tree: pygit2.Oid, message: str, label: str, tables: Sequence[str] | None, what: str, *,
         dry_run: bool, apply: bool, confirm: Confirm | None, max_deletes: int | None = None,
-        allow_mass_delete: bool = False,
+        allow_mass_delete: bool = False, show: Show | None = None,
     ) -> RollbackResult:
-        head = self.sides.repo.resolve("HEAD")
+        repo = self.sides.repo
+        head = repo.resolve("HEAD")
         if tree == head.tree.id:
             raise RepoError(f"nothing to roll back: the config at HEAD already matches {what}")
-        new = self.sides.repo.make_commit(tree, message)
+        new = repo.make_commit(tree, message)
         if not apply and not dry_run:
-            self.sides.repo.advance(new)
+            repo.advance(new)
             return RollbackResult(new, None, None, committed=True)
+        pending = pending_ref(self.sides.env)
+        if not dry_run:
+            # Kept if anything below fails (or this process dies): until HEAD
+            # moves, plan and status say that HEAD is not what was wanted.
+            repo.git.references.create(pending, new.id, force=True)
         plan = self.planner.plan(str(new.id), tables, commit=new, use_cache=True)
         plan.ref = label
+        if show is not None:
+            show(plan)
         if dry_run:
             return RollbackResult(new, plan, None, committed=False)
         # A rollback restores a known revision: it overwrites drift (the plan shows it as such).
         result = self.applier.apply(plan, confirm=confirm, max_deletes=max_deletes,
                             allow_mass_delete=allow_mass_delete, check_clean=False, drift="overwrite")
         if result.applied:
-            self.sides.repo.advance(new)
+            repo.advance(new)
+        repo.delete_ref(pending)  # landed, or declined at the prompt: nothing is pending
         return RollbackResult(new, plan, result, committed=result.applied)
+
+    def pending(self) -> PendingRollback | None:
+        """This environment's rollback that did not land, while HEAD is still
+        the commit it was made on (once HEAD moves, the plan is of another
+        revision anyway and the note would mislead)."""
+        repo = self.sides.repo
+        name = pending_ref(self.sides.env)
+        if name not in repo.git.references:
+            return None
+        try:
+            commit = repo.git.references[name].peel(pygit2.Commit)
+            head = repo.resolve("HEAD")
+        except (pygit2.GitError, KeyError, ValueError, RepoError):
+            return None
+        if not commit.parents or commit.parents[0].id != head.id:
+            return None
+        return PendingRollback(commit, retry_command(commit.message, self.sides.env))
 
     def _revert_tree(self, target: pygit2.Commit) -> pygit2.Oid:
         """HEAD's tree with ``target`` reverted (a merge against its first
@@ -246,4 +323,4 @@ def _mode_name(mode: int) -> str:
     return _MODE_NAMES.get(FileMode(mode), f"mode {mode:o}")
 
 
-__all__ = ["RollbackResult", "Rollbacks", "is_config_path", "refuse_outside_config"]
+__all__ = ["PENDING_PREFIX", "PendingRollback", "RollbackResult", "Rollbacks", "pending_ref", "retry_command", "is_config_path", "refuse_outside_config"]

@@ -29,7 +29,7 @@ from .plan import Plan
 from .planner import Planner
 from .records import State
 from .repo import Repo
-from .rollbacks import RollbackResult, Rollbacks
+from .rollbacks import PendingRollback, RollbackResult, Rollbacks, Show
 from .shortcuts import Shortcuts
 from .sides import Sides
 from .snapshotter import SnapshotResult, Snapshotter
@@ -272,15 +272,21 @@ class Workspace:
         confirm: Confirm | None = None,
         max_deletes: int | None = None,
         allow_mass_delete: bool = False,
+        show: Show | None = None,
     ) -> RollbackResult:
-        """Revert ``commit`` (or restore ``to``, only ``tables`` when given) and apply (see ``rollbacks``)."""
+        """Revert ``commit`` (or restore ``to``, only ``tables`` when given) and apply (see ``rollbacks``);
+        ``show`` gets the plan before it is applied."""
         return self._rollbacks.rollback(commit, to=to, tables=tables, dry_run=dry_run, apply=apply, confirm=confirm,
-                                        max_deletes=max_deletes, allow_mass_delete=allow_mass_delete)
+                                        max_deletes=max_deletes, allow_mass_delete=allow_mass_delete, show=show)
 
     def restore(self, record: str, source: str, *, dry_run: bool = False, apply: bool = True,
-                confirm: Confirm | None = None) -> RollbackResult:
+                confirm: Confirm | None = None, show: Show | None = None) -> RollbackResult:
         """One record as it was at ``source``, committed and applied (see ``rollbacks``)."""
-        return self._rollbacks.restore(record, source, dry_run=dry_run, apply=apply, confirm=confirm)
+        return self._rollbacks.restore(record, source, dry_run=dry_run, apply=apply, confirm=confirm, show=show)
+
+    def pending_rollback(self) -> PendingRollback | None:
+        """This environment's rollback that did not land while HEAD is where it was made (see ``rollbacks``)."""
+        return self._rollbacks.pending()
 
     # ---- for the CLI ----
     # What the commands show of git, so that they need neither Repo nor pygit2.

@@ -157,6 +157,7 @@ class Fault:
     times: int = 1
     status: int = 503  # 0: drop the connection without an answer; -1: forward, then drop the answer
     delay: float = 0.0  # seconds to wait first; the request is then forwarded
+    forwarded: bool = False  # forward the request first: it is served, then answered with status (0: dropped)
 
 
 @dataclass
@@ -175,9 +176,10 @@ class Gateway:
         assert self._server is not None
         return self._server.server_address[1]
 
-    def fail(self, method: str, path: str = "", *, times: int = 1, status: int = 503, delay: float = 0.0) -> None:
+    def fail(self, method: str, path: str = "", *, times: int = 1, status: int = 503, delay: float = 0.0,
+             forwarded: bool = False) -> None:
         with self._lock:
-            self.faults.append(Fault(method.upper(), path, times, status, delay))
+            self.faults.append(Fault(method.upper(), path, times, status, delay, forwarded))
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         with self._lock:
@@ -222,7 +224,7 @@ class Gateway:
                                        "hint": "Double check your Supabase `anon` or `service_role` API key."})
                     return
                 fault = gateway._take_fault(method, self.path)
-                if fault is not None:
+                if fault is not None and not fault.forwarded:
                     if fault.delay:
                         time.sleep(fault.delay)
                     if fault.status == 0:
@@ -241,8 +243,11 @@ class Gateway:
                     upstream.request(method, path, body=body, headers=headers)
                     response = upstream.getresponse()
                     data = response.read()
-                    if fault is not None and fault.status == -1:
+                    if fault is not None and (fault.status == -1 or (fault.forwarded and fault.status == 0)):
                         self._drop()  # the request was served; its answer is lost
+                        return
+                    if fault is not None and fault.forwarded and fault.status not in (200, -1):
+                        self._answer(fault.status, {"message": f"injected HTTP {fault.status}"})
                         return
                     self.send_response(response.status)
                     for name, value in response.getheaders():

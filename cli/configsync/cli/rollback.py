@@ -2,8 +2,11 @@
 tables) and restore (one record)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
+from ..plan import Plan
 from ..workspace import RollbackResult, Workspace
 from .base import EXIT_OK, Options, common_options, confirmer, echo_plan, report_apply, safety_options, table_option
 
@@ -39,7 +42,7 @@ def rollback(
         result = ws.rollback(
             commit, to=to, tables=tables, dry_run=dry_run, apply=not no_apply,
             confirm=confirmer(yes, ws.display_url), max_deletes=max_deletes,
-            allow_mass_delete=allow_mass_delete,
+            allow_mass_delete=allow_mass_delete, show=_shower(ws),
         )
         return _report(ws, result, dry_run)
 
@@ -65,13 +68,21 @@ def restore(opts: Options, record: str, source: str, dry_run: bool, no_apply: bo
       configsync restore system_config/budget_limits --from refs/configsync/backups/20251003T170212.635000Z
     """
     with opts.workspace() as ws:
-        result = ws.restore(record, source, dry_run=dry_run, apply=not no_apply, confirm=confirmer(yes, ws.display_url))
+        result = ws.restore(record, source, dry_run=dry_run, apply=not no_apply, confirm=confirmer(yes, ws.display_url),
+                            show=_shower(ws))
         return _report(ws, result, dry_run)
 
 
+def _shower(ws: Workspace) -> Callable[[Plan], None]:
+    """Shows the plan as soon as it is made, before it is applied (as apply
+    does): a rollback that then fails has shown what it tried."""
+    def show(plan: Plan) -> None:
+        echo_plan(ws, plan, title="Rollback")  # the same words, dry run or not
+
+    return show
+
+
 def _report(ws: Workspace, result: RollbackResult, dry_run: bool) -> int:
-    if result.plan is not None:
-        echo_plan(ws, result.plan, title="Rollback")  # the same words, dry run or not
     if dry_run:
         click.echo("Dry run: nothing was committed or applied.")
         return EXIT_OK

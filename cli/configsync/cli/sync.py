@@ -138,6 +138,8 @@ def plan(opts: Options, ref: str, tables: tuple[str, ...], out: str | None, fmt:
         if ref == "HEAD" and sys.stderr.isatty() and ws.has_uncommitted_changes():
             click.echo("note: uncommitted changes in the work tree are not part of this plan", err=True)
         echo_plan(ws, result, fmt)
+        if ref == "HEAD":
+            _note_pending_rollback(ws)
         for reason in result.unsafe_reasons():
             click.echo(f"warning: {reason}; apply refuses this without --allow-mass-delete", err=True)
         if out:
@@ -222,6 +224,15 @@ def apply(
         return code
 
 
+def _note_pending_rollback(ws: Workspace) -> None:
+    """After a rollback that did not land, "No changes." or "in sync" would
+    read as "rolled back": say what HEAD is, and how to retry (on stderr, so
+    --format json stays one document)."""
+    pending = ws.pending_rollback()
+    if pending is not None:
+        click.echo(pending.note, err=True)
+
+
 def report_drift(overwritten: list[Change], kept: list[Change]) -> None:
     """What apply did with drift and conflicts, record by record."""
     for what, items in (("Undone", overwritten), ("Left as the database has them", kept)):
@@ -250,6 +261,7 @@ def status(opts: Options, fmt: str) -> int:
     """
     with opts.workspace() as ws:
         result = ws.status()
+        _note_pending_rollback(ws)
         if fmt == "json":
             click.echo(render.report_json(result.to_json()), nl=False)
             return EXIT_OK if result.in_sync else EXIT_CHANGES

@@ -124,11 +124,9 @@ class RestBackend(Backend):
 
     def _recorded(self, batch: WriteBatch) -> bool:
         """Does the history show this batch applied? (Asked when the answer to
-        the apply was lost: the transaction committed or it did not.)"""
-        try:
-            entries = self.history(batch.history_table, limit=20)
-        except BackendError:
-            return False
+        the apply was lost: the transaction committed or it did not.)
+        BackendError when the history cannot be read: the caller says so."""
+        entries = self.history(batch.history_table, limit=20)
         return any(e.checksum == batch.history.checksum and e.revision == batch.history.revision for e in entries)
 
     # ---- history -------------------------------------------------------------------

@@ -134,7 +134,8 @@ def apply_in_one_call(
 ) -> ApplyOutcome:
     """Call the function once. ``read`` re-reads a table (to name the rows of a
     stale plan), ``recorded`` says whether the history holds this batch (when
-    the answer was lost), ``missing_function`` is the refusal without it."""
+    the answer was lost; BackendError when the history cannot be read),
+    ``missing_function`` is the refusal without it."""
     unknown = ""
     try:
         response = client.request("POST", f"rpc/{FUNCTION}", body={"plan": payload(batch, current)},
@@ -146,13 +147,23 @@ def apply_in_one_call(
             # A gateway's error, not the database's: the call may have run.
             unknown = f"{client.display_url} answered the apply with HTTP {response.status_code}"
     if unknown:
-        # The transaction committed or it did not; the history says which.
-        if recorded(batch):
-            return ApplyOutcome()
+        # The transaction committed or it did not; the history says which,
+        # when it can be read: the message says whether it was.
+        try:
+            if recorded(batch):
+                return ApplyOutcome()
+        except BackendError as exc:
+            checked = (f"Which one is not known: the history table {batch.history_table} could not be read "
+                       f"either ({exc}). Once {client.display_url} answers again, run `configsync status` "
+                       "(it shows the last apply recorded) or `configsync plan` to see whether the changes "
+                       "are still to do")
+        else:
+            checked = (f"The history table {batch.history_table}, read after the failure, does not show this "
+                       "apply (an apply still waiting for the lock may yet commit): run `configsync plan` to see "
+                       "whether the changes are still to do")
         raise OutcomeUnknownError(
             f"{unknown}. configsync_apply runs in one transaction, so the database holds all of this "
-            "apply's changes or none of them, and its history does not show this apply (yet): run "
-            "`configsync plan` to see whether the changes are still to do"
+            f"apply's changes or none of them. {checked}"
         )
     if response.is_success:
         result = json_object(response)
