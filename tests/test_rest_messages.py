@@ -146,3 +146,55 @@ def test_a_failed_restore_on_sqlite_is_noted_until_head_moves(tmp_path: Path) ->
     (repo / "notes.txt").write_text("x\n")
     commit_all(repo, "unrelated")
     assert "rollback" not in run(repo, "plan", database=url).err
+
+
+# ---- point 6: URLs --------------------------------------------------------------------------
+
+
+def test_a_bare_postgrest_is_reached_with_the_postgrest_form(
+        tmp_path: Path, start_project: Callable[..., Project]) -> None:
+    """PostgREST itself, no gateway adding /rest/v1: the same files as through
+    the Supabase-style gateway; the https(s) form says where the form is."""
+    project = start_project()
+    bare = f"http://127.0.0.1:{project.gateway.upstream_port}"
+    via_gateway = project.snapshotted_repo(tmp_path / "gateway")
+    repo = tmp_path / "bare"
+    init_repo(repo)
+    result = project.run(repo, "snapshot", "--commit", database=f"postgrest+{bare}")
+    assert result.code == 2, result.text
+    files = sorted(p.relative_to(repo) for p in (repo / "config-snapshots").rglob("*.yaml"))
+    assert files and files == sorted(p.relative_to(via_gateway) for p in (via_gateway / "config-snapshots").rglob("*.yaml"))
+    for name in files:
+        assert (repo / name).read_bytes() == (via_gateway / name).read_bytes()
+    six(project, repo)
+    result = project.run(repo, "apply", "--yes", database=f"postgrest+{bare}/")
+    assert result.code == 0, result.text
+    assert f"database postgrest+{bare}/ · revision" in result.out
+    assert max_concurrent(project.db) == 6
+    # no request went through the gateway
+    assert not [r for r in project.gateway.requests if r[1].startswith("/rest/v1/rpc")]
+
+    # the plain form adds /rest/v1, which a bare PostgREST does not serve: the message names the other form
+    result = project.run(repo, "plan", database=bare)
+    assert result.code == 1, result.text
+    assert f"has no REST API at {bare}/rest/v1 (HTTP 404)" in result.err
+    assert "postgrest+https://<host>" in result.err
+
+
+def test_a_key_in_the_query_or_with_a_stray_character_is_never_shown(
+        tmp_path: Path, start_project: Callable[..., Project], monkeypatch: pytest.MonkeyPatch) -> None:
+    project = start_project()
+    repo = tmp_path / "repo"
+    init_repo(repo)
+    key = project.server.service_key
+    for url in (f"{project.url}?apikey={key}", f"{project.url}/rest/v1/?apikey={key}",
+                f"postgrest+http://127.0.0.1:{project.gateway.upstream_port}?apikey={key}"):
+        result = project.run(repo, "plan", database=url)  # (project.run: the key is in no output)
+        assert result.code == 1, result.text
+        assert "?***" in result.err and "never in ?apikey=" in result.err, result.err
+    # a key pasted with a line break: refused in words, not quoted by the HTTP library
+    monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", key[:20] + "\n" + key[20:])
+    result = project.run(repo, "plan")
+    assert result.code == 1, result.text
+    assert "$SUPABASE_SERVICE_ROLE_KEY contains a space, a control or a non-ASCII character" in result.err
+    assert key[:20] not in result.text and key[20:] not in result.text

@@ -49,6 +49,9 @@ FORMS = {
     "rest-encoded": lambda pw: f"https://service_role:{quote(pw, safe='')}@abcdefgh.supabase.co/rest/v1",
     "rest-key-as-user": lambda pw: f"https://{pw}@abcdefgh.supabase.co",
     "rest-loopback": lambda pw: f"http://service_role:{pw}@127.0.0.1:3000",
+    "rest-query-apikey": lambda pw: f"https://abcdefgh.supabase.co/rest/v1/?apikey={quote(pw, safe='')}",
+    "postgrest-raw": lambda pw: f"postgrest+https://service_role:{pw}@rest.example.com/api",
+    "postgrest-query-apikey": lambda pw: f"postgrest+http://127.0.0.1:3000?select=x&apikey={quote(pw, safe='')}",
 }
 
 
@@ -71,6 +74,7 @@ def test_redact_never_raises_nor_shows_the_password(form: str, password: str) ->
     url = FORMS[form](password)
     skeleton = FORMS[form]("")
     assume(password not in skeleton and quote(password, safe="") not in skeleton)
+    assume(password not in "***")  # the mask itself
     shown = redact(url)
     assert isinstance(shown, str)
     assert shown != url
@@ -92,6 +96,8 @@ def test_redact_never_raises_nor_shows_the_password(form: str, password: str) ->
     ("https://service_role:ab#cd@abc.supabase.co", "https://service_role:***@abc.supabase.co"),
     ("https://s3cret@abc.supabase.co", "https://***@abc.supabase.co"),
     ("https://abc.supabase.co?apikey=s3cret", "https://abc.supabase.co?***"),
+    ("postgrest+https://service_role:s3cret@rest.example.com/api", "postgrest+https://service_role:***@rest.example.com/api"),
+    ("postgrest+http://s3cret@127.0.0.1:3000/?apikey=s3cret", "postgrest+http://***@127.0.0.1:3000/?***"),
     ("sqlite:///data/local.db", "sqlite:///data/local.db"),
     ("mysql://u:s3cret@h/db", "mysql://***@h/db"),
     # what cannot be read with certainty is not shown at all
@@ -145,6 +151,7 @@ def test_parser_reads_what_libpq_reads(text: str) -> None:
     "postgresql://u:s3cret@127.0.0.1:1/db?foo=bar",
     "postgresql://u:s3cret@[::1]x/db",
     "postgresql://u:s3cret@127.0.0.1:port/db",
+    "postgresql://u:s3cret%ff@127.0.0.1:1/db",  # psycopg decodes as UTF-8: it crashed
 ])
 def test_open_backend_refuses_what_libpq_would_quote(url: str, tmp_path: Path) -> None:
     """libpq's own message for each of these quotes the password; configsync
@@ -209,3 +216,101 @@ def test_scrub_takes_linear_time() -> None:
     started = time.monotonic()
     scrub(text)
     assert time.monotonic() - started < 10
+
+
+# ---- the REST backend's URL forms (issue 17, point 6) -----------------------------------
+
+JWT = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0."
+       "c2lnbmF0dXJlLXMzY3JldC1zaWduYXR1cmU")
+
+
+@pytest.mark.parametrize("text", [
+    "GET /rest/v1/system_config?apikey=s3cretkey&select=* failed",  # a query without its URL
+    "request failed: api_key = s3cretkey",
+    f"headers: {{'apikey': '{JWT}', 'Authorization': 'Bearer {JWT}'}}",  # a key wherever it stands
+    "the key sb_secret_s3cretkey_abc was refused",
+    f"abc.supabase.co/rest/v1/?apikey={JWT}",  # a URL without a scheme
+])
+def test_scrub_hides_api_keys_in_every_form(text: str) -> None:
+    shown = scrub(text)
+    assert "s3cret" not in shown and "c2lnbmF0dXJl" not in shown and "eyJyb2xl" not in shown, shown
+
+
+def test_scrub_of_api_keys_takes_linear_time() -> None:
+    import time
+
+    text = "eyJ" * 200_000 + ("eyJa" * 50 + ".") * 5_000 + "sb_secret_" * 100_000
+    started = time.monotonic()
+    scrub(text)
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("key", ["s3cretkey\nrest", "s3cretkey\rrest", "s3cretkey rest", "s3cretkéy"])
+def test_a_key_with_a_character_no_key_has_is_refused_unquoted(key: str, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sent, the HTTP library would refuse the header and quote it whole."""
+    monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", key)
+    with pytest.raises(ConfigError, match="contains a space, a control or a non-ASCII character") as info:
+        open_backend("http://127.0.0.1:1", tmp_path)
+    assert "s3cret" not in str(info.value)
+
+
+def test_the_rest_clients_errors_never_quote_the_key() -> None:
+    """A key the HTTP library refuses (h11: "Illegal header value b'...'") is
+    not in the error, in any escaping."""
+    import http.server
+    import threading
+
+    from configsync.backends.supabase.client import RestClient
+    from configsync.errors import BackendError
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for key in ("s3cretkey\nrest", "s3cretkey\x00rest", "s3cretkey\rrest"):
+            client = RestClient(f"http://127.0.0.1:{server.server_address[1]}", key, "http://127.0.0.1", retries=0)
+            with pytest.raises(BackendError) as info:
+                client.request("GET", "", retry=True)
+            client.close()
+            assert "s3cret" not in str(info.value) and "rest" not in str(info.value).split("/")[-1], str(info.value)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("url", ["abc.supabase.co", "abc.supabase.co/rest/v1", "db.example.com:5432/postgres"])
+def test_a_url_without_a_scheme_is_told_every_form(url: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        open_backend(url, tmp_path)
+    message = str(info.value)
+    for form in ("sqlite:///", "postgresql://", "https://<project-ref>.supabase.co", "postgrest+https://<host>"):
+        assert form in message, message
+
+
+def test_the_database_option_names_the_https_form(moose_repo: Path) -> None:
+    result = run(moose_repo, "--help")
+    assert "https://<project-ref>.supabase.co" in result.out, result.out
+
+
+def test_the_postgrest_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    """postgrest+https:// names a PostgREST at that URL: no /rest/v1 is added or
+    removed, and the key goes only where an https:// URL's key may go."""
+    from configsync.backends.supabase.settings import settings_from_url
+
+    env = {"SUPABASE_SERVICE_ROLE_KEY": "k3y", "SUPABASE_URL": "https://rest.example.com"}
+    assert settings_from_url("postgrest+https://rest.example.com/api/", "x", env) == (
+        "postgrest+https://rest.example.com/api", "k3y")
+    assert settings_from_url("postgrest+https://rest.example.com/rest/v1", "x", env) == (
+        "postgrest+https://rest.example.com/rest/v1", "k3y")
+    assert settings_from_url("postgrest+http://127.0.0.1:3000", "x", {"SUPABASE_SERVICE_ROLE_KEY": "k3y"}) == (
+        "postgrest+http://127.0.0.1:3000", "k3y")
+    refusals = [
+        ("postgrest+http://rest.example.com", env, "sent only over https.*use postgrest\\+https://rest.example.com"),
+        ("postgrest+https://elsewhere.example.com", env, "not the project in \\$SUPABASE_URL"),
+        ("postgrest+https://rest.example.com", {"SUPABASE_SERVICE_ROLE_KEY": "k3y"}, "set \\$SUPABASE_URL"),
+        ("postgrest+https://rest.example.com?apikey=s3cret", env, "never in \\?apikey="),
+    ]
+    for url, environ, message in refusals:
+        with pytest.raises(ConfigError, match=message) as info:
+            settings_from_url(url, redact(url), environ)
+        assert "s3cret" not in str(info.value)

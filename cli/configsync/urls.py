@@ -27,6 +27,11 @@ PLACEHOLDER = "<unparseable database URL>"
 MASK = "***"
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 HTTP_SCHEMES = ("http", "https")
+#: A PostgREST served at the URL itself, without Supabase's /rest/v1 prefix.
+POSTGREST_PREFIX = "postgrest+"
+POSTGREST_SCHEMES = ("postgrest+http", "postgrest+https")
+#: Every scheme of the REST backend.
+REST_SCHEMES = HTTP_SCHEMES + POSTGREST_SCHEMES
 
 # libpq 18's connection keywords (PQconndefaults()); a URI query or a
 # key=value string with any other keyword is refused by libpq.
@@ -44,6 +49,8 @@ LIBPQ_KEYWORDS = frozenset({
 })
 #: Keywords whose value is a secret: never shown.
 SECRET_KEYWORDS = frozenset({"password", "sslpassword", "oauth_client_secret", "scram_client_key", "scram_server_key"})
+#: ... and in free text also the names an API key goes by (``?apikey=...``).
+_SCRUBBED_KEYWORDS = SECRET_KEYWORDS | {"apikey", "api_key", "access_token", "service_role_key"}
 
 # C isspace() in the C locale, which libpq's key=value parser uses.
 _C_SPACE = " \t\n\v\f\r"
@@ -73,9 +80,9 @@ class Conninfo:
 
 @dataclass(frozen=True)
 class HttpUrl:
-    """An http(s) URL as the REST backend reads it."""
+    """An http(s) URL (or postgrest+http(s)) as the REST backend reads it."""
 
-    scheme: str
+    scheme: str  # http or https, also of a postgrest+ URL
     host: str  # lower case, IPv6 without brackets
     port: int | None
     netloc: str  # host[:port] as written
@@ -86,6 +93,8 @@ class HttpUrl:
     has_query_or_fragment: bool
     shown: str
     password_span: tuple[int, int] | None = field(default=None)
+    #: postgrest+http(s)://: the REST API is the URL itself (no /rest/v1 added).
+    bare_postgrest: bool = False
 
     def is_loopback(self) -> bool:
         """Whether the host is this machine (localhost, 127.0.0.0/8, ::1)."""
@@ -126,7 +135,7 @@ def _redact(url: str) -> str:
     try:
         if scheme in POSTGRES_SCHEMES or (not scheme and "=" in url):
             return parse_conninfo(url).shown
-        if scheme in HTTP_SCHEMES:
+        if scheme in REST_SCHEMES:
             return parse_http(url).shown
     except UrlError:
         return PLACEHOLDER
@@ -154,7 +163,7 @@ def scrub(text: str) -> str:
     """Free text (an error message, a traceback) with every URL in it redacted
     and every ``password=`` value hidden: the last line of defence."""
     try:
-        return _hide_password_values(_redact_urls_in(text))
+        return _hide_api_keys(_hide_password_values(_redact_urls_in(text)))
     except Exception:  # noqa: BLE001 - never let scrubbing raise from an error path
         return "<message hidden: it may contain a password>"
 
@@ -236,7 +245,7 @@ def _hide_password_values(text: str) -> str:
     keywords at every position is slow on long messages."""
     lower = text.translate(_ASCII_LOWER)  # str.lower() may change the length ('İ')
     hide: list[tuple[int, int]] = []
-    for keyword in SECRET_KEYWORDS:
+    for keyword in _SCRUBBED_KEYWORDS:
         at = lower.find(keyword)
         while at >= 0:
             match = _VALUE_AFTER_KEYWORD.match(text, at + len(keyword))
@@ -251,6 +260,41 @@ def _hide_password_values(text: str) -> str:
         if start >= done:
             out += [text[done:start], MASK]
             done = end
+    out.append(text[done:])
+    return "".join(out)
+
+
+_TOKEN_CHAR = r"[A-Za-z0-9_-]"
+# A JSON Web Token (a Supabase API key: its header and payload are base64 of
+# '{"'), and Supabase's sb_secret_ keys.
+_API_KEYS = re.compile(rf"eyJ{_TOKEN_CHAR}*\.eyJ{_TOKEN_CHAR}*\.{_TOKEN_CHAR}*|sb_secret_{_TOKEN_CHAR}+")
+_TOKEN_RUN = re.compile(rf"{_TOKEN_CHAR}*")
+
+
+def _hide_api_keys(text: str) -> str:
+    """Every API key (a JWT, an sb_secret_ key) in ``text`` replaced by ***,
+    wherever it stands (a header, a JSON body, a URL of no known form). Linear:
+    each needle's next place is searched for again only once passed, and a
+    start that fails is skipped with the run of token characters it is in (a
+    later start in that run would fail the same way)."""
+    out: list[str] = []
+    done = 0
+    nexts = {needle: text.find(needle) for needle in ("eyJ", "sb_secret_")}
+    while True:
+        found = [at for at in nexts.values() if at >= 0]
+        if not found:
+            break
+        at = min(found)
+        match = _API_KEYS.match(text, at)
+        if match:
+            out += [text[done:at], MASK]
+            done = end = match.end()
+        else:
+            run = _TOKEN_RUN.match(text, at)
+            end = max(run.end() if run else at + 1, at + 1)
+        for needle, place in nexts.items():
+            if 0 <= place < end:
+                nexts[needle] = text.find(needle, end)
     out.append(text[done:])
     return "".join(out)
 
@@ -278,7 +322,7 @@ def password_spans(text: str) -> tuple[tuple[int, int], ...]:
     URL, or a key=value string); () when it cannot be read."""
     try:
         scheme = scheme_of(text)
-        if scheme in HTTP_SCHEMES:
+        if scheme in REST_SCHEMES:
             span = parse_http(text).password_span
             return (span,) if span else ()
         return parse_conninfo(text).secret_spans
@@ -317,7 +361,11 @@ def _uri_decode(raw: str, what: str) -> str:
             break
         out += char.encode("utf-8", "surrogatepass")
         i += 1
-    return out.decode("utf-8", "replace")
+    try:
+        return out.decode("utf-8")
+    except UnicodeDecodeError:
+        # psycopg decodes libpq's settings as UTF-8: it would fail with a traceback.
+        raise UrlError(f"the {what} is not UTF-8 once percent-decoded") from None
 
 
 def _parse_uri(uri: str, start: int) -> Conninfo:
@@ -521,19 +569,21 @@ def _parse_keywords(text: str) -> Conninfo:
 
 
 def parse_http(url: str) -> HttpUrl:
-    """An http(s) URL as the REST backend reads it; the user part runs up to the
-    last '@', so a key with an unencoded '@', '#' or '?' stays in it."""
+    """An http(s) (or postgrest+http(s)) URL as the REST backend reads it; the
+    user part runs up to the last '@', so a key with an unencoded '@', '#' or
+    '?' stays in it."""
     if _CONTROL.search(url):
         raise UrlError("contains a control character")
-    scheme = scheme_of(url)
-    if scheme not in HTTP_SCHEMES:
+    written = scheme_of(url)
+    if written not in REST_SCHEMES:
         raise UrlError("not an http(s) URL")
-    start = len(scheme) + 3
+    scheme = written.removeprefix(POSTGREST_PREFIX)
+    start = len(written) + 3
     rest = url[start:]
     at = rest.rfind("@")
     user = password = None
     password_span = None
-    shown = f"{scheme}://"
+    shown = f"{written}://"
     if at >= 0:
         userinfo = rest[:at]
         raw_user, colon, raw_password = userinfo.partition(":")
@@ -557,6 +607,7 @@ def parse_http(url: str) -> HttpUrl:
     return HttpUrl(
         scheme=scheme, host=host, port=port, netloc=netloc, path=path, user=user, password=password,
         has_userinfo=at >= 0, has_query_or_fragment=bool(after), shown=shown, password_span=password_span,
+        bare_postgrest=written in POSTGREST_SCHEMES,
     )
 
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..urls import HTTP_SCHEMES, POSTGRES_SCHEMES, UrlError, parse_conninfo, redact, scheme_of
+from ..urls import POSTGRES_SCHEMES, REST_SCHEMES, UrlError, parse_conninfo, redact, scheme_of
 from .base import (
     ApplyOutcome,
     Backend,
@@ -26,7 +26,8 @@ __all__ = [
 ]
 
 _SCHEMES = ("sqlite:///path/to/file.db, postgresql://user:password@host:5432/dbname or, for Supabase's "
-            "REST API, https://<project-ref>.supabase.co with $SUPABASE_SERVICE_ROLE_KEY")
+            "REST API, https://<project-ref>.supabase.co with $SUPABASE_SERVICE_ROLE_KEY (a PostgREST without "
+            "the /rest/v1 prefix: postgrest+https://<host>)")
 
 
 def open_backend(url: str, root: Path) -> Backend:
@@ -55,7 +56,7 @@ def open_backend(url: str, root: Path) -> Backend:
         from .postgres import PostgresBackend
 
         return PostgresBackend(info.conninfo, shown)
-    if scheme in HTTP_SCHEMES:
+    if scheme in REST_SCHEMES:
         # Supabase's REST API: the project URL, and the service-role key from
         # the URL's password or $SUPABASE_SERVICE_ROLE_KEY (never shown).
         from .supabase.backend import RestBackend

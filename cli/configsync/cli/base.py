@@ -139,7 +139,8 @@ class Options:
               "validate once per environment (see `configsync envs --help`).")
 @click.option(
     "--database", metavar="URL",
-    help="Database URL (sqlite:///file.db, postgresql://...). Default: $CONFIGSYNC_DATABASE_URL, "
+    help="Database URL (sqlite:///file.db, postgresql://..., https://<project-ref>.supabase.co). "
+    "Default: $CONFIGSYNC_DATABASE_URL, "
     "then the config's `database`, then sqlite:///.configsync/local.db.",
 )
 @click.version_option(__version__, prog_name="configsync")

@@ -10,6 +10,7 @@ must never lose a digit. Reads are retried with backoff on network errors and
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
@@ -18,9 +19,13 @@ import httpx
 
 from ... import values
 from ...errors import BackendError
+from ...urls import MASK, POSTGREST_PREFIX, scrub
 from ...values import Value
 from ..messages import safe_error
-from .settings import KEY_HINT
+from .settings import KEY_HINT, URL_FORMS
+
+#: How to fix a URL where no REST API answers.
+URL_HINT = f"check the URL: {URL_FORMS}"
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504, 520, 522, 524})
 
@@ -50,7 +55,8 @@ class RestClient:
 
     @property
     def rest_url(self) -> str:
-        """The REST API's root (``<project>/rest/v1``), known once a request was made."""
+        """The REST API's root (``<project>/rest/v1``; a postgrest+ URL's own
+        address), known once a request was made."""
         return self._rest_url
 
     def _session(self) -> httpx.Client:
@@ -60,16 +66,20 @@ class RestClient:
             # No redirects: the apikey header would follow them to any host.
             http = httpx.Client(timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
                                 follow_redirects=False)
+            # postgrest+http(s)://: a bare PostgREST at that very URL. supabase-py
+            # still builds the headers; only its /rest/v1 address is not used.
+            bare = self.url.startswith(POSTGREST_PREFIX)
+            url = self.url.removeprefix(POSTGREST_PREFIX)
             try:
-                client = create_client(self.url, self._key, ClientOptions(
+                client = create_client(url, self._key, ClientOptions(
                     httpx_client=http, auto_refresh_token=False, persist_session=False,
                 ))
                 rest = client.postgrest
             except Exception as exc:  # noqa: BLE001 - supabase-py's own validation errors
                 http.close()
                 raise BackendError(f"cannot set up the Supabase client for {self.display_url}: "
-                                   f"{str(exc) or type(exc).__name__}") from None
-            self._rest_url = str(rest.base_url).rstrip("/")
+                                   f"{self.hide_key(str(exc) or type(exc).__name__)}") from None
+            self._rest_url = url.rstrip("/") if bare else str(rest.base_url).rstrip("/")
             self._headers = {k: v for k, v in rest.headers.items()
                              if k.lower() not in ("accept-profile", "content-profile")}
             self._http = http
@@ -117,11 +127,24 @@ class RestClient:
             time.sleep(self.backoff * 2**attempt)
             attempt += 1
 
+    def hide_key(self, text: str) -> str:
+        """``text`` (an HTTP library's words) without the key in any form it
+        may quote it in: as is, escaped (h11's "Illegal header value
+        b'...'"), or in pieces around a character it refused."""
+        key = self._key
+        forms = {key, key.encode("unicode_escape").decode("ascii"), repr(key)[1:-1],
+                 repr(key.encode("utf-8", "surrogateescape"))[2:-1]}
+        forms |= {piece for piece in re.split(r"[\x00-\x20\x7f\\'\"]+", key) if len(piece) >= 6}
+        for form in sorted(forms, key=len, reverse=True):
+            if form:
+                text = text.replace(form, MASK)
+        return scrub(text)
+
     def transport_message(self, exc: httpx.TransportError, timeout: float | None = None) -> str:
-        """One line for a request that got no answer."""
+        """One line for a request that got no answer (never quoting the key)."""
         if isinstance(exc, httpx.TimeoutException):
             return f"no answer from {self.display_url} within {timeout or self.timeout:g} seconds ({type(exc).__name__})"
-        reason = str(exc).strip() or type(exc).__name__
+        reason = self.hide_key(str(exc).strip() or type(exc).__name__)
         if isinstance(exc, httpx.ConnectError):
             return f"cannot connect to {self.display_url}: {reason}; check the project URL"
         return f"the connection to {self.display_url} failed: {reason}"
@@ -147,7 +170,7 @@ class RestClient:
         if not body:
             kind = response.headers.get("content-type", "no content type").split(";")[0]
             return (f"{self.display_url} did not answer like a Supabase REST API (HTTP {status}, {kind}); "
-                    "check the project URL (https://<project-ref>.supabase.co)")
+                    f"{URL_HINT}")
         if status == 401 and not code:
             return f"the API key was rejected ({message or 'HTTP 401'}): {KEY_HINT}"
         if code.startswith("PGRST30"):

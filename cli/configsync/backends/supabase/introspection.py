@@ -12,7 +12,7 @@ from typing import Any
 from ...errors import BackendError
 from ..base import Column, ForeignKey, TableInfo
 from ..pgcommon import kind_of_formatted
-from .client import RestClient, json_object
+from .client import URL_HINT, RestClient, json_object
 from .codec import split
 from .settings import KEY_HINT
 
@@ -36,7 +36,7 @@ class Catalog:
                                       headers={"Accept": "application/openapi+json"})
             if response.status_code == 404 and not json_object(response).get("code"):
                 raise BackendError(f"{client.display_url} has no REST API at {client.rest_url} (HTTP 404): "
-                                   "check the project URL (https://<project-ref>.supabase.co)")
+                                   f"{URL_HINT}")
             if not response.is_success:
                 client.fail(response, f"reading the structure of {client.display_url}")
             spec = json_object(response)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...errors import ConfigError
-from ...urls import HttpUrl, UrlError, parse_http
+from ...urls import POSTGREST_PREFIX, HttpUrl, UrlError, parse_http
 
 KEY_ENV = "SUPABASE_SERVICE_ROLE_KEY"
 #: The project's URL: when set, the only non-local host the key is sent to.
@@ -17,6 +17,9 @@ PROJECT_URL_ENV = "SUPABASE_URL"
 _SUPABASE_HOST = re.compile(r"([a-z0-9]+)\.supabase\.co\.?")
 #: How to fix any refusal that comes from using the wrong key.
 KEY_HINT = f"use the service-role key (${KEY_ENV}, from Project Settings > API)"
+#: The URL forms of the REST backend, for every "expected ..." message.
+URL_FORMS = ("https://<project-ref>.supabase.co (a Supabase project), or postgrest+https://<host>[/path] "
+             "(a PostgREST served at that URL, without Supabase's /rest/v1 prefix)")
 
 
 def settings_from_url(url: str, shown: str, environ: Mapping[str, str]) -> tuple[str, str]:
@@ -25,8 +28,13 @@ def settings_from_url(url: str, shown: str, environ: Mapping[str, str]) -> tuple
     The key is the URL's password (``https://service_role:${KEY}@<ref>.supabase.co``)
     or ``$SUPABASE_SERVICE_ROLE_KEY``; it is sent only where
     :func:`check_destination` allows, checked before any request.
+
+    A ``postgrest+https://host/path`` URL (``postgrest+http://`` to this
+    machine) names a PostgREST served at that very URL, with no gateway adding
+    /rest/v1 in front: the answer keeps that scheme and path, and the client
+    sends requests there (same key, same destination rules).
     """
-    example = "https://<project-ref>.supabase.co"
+    example = URL_FORMS
     try:
         parts = parse_http(url)
     except UrlError as exc:
@@ -34,7 +42,10 @@ def settings_from_url(url: str, shown: str, environ: Mapping[str, str]) -> tuple
     if not parts.host:
         raise ConfigError(f"database URL {shown}: no host given (expected {example})")
     if parts.has_query_or_fragment:
-        raise ConfigError(f"database URL {shown}: unexpected ?query or #fragment (expected {example})")
+        raise ConfigError(
+            f"database URL {shown}: unexpected ?query or #fragment (expected {example}); an API key goes in "
+            f"${KEY_ENV} or in the URL as https://service_role:${{{KEY_ENV}}}@<host>, never in ?apikey="
+        )
     if parts.has_userinfo and parts.password is None:
         raise ConfigError(
             f"database URL {shown}: put the key after a colon (https://service_role:KEY@host) "
@@ -47,8 +58,15 @@ def settings_from_url(url: str, shown: str, environ: Mapping[str, str]) -> tuple
             f"set ${KEY_ENV} (Project Settings > API), or give it in the URL as "
             f"https://service_role:${{{KEY_ENV}}}@<project-ref>.supabase.co"
         )
+    if not key.isascii() or not key.isprintable() or any(c.isspace() for c in key):
+        # Refused here, in words; sent, the HTTP library's error would quote it.
+        where = "the URL's key" if parts.password else f"${KEY_ENV}"
+        raise ConfigError(f"database URL {shown}: {where} contains a space, a control or a non-ASCII character; "
+                          "an API key has none (copy it again from Project Settings > API)")
     check_destination(parts, key, shown, environ)
     path = parts.path.rstrip("/")
+    if parts.bare_postgrest:
+        return f"{POSTGREST_PREFIX}{parts.scheme}://{parts.netloc}{path}", key
     path = path.removesuffix("/rest/v1")
     return f"{parts.scheme}://{parts.netloc}{path}", key
 
@@ -67,16 +85,17 @@ def check_destination(parts: HttpUrl, key: str, shown: str, environ: Mapping[str
     if parts.is_loopback():
         return  # the key does not leave this machine
     if parts.scheme != "https":
+        secure = f"{POSTGREST_PREFIX if parts.bare_postgrest else ''}https://{parts.netloc}"
         raise ConfigError(
             f"database URL {shown}: the service-role key is sent only over https "
-            f"(plain http only to this machine: localhost, 127.0.0.0/8, ::1); use https://{parts.netloc}"
+            f"(plain http only to this machine: localhost, 127.0.0.0/8, ::1); use {secure}"
         )
     project = environ.get(PROJECT_URL_ENV, "").strip()
     if project:
         try:
             expected = parse_http(project)
         except UrlError as exc:
-            raise ConfigError(f"${PROJECT_URL_ENV}: {exc} (expected https://<project-ref>.supabase.co)") from None
+            raise ConfigError(f"${PROJECT_URL_ENV}: {exc} (expected {URL_FORMS})") from None
         if (parts.host, _port(parts)) != (expected.host, _port(expected)):
             raise ConfigError(
                 f"database URL {shown}: the host is not the project in ${PROJECT_URL_ENV} ({expected.netloc}); "
