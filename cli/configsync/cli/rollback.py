@@ -26,8 +26,10 @@ def rollback(
 ) -> int:
     """Undo a config change: revert COMMIT (or restore --to REF) and apply.
 
-    The revert commit lands on the branch only once the apply succeeded.
-    Reverting a merge commit undoes the merged pull request.
+    Shows the plan, then applies it; the revert commit lands on the branch
+    only once the apply succeeded. After one that did not land, plan and
+    status say so and give the command to retry. Reverting a merge commit
+    undoes the merged pull request.
 
     \b
     Example:
