@@ -409,7 +409,8 @@ URL_CASES = [
         "postgresql://host:notaport/db",
         "database URL <unparseable database URL>: the port is not a number "
         "(expected sqlite:///path/to/file.db, postgresql://user:password@host:5432/dbname or, for Supabase's "
-        "REST API, https://<project-ref>.supabase.co with $SUPABASE_SERVICE_ROLE_KEY)",
+        "REST API, https://<project-ref>.supabase.co with $SUPABASE_SERVICE_ROLE_KEY (a PostgREST without the "
+        "/rest/v1 prefix: postgrest+https://<host>))",
         id="malformed-port",
     ),
     pytest.param(
