@@ -273,8 +273,12 @@ def test_the_sql_from_the_connection_string_knows_generated_columns_and_rls(
         assert "-- limits: no privilege on updated_at, doubled" in printed.out
         assert f'ON TABLE "public"."limits" TO "{role}"' in printed.out and 'ON "public"."limits" AS' not in printed.out
         assert printed.out.rstrip().endswith("NOTIFY pgrst, 'reload schema';")
-        for _ in range(2):
-            run_sql(project.db, printed.out)
+        run_sql(project.db, printed.out)  # before configsync_describe is installed: nothing to grant
+        # configsync_describe as the migration may install it: EXECUTE for service_role only
+        run_sql(project.db, "CREATE FUNCTION public.configsync_describe() RETURNS jsonb LANGUAGE sql "
+                            "AS $$ SELECT '{}'::jsonb $$; "
+                            "REVOKE ALL ON FUNCTION public.configsync_describe() FROM PUBLIC, anon, authenticated")
+        run_sql(project.db, printed.out)
         with psycopg.connect(project.db) as conn:
             def can(table: str, column: str) -> bool:
                 row = conn.execute("SELECT has_column_privilege(%s, %s, %s, 'SELECT')", (role, table, column)).fetchone()
@@ -288,6 +292,9 @@ def test_the_sql_from_the_connection_string_knows_generated_columns_and_rls(
                                  "has_function_privilege(%s, 'configsync_apply(jsonb)', 'EXECUTE')",
                                  (role, role)).fetchone()
             assert write == (False, False)
+            describe = conn.execute("SELECT has_function_privilege(%s, 'configsync_describe()', 'EXECUTE')",
+                                    (role,)).fetchone()
+            assert describe == (True,)
         written = run(repo, "supabase", "reader", "--reader", role, "--write", str(tmp_path / "migrations"),
                       database=project.db)
         assert written.code == 0 and "_configsync_reader.sql" in written.out, written.text
