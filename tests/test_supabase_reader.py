@@ -303,3 +303,42 @@ def test_the_sql_from_the_connection_string_knows_generated_columns_and_rls(
         assert again.code == 0 and "is up to date" in again.out
     finally:
         drop_role(project.db, role)
+
+
+def test_on_a_terminal_the_secret_is_typed_without_echo(tmp_path: Path) -> None:
+    """A real pseudo-terminal: the prompt goes to it, the typed secret is not
+    echoed, and the key is printed (with a note to put it into a secret)."""
+    import os
+    import pty
+    import sys
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: configsync on the terminal
+        os.chdir(tmp_path)
+        os.execv(sys.executable, [sys.executable, "-m", "configsync", "supabase", "reader", "--token",
+                                  "--project-ref", "abcdefghijklmnop"])
+    seen = b""
+
+    def read_until(marker: bytes | None) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (marker is None or marker not in seen):
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the child is gone: EIO
+                return
+            if not chunk:
+                return
+            seen += chunk
+
+    read_until(b"JWT secret (")
+    os.write(fd, SECRET.encode() + b"\n")
+    read_until(None)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    text = seen.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert SECRET not in text and SECRET[:16] not in text
+    key = next(word for word in text.split() if word.startswith("eyJ"))
+    assert claims_of(key, SECRET)["ref"] == "abcdefghijklmnop"
+    assert "put it straight into a secret" in text
