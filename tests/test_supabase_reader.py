@@ -20,8 +20,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from configsync import jwt_mint
 from helpers import Result, commit_all, dump, permissive_repo, run
+from support.postgrest import sign_jwt
 from test_rest import Project, run_sql, start_project, supabase_cluster  # noqa: F401 - fixtures
 from test_roles import CONFIG, SCHEMA, SECRET_VALUES
 
@@ -155,7 +155,7 @@ def test_an_expired_key_is_refused(reader: Reader) -> None:
     claims = json.loads(base64.urlsafe_b64decode(reader.key.split(".")[1] + "=="))
     assert claims["exp"] - claims["iat"] == 365 * 24 * 3600  # the default --expires-in
     long_ago = int(time.time()) - 7 * 24 * 3600
-    expired = jwt_mint.sign(jwt_mint.role_claims(reader.role, long_ago, 24 * 3600), project.server.jwt_secret)
+    expired = sign_jwt({**claims, "iat": long_ago, "exp": long_ago + 24 * 3600}, project.server.jwt_secret)
     assert project.server.gateway is not None
     project.server.gateway.valid_keys.add(expired)
     before = dump(project.db, TABLES)
