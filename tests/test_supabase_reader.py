@@ -238,6 +238,8 @@ def test_a_bad_secret_is_refused_without_being_shown(tmp_path: Path, stdin: str,
     (["--expires-in", "11y"], "at most 10y"),
     (["--expires-in", "soon"], "expected a number and a unit"),
     (["--reader", "pg_reader"], "--reader: 'pg_reader' is reserved by PostgreSQL"),
+    (["--reader", "service_role"], "--reader: 'service_role' is one of Supabase's own roles"),
+    (["--reader", "anon"], "--reader: 'anon' is one of Supabase's own roles"),
     (["--project-ref", "Not-A-Ref"], "--project-ref 'Not-A-Ref': a project ref is lower-case letters and digits"),
 ])
 def test_bad_options_are_refused_before_the_secret_is_read(tmp_path: Path, args: list[str], message: str) -> None:

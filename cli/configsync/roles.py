@@ -254,6 +254,21 @@ AUTHENTICATOR = "authenticator"
 DESCRIBE_FUNCTION = "configsync_describe"
 
 
+#: Roles Supabase (and PostgREST) give their own meaning: the reader's SQL would
+#: take their grants away, and a key for one of them is not read-only.
+SUPABASE_ROLES = frozenset({"anon", "authenticated", "service_role", "authenticator", "postgres", "supabase_admin",
+                            "supabase_auth_admin", "supabase_storage_admin", "dashboard_user"})
+
+
+def check_rest_reader_name(reader: str, authenticator: str = AUTHENTICATOR) -> None:
+    """A ConfigError for a reader role name that is not a role of its own."""
+    check_role_name("--reader", reader)
+    check_role_name("--authenticator", authenticator)
+    if reader.lower() in SUPABASE_ROLES or reader == authenticator:
+        raise ConfigError(f"--reader: {reader!r} is one of Supabase's own roles; the reader must be a role of its "
+                          "own (default configsync_reader)")
+
+
 def rest_reader_sql(tables: Sequence[ManagedTable], history_table: str, reader: str = DEFAULT_READER,
                     authenticator: str = AUTHENTICATOR) -> str:
     """The SQL for a reader role that a REST API key (a JWT whose ``role`` is
@@ -263,8 +278,7 @@ def rest_reader_sql(tables: Sequence[ManagedTable], history_table: str, reader: 
     ending with the reload of PostgREST's schema cache.
 
     Idempotent, like roles_sql: run it again after changing configsync.yaml."""
-    check_role_name("--reader", reader)
-    check_role_name("--authenticator", authenticator)
+    check_rest_reader_name(reader, authenticator)
     role = ident(reader)
     history = qualified(history_table)
     schemas = sorted({schema_of(t.name) for t in tables} | {schema_of(history_table)})
@@ -371,5 +385,5 @@ def _policies(target: str, names: RoleNames) -> list[str]:
     ]
 
 
-__all__ = ["AUTHENTICATOR", "DEFAULT_READER", "DEFAULT_WRITER", "ManagedTable", "RoleNames", "check_role_name",
-           "database_roles_sql", "database_tables", "managed_tables", "rest_reader_sql", "roles_sql"]
+__all__ = ["AUTHENTICATOR", "DEFAULT_READER", "DEFAULT_WRITER", "ManagedTable", "RoleNames", "check_rest_reader_name",
+           "check_role_name", "database_roles_sql", "database_tables", "managed_tables", "rest_reader_sql", "roles_sql"]

@@ -138,10 +138,9 @@ def reader(opts: Options, output: str | None, reader: str, expires_in: str, proj
       configsync supabase reader --database "$SUPABASE_DB_URL" > reader.sql   # run it in the SQL editor
       configsync supabase reader --url < jwt-secret | gh secret set CONFIGSYNC_READONLY_DATABASE_URL
     """
-    from ..roles import check_role_name
+    from ..roles import check_rest_reader_name
 
-    check_role_name("--reader", reader)
-    check_role_name("--authenticator", authenticator)
+    check_rest_reader_name(reader, authenticator)  # before reading the database or the secret
     if output is None:
         from ..roles import database_tables, rest_reader_sql
 
