@@ -47,6 +47,16 @@ _RESERVED = {"public", "none", "current_role", "current_user", "session_user"}
 _MAX_NAME = 63  # bytes: PostgreSQL cuts longer identifiers short
 
 
+def check_role_name(option: str, name: str) -> None:
+    """A ConfigError naming ``option`` for a role name PostgreSQL would refuse or silently shorten."""
+    if not name or not name.isprintable():
+        raise ConfigError(f"{option}: a role name must not be empty nor hold control characters")
+    if len(name.encode()) > _MAX_NAME:
+        raise ConfigError(f"{option}: {name!r} is longer than PostgreSQL's {_MAX_NAME} bytes")
+    if name.lower() in _RESERVED or name.lower().startswith("pg_"):
+        raise ConfigError(f"{option}: {name!r} is reserved by PostgreSQL; choose another name")
+
+
 @dataclass(frozen=True)
 class RoleNames:
     reader: str = DEFAULT_READER
@@ -55,12 +65,7 @@ class RoleNames:
     def check(self) -> None:
         """A ConfigError for a name PostgreSQL would refuse or silently shorten."""
         for option, name in (("--reader", self.reader), ("--writer", self.writer)):
-            if not name or not name.isprintable():
-                raise ConfigError(f"{option}: a role name must not be empty nor hold control characters")
-            if len(name.encode()) > _MAX_NAME:
-                raise ConfigError(f"{option}: {name!r} is longer than PostgreSQL's {_MAX_NAME} bytes")
-            if name.lower() in _RESERVED or name.lower().startswith("pg_"):
-                raise ConfigError(f"{option}: {name!r} is reserved by PostgreSQL; choose another name")
+            check_role_name(option, name)
         if self.reader == self.writer:
             raise ConfigError("--reader and --writer must be different roles")
 
@@ -110,10 +115,15 @@ def database_roles_sql(sides: Sides, names: RoleNames = RoleNames(), supabase: b
     database has them (columns, row level security, sequences). Reads the
     catalog only: the connected role needs no privilege on the rows."""
     names.check()
+    return roles_sql(database_tables(sides), sides.config.history_table, names, supabase)
+
+
+def database_tables(sides: Sides) -> list[ManagedTable]:
+    """Every table of configsync.yaml as the roles see it, from the connected database's catalog."""
     tables = list(sides.config.tables)
     infos = sides.backend.describe(tables)
     keys = {t: sides.key_columns(t, infos[t]) for t in tables}
-    return roles_sql(managed_tables(sides.config, tables, infos, keys), sides.config.history_table, names, supabase)
+    return managed_tables(sides.config, tables, infos, keys)
 
 
 def ident(name: str) -> str:
@@ -135,13 +145,14 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _do(body: str) -> str:
+def _do(body: str, declare: str = "") -> str:
     """A DO block whose dollar quote cannot be closed by anything in the body."""
     tag, n = "$configsync$", 0
-    while tag in body:
+    while tag in body or tag in declare:
         n += 1
         tag = f"$configsync{n}$"
-    return f"DO {tag}\nBEGIN\n{body}\nEND\n{tag};"
+    declarations = f"DECLARE\n  {declare}\n" if declare else ""
+    return f"DO {tag}\n{declarations}BEGIN\n{body}\nEND\n{tag};"
 
 
 def _create_role(name: str) -> str:
@@ -203,20 +214,17 @@ def roles_sql(tables: Sequence[ManagedTable], history_table: str, names: RoleNam
         updatable = [c for c in table.readable if c not in table.key]
         left_out = f": no privilege on {', '.join(table.left_out)}" if table.left_out else ""
         out += ["", _comment(f"-- {table.name}{left_out}")]
-        out += [f"REVOKE ALL ON TABLE {target} FROM {reader}, {writer};"]
+        out += [f"REVOKE ALL ON TABLE {target} FROM {reader}, {writer};", *_reader_select(table, names.reader)]
         if table.readable:
-            out += [f"GRANT SELECT ({_columns(table.readable)}) ON TABLE {target} TO {reader};",
-                    f"GRANT SELECT ({_columns(table.readable)}), INSERT ({_columns(table.readable)}) "
-                    f"ON TABLE {target} TO {writer};"]
+            out.append(f"GRANT SELECT ({_columns(table.readable)}), INSERT ({_columns(table.readable)}) "
+                       f"ON TABLE {target} TO {writer};")
         if updatable:
             out.append(f"GRANT UPDATE ({_columns(updatable)}) ON TABLE {target} TO {writer};")
         out.append("-- DELETE is also what lets the writer LOCK TABLE ... IN EXCLUSIVE MODE")
         out.append(f"GRANT DELETE ON TABLE {target} TO {writer};")
         out += [f"GRANT USAGE, UPDATE ON SEQUENCE {sequence} TO {writer};" for sequence in table.sequences]
         if table.row_security is not False:
-            why = "row level security is enabled" if table.row_security else \
-                "row level security may be enabled (the REST API does not say); a policy does nothing where it is off"
-            out += [f"-- {why}: each role sees every row", *_policies(target, names)]
+            out += [f"-- {_why_policy(table)}: each role sees every row", *_policies(target, names)]
     sequence = f"pg_catalog.pg_get_serial_sequence({literal(history)}, 'id')"
     out += [
         "",
@@ -224,13 +232,7 @@ def roles_sql(tables: Sequence[ManagedTable], history_table: str, names: RoleNam
         history_table_ddl(history) + ";",
     ]
     if supabase:
-        # As the configsync_apply migration has it: Supabase's default privileges
-        # would otherwise let the anon key read and write it over the REST API.
-        out += [
-            f"ALTER TABLE {history} ENABLE ROW LEVEL SECURITY;",
-            f"REVOKE ALL ON TABLE {history} FROM PUBLIC, anon, authenticated;",
-            _do(f"  EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM PUBLIC, anon, authenticated', {sequence});"),
-        ]
+        out += _supabase_history(history)
     out += [
         f"REVOKE ALL ON TABLE {history} FROM {reader}, {writer};",
         f"GRANT SELECT ON TABLE {history} TO {reader};",
@@ -246,16 +248,142 @@ def roles_sql(tables: Sequence[ManagedTable], history_table: str, names: RoleNam
     return "\n".join(out)
 
 
-def _policies(target: str, names: RoleNames) -> list[str]:
-    read, write = ident(policy_name(names.reader)), ident(policy_name(names.writer))
+#: The role PostgREST logs in as and switches from to the JWT's ``role`` (Supabase's name).
+AUTHENTICATOR = "authenticator"
+#: The read-only function the configsync_apply migration may install beside it.
+DESCRIBE_FUNCTION = "configsync_describe"
+
+
+#: Roles Supabase (and PostgREST) give their own meaning: the reader's SQL would
+#: take their grants away, and a key for one of them is not read-only.
+SUPABASE_ROLES = frozenset({"anon", "authenticated", "service_role", "authenticator", "postgres", "supabase_admin",
+                            "supabase_auth_admin", "supabase_storage_admin", "dashboard_user"})
+
+
+def check_rest_reader_name(reader: str, authenticator: str = AUTHENTICATOR) -> None:
+    """A ConfigError for a reader role name that is not a role of its own."""
+    check_role_name("--reader", reader)
+    check_role_name("--authenticator", authenticator)
+    if reader.lower() in SUPABASE_ROLES or reader == authenticator:
+        raise ConfigError(f"--reader: {reader!r} is one of Supabase's own roles; the reader must be a role of its "
+                          "own (default configsync_reader)")
+
+
+def rest_reader_sql(tables: Sequence[ManagedTable], history_table: str, reader: str = DEFAULT_READER,
+                    authenticator: str = AUTHENTICATOR) -> str:
+    """The SQL for a reader role that a REST API key (a JWT whose ``role`` is
+    ``reader``) acts as: the reader of :func:`roles_sql` (the same grants and
+    policies, so the two can be run on one database), made a role PostgREST
+    may switch to, with EXECUTE on configsync_describe when it is installed,
+    ending with the reload of PostgREST's schema cache.
+
+    Idempotent, like roles_sql: run it again after changing configsync.yaml."""
+    check_rest_reader_name(reader, authenticator)
+    role = ident(reader)
+    history = qualified(history_table)
+    schemas = sorted({schema_of(t.name) for t in tables} | {schema_of(history_table)})
+    describe = _do(
+        "  FOR fn IN SELECT p.oid::pg_catalog.regprocedure FROM pg_catalog.pg_proc p\n"
+        f"           WHERE p.proname = {literal(DESCRIBE_FUNCTION)} "
+        "AND p.pronamespace = 'public'::pg_catalog.regnamespace LOOP\n"
+        f"    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', fn, {literal(reader)});\n"
+        "  END LOOP;", declare="fn pg_catalog.regprocedure;")
+    out = [
+        f"-- configsync {__version__}: a read-only role for a Supabase REST API key (docs/supabase.md).",
+        "-- Review it, then run it as the tables' owner (the SQL editor runs as postgres); configsync",
+        "-- never runs it. Run it again after adding a table, a column or a secret to configsync.yaml.",
+        f"--   {role}: SELECT on the columns `configsync plan`, `status` and `snapshot` read of the",
+        "--   tables in configsync.yaml (no secret, excluded or generated column) and on the history",
+        "--   table; nothing else, no write. A permissive SELECT policy shows it every row where row",
+        "--   level security may be enabled (over the REST API configsync cannot see it: say so in",
+        "--   configsync.yaml with `rls: all-rows-visible` on each table).",
+        "-- Then mint its key from the project's JWT secret (read from stdin, never stored) straight",
+        "-- into the pull-request job's secret:",
+        "--   configsync supabase reader --url < jwt-secret | gh secret set CONFIGSYNC_READONLY_DATABASE_URL",
+        "",
+        "BEGIN;",
+        "",
+        _create_role(reader),
+        f"-- PostgREST logs in as {authenticator} and switches to the role a key names: only to its members",
+        f"GRANT {role} TO {ident(authenticator)};",
+    ]
+    out += [f"GRANT USAGE ON SCHEMA {ident(s)} TO {role};" for s in schemas]
+    for table in tables:
+        target = qualified(table.name)
+        left_out = f": no privilege on {', '.join(table.left_out)}" if table.left_out else ""
+        out += ["", _comment(f"-- {table.name}{left_out}"), f"REVOKE ALL ON TABLE {target} FROM {role};",
+                *_reader_select(table, reader)]
+        if table.row_security is not False:
+            out += [f"-- {_why_policy(table)}: the role sees every row", *_read_policy(target, reader)]
+    out += [
+        "",
+        "-- the apply history (the configsync_apply migration creates it), for `configsync status`",
+        _do(f"  IF pg_catalog.to_regclass({literal(history)}) IS NULL THEN\n"
+            f"    RAISE NOTICE 'no table %: run this again after deploying the configsync_apply migration', "
+            f"{literal(history_table)};\n"
+            "    RETURN;\n"
+            "  END IF;\n"
+            + "\n".join("  " + line for line in [
+                f"REVOKE ALL ON TABLE {history} FROM {role};",
+                f"GRANT SELECT ON TABLE {history} TO {role};",
+                *_read_policy(history, reader),
+            ])),
+        "",
+        f"-- {DESCRIBE_FUNCTION}(), when the configsync_apply migration installed it: what the REST API",
+        "-- does not say about the tables (keys, constraints, defaults); it reads no row",
+        describe,
+        "",
+        "COMMIT;",
+        "",
+        "-- PostgREST caches roles and privileges: reload it so the new key works at once",
+        "NOTIFY pgrst, 'reload schema';",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def _reader_select(table: ManagedTable, reader: str) -> list[str]:
+    """The reader's SELECT on a table: the readable columns only (column-level,
+    so ``SELECT *`` and a secret column are refused)."""
+    if not table.readable:
+        return []
+    return [f"GRANT SELECT ({_columns(table.readable)}) ON TABLE {qualified(table.name)} TO {ident(reader)};"]
+
+
+def _why_policy(table: ManagedTable) -> str:
+    if table.row_security:
+        return "row level security is enabled"
+    return "row level security may be enabled (the REST API does not say); a policy does nothing where it is off"
+
+
+def _supabase_history(history: str) -> list[str]:
+    """As the configsync_apply migration has it: Supabase's default privileges
+    would otherwise let the anon key read and write the history over the REST API."""
+    sequence = f"pg_catalog.pg_get_serial_sequence({literal(history)}, 'id')"
+    return [
+        f"ALTER TABLE {history} ENABLE ROW LEVEL SECURITY;",
+        f"REVOKE ALL ON TABLE {history} FROM PUBLIC, anon, authenticated;",
+        _do(f"  EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM PUBLIC, anon, authenticated', {sequence});"),
+    ]
+
+
+def _read_policy(target: str, reader: str) -> list[str]:
+    read = ident(policy_name(reader))
     return [
         f"DROP POLICY IF EXISTS {read} ON {target};",
-        f"CREATE POLICY {read} ON {target} AS PERMISSIVE FOR SELECT TO {ident(names.reader)} USING (true);",
+        f"CREATE POLICY {read} ON {target} AS PERMISSIVE FOR SELECT TO {ident(reader)} USING (true);",
+    ]
+
+
+def _policies(target: str, names: RoleNames) -> list[str]:
+    write = ident(policy_name(names.writer))
+    return [
+        *_read_policy(target, names.reader),
         f"DROP POLICY IF EXISTS {write} ON {target};",
         f"CREATE POLICY {write} ON {target} AS PERMISSIVE FOR ALL TO {ident(names.writer)} "
         "USING (true) WITH CHECK (true);",
     ]
 
 
-__all__ = ["DEFAULT_READER", "DEFAULT_WRITER", "ManagedTable", "RoleNames", "database_roles_sql", "managed_tables",
-           "roles_sql"]
+__all__ = ["AUTHENTICATOR", "DEFAULT_READER", "DEFAULT_WRITER", "ManagedTable", "RoleNames", "check_rest_reader_name",
+           "check_role_name", "database_roles_sql", "database_tables", "managed_tables", "rest_reader_sql", "roles_sql"]
