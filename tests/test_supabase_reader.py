@@ -165,6 +165,34 @@ def test_an_expired_key_is_refused(reader: Reader) -> None:
     assert dump(project.db, TABLES) == before
 
 
+
+def test_through_a_gateway_that_admits_only_the_projects_keys_the_anon_key_goes_beside_it(
+    reader: Reader, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Supabase's API gateway admits only the anon and service-role keys in
+    ``apikey``: the reader key travels as the bearer token beside the anon key."""
+    repo, project = reader.repo, reader.project
+    assert project.server.gateway is not None
+    project.server.gateway.valid_keys.discard(reader.key)  # a strict gateway, as hosted Supabase's
+    before = dump(project.db, TABLES)
+    alone = run(repo, "plan", database=reader.url)
+    assert alone.code == 1 and "$SUPABASE_ANON_KEY" in alone.err, alone.text
+    assert reader.key not in alone.text and "Traceback" not in alone.text
+    monkeypatch.setenv("SUPABASE_ANON_KEY", project.server.anon_key)
+    edit(repo)
+    planned = run(repo, "plan", "--format", "json", database=reader.url)
+    assert planned.code == 2, planned.text
+    assert len(json.loads(planned.out)["changes"]) == 2
+    assert reader.key not in planned.text and project.server.anon_key not in planned.text
+    # The bearer token, not the anon key, decides the role: still no write.
+    assert run(repo, "apply", "--yes", database=reader.url).code == 1
+    assert dump(project.db, TABLES) == before
+    monkeypatch.setenv("SUPABASE_ANON_KEY", project.server.service_key)
+    refused = run(repo, "plan", database=reader.url)
+    assert refused.code == 1 and "not the project's anon" in refused.err, refused.text
+    assert project.server.service_key not in refused.text
+
+
 # ---- the secret and the key, without a database --------------------------------------------------------------
 
 SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"

@@ -60,8 +60,8 @@ def open_backend(url: str, root: Path) -> Backend:
         # Supabase's REST API: the project URL, and the service-role key from
         # the URL's password or $SUPABASE_SERVICE_ROLE_KEY (never shown).
         from .supabase.backend import RestBackend
-        from .supabase.settings import settings_from_url
+        from .supabase.settings import gateway_key, settings_from_url
 
         base, key = settings_from_url(url, shown, os.environ)
-        return RestBackend(base, key, shown)
+        return RestBackend(base, key, shown, gateway_key=gateway_key(key, shown, os.environ))
     raise ConfigError(f"database URL {shown}: unsupported scheme {scheme or '(none)'!r} (expected {_SCHEMES})")

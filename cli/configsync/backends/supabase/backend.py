@@ -49,11 +49,13 @@ class RestBackend(Backend):
         page_size: int = PAGE_SIZE,
         retries: int = 3,
         backoff: float = 0.5,
+        gateway_key: str | None = None,
     ) -> None:
         self.url = url
         self.display_url = display_url
         self.page_size = page_size
-        self.client = RestClient(url, key, display_url, timeout=timeout, retries=retries, backoff=backoff)
+        self.client = RestClient(url, key, display_url, timeout=timeout, retries=retries, backoff=backoff,
+                                 gateway_key=gateway_key)
         self.catalog = Catalog(self.client)
         self._role = key_role(key)
 

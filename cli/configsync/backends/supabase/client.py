@@ -22,7 +22,7 @@ from ...errors import BackendError
 from ...urls import MASK, POSTGREST_PREFIX, scrub
 from ...values import Value
 from ..messages import safe_error
-from .settings import KEY_HINT, URL_FORMS
+from .settings import ANON_KEY_ENV, KEY_HINT, URL_FORMS, key_role
 
 #: How to fix a URL where no REST API answers.
 URL_HINT = f"check the URL: {URL_FORMS}"
@@ -42,6 +42,7 @@ class RestClient:
         timeout: float = 30.0,
         retries: int = 3,
         backoff: float = 0.5,
+        gateway_key: str | None = None,
     ) -> None:
         self.url = url
         self.display_url = display_url
@@ -49,6 +50,7 @@ class RestClient:
         self.retries = retries
         self.backoff = backoff
         self._key = key
+        self._gateway_key = gateway_key
         self._http: httpx.Client | None = None
         self._rest_url = ""
         self._headers: dict[str, str] = {}
@@ -82,6 +84,8 @@ class RestClient:
             self._rest_url = url.rstrip("/") if bare else str(rest.base_url).rstrip("/")
             self._headers = {k: v for k, v in rest.headers.items()
                              if k.lower() not in ("accept-profile", "content-profile")}
+            if self._gateway_key is not None:
+                self._headers["apikey"] = self._gateway_key
             self._http = http
         return self._http
 
@@ -172,6 +176,11 @@ class RestClient:
             return (f"{self.display_url} did not answer like a Supabase REST API (HTTP {status}, {kind}); "
                     f"{URL_HINT}")
         if status == 401 and not code:
+            if key_role(self._key) not in (None, "anon", "authenticated", "service_role") \
+                    and self._gateway_key is None:
+                return (f"the API gateway rejected the key ({message or 'HTTP 401'}): a key for the "
+                        f"{key_role(self._key)} role needs the project's anon key beside it: set "
+                        f"${ANON_KEY_ENV} (Project Settings > API)")
             return f"the API key was rejected ({message or 'HTTP 401'}): {KEY_HINT}"
         if code.startswith("PGRST30"):
             return f"the API key was rejected ({message}): {KEY_HINT}"

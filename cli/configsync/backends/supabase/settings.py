@@ -12,6 +12,9 @@ from ...errors import ConfigError
 from ...urls import POSTGREST_PREFIX, HttpUrl, UrlError, parse_http
 
 KEY_ENV = "SUPABASE_SERVICE_ROLE_KEY"
+#: The project's public anon (publishable) key: the API gateway's key beside a
+#: key for a role of the project's own (``configsync supabase reader``).
+ANON_KEY_ENV = "SUPABASE_ANON_KEY"
 #: The project's URL: when set, the only non-local host the key is sent to.
 PROJECT_URL_ENV = "SUPABASE_URL"
 _SUPABASE_HOST = re.compile(r"([a-z0-9]+)\.supabase\.co\.?")
@@ -119,6 +122,30 @@ def check_destination(parts: HttpUrl, key: str, shown: str, environ: Mapping[str
 
 def _port(parts: HttpUrl) -> int:
     return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def gateway_key(key: str, shown: str, environ: Mapping[str, str]) -> str | None:
+    """The key for the ``apikey`` header when it is not ``key`` itself.
+
+    Supabase's API gateway admits only the project's own keys (anon or
+    service role) in ``apikey``; a key minted for another role (the reader of
+    ``configsync supabase reader``) goes in ``Authorization`` only, beside the
+    anon key, which is public. None: send ``key`` in both headers.
+    """
+    if key_role(key) in (None, "anon", "authenticated", "service_role"):
+        return None
+    anon = environ.get(ANON_KEY_ENV, "").strip()
+    if not anon:
+        return None
+    if not anon.isascii() or not anon.isprintable() or any(c.isspace() for c in anon):
+        raise ConfigError(f"database URL {shown}: ${ANON_KEY_ENV} contains a space, a control or a non-ASCII "
+                          "character; an API key has none (copy it again from Project Settings > API)")
+    if key_role(anon) != "anon":
+        raise ConfigError(f"database URL {shown}: ${ANON_KEY_ENV} is not the project's anon (publishable) key "
+                          "(Project Settings > API); the API gateway is given no other key beside a reader key")
+    if None not in (key_ref(anon), key_ref(key)) and key_ref(anon) != key_ref(key):
+        raise ConfigError(f"database URL {shown}: ${ANON_KEY_ENV} belongs to another project than the URL's key")
+    return anon
 
 
 def key_role(key: str) -> str | None:
