@@ -360,6 +360,139 @@ comment on function public.configsync_apply(jsonb) is
 revoke all on function public.configsync_apply(jsonb) from public, anon, authenticated;
 grant execute on function public.configsync_apply(jsonb) to service_role;
 
+-- configsync_describe: what PostgREST's OpenAPI description does not say about
+-- a table, for the REST backend to choose keys and infer schemas exactly as
+-- over a direct PostgreSQL connection: primary keys, unique constraints,
+-- foreign keys (composite too), defaults, generated and identity columns, enum
+-- labels, CHECK constraints (configsync reads the `col IN (...)` ones), column
+-- comments, row level security as it concerns the caller; and which tables
+-- configsync_apply above manages, with the version of these functions
+-- (`configsync plan` refuses a table configsync_apply would refuse, or an
+-- older function than it needs).
+--
+-- Read-only: a plain SQL function over pg_catalog, SECURITY INVOKER, the same
+-- fixed search_path and the same grants as configsync_apply. It describes
+-- only tables the caller may SELECT from (a column of); a table it does not
+-- know or may not read is left out of the answer. `tables` defaults to the
+-- managed tables.
+create or replace function public.configsync_describe(tables text[] default null)
+returns jsonb
+language sql
+stable
+security invoker
+set search_path = pg_catalog, pg_temp
+as $function$
+  with wanted as (
+    select t as name,
+           to_regclass(case when position('.' in t) > 0 then format('%I.%I', split_part(t, '.', 1), split_part(t, '.', 2))
+                            else format('%I.%I', 'public', t) end) as oid
+    from unnest(coalesce(tables, array[__MANAGED_TABLES__]::text[])) as t
+  )
+  select jsonb_build_object(
+    'format', 'configsync-describe/1',
+    'version', __FUNCTIONS_VERSION__,
+    'configsync', '__CONFIGSYNC_VERSION__',
+    'managed', to_jsonb(array[__MANAGED_TABLES__]::text[]),
+    'history_table', '__HISTORY_TABLE_NAME__',
+    'tables', coalesce((
+      select jsonb_object_agg(w.name, jsonb_build_object(
+        -- As configsync's PostgreSQL backend reads them (backends/postgres.py):
+        -- domains resolved to their base type, types in public named without
+        -- the schema (as under the default search_path).
+        'columns', (
+          select coalesce(jsonb_agg(jsonb_build_object(
+                   'name', a.attname,
+                   'type', regexp_replace(format_type(a.atttypid, a.atttypmod), '^public\.', ''),
+                   'typname', t.typname,
+                   'element', coalesce(e.typname, ''),
+                   'not_null', a.attnotnull,
+                   'has_default', a.atthasdef,
+                   'typmod', base.typmod,
+                   'labels', to_jsonb(array(select l.enumlabel from pg_enum l
+                                            where l.enumtypid = coalesce(e.oid, t.oid) order by l.enumsortorder)),
+                   'comment', col_description(a.attrelid, a.attnum),
+                   'dimensions', a.attndims,
+                   'generated', a.attgenerated::text,
+                   'identity', a.attidentity::text,
+                   'sequence', pg_get_serial_sequence(a.attrelid::regclass::text, a.attname)
+                 ) order by a.attnum), '[]')
+          from pg_attribute a
+          cross join lateral (
+            with recursive chain(oid, typmod, depth) as (
+              select a.atttypid, a.atttypmod, 0
+              union all
+              select d.typbasetype, case when c.typmod >= 0 then c.typmod else d.typtypmod end, c.depth + 1
+              from chain c join pg_type d on d.oid = c.oid
+              where d.typtype = 'd'
+            )
+            select oid, typmod from chain order by depth desc limit 1
+          ) base
+          join pg_type t on t.oid = base.oid
+          left join pg_type e on e.oid = t.typelem and t.typcategory = 'A'
+          where a.attrelid = w.oid and a.attnum > 0 and not a.attisdropped),
+        'primary_key', to_jsonb(array(
+          select a.attname
+          from pg_index i
+          join lateral unnest(i.indkey) with ordinality as k(attnum, n) on true
+          join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+          where i.indrelid = w.oid and i.indisprimary
+          order by k.n)),
+        'unique', (
+          select coalesce(jsonb_agg(to_jsonb(array(
+                   select a.attname from unnest(i.indkey) with ordinality k(n, o)
+                   join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.n order by k.o))
+                 order by i.indexrelid), '[]')
+          from pg_index i
+          where i.indrelid = w.oid and i.indisunique and not i.indisprimary
+            and i.indpred is null and i.indexprs is null),
+        'foreign_keys', (
+          select coalesce(jsonb_agg(jsonb_build_object(
+                   'ref', case when n.nspname = 'public' then r.relname else n.nspname || '.' || r.relname end,
+                   'columns', to_jsonb(array(
+                     select a.attname from unnest(c.conkey) with ordinality k(n, i)
+                     join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.n order by k.i)),
+                   'ref_columns', to_jsonb(array(
+                     select a.attname from unnest(c.confkey) with ordinality k(n, i)
+                     join pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.n order by k.i))
+                 ) order by c.conname), '[]')
+          from pg_constraint c
+          join pg_class r on r.oid = c.confrelid
+          join pg_namespace n on n.oid = r.relnamespace
+          where c.conrelid = w.oid and c.contype = 'f'),
+        'checks', to_jsonb(array(
+          select pg_get_constraintdef(c.oid) from pg_constraint c
+          where c.conrelid = w.oid and c.contype = 'c' order by c.conname)),
+        -- Row level security as it concerns the caller (the key's role).
+        'row_security', (
+          select jsonb_build_object(
+                   'role', current_user::text,
+                   'enabled', c.relrowsecurity,
+                   'active', row_security_active(c.oid),
+                   'all_rows',
+                   exists(select 1 from pg_policy p
+                          where p.polrelid = c.oid and p.polcmd in ('r', '*') and p.polpermissive
+                            and coalesce(pg_get_expr(p.polqual, p.polrelid), '') = 'true'
+                            and (0 = any(p.polroles) or exists(select 1 from unnest(p.polroles) r
+                                                               where pg_has_role(current_user, r, 'USAGE'))))
+                   and not exists(select 1 from pg_policy p
+                                  where p.polrelid = c.oid and p.polcmd in ('r', '*') and not p.polpermissive
+                                    and coalesce(pg_get_expr(p.polqual, p.polrelid), '') <> 'true'
+                                    and (0 = any(p.polroles) or exists(select 1 from unnest(p.polroles) r
+                                                                       where pg_has_role(current_user, r, 'USAGE')))))
+          from pg_class c where c.oid = w.oid)
+      ))
+      from wanted w
+      where w.oid is not null and has_any_column_privilege(w.oid, 'SELECT')
+    ), '{}'::jsonb)
+  )
+$function$;
+
+comment on function public.configsync_describe(text[]) is
+  'configsync __CONFIGSYNC_VERSION__: describes tables for the REST backend (read-only; managed: __MANAGED_TABLES_PLAIN__)';
+
+revoke all on function public.configsync_describe(text[]) from public, anon, authenticated;
+grant execute on function public.configsync_describe(text[]) to service_role;
+
 -- PostgREST learns about new functions from its schema cache: reload it, or the
 -- REST API answers PGRST202 ("function not found") until its next reload.
 notify pgrst, 'reload schema';
