@@ -95,8 +95,8 @@ class RestBackend(Backend):
         return [OPENAPI_NOTE] if self._installed is False else []
 
     def apply_refusal(self, tables: Sequence[str], history_table: str) -> str | None:
-        if self._installed is None:
-            self.describe([])
+        # Described first: a table that does not exist is named as such.
+        self.describe(list(tables))
         if not isinstance(self._installed, Installed):
             return None  # no configsync_describe: apply finds out (an older migration)
         return apply_refusal(self._installed, self.display_url, tables, history_table)

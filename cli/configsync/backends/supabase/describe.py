@@ -56,12 +56,16 @@ def describe_tables(client: RestClient, tables: Sequence[str]) -> tuple[Installe
     from the answer: no such table, or not readable), and what is installed;
     None when the function is not there (an older migration, none, a schema
     cache that predates it) or this key may not call it."""
-    response = client.request("POST", f"rpc/{FUNCTION}", body={"tables": list(tables)}, retry=True)
+    # GET: a read (PostgREST runs it in a read-only transaction), retried like any.
+    response = client.request("GET", f"rpc/{FUNCTION}", params=[("tables", _text_array(tables))], retry=True)
     body = json_object(response)
     if not response.is_success:
         # PGRST202: no such function (in PostgREST's schema cache); 42501: not
-        # granted to this key's role. Either way the OpenAPI description remains.
-        if str(body.get("code") or "") in ("PGRST202", "42501", "42883"):
+        # granted to this key's role. Either way the OpenAPI description
+        # remains, and so it does for a 404 that is not PostgREST's (no code):
+        # reading that description explains the URL.
+        if str(body.get("code") or "") in ("PGRST202", "42501", "42883") or (
+                response.status_code == 404 and not body.get("code")):
             return None
         client.fail(response, f"reading the structure of {client.display_url} through {FUNCTION}")
     if body.get("format") != ANSWER_FORMAT or not isinstance(body.get("tables"), dict):
@@ -80,6 +84,11 @@ def describe_tables(client: RestClient, tables: Sequence[str]) -> tuple[Installe
         raise BackendError(f"{FUNCTION} in {client.display_url} gave an answer configsync cannot read; {MIGRATE}") \
             from None
     return installed, infos
+
+
+def _text_array(items: Sequence[str]) -> str:
+    """A PostgreSQL text[] literal: every element quoted, quotes and backslashes escaped."""
+    return "{" + ",".join('"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items) + "}"
 
 
 def table_info(name: str, entry: dict[str, Any]) -> TableInfo:
