@@ -252,3 +252,37 @@ def test_the_describe_function_is_read_only_and_for_the_service_role_only(
     assert (volatility, definer) == ("s", False)
     assert config == ["search_path=pg_catalog, pg_temp"]
 
+
+
+def test_first_adoption_over_rest_installs_describe_before_init(
+    tmp_path: Path, start_project: Callable[..., Project]
+) -> None:
+    """A team with only the project URL and the service-role key: the migration
+    before init (no configsync.yaml yet), `init --all` with natural keys, then
+    plan asks for the migration of the adopted tables, and works once it is deployed."""
+    project = start_project(project_schema, tables=None)
+    repo = new_repo(tmp_path / "repo")
+    result = project.run(repo, "supabase", "migration")
+    assert result.code == 0, result.text
+    assert "configsync_apply manages no table yet" in result.err
+    assert "array[]::text[]" in result.out
+    run_sql(project.db, result.out)
+    project.server.reload()
+
+    result = project.run(repo, "init", "--all")
+    assert result.code == 0, result.text
+    assert "configsync_describe" not in result.err  # no note: the function answered
+    config = (repo / "configsync.yaml").read_text()
+    for key in ("key: config_key", "key: [name, version]", "key: name", "key: route"):
+        assert key in config, config
+    commit(repo, "adopt")
+
+    result = project.run(repo, "plan")
+    assert result.code == 1, result.text
+    assert "which the installed configsync_apply does not accept (it manages: none)" in result.err
+    result = project.run(repo, "supabase", "migration")
+    assert result.code == 0 and not result.err, result.text
+    run_sql(project.db, result.out)
+    project.server.reload()
+    result = project.run(repo, "plan")
+    assert result.code == 0 and "No changes." in result.out, result.text
