@@ -787,8 +787,9 @@ def test_a_table_the_function_does_not_know_is_refused(tmp_path: Path, start_pro
     repo = project.snapshotted_repo(tmp_path / "repo")
     result = project.run(repo, "apply", "--yes")
     assert result.code == 1
-    assert "table contracts is not one of the tables this function manages" in result.err
-    assert "generate and deploy a new migration with `configsync supabase migration`" in result.err
+    # refused by the plan apply makes (test_rest_parity.py), before the function would refuse it
+    assert "configsync.yaml manages contracts, which the installed configsync_apply does not accept" in result.err
+    assert "generate and deploy a new migration: `configsync supabase migration" in result.err
 
 
 # ---- configuration and errors ----------------------------------------------------------------

@@ -63,6 +63,8 @@ class InitResult:
     kept: list[str] = field(default_factory=list)
     # The columns init marked secret, per new table.
     secrets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # What the backend says about how it described the tables (REST without configsync_describe).
+    notes: list[str] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(1 for _, s in self.files if s == status)
@@ -374,6 +376,7 @@ def init_from_database(
         refusal = row_security_refusal(infos, lambda table: False)
         if refusal:
             raise BackendError(refusal)
+        notes = backend.describe_notes()
     finally:
         backend.close()
     configured = _configured(root)
@@ -381,7 +384,7 @@ def init_from_database(
     plans = plan_tables({name: info for name, info in infos.items() if name not in configured},
                         guess_secrets=guess_secrets, secret=secret)
     result = InitResult(tables=list(infos), kept=[t for t in infos if t in configured],
-                        secrets={p.name: p.secret for p in plans if p.secret})
+                        secrets={p.name: p.secret for p in plans if p.secret}, notes=notes)
     writer = Writer(root, force, result)
     database_line = database if capabilities.embedded else None  # any other URL may hold a password
     source = database if database_line else "a PostgreSQL database"

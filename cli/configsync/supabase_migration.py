@@ -1,8 +1,9 @@
-"""The migration that installs ``configsync_apply(plan jsonb)`` in a Supabase project.
+"""The migration that installs ``configsync_apply(plan jsonb)`` and
+``configsync_describe(tables text[])`` in a Supabase project.
 
 Rendered from the template ``supabase/configsync_apply.sql`` for the tables of
-configsync.yaml; the REST backend's apply calls the function (see
-``backends/supabase/rpc.py``). Plain text work: nothing here talks to a
+configsync.yaml; the REST backend's apply calls the first (see
+``backends/supabase/rpc.py``), its describe the second (``describe.py``). Plain text work: nothing here talks to a
 database, so `configsync supabase migration` needs no connection. Only the
 roles' migration (``--roles``, roles.py) reads the catalog, for the columns.
 """
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from .backends.pgcommon import LOCK_ID
+from .backends.supabase.describe import FUNCTIONS_VERSION
 
 if TYPE_CHECKING:
     from .sides import Sides
@@ -30,6 +32,7 @@ def migration_sql(tables: Sequence[str], history_table: str) -> str:
     template = resources.files("configsync").joinpath("supabase", "configsync_apply.sql").read_text("utf-8")
     replacements = {
         "__CONFIGSYNC_VERSION__": __version__,
+        "__FUNCTIONS_VERSION__": str(FUNCTIONS_VERSION),
         "__MANAGED_TABLES_COMMENT__": "\n".join(f"--   {t}" for t in tables),
         "__MANAGED_TABLES_PLAIN__": _sql_literal(", ".join(tables)),
         "__MANAGED_TABLES__": ", ".join(f"'{_sql_literal(t)}'" for t in tables),

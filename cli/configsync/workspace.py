@@ -21,7 +21,7 @@ from .baseline import Policy
 from .cache import ValidationCache
 from .changes import Change, changes
 from .config import Config, load_config, resolve_database
-from .errors import ConfigError, Problem, RepoError, ValidationError
+from .errors import BackendError, ConfigError, Problem, RepoError, ValidationError
 from .history import Records, RecordVersion
 from .layout import table_dir
 from .overlay import environments_in
@@ -127,7 +127,13 @@ class Workspace:
 
     def plan(self, ref: str = "HEAD", tables: Sequence[str] | None = None, *, prune: bool = True,
              commit: pygit2.Commit | None = None, use_cache: bool = False) -> Plan:
-        """What apply would change to make the database match ``ref``."""
+        """What apply would change to make the database match ``ref``; refused
+        (BackendError) when the database is not set up to apply to these tables
+        (Supabase: configsync_apply installed without them), as apply would be."""
+        refusal = self.backend.apply_refusal(self.config.select(list(tables) if tables else None),
+                                             self.config.history_table)
+        if refusal:
+            raise BackendError(refusal)
         return self._planner.plan(ref, tables, prune=prune, commit=commit, use_cache=use_cache)
 
     def check_clean(self) -> None:
@@ -257,7 +263,7 @@ class Workspace:
     # ---- status / rollback -----------------------------------------------------
 
     def status(self) -> Status:
-        plan = self.plan("HEAD", use_cache=True)
+        plan = self._planner.plan("HEAD", use_cache=True)  # read-only: no apply refusal
         entries = self.backend.history(self.config.history_table, limit=1)
         return Status(entries[0] if entries else None, plan.revision, plan)
 

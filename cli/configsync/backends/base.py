@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import ClassVar, Literal
@@ -271,6 +271,17 @@ class Backend(abc.ABC):
         """Lock, re-read and verify, write every operation in order, record history;
         all in one transaction. Nothing is written if anything fails, except
         where OutcomeUnknownError says the writes may have happened."""
+
+    def describe_notes(self) -> list[str]:
+        """What the user should know about how tables were described (a
+        description poorer than the database's own, and how to fix it)."""
+        return []
+
+    def apply_refusal(self, tables: Sequence[str], history_table: str) -> str | None:
+        """Why an apply to these tables would be refused whatever the plan (the
+        database is not set up for them), with the fix; None: it would not.
+        Asked by `plan`, so that a pull request's plan fails as its apply would."""
+        return None
 
     def list_tables(self) -> list[str]:
         """Names of the user tables, for `configsync init` (``capabilities.list_tables``)."""

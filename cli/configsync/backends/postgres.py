@@ -4,8 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -23,7 +22,7 @@ from ..urls import hide_secrets, secrets_of
 from ..values import Row, Value
 from .base import Capabilities, Column, ForeignKey, ReadSpec, RowSecurity, TableInfo, WriteBatch
 from .messages import safe_error
-from .pgcommon import LOCK_ID, kind_of_typname, text_cast
+from .pgcommon import LOCK_ID, catalog_column, choices_from_checks, ownership, text_cast
 from .sql import SqlBackend, quote
 
 # A column's type with domains resolved to the type they are over (a domain over
@@ -129,30 +128,10 @@ where c.oid = %(table)s::regclass
 """
 
 
-# CHECK (col IN ('a', 'b')) as PostgreSQL prints it back:
-# CHECK ((col = ANY (ARRAY['a'::text, 'b'::text])))
-_CHECK_IN = re.compile(r"""^CHECK \(\(?"?([A-Za-z_][A-Za-z0-9_]*)"?(?:\)?::text)? = ANY \(\(?ARRAY\[(.*)\]""")
-_LITERAL = re.compile(r"'((?:[^']|'')*)'")
-
-
-def choices_from_checks(definitions: Iterable[str]) -> dict[str, tuple[str, ...]]:
-    """Column -> allowed values, from CHECK constraints of the `col IN (...)` form."""
-    found = {}
-    for definition in definitions:
-        match = _CHECK_IN.match(definition)
-        if match:
-            found[match.group(1)] = tuple(v.replace("''", "'") for v in _LITERAL.findall(match.group(2)))
-    return found
-
-
 def _with_ownership(cur: Any, regclass: str, columns: list[Column]) -> list[Column]:
     """The columns with who owns them: generated, identity, their sequence."""
     cur.execute(_OWNERSHIP, [regclass])
-    owned = {}
-    for name, generated, identity, sequence in cur.fetchall():
-        owned[name] = {"generated": bool(generated and generated.strip()),
-                       "identity": {"a": "always", "d": "by default"}.get((identity or "").strip()),
-                       "sequence": sequence}
+    owned = {name: ownership(generated, identity, sequence) for name, generated, identity, sequence in cur.fetchall()}
     return [replace(c, **owned[c.name]) if c.name in owned else c for c in columns]
 
 
@@ -288,19 +267,10 @@ class PostgresBackend(SqlBackend):
                     described = cur.fetchall()
                     cur.execute(_CHECKS, [regclass])
                     checks = choices_from_checks(r[0] for r in cur.fetchall())
-                    columns = []
-                    for col, db_type, typname, elem, notnull, hasdef, typmod, labels, comment, dims in described:
-                        kind = "array" if elem else kind_of_typname(typname)
-                        element = kind_of_typname(elem) if elem else None
-                        base = elem or typname
-                        length = typmod - 4 if base in ("varchar", "bpchar") and typmod > 4 else None
-                        precision = (typmod - 4) >> 16 if base == "numeric" and typmod > 4 else None
-                        scale = (typmod - 4) & 0xFFFF if precision is not None else None
-                        columns.append(Column(
-                            col, kind, db_type, not notnull, hasdef, element, base, length, precision,
-                            scale, tuple(labels) if labels else checks.get(col), comment,
-                            dimensions=dims or None,
-                        ))
+                    columns = [
+                        catalog_column(col, db_type, typname, elem, notnull, hasdef, typmod, labels, comment, dims, checks)
+                        for col, db_type, typname, elem, notnull, hasdef, typmod, labels, comment, dims in described
+                    ]
                     columns = _with_ownership(cur, regclass, columns)
                     cur.execute(_PRIMARY_KEY, [regclass])
                     pk = tuple(r[0] for r in cur.fetchall())

@@ -107,6 +107,8 @@ def init(opts: Options, tables: str | None, all_tables: bool, backup: Path | Non
     if not action and any(path.startswith(".github/workflows/") for path, _ in result.files):
         click.echo(f"The workflows use {adoption.ACTION_PLACEHOLDER}: run init again with "
                    "--action OWNER/REPO@REF --force, or edit .github/workflows/.")
+    for note in result.notes:
+        click.echo(note, err=True)
     warning = adoption.action_ref_warning(action)
     if warning and any(path.startswith(".github/workflows/") for path, _ in result.files):
         click.echo(warning, err=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..config import load_config
+from ..config import CONFIG_FILE, load_config
 from .base import EXIT_OK, Options, common_options
 
 
@@ -42,6 +42,11 @@ def migration(opts: Options, directory: str | None, with_roles: bool, reader: st
     writes every change and records the apply, all in one transaction. It
     accepts only the tables in configsync.yaml: after adding a table, write
     and deploy a new migration. Without it, apply refuses unless --non-atomic.
+    Beside it, the read-only configsync_describe() gives the REST backend
+    what PostgREST's description lacks (unique constraints, composite foreign
+    keys, generated and identity columns, CHECK lists), so init and schema
+    infer choose the keys and schemas a direct connection would. Without
+    configsync.yaml (before `configsync init`), it manages no table yet.
 
     With --roles, the migration of a reader role for pull-request plans
     (no secret column; a separate login role, never service_role, which
@@ -65,6 +70,14 @@ def migration(opts: Options, directory: str | None, with_roles: bool, reader: st
         name = ROLES_MIGRATION_NAME
         with opts.workspace() as ws:
             sql = roles_migration_sql(ws.sides, reader, writer)
+    elif opts.config is None and not (Path.cwd() / CONFIG_FILE).is_file():
+        # Before `configsync init` over REST: configsync_describe lets init
+        # choose the keys a direct connection would; apply accepts no table yet.
+        name = MIGRATION_NAME
+        sql = migration_sql([], "configsync_history")
+        click.echo(f"note: no {CONFIG_FILE} here, so this migration's configsync_apply manages no table yet; "
+                   f"after `configsync init`, run `configsync supabase migration` again and deploy that too.",
+                   err=True)
     else:
         config = load_config(opts.config)
         name = MIGRATION_NAME

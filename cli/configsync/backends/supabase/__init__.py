@@ -8,7 +8,10 @@ Split the way octoDNS splits an HTTP provider:
   explained in one line without secrets.
 * ``codec``: values to and from PostgREST's JSON and filter syntax, exactly as
   the PostgreSQL backend reads them (a ``numeric`` never loses a digit).
-* ``introspection``: tables described from PostgREST's OpenAPI description.
+* ``describe``: tables described by the migration's ``configsync_describe()``,
+  as the PostgreSQL backend describes them; what ``configsync_apply`` manages.
+* ``introspection``: tables described from PostgREST's OpenAPI description
+  (a project without ``configsync_describe``).
 * ``paging``: reads in ordered, keyed pages, checked against the row count.
 * ``rpc``: apply as one call of ``configsync_apply(plan jsonb)``, one transaction.
 * ``stepwise``: apply without that function (``--non-atomic``), read back and

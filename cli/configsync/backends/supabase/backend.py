@@ -6,6 +6,7 @@ order; ``client`` talks HTTP, ``introspection`` describes, ``paging`` reads,
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from ... import values
@@ -25,6 +26,7 @@ from ..base import (
 )
 from .client import RestClient, json_object
 from .codec import split
+from .describe import OPENAPI_NOTE, Installed, apply_refusal, describe_tables
 from .introspection import Catalog
 from .paging import PAGE_SIZE, read_table
 from .rpc import FUNCTION, apply_in_one_call, missing_function_message
@@ -58,6 +60,9 @@ class RestBackend(Backend):
                                  gateway_key=gateway_key)
         self.catalog = Catalog(self.client)
         self._role = key_role(key)
+        # What configsync_describe said is installed; False: the function is
+        # not there (the OpenAPI description is used); None: not asked yet.
+        self._installed: Installed | bool | None = None
 
     def close(self) -> None:
         self.client.close()
@@ -73,11 +78,30 @@ class RestBackend(Backend):
     # ---- structure -------------------------------------------------------------
 
     def describe(self, tables: list[str]) -> dict[str, TableInfo]:
-        result = {}
         for table in tables:
             self._require_service_key(table)
-            result[table] = replace(self.catalog.describe(table), row_security=self._row_security())
-        return result
+        described = describe_tables(self.client, tables) if self._installed is not False else None
+        if described is None:
+            # An older migration, or none: what the OpenAPI description shows.
+            self._installed = False
+            return {table: replace(self.catalog.describe(table), row_security=self._row_security())
+                    for table in tables}
+        self._installed, infos = described
+        for table in tables:
+            if table not in infos:
+                raise BackendError(f"table {table} does not exist in {self.display_url}, or the key cannot see it "
+                                   f"({KEY_HINT}; a schema other than public must be exposed in Project Settings > API)")
+        return {table: infos[table] for table in tables}
+
+    def describe_notes(self) -> list[str]:
+        return [OPENAPI_NOTE] if self._installed is False else []
+
+    def apply_refusal(self, tables: Sequence[str], history_table: str) -> str | None:
+        # Described first: a table that does not exist is named as such.
+        self.describe(list(tables))
+        if not isinstance(self._installed, Installed):
+            return None  # no configsync_describe: apply finds out (an older migration)
+        return apply_refusal(self._installed, self.display_url, tables, history_table)
 
     def _row_security(self) -> RowSecurity | None:
         """The REST API does not say whether a table has row level security:

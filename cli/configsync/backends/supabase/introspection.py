@@ -1,4 +1,5 @@
-"""Table structure from PostgREST's OpenAPI description (GET on the REST root).
+"""Table structure from PostgREST's OpenAPI description (GET on the REST root),
+where the migration's ``configsync_describe()`` is missing (see ``describe.py``).
 
 Columns in table order, types, NOT NULL, defaults, primary keys, single-column
 foreign keys, varchar lengths and enum labels: what the REST API says about a
