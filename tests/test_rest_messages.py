@@ -158,6 +158,7 @@ def test_a_bare_postgrest_is_reached_with_the_postgrest_form(
     project = start_project()
     bare = f"http://127.0.0.1:{project.gateway.upstream_port}"
     via_gateway = project.snapshotted_repo(tmp_path / "gateway")
+    project.gateway.requests.clear()
     repo = tmp_path / "bare"
     init_repo(repo)
     result = project.run(repo, "snapshot", "--commit", database=f"postgrest+{bare}")
@@ -172,7 +173,7 @@ def test_a_bare_postgrest_is_reached_with_the_postgrest_form(
     assert f"database postgrest+{bare}/ · revision" in result.out
     assert max_concurrent(project.db) == 6
     # no request went through the gateway
-    assert not [r for r in project.gateway.requests if r[1].startswith("/rest/v1/rpc")]
+    assert not project.gateway.requests
 
     # the plain form adds /rest/v1, which a bare PostgREST does not serve: the message names the other form
     result = project.run(repo, "plan", database=bare)
