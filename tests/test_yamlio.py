@@ -233,7 +233,15 @@ _PIECES = ["", " ", "  ", "    ", "- ", "- - ", "#", "# c", "a", "b", "k", "a:",
            "2025-10-03", "https://x.y/z?a=b", "x,y", "<<", "=", "+1", ".5", "-.5", "1e999999", "9" * 5000, "\x07"]
 
 
-@given(st.lists(st.lists(st.sampled_from(_PIECES), max_size=4).map("".join), min_size=1, max_size=8))
+_WORDS = st.sampled_from(_PIECES)
+_LINES = st.one_of(
+    st.lists(_WORDS, max_size=4).map("".join),  # anything
+    st.tuples(st.sampled_from(["", "  ", "    ", "   "]), st.sampled_from(["", "- ", "- - ", "-  "]),  # near dump()'s
+              st.one_of(st.tuples(_WORDS, st.sampled_from([": ", ":"]), _WORDS).map("".join), _WORDS)).map("".join),
+)
+
+
+@given(st.lists(_LINES, min_size=1, max_size=8))
 @settings(max_examples=3000, deadline=None)
 def test_line_reader_agrees_with_pyyaml_on_random_documents(lines: list[str]) -> None:
     text = "\n".join(lines) + "\n"
@@ -278,3 +286,40 @@ def test_the_reader_keeps_the_errors_and_their_lines() -> None:
         with pytest.raises(yamlio.YamlError) as info:
             yamlio.load(data)
         assert (info.value.line, fragment in info.value.message) == (line, True), info.value
+
+
+_ROWS = st.dictionaries(st.sampled_from(KEYS[:6]), st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.sampled_from(PLAIN[:6] + ["{}", "1.5", "yes"])),
+    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(st.sampled_from(KEYS[:6]), children, max_size=3)),
+    max_leaves=8), min_size=1, max_size=4)
+
+
+@given(_ROWS, st.lists(st.tuples(st.integers(0, 30), st.integers(0, 40), st.sampled_from(["insert", "replace", "cut", "dup"]),
+                                 st.sampled_from(_PIECES)), min_size=1, max_size=3))
+@settings(max_examples=1500, deadline=None)
+def test_line_reader_agrees_with_pyyaml_on_damaged_files(row: dict[str, object], edits: list[tuple[int, int, str, str]]) -> None:
+    """dump()'s output with a few edits (a piece inserted, a character replaced, a
+    line cut or doubled): near the subset's edges, where a wrong answer would hide."""
+    lines = yamlio.dump(row, "# h\n").decode().split("\n")  # type: ignore[arg-type]
+    for at, column, how, piece in edits:
+        index = at % len(lines)
+        line = lines[index]
+        column = min(column, len(line))
+        if how == "insert":
+            lines[index] = line[:column] + piece + line[column:]
+        elif how == "replace":
+            lines[index] = line[:column] + piece + line[column + 1:]
+        elif how == "cut":
+            del lines[index]
+            if not lines:
+                return
+        else:
+            lines.insert(index, line)
+    text = "\n".join(lines)
+    try:
+        value = yamlio.read_written(text)
+    except (yamlio._Unusual, ValueError):
+        return
+    expected = _pyyaml(text.encode())
+    assert not isinstance(expected, yamlio.YamlError), (text, expected)
+    assert _same(value, expected), (text, value, expected)
