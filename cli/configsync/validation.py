@@ -19,7 +19,7 @@ from referencing import Registry
 from referencing.exceptions import Unresolvable
 from yaml.nodes import MappingNode, Node
 
-from . import limits, naming, progress, values, yamlio
+from . import fast_validation, limits, naming, progress, values, yamlio
 from .backends.base import TableInfo
 from .cache import ValidationCache, content_id
 from .config import Config
@@ -110,12 +110,22 @@ def load_schemas(
         except RecursionError:
             problems.append(Problem(path, 0, "not a valid JSON Schema: nested too deeply"))
             continue
-        # An empty registry: a $ref outside the file is never fetched (jsonschema
-        # would otherwise open any http:// or file:// URL a schema names).
-        fast = jsonschema.validators.extend(validator_class, {  # type: ignore[no-untyped-call]
-            "uniqueItems": _unique_items, **_nan_unordered(validator_class)})
-        validators[table] = fast(schema, format_checker=validator_class.FORMAT_CHECKER, registry=Registry())
+        validators[table] = compile_schema(schema, validator_class)
     return validators, problems
+
+
+def compile_schema(schema: Any, validator_class: Any = None) -> jsonschema.protocols.Validator:
+    """configsync's validator for a checked schema: jsonschema's, with linear
+    uniqueItems and NaN let through range keywords."""
+    if validator_class is None:
+        validator_class = jsonschema.validators.validator_for(schema, jsonschema.Draft202012Validator)
+    # An empty registry: a $ref outside the file is never fetched (jsonschema
+    # would otherwise open any http:// or file:// URL a schema names).
+    fast = jsonschema.validators.extend(validator_class, {  # type: ignore[no-untyped-call]
+        "uniqueItems": _unique_items, **_nan_unordered(validator_class)})
+    validator: jsonschema.protocols.Validator = fast(schema, format_checker=validator_class.FORMAT_CHECKER,
+                                                     registry=Registry())
+    return validator
 
 
 def _nan_unordered(validator_class: Any) -> dict[str, Any]:
@@ -213,6 +223,9 @@ def load_state(
     """
     wanted = list(tables) if tables is not None else list(config.tables)
     validators, problems = load_schemas(config, source, wanted)
+    # A fast yes per schema (jsonschema-rs), where one is safe: see fast_validation.
+    fast = {t: fast_validation.fast_yes(v.schema, frozenset(v.format_checker.checkers) if v.format_checker else frozenset())
+            for t, v in validators.items()}
     drafts: dict[str, dict[str, _Draft]] = {t: {} for t in wanted}
     files: dict[str, SourceFile] = {}
     overlays: list[tuple[str, str, _Parsed]] = []
@@ -256,8 +269,11 @@ def load_state(
             if validator is not None and cache.is_valid(schema_id, record_id):
                 validator = None  # these exact bytes passed this exact schema before
             before = len(problems)
+            checked = validator is not None
+            if validator is not None and (check := fast.get(table)) is not None and check(draft.row):
+                validator = None  # valid: jsonschema would find nothing to say
             record = _finish(config, table, draft, key, validator, problems, names)
-            if validator is not None and len(problems) == before:
+            if checked and len(problems) == before:
                 cache.remember(schema_id, record_id)
             if record is None:
                 continue
