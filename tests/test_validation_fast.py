@@ -175,3 +175,63 @@ def test_validate_prints_the_same_problems_with_and_without_the_fast_path(tmp_pa
     assert fast.code == slow.code == 1
     assert fast.text == slow.text
     assert "config-snapshots/system_config/key_000.yaml:2: config_value: 'not-an-object' is not of type 'boolean'" in fast.text
+
+
+def _damaged_repo(path: Path, count: int) -> None:
+    """Records of the three Moose tables, one in six damaged in one of eight ways."""
+    init_repo(path)
+    rows = {
+        "system_config": "config_key: key_{i:04d}\nconfig_value:\n  enabled: true\n  limit: {i}\n  ratio: 0.5\n"
+                         "config_type: json\ndescription: Setting {i}\nupdated_by: null\n",
+        "proposer_configs": "name: model-{i:04d}\nprovider: openai\nendpoint: https://api.example.com/v1\n"
+                            "context_limit: 128000\ncost_profile:\n  currency: USD\n  input_cost_per_token: 0.00000015\n"
+                            "strengths:\n- fast\n- cheap\ncomplexity_threshold: 0.{d}\nnotes: n\nis_active: true\n",
+        "contracts": "name: contract-{i:04d}\nversion: 1.0.{d}\nspecification:\n  fields:\n  - id\n  - name\n"
+                     "  type: object\ndescription: Contract {i}\nis_active: true\n",
+    }
+    names = {"system_config": "key_{i:04d}", "proposer_configs": "model-{i:04d}", "contracts": "contract-{i:04d}@1.0.{d}"}
+    damages = [
+        lambda s: s + "name: again\nconfig_key: again\n",  # duplicate keys
+        lambda s: s.replace("is_active: true", "is_active: !!str yes").replace("config_type: json", "config_type: !!str json"),
+        lambda s: s.replace(": ", ": &a ", 1),  # an anchor
+        lambda s: s.replace("description:", "descriptio:").replace("notes:", "note:"),  # unknown columns
+        lambda s: s.replace("config_type: json", "config_type: jsonx").replace("provider: openai", "provider: 7")
+                   .replace("is_active: true", "is_active: 1.0"),  # schema problems
+        lambda s: s.replace("\n", "\n  ", 1),  # broken indentation
+        lambda s: s.replace("name: ", "name: x", 1).replace("config_key: ", "config_key: X", 1),  # name != key
+        lambda s: "# only a comment\n",
+    ]
+    for table, text in rows.items():
+        directory = path / "config-snapshots" / table
+        directory.mkdir(parents=True)
+        for i in range(count):
+            body = text.format(i=i, d=i % 5)
+            if i % 6 == 5:
+                body = damages[(i // 6) % len(damages)](body)
+            (directory / (names[table].format(i=i, d=i % 5) + ".yaml")).write_text(body)
+    (path / "config-snapshots/strange.yaml").write_text("a: 1\n")
+    commit_all(path, "records")
+
+
+def test_every_fast_path_prints_what_the_slow_paths_print(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Worker processes, the line reader and jsonschema-rs together, against none
+    of them: the same problems, lines and order, on valid and damaged records."""
+    from configsync import parallel, yamlio
+
+    repo = tmp_path / "repo"
+    _damaged_repo(repo, 100)
+    monkeypatch.setattr(parallel, "MIN_FILES", 50)
+    monkeypatch.setattr(parallel, "_CHUNK", 16)
+    fast = run(repo, "validate")
+    shutil.rmtree(repo / ".configsync")
+
+    def unusual(text: str) -> object:
+        raise yamlio._Unusual
+
+    monkeypatch.setattr(parallel, "MIN_FILES", 10**9)
+    monkeypatch.setattr(fast_validation, "_rs", None)
+    monkeypatch.setattr(yamlio, "read_written", unusual)
+    slow = run(repo, "validate")
+    assert fast.code == slow.code == 1
+    assert fast.text == slow.text
+    assert fast.text.count("\n") > 40, fast.text

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -19,7 +19,7 @@ from referencing import Registry
 from referencing.exceptions import Unresolvable
 from yaml.nodes import MappingNode, Node
 
-from . import fast_validation, limits, naming, progress, values, yamlio
+from . import fast_validation, limits, naming, parallel, progress, values, yamlio
 from .backends.base import TableInfo
 from .cache import ValidationCache, content_id
 from .config import Config
@@ -27,7 +27,7 @@ from .errors import NamingError, Problem, ValidationError
 from .layout import ENVIRONMENTS, TableLayout, twin_name
 from .overlay import DELETE, deep_merge, deletion_problem, is_deletion
 from .records import Key, Record, Source, SourceFile, State, git_blob_id, key_of
-from .values import Row, kind_mismatch
+from .values import Row, Value, kind_mismatch
 
 GITKEEP = ".gitkeep"
 # Beyond this many problems in one file the rest are counted, not located:
@@ -174,6 +174,7 @@ class _Parsed:
     row: Row
     file: SourceFile
     from_database: bool = False  # the file is the rendering of a row just read
+    fast: bool | None = None  # the schema's fast yes for this file's row, where a worker asked it
     _node: Node | None = None
     _composed: bool = False
 
@@ -229,16 +230,24 @@ def load_state(
     drafts: dict[str, dict[str, _Draft]] = {t: {} for t in wanted}
     files: dict[str, SourceFile] = {}
     overlays: list[tuple[str, str, _Parsed]] = []
+    # Where each file goes, and the problems of those that go nowhere, in file order.
+    placed: list[tuple[SourceFile, list[Problem], tuple[bool, str, str] | None]] = []
+    for file in sorted(source.snapshots, key=lambda f: f.path):
+        misplaced: list[Problem] = []
+        located = _locate_file(config, file, env, misplaced)
+        placed.append((file, misplaced, located if located is not None and located[1] in wanted else None))
+    # Many files: parsed (and passed by the schema's fast yes) on every core.
+    read = parallel.read_all([(f, where[1]) for f, _, where in placed
+                              if where is not None and not (f.blob_id and known and f.blob_id in known)], fast)
     with progress.task("reading record files", len(source.snapshots)) as bar:
-        for file in sorted(source.snapshots, key=lambda f: f.path):
+        for file, misplaced, located in placed:
             bar.advance()
-            located = _locate_file(config, file, env, problems)
+            problems += misplaced
             if located is None:
                 continue
             overlay, table, name = located
-            if table not in wanted:
-                continue
-            parsed = _parse_record(config, table, file, problems, known or {}, (owned or {}).get(table, {}))
+            parsed = _parse_record(config, table, file, problems, known or {}, (owned or {}).get(table, {}),
+                                   read.get(file.path) if read else None)
             if parsed is None:
                 continue
             files[file.path] = file
@@ -270,7 +279,7 @@ def load_state(
                 validator = None  # these exact bytes passed this exact schema before
             before = len(problems)
             checked = validator is not None
-            if validator is not None and (check := fast.get(table)) is not None and check(draft.row):
+            if validator is not None and _fast_yes(draft, fast.get(table)):
                 validator = None  # valid: jsonschema would find nothing to say
             record = _finish(config, table, draft, key, validator, problems, names)
             if checked and len(problems) == before:
@@ -295,6 +304,14 @@ def load_state(
     if problems:
         raise ValidationError(problems)
     return loaded
+
+
+def _fast_yes(draft: _Draft, check: Callable[[Value], bool] | None) -> bool:
+    """Did the schema's fast yes pass the record (asked in a worker already, for
+    a record of one file that no later step changed)?"""
+    if len(draft.sources) == 1 and draft.sources[0].fast is not None:
+        return draft.sources[0].fast
+    return check is not None and check(draft.row)
 
 
 def _locate_file(
@@ -342,17 +359,25 @@ def _record_id(sources: Sequence[_Parsed]) -> str:
 
 def _parse_record(
     config: Config, table: str, file: SourceFile, problems: list[Problem], known: Mapping[str, Row],
-    owned: Mapping[str, str] | None = None,
+    owned: Mapping[str, str] | None = None, read: parallel.Result | None = None,
 ) -> _Parsed | None:
     row_from_db = known.get(file.blob_id) if file.blob_id else None
     if row_from_db is not None:
         # A rendering of a row with the table's columns: no secret or excluded ones.
         return _Parsed(file.path, row_from_db, file, from_database=True)
-    try:
-        row = yamlio.load(file.data)
-    except yamlio.YamlError as exc:
-        problems.append(Problem(file.path, exc.line, exc.message))
-        return None
+    fast: bool | None = None
+    if read is not None:  # read by a worker
+        value, fast = read
+        if isinstance(value, parallel.Failed):
+            problems.append(Problem(file.path, value.line, value.message))
+            return None
+        row = value
+    else:
+        try:
+            row = yamlio.load(file.data)
+        except yamlio.YamlError as exc:
+            problems.append(Problem(file.path, exc.line, exc.message))
+            return None
     if row is None:
         problems.append(Problem(file.path, 1, "file is empty; a record is a mapping of column: value"))
         return None
@@ -381,6 +406,8 @@ def _parse_record(
                                         "database owns it); remove it"))
     for column in [c for c in row if owned and c in owned]:
         del row[column]  # reported once above, not again as unknown to the schema
+        fast = None  # the fast yes saw the column: ask it again
+    parsed.fast = fast
     return parsed
 
 
