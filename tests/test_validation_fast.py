@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from helpers import commit_all, init_repo, run
 
-pytest.importorskip("jsonschema_rs")  # a dependency: never missing where the tests run (see pyproject)
+import jsonschema_rs  # noqa: E402,F401 - a dependency (pyproject): its absence must fail here, not skip
 
 TEXT = st.one_of(
     st.sampled_from(["", "a", "abc", "USD", "json", "ea6a007e-43af-44c3-99e5-e4e6e94aa064", "EA6A007E-43AF-44C3-99E5-E4E6E94AA064",
