@@ -7,6 +7,7 @@ case-only collisions. Checks against the database's columns come later in
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -22,7 +23,7 @@ from yaml.nodes import MappingNode, Node
 from . import fast_validation, limits, naming, parallel, progress, values, yamlio
 from .backends.base import TableInfo
 from .cache import ValidationCache, content_id
-from .config import Config
+from .config import Config, TableConfig
 from .errors import NamingError, Problem, ValidationError
 from .layout import ENVIRONMENTS, TableLayout, twin_name
 from .overlay import DELETE, deep_merge, deletion_problem, is_deletion
@@ -398,7 +399,7 @@ def _parse_record(
         elif column in settings.exclude:
             problems.append(Problem(file.path, yamlio.key_line(parsed.node, column),
                                     f"column {column!r} is excluded in configsync.yaml; remove it"))
-    for column, paths in settings.json_excludes().items():
+    for column, paths in _json_excludes(settings).items():
         for path in paths:
             if _has_path(row.get(column), path):
                 problems.append(Problem(file.path, yamlio.key_line(parsed.node, [column, *path]),
@@ -409,6 +410,11 @@ def _parse_record(
         fast = None  # the fast yes saw the column: ask it again
     parsed.fast = fast
     return parsed
+
+
+@functools.lru_cache(maxsize=256)  # asked once per record file
+def _json_excludes(settings: TableConfig) -> dict[str, tuple[tuple[str, ...], ...]]:
+    return settings.json_excludes()
 
 
 def _has_path(value: object, path: tuple[str, ...]) -> bool:
