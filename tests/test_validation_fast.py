@@ -12,14 +12,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs  # noqa: F401 - a dependency (pyproject): its absence must fail here, not skip
 import pytest
 from configsync import fast_validation, inference, validation
 from configsync.backends.base import Column, TableInfo
+from helpers import commit_all, init_repo, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from helpers import commit_all, init_repo, run
-
-import jsonschema_rs  # noqa: E402,F401 - a dependency (pyproject): its absence must fail here, not skip
 
 TEXT = st.one_of(
     st.sampled_from(["", "a", "abc", "USD", "json", "ea6a007e-43af-44c3-99e5-e4e6e94aa064", "EA6A007E-43AF-44C3-99E5-E4E6E94AA064",
@@ -76,7 +75,7 @@ def _slow_valid(schema: dict[str, Any], row: object) -> bool:
 
 def _agree(schema: dict[str, Any], row: object) -> bool | None:
     """The fast answer, after checking it against jsonschema (None: no fast yes for the schema)."""
-    check = fast_validation.fast_yes(schema, frozenset(validation.compile_schema(schema).format_checker.checkers))
+    check = fast_validation.fast_yes(schema, validation._checked_formats(validation.compile_schema(schema)))
     if check is None:
         return None
     said = check(row)  # type: ignore[arg-type]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from configsync import yamlio
+from helpers import commit_all, init_repo, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from helpers import commit_all, init_repo, run
 
 
 @pytest.mark.parametrize(

@@ -31,9 +31,10 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
-try:  # an optional speed-up: without it every record takes jsonschema's path
+_rs: Any
+try:  # without it (a platform with no wheel) every record takes jsonschema's path
     import jsonschema_rs as _rs
-except ImportError:  # pragma: no cover - jsonschema-rs has wheels for every platform configsync runs on
+except ImportError:  # pragma: no cover - a dependency, with wheels for the usual platforms
     _rs = None
 
 from .values import Value

@@ -9,7 +9,6 @@ on macOS/Windows) or grow too long are refused.
 from __future__ import annotations
 
 import functools
-
 import string
 from collections.abc import Mapping, Sequence
 from decimal import Decimal

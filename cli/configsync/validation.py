@@ -226,8 +226,7 @@ def load_state(
     wanted = list(tables) if tables is not None else list(config.tables)
     validators, problems = load_schemas(config, source, wanted)
     # A fast yes per schema (jsonschema-rs), where one is safe: see fast_validation.
-    fast = {t: fast_validation.fast_yes(v.schema, frozenset(v.format_checker.checkers) if v.format_checker else frozenset())
-            for t, v in validators.items()}
+    fast = {t: fast_validation.fast_yes(v.schema, _checked_formats(v)) for t, v in validators.items()}
     drafts: dict[str, dict[str, _Draft]] = {t: {} for t in wanted}
     files: dict[str, SourceFile] = {}
     overlays: list[tuple[str, str, _Parsed]] = []
@@ -305,6 +304,11 @@ def load_state(
     if problems:
         raise ValidationError(problems)
     return loaded
+
+
+def _checked_formats(validator: jsonschema.protocols.Validator) -> frozenset[str]:
+    checker = getattr(validator, "format_checker", None)
+    return frozenset(checker.checkers) if checker is not None else frozenset()
 
 
 def _fast_yes(draft: _Draft, check: Callable[[Value], bool] | None) -> bool:
