@@ -31,13 +31,13 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
+from .values import Value
+
 _rs: Any
 try:  # without it (a platform with no wheel) every record takes jsonschema's path
     import jsonschema_rs as _rs
 except ImportError:  # pragma: no cover - a dependency, with wheels for the usual platforms
     _rs = None
-
-from .values import Value
 
 # Keywords whose subschemas are a mapping of names, a list, or one schema.
 _SCHEMA_MAPS = ("properties", "$defs", "definitions", "dependentSchemas")
