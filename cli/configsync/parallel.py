@@ -11,10 +11,11 @@ to the same output).
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from . import yamlio
 from .records import SourceFile
@@ -61,22 +62,29 @@ def _read_slice(bounds: tuple[int, int]) -> list[Result]:
     return [_read(file, table) for file, table in _files[bounds[0]:bounds[1]]]
 
 
-def read_all(files: Sequence[tuple[SourceFile, str]],
-             checks: dict[str, Callable[[Value], bool] | None]) -> dict[str, Result] | None:
-    """Each file's value and fast yes, read by a pool of forked processes;
-    None where that would not pay (few files, one core, no fork)."""
+@contextlib.contextmanager
+def reading(files: Sequence[tuple[SourceFile, str]],
+            checks: dict[str, Callable[[Value], bool] | None]) -> Iterator[Iterator[Result] | None]:
+    """Each file's value and fast yes, in order, from a pool of forked processes
+    (the caller uses them as they come, while the workers read on); None where
+    a pool would not pay (few files, one core, no fork)."""
     global _files, _checks
     workers = _workers()
     if len(files) < MIN_FILES or workers < 2 or sys.platform != "linux":
-        return None
+        yield None
+        return
     _files, _checks = files, checks
+    context = multiprocessing.get_context("fork")
+    slices = [(start, min(start + _CHUNK, len(files))) for start in range(0, len(files), _CHUNK)]
     try:
-        context = multiprocessing.get_context("fork")
-        slices = [(start, min(start + _CHUNK, len(files))) for start in range(0, len(files), _CHUNK)]
-        with context.Pool(workers) as pool:
-            results = [result for part in pool.imap(_read_slice, slices) for result in part]
-    except OSError:
-        return None  # no processes to be had: read in this one
-    finally:
+        pool = context.Pool(workers)
+    except OSError:  # no processes to be had: read in this one
         _files, _checks = (), {}
-    return {file.path: result for (file, _), result in zip(files, results, strict=True)}
+        yield None
+        return
+    try:
+        yield (result for part in pool.imap(_read_slice, slices) for result in part)
+    finally:
+        pool.terminate()
+        pool.join()
+        _files, _checks = (), {}

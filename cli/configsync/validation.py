@@ -237,17 +237,17 @@ def load_state(
         located = _locate_file(config, file, env, misplaced)
         placed.append((file, misplaced, located if located is not None and located[1] in wanted else None))
     # Many files: parsed (and passed by the schema's fast yes) on every core.
-    read = parallel.read_all([(f, where[1]) for f, _, where in placed
-                              if where is not None and not (f.blob_id and known and f.blob_id in known)], fast)
-    with progress.task("reading record files", len(source.snapshots)) as bar:
+    to_read = [(f, where[1]) for f, _, where in placed
+               if where is not None and not (f.blob_id and known and f.blob_id in known)]
+    with parallel.reading(to_read, fast) as read, progress.task("reading record files", len(source.snapshots)) as bar:
         for file, misplaced, located in placed:
             bar.advance()
             problems += misplaced
             if located is None:
                 continue
             overlay, table, name = located
-            parsed = _parse_record(config, table, file, problems, known or {}, (owned or {}).get(table, {}),
-                                   read.get(file.path) if read else None)
+            from_worker = next(read) if read is not None and not (file.blob_id and known and file.blob_id in known) else None
+            parsed = _parse_record(config, table, file, problems, known or {}, (owned or {}).get(table, {}), from_worker)
             if parsed is None:
                 continue
             files[file.path] = file
@@ -409,7 +409,7 @@ def _parse_record(
                 problems.append(Problem(file.path, yamlio.key_line(parsed.node, [column, *path]),
                                         f"{'.'.join((column, *path))} is excluded in configsync.yaml (the "
                                         "database owns it); remove it"))
-    for column in [c for c in row if owned and c in owned]:
+    for column in [c for c in row if c in owned] if owned else ():
         del row[column]  # reported once above, not again as unknown to the schema
         fast = None  # the fast yes saw the column: ask it again
     parsed.fast = fast
