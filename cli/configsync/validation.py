@@ -176,6 +176,7 @@ class _Parsed:
     file: SourceFile
     from_database: bool = False  # the file is the rendering of a row just read
     fast: bool | None = None  # the schema's fast yes for this file's row, where a worker asked it
+    plain: str | None = ""  # its plain file name, where a worker found it (None: it has none)
     _node: Node | None = None
     _composed: bool = False
 
@@ -239,7 +240,8 @@ def load_state(
     # Many files: parsed (and passed by the schema's fast yes) on every core.
     to_read = [(f, where[1]) for f, _, where in placed
                if where is not None and not (f.blob_id and known and f.blob_id in known)]
-    with parallel.reading(to_read, fast) as read, progress.task("reading record files", len(source.snapshots)) as bar:
+    layouts = {t: TableLayout(config, t, k) for t in wanted if (k := keys.get(t))}
+    with parallel.reading(to_read, fast, layouts) as read, progress.task("reading record files", len(source.snapshots)) as bar:
         for file, misplaced, located in placed:
             bar.advance()
             problems += misplaced
@@ -371,8 +373,9 @@ def _parse_record(
         # A rendering of a row with the table's columns: no secret or excluded ones.
         return _Parsed(file.path, row_from_db, file, from_database=True)
     fast: bool | None = None
+    plain: str | None = ""
     if read is not None:  # read by a worker
-        value, fast = read
+        value, fast, plain = read
         if isinstance(value, parallel.Failed):
             problems.append(Problem(file.path, value.line, value.message))
             return None
@@ -411,8 +414,8 @@ def _parse_record(
                                         "database owns it); remove it"))
     for column in [c for c in row if c in owned] if owned else ():
         del row[column]  # reported once above, not again as unknown to the schema
-        fast = None  # the fast yes saw the column: ask it again
-    parsed.fast = fast
+        fast, plain = None, ""  # the worker saw the column: ask again
+    parsed.fast, parsed.plain = fast, plain
     return parsed
 
 
@@ -497,7 +500,10 @@ class _Names:
         found: dict[str, dict[str, str]] = {}
         for draft in drafts:
             if id(draft) not in self._plain:
-                [self._plain[id(draft)]] = self.layout.plain_names([draft.row])
+                if len(draft.sources) == 1 and draft.sources[0].plain != "":
+                    self._plain[id(draft)] = draft.sources[0].plain  # a worker's answer
+                else:
+                    [self._plain[id(draft)]] = self.layout.plain_names([draft.row])
             plain = self._plain[id(draft)]
             if plain is not None:
                 found.setdefault(naming.collision_key(plain), {}).setdefault(plain, draft.sources[-1].path)
