@@ -27,7 +27,7 @@ schemas and records.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -108,23 +108,25 @@ def _has_float(value: object) -> bool:
     return False
 
 
-def _leaves(value: Value) -> Iterator[Value]:
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _leaves(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _leaves(item)
-    else:
-        yield value
-
-
-def _integral_decimal(leaf: Value) -> bool:
-    return isinstance(leaf, Decimal) and leaf.is_finite() and leaf == leaf.to_integral_value()
-
-
-def _odd_text(leaf: Value) -> bool:
-    return isinstance(leaf, str) and not (leaf.isascii() and leaf.isprintable())
+def _read_differently(row: Value, integers: bool, text: bool) -> bool:
+    """Does the record hold a value the two validators read differently under
+    this schema: an integral Decimal (``integers``), non-ASCII or unprintable
+    text (``text``)? One pass, no recursion: it runs for every record."""
+    pending = [row]
+    while pending:
+        value = pending.pop()
+        kind = type(value)
+        if kind is dict:
+            pending.extend(value.values())  # type: ignore[union-attr]
+        elif kind is list:
+            pending.extend(value)  # type: ignore[arg-type]
+        elif kind is str:
+            if text and not (value.isascii() and value.isprintable()):  # type: ignore[union-attr]
+                return True
+        elif kind is Decimal and integers:
+            if value.is_finite() and value == value.to_integral_value():  # type: ignore[union-attr]
+                return True
+    return False
 
 
 def fast_yes(schema: object, checked_formats: frozenset[str]) -> Callable[[Value], bool] | None:
@@ -140,15 +142,11 @@ def fast_yes(schema: object, checked_formats: frozenset[str]) -> Callable[[Value
         return None
     except Exception:  # noqa: BLE001 - jsonschema-rs refusing a schema jsonschema took: no shortcut
         return None
-    odd: list[Callable[[Value], bool]] = []
-    if "integer" in found:
-        odd.append(_integral_decimal)
-    if "pattern" in found:
-        odd.append(_odd_text)
+    integers, text = "integer" in found, "pattern" in found
     is_valid = validator.is_valid
 
     def check(row: Value) -> bool:
-        if odd and any(test(leaf) for leaf in _leaves(row) for test in odd):
+        if (integers or text) and _read_differently(row, integers, text):
             return False
         try:
             return bool(is_valid(row))
