@@ -1,14 +1,17 @@
 """The CLI surface: help and docs for every command, exit-code mapping."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
+from configsync import stamps
 from configsync.cli import cli
 from helpers import ROOT, run
 
@@ -79,6 +82,33 @@ def test_the_fixed_cost_imports_no_heavy_library(argv: list[str]) -> None:
         assert not {m for m in loaded.split() if m.split(".")[0] in ("psycopg", "httpx", "supabase")}, loaded
     else:
         assert loaded == "", loaded
+
+
+def test_a_warm_validate_imports_neither_git_nor_json_schema(repo_path: Path) -> None:
+    """`validate` of a work tree found valid before answers from its stamp (stamps.py):
+    no pygit2, no jsonschema, as cheap as `--version` plus reading the stats."""
+    record = repo_path / "config-snapshots/system_config/budget_limits.yaml"
+    record.parent.mkdir(parents=True)
+    record.write_text("config_key: budget_limits\nconfig_value:\n  daily: 50\nconfig_type: json\n")
+    time.sleep(stamps.SETTLE_SECONDS + 0.2)  # younger files are never taken on trust (stamps.py)
+    assert run(repo_path, "validate").code == 0  # creates .configsync/: the settings are checked again next time
+    assert run(repo_path, "validate").code == 0
+    probe = (
+        "import sys\n"
+        "from configsync.cli import cli\n"
+        "code = cli.main(args=['validate'], prog_name='configsync', standalone_mode=False)\n"
+        "heavy = ('pygit2', 'jsonschema', 'psycopg', 'httpx', 'supabase', 'referencing')\n"
+        "print('loaded:', code, *sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=repo_path)
+    assert result.stdout.splitlines()[-2:] == ["All record files are valid.", "loaded: 0"], result.stdout + result.stderr
+    # The same size and modification time, other bytes: the change time tells, and the file is read.
+    before = record.stat()
+    record.write_text(record.read_text().replace("config_type: json", "config_type: jsox"))
+    os.utime(record, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert record.stat().st_size == before.st_size
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=repo_path)
+    assert "budget_limits.yaml:4: config_type: 'jsox' is not one of" in result.stdout, result.stdout + result.stderr
 
 
 def test_usage_errors_exit_1_not_2(repo_path: Path) -> None:

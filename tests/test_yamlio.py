@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from configsync import yamlio
 from helpers import commit_all, init_repo, run
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(
@@ -179,3 +181,145 @@ def test_direct_emitter_writes_what_pyyaml_writes(seed: int) -> None:
         assert yamlio.dump(row, "# h\n") == yamlio.dump(row, "# h\n", direct=False), row
         direct += yamlio._dump_direct(row) is not None
     assert direct >= 5  # the direct path was exercised, not only its fallback
+
+
+# ---- the line reader for the files configsync writes ---------------------------------
+
+def _same(a: object, b: object) -> bool:
+    """Equal, with the same types all the way down (1 is not True, Decimal is not int)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)  # type: ignore[index]
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))  # type: ignore[arg-type]
+    if isinstance(a, Decimal) and a.is_nan():
+        return isinstance(b, Decimal) and b.is_nan()
+    return a == b and str(a) == str(b)
+
+
+def _pyyaml(data: bytes) -> object:
+    """PyYAML's reading (the composed node tree), or the error it gives."""
+    try:
+        return yamlio.parse(data)[0]
+    except yamlio.YamlError as exc:
+        return exc
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_line_reader_reads_written_rows_as_pyyaml_does(seed: int) -> None:
+    """Whatever dump() writes, the line reader reads to PyYAML's value or leaves alone."""
+    rng = random.Random(seed)
+    fast = 0
+    for _ in range(60):
+        row = {rng.choice(KEYS + PLAIN[:3]): _random_value(rng, 0) for _ in range(rng.randrange(1, 6))}
+        data = yamlio.dump(row, "# yaml-language-server: $schema=../../schemas/t.schema.json\n")
+        try:
+            value = yamlio.read_written(data.decode())
+        except yamlio._Unusual:
+            continue
+        fast += 1
+        assert _same(value, yamlio.parse(data)[0]), data
+        assert _same(yamlio.load(data), value)
+    assert fast >= 3  # the line reader was exercised, not only its fallback
+
+
+# Pieces of lines, near and far from what dump() writes: the reader must either
+# read exactly PyYAML's value or leave the file to PyYAML (which words any error).
+_PIECES = ["", " ", "  ", "    ", "- ", "- - ", "#", "# c", "a", "b", "k", "a:", "b:", "a: ", ": ", "1", "-1", "1.5",
+           "-1.5", ".inf", "-.inf", ".nan", ".NaN", "1e5", "1.0e+5", "0x1F", "0o7", "012", "1_000", "1:30", "yes", "No",
+           "null", "~", "true", "True", "{}", "[]", "{a: 1}", "[1]", "x y", "x  y", "a:b", "a :b", "a #b", "a# b",
+           "'q'", '"q"', "&a x", "*a", "!t x", "|", ">", "?", "%", "@", "-", "--", "---", "...", "é", "\t", "\r",
+           "2025-10-03", "https://x.y/z?a=b", "x,y", "<<", "=", "+1", ".5", "-.5", "1e999999", "9" * 5000, "\x07"]
+
+
+_WORDS = st.sampled_from(_PIECES)
+_LINES = st.one_of(
+    st.lists(_WORDS, max_size=4).map("".join),  # anything
+    st.tuples(st.sampled_from(["", "  ", "    ", "   "]), st.sampled_from(["", "- ", "- - ", "-  "]),  # near dump()'s
+              st.one_of(st.tuples(_WORDS, st.sampled_from([": ", ":"]), _WORDS).map("".join), _WORDS)).map("".join),
+)
+
+
+@given(st.lists(_LINES, min_size=1, max_size=8))
+@settings(max_examples=3000, deadline=None)
+def test_line_reader_agrees_with_pyyaml_on_random_documents(lines: list[str]) -> None:
+    text = "\n".join(lines) + "\n"
+    try:
+        value = yamlio.read_written(text)
+    except (yamlio._Unusual, ValueError):
+        return
+    expected = _pyyaml(text.encode())
+    assert not isinstance(expected, yamlio.YamlError), (text, expected)
+    assert _same(value, expected), (text, value, expected)
+
+
+AWKWARD_NUMBERS = [Decimal("0.70"), Decimal("-0.0"), Decimal("1E+30"), Decimal("-1.5E-26"), Decimal("100"), Decimal("1.0"),
+                   Decimal("-2"), Decimal("1E+2"), 2**63, -(2**63)]
+
+
+@given(st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.sampled_from(PLAIN + AWKWARD),
+              st.decimals(allow_nan=True, allow_infinity=True), st.sampled_from(AWKWARD_NUMBERS)),
+    lambda children: st.one_of(st.lists(children, max_size=3),
+                               st.dictionaries(st.sampled_from(KEYS), children, max_size=3)),
+    max_leaves=12))
+@settings(max_examples=1500, deadline=None)
+def test_line_reader_reads_random_rows_as_pyyaml_does(value: object) -> None:
+    data = yamlio.dump({"id": value, "note": "x"})
+    try:
+        fast = yamlio.read_written(data.decode())
+    except (yamlio._Unusual, ValueError):
+        return
+    assert _same(fast, yamlio.parse(data)[0]), data
+
+
+def test_the_reader_keeps_the_errors_and_their_lines() -> None:
+    """Files the line reader does not take keep PyYAML's strictness and messages."""
+    for data, line, fragment in [
+        (b"# h\na: 1\nb:\n  c: 1\n  c: 2\n", 5, "duplicate key 'c'"),
+        (b"a: 1\nl:\n- x\n- k: 1\n  k: 2\n", 5, "duplicate key 'k'"),
+        (b"a: 1\nb: !!str 2\n", 2, "YAML tags"),
+        (b"a: &x 1\nb: 2\n", 1, "anchors (&x)"),
+        (b"a: 1\nb: 9" + b"9" * 5000 + b"\n", 2, "too large or too precise"),
+    ]:
+        with pytest.raises(yamlio.YamlError) as info:
+            yamlio.load(data)
+        assert (info.value.line, fragment in info.value.message) == (line, True), info.value
+
+
+_ROWS = st.dictionaries(st.sampled_from(KEYS[:6]), st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.sampled_from(PLAIN[:6] + ["{}", "1.5", "yes"])),
+    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(st.sampled_from(KEYS[:6]), children, max_size=3)),
+    max_leaves=8), min_size=1, max_size=4)
+
+
+@given(_ROWS, st.lists(st.tuples(st.integers(0, 30), st.integers(0, 40), st.sampled_from(["insert", "replace", "cut", "dup"]),
+                                 st.sampled_from(_PIECES)), min_size=1, max_size=3))
+@settings(max_examples=1500, deadline=None)
+def test_line_reader_agrees_with_pyyaml_on_damaged_files(row: dict[str, object], edits: list[tuple[int, int, str, str]]) -> None:
+    """dump()'s output with a few edits (a piece inserted, a character replaced, a
+    line cut or doubled): near the subset's edges, where a wrong answer would hide."""
+    lines = yamlio.dump(row, "# h\n").decode().split("\n")  # type: ignore[arg-type]
+    for at, column, how, piece in edits:
+        index = at % len(lines)
+        line = lines[index]
+        column = min(column, len(line))
+        if how == "insert":
+            lines[index] = line[:column] + piece + line[column:]
+        elif how == "replace":
+            lines[index] = line[:column] + piece + line[column + 1:]
+        elif how == "cut":
+            del lines[index]
+            if not lines:
+                return
+        else:
+            lines.insert(index, line)
+    text = "\n".join(lines)
+    try:
+        value = yamlio.read_written(text)
+    except (yamlio._Unusual, ValueError):
+        return
+    expected = _pyyaml(text.encode())
+    assert not isinstance(expected, yamlio.YamlError), (text, expected)
+    assert _same(value, expected), (text, value, expected)

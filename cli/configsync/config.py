@@ -8,12 +8,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
-
-import jsonschema
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import naming, selection, urls, yamlio
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import jsonschema
 
 CONFIG_FILE = "configsync.yaml"
 DEFAULT_DATABASE = "sqlite:///.configsync/local.db"
@@ -117,14 +118,14 @@ def parse_config(text: bytes, config_path: Path) -> Config:
     directory is the config root); e.g. a revision's copy, read from git."""
     shown = config_path.name
     try:
-        data, root_node = yamlio.parse(text)
+        data = yamlio.load(text)
     except yamlio.YamlError as exc:
         raise ConfigError(_where(shown, exc.line) + exc.message) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{shown}: expected a mapping with a 'tables' setting")
-    validator = jsonschema.Draft202012Validator(_schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    errors = _checked(data, text, config_path)
     if errors:
+        root_node = yamlio.parse(text)[1]  # the node tree, to point at lines
         lines = []
         for error in errors:
             path_ = list(error.absolute_path)
@@ -139,6 +140,34 @@ def parse_config(text: bytes, config_path: Path) -> Config:
         return _build(config_path, data)
     except ConfigError as exc:
         raise ConfigError(f"{shown}: {exc}") from None
+
+
+def _schema_errors(data: dict[str, Any]) -> list[jsonschema.ValidationError]:
+    import jsonschema  # a tenth of a second: only where the cache has not seen this file
+
+    validator = jsonschema.Draft202012Validator(_schema())
+    return sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+
+
+def _checked(data: dict[str, Any], text: bytes, config_path: Path) -> list[jsonschema.ValidationError]:
+    """The settings schema's errors. Bytes that passed before (this version,
+    this schema: the local cache, where one exists) are not checked again:
+    that spares every command importing jsonschema."""
+    from .cache import ValidationCache, content_id
+
+    path = config_path.parent / ".configsync" / "cache.sqlite"
+    if not path.is_file():  # never creates .configsync/ (init, a copy read from git)
+        return _schema_errors(data)
+    cache = ValidationCache(path)
+    schema = cache.schema_id(resources.files("configsync").joinpath("config.schema.json").read_bytes())
+    entry = "settings:" + content_id(text)
+    if cache.knows_valid(schema, entry):
+        return []
+    errors = _schema_errors(data)
+    if not errors:
+        cache.remember(schema, entry)
+        cache.save()
+    return errors
 
 
 def _where(file: str, line: int) -> str:
@@ -214,6 +243,8 @@ def _environments(root: Path, data: dict[str, Any]) -> dict[str, str]:
         # An empty list of tenants is a failed lookup, never "a fleet of none".
         raise ConfigError(f"{shown}: expected a mapping of environment names to database URLs "
                           "(tenant-01: ${URL_TENANT_01}); it holds none")
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(_schema()["properties"]["environments"])
     for error in sorted(validator.iter_errors(listed), key=lambda e: list(map(str, e.absolute_path))):
         where = list(error.absolute_path)

@@ -8,6 +8,7 @@ on macOS/Windows) or grow too long are refused.
 """
 from __future__ import annotations
 
+import functools
 import string
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -29,6 +30,11 @@ def default_template(key_columns: Sequence[str]) -> str:
 
 def template_fields(template: str) -> list[str]:
     """The column names a ``filename`` template refers to."""
+    return list(_template_fields(template))
+
+
+@functools.lru_cache(maxsize=256)  # asked once per record file: parse each template once
+def _template_fields(template: str) -> tuple[str, ...]:
     fields = []
     for _, field, spec, conversion in string.Formatter().parse(template):
         if field is None:
@@ -36,7 +42,7 @@ def template_fields(template: str) -> list[str]:
         if not field or spec or conversion or not field.isidentifier():
             raise NamingError(f"filename template {template!r}: use plain {{column}} fields only")
         fields.append(field)
-    return fields
+    return tuple(fields)
 
 
 def encode(text: str) -> str:

@@ -10,16 +10,17 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import click
 
 from . import values
-from .baseline import split
-from .changes import Change, Kind
 from .errors import Problem
-from .plan import Plan
 from .values import Value
+
+if TYPE_CHECKING:  # plans are imported by the commands that make them: `validate` starts without them
+    from .changes import Change, Kind
+    from .plan import Plan
 
 SYMBOL = {"create": "+", "update": "~", "delete": "-"}
 COLOR = {"create": "green", "update": "yellow", "delete": "red"}
@@ -159,6 +160,8 @@ def markdown(plan: Plan, header: str, *, title: str = "Plan", color: bool = Fals
     if not plan.changes:
         lines.append("No changes: the database already matches this revision.")
         return "\n".join(lines) + "\n"
+    from .baseline import split  # with the plan's modules (see the imports)
+
     # Drift and conflicts first, in their own section: they are not what the pull request asks for.
     others = [part for c in plan.changes if c.kind != "git" for part in [split(c)[1]]]
     if others:

@@ -7,9 +7,10 @@ case-only collisions. Checks against the database's columns come later in
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -19,15 +20,15 @@ from referencing import Registry
 from referencing.exceptions import Unresolvable
 from yaml.nodes import MappingNode, Node
 
-from . import limits, naming, progress, values, yamlio
+from . import fast_validation, limits, naming, parallel, progress, values, yamlio
 from .backends.base import TableInfo
 from .cache import ValidationCache, content_id
-from .config import Config
+from .config import Config, TableConfig
 from .errors import NamingError, Problem, ValidationError
 from .layout import ENVIRONMENTS, TableLayout, twin_name
 from .overlay import DELETE, deep_merge, deletion_problem, is_deletion
 from .records import Key, Record, Source, SourceFile, State, git_blob_id, key_of
-from .values import Row, kind_mismatch
+from .values import Row, Value, kind_mismatch
 
 GITKEEP = ".gitkeep"
 # Beyond this many problems in one file the rest are counted, not located:
@@ -110,12 +111,22 @@ def load_schemas(
         except RecursionError:
             problems.append(Problem(path, 0, "not a valid JSON Schema: nested too deeply"))
             continue
-        # An empty registry: a $ref outside the file is never fetched (jsonschema
-        # would otherwise open any http:// or file:// URL a schema names).
-        fast = jsonschema.validators.extend(validator_class, {  # type: ignore[no-untyped-call]
-            "uniqueItems": _unique_items, **_nan_unordered(validator_class)})
-        validators[table] = fast(schema, format_checker=validator_class.FORMAT_CHECKER, registry=Registry())
+        validators[table] = compile_schema(schema, validator_class)
     return validators, problems
+
+
+def compile_schema(schema: Any, validator_class: Any = None) -> jsonschema.protocols.Validator:
+    """configsync's validator for a checked schema: jsonschema's, with linear
+    uniqueItems and NaN let through range keywords."""
+    if validator_class is None:
+        validator_class = jsonschema.validators.validator_for(schema, jsonschema.Draft202012Validator)
+    # An empty registry: a $ref outside the file is never fetched (jsonschema
+    # would otherwise open any http:// or file:// URL a schema names).
+    fast = jsonschema.validators.extend(validator_class, {  # type: ignore[no-untyped-call]
+        "uniqueItems": _unique_items, **_nan_unordered(validator_class)})
+    validator: jsonschema.protocols.Validator = fast(schema, format_checker=validator_class.FORMAT_CHECKER,
+                                                     registry=Registry())
+    return validator
 
 
 def _nan_unordered(validator_class: Any) -> dict[str, Any]:
@@ -164,6 +175,8 @@ class _Parsed:
     row: Row
     file: SourceFile
     from_database: bool = False  # the file is the rendering of a row just read
+    fast: bool | None = None  # the schema's fast yes for this file's row, where a worker asked it
+    plain: str | None = ""  # its plain file name, where a worker found it (None: it has none)
     _node: Node | None = None
     _composed: bool = False
 
@@ -213,19 +226,30 @@ def load_state(
     """
     wanted = list(tables) if tables is not None else list(config.tables)
     validators, problems = load_schemas(config, source, wanted)
+    # A fast yes per schema (jsonschema-rs), where one is safe: see fast_validation.
+    fast = {t: fast_validation.fast_yes(v.schema, _checked_formats(v)) for t, v in validators.items()}
     drafts: dict[str, dict[str, _Draft]] = {t: {} for t in wanted}
     files: dict[str, SourceFile] = {}
     overlays: list[tuple[str, str, _Parsed]] = []
-    with progress.task("reading record files", len(source.snapshots)) as bar:
-        for file in sorted(source.snapshots, key=lambda f: f.path):
+    # Where each file goes, and the problems of those that go nowhere, in file order.
+    placed: list[tuple[SourceFile, list[Problem], tuple[bool, str, str] | None]] = []
+    for file in sorted(source.snapshots, key=lambda f: f.path):
+        misplaced: list[Problem] = []
+        located = _locate_file(config, file, env, misplaced)
+        placed.append((file, misplaced, located if located is not None and located[1] in wanted else None))
+    # Many files: parsed (and passed by the schema's fast yes) on every core.
+    to_read = [(f, where[1]) for f, _, where in placed
+               if where is not None and not (f.blob_id and known and f.blob_id in known)]
+    layouts = {t: TableLayout(config, t, k) for t in wanted if (k := keys.get(t))}
+    with parallel.reading(to_read, fast, layouts) as read, progress.task("reading record files", len(source.snapshots)) as bar:
+        for file, misplaced, located in placed:
             bar.advance()
-            located = _locate_file(config, file, env, problems)
+            problems += misplaced
             if located is None:
                 continue
             overlay, table, name = located
-            if table not in wanted:
-                continue
-            parsed = _parse_record(config, table, file, problems, known or {}, (owned or {}).get(table, {}))
+            from_worker = next(read) if read is not None and not (file.blob_id and known and file.blob_id in known) else None
+            parsed = _parse_record(config, table, file, problems, known or {}, (owned or {}).get(table, {}), from_worker)
             if parsed is None:
                 continue
             files[file.path] = file
@@ -256,8 +280,11 @@ def load_state(
             if validator is not None and cache.is_valid(schema_id, record_id):
                 validator = None  # these exact bytes passed this exact schema before
             before = len(problems)
+            checked = validator is not None
+            if validator is not None and _fast_yes(draft, fast.get(table)):
+                validator = None  # valid: jsonschema would find nothing to say
             record = _finish(config, table, draft, key, validator, problems, names)
-            if validator is not None and len(problems) == before:
+            if checked and len(problems) == before:
                 cache.remember(schema_id, record_id)
             if record is None:
                 continue
@@ -279,6 +306,19 @@ def load_state(
     if problems:
         raise ValidationError(problems)
     return loaded
+
+
+def _checked_formats(validator: jsonschema.protocols.Validator) -> frozenset[str]:
+    checker = getattr(validator, "format_checker", None)
+    return frozenset(checker.checkers) if checker is not None else frozenset()
+
+
+def _fast_yes(draft: _Draft, check: Callable[[Value], bool] | None) -> bool:
+    """Did the schema's fast yes pass the record (asked in a worker already, for
+    a record of one file that no later step changed)?"""
+    if len(draft.sources) == 1 and draft.sources[0].fast is not None:
+        return draft.sources[0].fast
+    return check is not None and check(draft.row)
 
 
 def _locate_file(
@@ -326,17 +366,26 @@ def _record_id(sources: Sequence[_Parsed]) -> str:
 
 def _parse_record(
     config: Config, table: str, file: SourceFile, problems: list[Problem], known: Mapping[str, Row],
-    owned: Mapping[str, str] | None = None,
+    owned: Mapping[str, str] | None = None, read: parallel.Result | None = None,
 ) -> _Parsed | None:
     row_from_db = known.get(file.blob_id) if file.blob_id else None
     if row_from_db is not None:
         # A rendering of a row with the table's columns: no secret or excluded ones.
         return _Parsed(file.path, row_from_db, file, from_database=True)
-    try:
-        row = yamlio.load(file.data)
-    except yamlio.YamlError as exc:
-        problems.append(Problem(file.path, exc.line, exc.message))
-        return None
+    fast: bool | None = None
+    plain: str | None = ""
+    if read is not None:  # read by a worker
+        value, fast, plain = read
+        if isinstance(value, parallel.Failed):
+            problems.append(Problem(file.path, value.line, value.message))
+            return None
+        row = value
+    else:
+        try:
+            row = yamlio.load(file.data)
+        except yamlio.YamlError as exc:
+            problems.append(Problem(file.path, exc.line, exc.message))
+            return None
     if row is None:
         problems.append(Problem(file.path, 1, "file is empty; a record is a mapping of column: value"))
         return None
@@ -357,15 +406,22 @@ def _parse_record(
         elif column in settings.exclude:
             problems.append(Problem(file.path, yamlio.key_line(parsed.node, column),
                                     f"column {column!r} is excluded in configsync.yaml; remove it"))
-    for column, paths in settings.json_excludes().items():
+    for column, paths in _json_excludes(settings).items():
         for path in paths:
             if _has_path(row.get(column), path):
                 problems.append(Problem(file.path, yamlio.key_line(parsed.node, [column, *path]),
                                         f"{'.'.join((column, *path))} is excluded in configsync.yaml (the "
                                         "database owns it); remove it"))
-    for column in [c for c in row if owned and c in owned]:
+    for column in [c for c in row if c in owned] if owned else ():
         del row[column]  # reported once above, not again as unknown to the schema
+        fast, plain = None, ""  # the worker saw the column: ask again
+    parsed.fast, parsed.plain = fast, plain
     return parsed
+
+
+@functools.lru_cache(maxsize=256)  # asked once per record file
+def _json_excludes(settings: TableConfig) -> dict[str, tuple[tuple[str, ...], ...]]:
+    return settings.json_excludes()
 
 
 def _has_path(value: object, path: tuple[str, ...]) -> bool:
@@ -444,7 +500,10 @@ class _Names:
         found: dict[str, dict[str, str]] = {}
         for draft in drafts:
             if id(draft) not in self._plain:
-                [self._plain[id(draft)]] = self.layout.plain_names([draft.row])
+                if len(draft.sources) == 1 and draft.sources[0].plain != "":
+                    self._plain[id(draft)] = draft.sources[0].plain  # a worker's answer
+                else:
+                    [self._plain[id(draft)]] = self.layout.plain_names([draft.row])
             plain = self._plain[id(draft)]
             if plain is not None:
                 found.setdefault(naming.collision_key(plain), {}).setdefault(plain, draft.sources[-1].path)

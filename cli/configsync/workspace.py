@@ -33,6 +33,7 @@ from .rollbacks import PendingRollback, RollbackResult, Rollbacks, Show
 from .shortcuts import Shortcuts
 from .sides import Sides
 from .snapshotter import SnapshotResult, Snapshotter
+from .stamps import STAMP_SCHEMA, worktree_stamp
 from .validation import load_state
 
 
@@ -173,6 +174,7 @@ class Workspace:
 
     def validate(self, paths: Sequence[str] = ()) -> list[Problem]:
         """Every problem in the work tree's record and schema files."""
+        stamp, settled = worktree_stamp(self.config)  # before reading: a file changed meanwhile changes it
         keys = {t: s.key for t, s in self.config.tables.items()}
         known = self.shortcuts.for_validate()
         live = [t for t in self.config.tables if t not in known.skip]
@@ -189,6 +191,8 @@ class Workspace:
             prefix = table_dir(self.config, table) + "/"
             if not any(p.file.startswith(prefix) for p in problems):
                 self.shortcuts.validated(known, table)
+        if not problems and settled:
+            self.cache.remember(STAMP_SCHEMA, stamp)  # the next run answers from this (cli.files)
         self.cache.save()
         if paths:
             wanted = [self._config_relative(p) for p in paths]

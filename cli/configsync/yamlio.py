@@ -143,11 +143,21 @@ def load(data: bytes) -> Value:
     Reads libyaml's events and builds the value directly (no node tree): many
     times faster. Anything unusual (an error, an anchor, a tag, a duplicate key,
     deep nesting) is handed to `parse`, which raises the precise message."""
-    if _CParser is None or len(data) > MAX_BYTES or data.startswith(b"\xef\xbb\xbf"):
+    if len(data) > MAX_BYTES or data.startswith(b"\xef\xbb\xbf"):
         return parse(data)[0]
     try:
-        return _load_events(_CParser(data.decode("utf-8")))
-    except (_Unusual, yaml.YAMLError, UnicodeDecodeError, RecursionError, ValueError):
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return parse(data)[0]
+    try:
+        return read_written(text)
+    except (_Unusual, ValueError):  # ValueError: an int with more digits than int() reads
+        pass
+    if _CParser is None:
+        return parse(data)[0]
+    try:
+        return _load_events(_CParser(text))
+    except (_Unusual, yaml.YAMLError, RecursionError, ValueError):
         return parse(data)[0]
 
 
@@ -427,6 +437,129 @@ def _plain(text: str, tag: str = "str") -> bool:
         if pattern.match(text):
             return str(resolved) == _TAG + tag
     return tag == "str"
+
+
+# ---- the files configsync writes, read line by line ----------------------------------
+#
+# `dump` writes most rows as block YAML of plain scalars only (`_dump_direct`):
+# "key: value", "key:" over a nested block, "- item", "- key: value", {} and [].
+# Reading that subset needs no YAML parser: each line is one regular expression.
+# Anything else (quotes, block scalars, flow collections, anchors, tags, odd
+# indentation, duplicate keys, non-ASCII) raises _Unusual and takes the general
+# path, which gives the same value or words the error. tests/test_yamlio.py holds
+# the two to the same result on random documents.
+_TEXT_CHARS = r"[A-Za-z0-9_./@()+=&%~,?!:-]"
+# A key or a plain value as `_PLAIN` has them ("-" and "." may start a number or
+# .inf); ": " and a final ":" are refused by the caller.
+_PLAIN_TEXT = re.compile(rf"[-.]?[A-Za-z0-9_/]{_TEXT_CHARS}*(?: {_TEXT_CHARS}+)*")
+_COMMENT = re.compile(r" *#[\x20-\x7e]*")  # a comment line of printable ASCII
+_DASH, _KEY, _VALUE = 0, 1, 2
+_Token = tuple[int, int, int, str, str | None]  # kind, column, line, key or text, inline value
+
+
+def read_written(text: str) -> Value:
+    """The value of a file in the subset `dump` writes directly; _Unusual for any other
+    (or ValueError, for a number too long to read)."""
+    tokens: list[_Token] = []
+    append = tokens.append
+    for number, line in enumerate(text.split("\n")):
+        content = line.lstrip(" ")
+        if not content or content[0] == "#":
+            if content and _COMMENT.fullmatch(line) is None:
+                raise _Unusual
+            continue
+        column = len(line) - len(content)
+        while content[:2] == "- ":
+            append((_DASH, column, number, "", None))
+            column += 2
+            content = content[2:]
+        if not content:
+            raise _Unusual
+        key, colon, inline = content.partition(": ")
+        if colon:
+            _check_text(key)
+            _check_value(inline)
+            append((_KEY, column, number, key, inline))
+        elif content[-1] == ":":
+            _check_text(content[:-1])
+            append((_KEY, column, number, content[:-1], None))
+        else:
+            _check_value(content)
+            append((_VALUE, column, number, content, None))
+    if not tokens or tokens[0][0] != _KEY or tokens[0][1] != 0:
+        raise _Unusual
+    value, end = _read_block(tokens, 0, 1)
+    if end != len(tokens):
+        raise _Unusual
+    return value
+
+
+@functools.lru_cache(maxsize=65536)  # keys and many values repeat from row to row
+def _check_text(text: str) -> None:
+    if _PLAIN_TEXT.fullmatch(text) is None or text[-1] == ":" or ": " in text:
+        raise _Unusual
+
+
+def _check_value(text: str) -> None:
+    if text not in ("{}", "[]"):
+        _check_text(text)
+
+
+def _read_block(tokens: list[_Token], at: int, depth: int) -> tuple[Value, int]:
+    """The block that starts at token ``at`` (a mapping, a sequence or a scalar)
+    and the index of the token after it."""
+    if depth > MAX_DEPTH:
+        raise _Unusual
+    kind, column, _, text, _ = tokens[at]
+    if kind == _VALUE:
+        return _plain_value(text), at + 1
+    count = len(tokens)
+    if kind == _DASH:
+        items: list[Value] = []
+        while at < count and tokens[at][0] == _DASH and tokens[at][1] == column:
+            line = tokens[at][2]
+            at += 1
+            # The item starts on the dash's line ("- x", "- k: v", "- - x").
+            if at >= count or tokens[at][2] != line:
+                raise _Unusual
+            item, at = _read_block(tokens, at, depth + 1)
+            items.append(item)
+        if at < count and tokens[at][1] > column:
+            raise _Unusual
+        return items, at
+    mapping: dict[str, Value] = {}
+    while at < count and tokens[at][0] == _KEY and tokens[at][1] == column:
+        _, _, line, key, inline = tokens[at]
+        at += 1
+        if key in mapping:
+            raise _Unusual
+        if inline is not None:
+            mapping[sys.intern(key)] = _plain_value(inline)
+            continue
+        # "key:" over a nested block: deeper, or a sequence at the key's column.
+        if at >= count or not (tokens[at][1] > column or (tokens[at][0] == _DASH and tokens[at][1] == column)):
+            raise _Unusual
+        if tokens[at][0] == _VALUE:
+            raise _Unusual  # a plain scalar continued on the next line
+        mapping[sys.intern(key)], at = _read_block(tokens, at, depth + 1)
+    if at < count and tokens[at][1] >= column:
+        raise _Unusual  # a dash or scalar among the keys, or a deeper stray line
+    return mapping, at
+
+
+def _plain_value(text: str) -> Value:
+    """The value of a plain scalar `read_written` has checked."""
+    if text == "{}":
+        return {}
+    if text == "[]":
+        return []
+    return _plain_scalar_value(text)
+
+
+@functools.lru_cache(maxsize=65536)  # column values repeat from row to row (true, USD, json)
+def _plain_scalar_value(text: str) -> Value:
+    tag = _RESOLVER.resolve(ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    return _scalar(tag, text)
 
 
 class _NotFast(Exception):

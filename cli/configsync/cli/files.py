@@ -25,9 +25,12 @@ def validate(opts: Options, paths: tuple[str, ...], fmt: str) -> int:
       configsync validate config-snapshots/system_config --format github
     """
     try:
-        ws = opts.workspace()
-        problems = ws.validate(paths)
-        prefix = ws.path_prefix
+        if _known_valid(opts, paths):
+            problems, prefix = [], ""
+        else:
+            ws = opts.workspace()
+            problems = ws.validate(paths)
+            prefix = ws.path_prefix
     except ConfigError as exc:
         if fmt != "github":
             raise
@@ -41,6 +44,29 @@ def validate(opts: Options, paths: tuple[str, ...], fmt: str) -> int:
     if fmt == "text":
         click.echo("All record files are valid.")
     return EXIT_OK
+
+
+def _known_valid(opts: Options, paths: tuple[str, ...]) -> bool:
+    """Has this exact work tree (by its stamp) been found valid before? Asked
+    without git or JSON Schema: the warm answer costs little more than Python."""
+    from pathlib import Path
+
+    from ..cache import ValidationCache
+    from ..config import load_config
+    from ..errors import ConfigsyncError
+    from ..stamps import STAMP_SCHEMA, worktree_stamp
+
+    if opts.env is not None:
+        return False
+    try:
+        config = load_config(opts.config)
+        cache = config.root / ".configsync" / "cache.sqlite"
+        root = config.root.resolve()
+        if not cache.is_file() or not all(Path(p).resolve().is_relative_to(root) for p in paths):
+            return False  # the full run says what is wrong
+        return ValidationCache(cache).knows_valid(STAMP_SCHEMA, worktree_stamp(config)[0])
+    except (ConfigsyncError, OSError):
+        return False
 
 
 @click.command()

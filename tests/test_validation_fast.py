@@ -1,0 +1,236 @@
+"""The fast paths of `configsync validate` against the slow ones.
+
+jsonschema-rs may only say "valid" where jsonschema finds no problem (the
+problem lists are always jsonschema's); generated schemas, from inference's
+shapes and from the keywords the fast yes accepts, against generated records.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs  # noqa: F401 - a dependency (pyproject): its absence must fail here, not skip
+import pytest
+from configsync import fast_validation, inference, validation
+from configsync.backends.base import Column, TableInfo
+from helpers import commit_all, init_repo, run
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+TEXT = st.one_of(
+    st.sampled_from(["", "a", "abc", "USD", "json", "ea6a007e-43af-44c3-99e5-e4e6e94aa064", "EA6A007E-43AF-44C3-99E5-E4E6E94AA064",
+                     "2024-02-29", "2025-02-29", "2025-10-03T10:00:00Z", "10:00:00", "a@b.c", "x\n", "abc\n", "é", "٣",
+                     "\ufeff", " ", "\x1c", "a" * 101, "🚀", "key_0000001", "1.0.1", "ab\u2028"]),
+    st.text(max_size=6),
+)
+NUMBERS = st.one_of(
+    st.integers(-(2**70), 2**70), st.sampled_from([0, 1, -1, 128000, 2**31, 2**63]),
+    st.decimals(allow_nan=True, allow_infinity=True, places=None).filter(lambda d: not d.is_snan()),
+    st.sampled_from([Decimal("1.0"), Decimal("0.0"), Decimal("-0.0"), Decimal("1E+2"), Decimal("0.5"), Decimal("0.00000015"),
+                     Decimal("NaN"), Decimal("Infinity"), Decimal("-Infinity"), Decimal("100.00"), Decimal("1E-30")]),
+)
+LEAVES = st.one_of(st.none(), st.booleans(), NUMBERS, TEXT)
+VALUES = st.recursive(LEAVES, lambda children: st.one_of(
+    st.lists(children, max_size=3), st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), children, max_size=3)),
+    max_leaves=8)
+COLUMNS = ["a", "b", "c", "d"]
+SCHEMA_NUMBERS = st.one_of(st.integers(-3, 200), st.sampled_from([0.5, 1.5, 2**63]))
+
+
+def _leaf_schema() -> st.SearchStrategy[dict[str, Any]]:
+    type_names = st.sampled_from(["string", "integer", "number", "boolean", "null", "array", "object"])
+    return st.fixed_dictionaries({}, optional={
+        "type": st.one_of(type_names, st.lists(type_names, min_size=1, max_size=3, unique=True)),
+        "enum": st.lists(st.one_of(LEAVES, st.just(0.5)), min_size=1, max_size=3),
+        "const": st.one_of(LEAVES, st.just([1, 2])),
+        "minimum": SCHEMA_NUMBERS, "maximum": SCHEMA_NUMBERS, "exclusiveMinimum": SCHEMA_NUMBERS,
+        "exclusiveMaximum": SCHEMA_NUMBERS,
+        "minLength": st.integers(0, 3), "maxLength": st.integers(0, 101),
+        "pattern": st.sampled_from(["^[a-z0-9][a-z0-9_.-]*$", "^\\d+$", "^\\w+$", "^\\s*$", "^.$", "a", "^[A-Z]{3}$"]),
+        "format": st.sampled_from(["uuid", "date", "date-time", "time", "email", "ipv4", "hostname", "regex"]),
+        "minItems": st.integers(0, 2), "maxItems": st.integers(0, 2), "uniqueItems": st.booleans(),
+        "multipleOf": st.sampled_from([2, 0.01]),
+    })
+
+
+SCHEMAS = st.recursive(_leaf_schema(), lambda inner: st.one_of(
+    st.builds(lambda props, required, extra: {"type": "object", "properties": props, "required": required,
+                                              "additionalProperties": extra},
+              st.dictionaries(st.sampled_from(COLUMNS), inner, max_size=3), st.lists(st.sampled_from(COLUMNS), max_size=2),
+              st.one_of(st.booleans(), inner)),
+    st.builds(lambda items: {"type": "array", "items": items}, inner),
+    st.builds(lambda parts, how: {how: parts}, st.lists(inner, min_size=1, max_size=2), st.sampled_from(["allOf", "anyOf", "oneOf"])),
+    st.builds(lambda i, t, e: {"if": i, "then": t, "else": e}, inner, inner, inner),
+    st.builds(lambda n: {"not": n}, inner),
+), max_leaves=6)
+
+
+def _slow_valid(schema: dict[str, Any], row: object) -> bool:
+    validator = validation.compile_schema(schema)
+    return not list(validator.iter_errors(row))
+
+
+def _agree(schema: dict[str, Any], row: object) -> bool | None:
+    """The fast answer, after checking it against jsonschema (None: no fast yes for the schema)."""
+    check = fast_validation.fast_yes(schema, validation._checked_formats(validation.compile_schema(schema)))
+    if check is None:
+        return None
+    said = check(row)  # type: ignore[arg-type]
+    if said:
+        assert _slow_valid(schema, row), (schema, row)
+    return said
+
+
+@given(SCHEMAS, st.dictionaries(st.sampled_from(COLUMNS), VALUES, max_size=4))
+@settings(max_examples=1200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_fast_yes_only_for_records_jsonschema_finds_valid(schema: dict[str, Any], row: dict[str, object]) -> None:
+    _agree(schema, row)
+
+
+KINDS = ["text", "uuid", "integer", "numeric", "float", "boolean", "json", "date", "timestamp", "time", "array"]
+
+
+@st.composite
+def inferred_tables(draw: st.DrawFn) -> tuple[dict[str, Any], list[dict[str, object]]]:
+    """A schema as `configsync init` infers one (inference.table_schema), and rows for it."""
+    columns = []
+    for index in range(draw(st.integers(1, 5))):
+        kind = draw(st.sampled_from(KINDS))
+        type_name = {"integer": draw(st.sampled_from(["int4", "int8", "int2"])), "numeric": "numeric",
+                     "float": "float8"}.get(kind, kind)
+        columns.append(Column(f"c{index}", kind, type_name, draw(st.booleans()),
+                              precision=draw(st.sampled_from([None, 20])) if kind == "numeric" else None,
+                              scale=10 if kind == "numeric" else None,
+                              element_kind=draw(st.sampled_from(["text", "integer", "numeric"])) if kind == "array" else None,
+                              type_name=type_name))
+    info = TableInfo("t", tuple(columns), ("c0",))
+    rows = draw(st.lists(st.fixed_dictionaries({c.name: VALUES for c in columns}), max_size=4))
+    schema = inference.table_schema("t", info, ("c0",), set(), rows[:2])
+    return json.loads(json.dumps(schema)), rows
+
+
+@given(inferred_tables())
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_fast_yes_agrees_on_inferred_schemas(table: tuple[dict[str, Any], list[dict[str, object]]]) -> None:
+    schema, rows = table
+    for row in rows:
+        _agree(schema, row)
+
+
+def test_the_moose_schemas_get_a_fast_yes_and_it_is_used() -> None:
+    """Not only a safe answer but a useful one: the example schemas take the fast path."""
+    root = Path(__file__).resolve().parents[1]
+    for path in sorted((root / "schemas").glob("*.json")):
+        schema = json.loads(path.read_text())
+        assert fast_validation.fast_yes(schema, frozenset({"uuid", "date", "email"})) is not None, path.name
+    good = {"config_key": "budget_limits", "config_value": {"daily": 50}, "config_type": "json", "description": None}
+    schema = json.loads((root / "schemas/system_config.schema.json").read_text())
+    assert _agree(schema, good) is True
+    assert _agree(schema, {**good, "config_key": "Bad Key"}) is False
+
+
+@pytest.mark.parametrize("schema", [
+    {"$ref": "https://example.com/s.json"},  # never fetched
+    {"patternProperties": {"^a": {"type": "string"}}},  # a keyword outside the shared set
+    {"enum": [0.1]},  # a float in the schema against Decimals
+    {"format": "ipv4"},  # a format the two check differently
+    {"$schema": "http://json-schema.org/draft-07/schema#"},
+])
+def test_no_fast_yes_where_the_two_could_differ(schema: dict[str, Any]) -> None:
+    assert fast_validation.fast_yes(schema, frozenset({"uuid", "date", "email", "ipv4"})) is None
+
+
+@pytest.mark.parametrize(("schema", "row"), [
+    ({"type": "integer"}, Decimal("1.0")),  # an integer to jsonschema-rs, not to jsonschema
+    ({"pattern": "^\\s*$"}, "\ufeff"),  # Rust's \s and Python's differ beyond ASCII
+    ({"type": "number"}, Decimal("NaN")),
+])
+def test_records_read_differently_take_the_slow_path(schema: dict[str, Any], row: object) -> None:
+    check = fast_validation.fast_yes(schema, frozenset())
+    assert check is not None
+    assert check(row) is False  # type: ignore[arg-type]
+
+
+def test_validate_prints_the_same_problems_with_and_without_the_fast_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """End to end: records valid and invalid; the printed problems do not depend on the shortcut."""
+    repo = tmp_path / "repo"
+    init_repo(repo)
+    base = repo / "config-snapshots/system_config"
+    base.mkdir(parents=True)
+    for index in range(30):
+        key = f"key_{index:03d}"
+        value = "{limit: 5}" if index % 3 else "not-an-object"
+        config_type = "json" if index % 5 else "boolean"
+        (base / f"{key}.yaml").write_text(f"config_key: {key}\nconfig_value: {value}\nconfig_type: {config_type}\n"
+                                          f"description: Setting {index}\n")
+    commit_all(repo, "records")
+    fast = run(repo, "validate")
+    shutil.rmtree(repo / ".configsync")  # no record known valid: the slow path reads them all
+    monkeypatch.setattr(fast_validation, "_rs", None)
+    slow = run(repo, "validate")
+    assert fast.code == slow.code == 1
+    assert fast.text == slow.text
+    assert "config-snapshots/system_config/key_000.yaml:2: config_value: 'not-an-object' is not of type 'boolean'" in fast.text
+
+
+def _damaged_repo(path: Path, count: int) -> None:
+    """Records of the three Moose tables, one in six damaged in one of eight ways."""
+    init_repo(path)
+    rows = {
+        "system_config": "config_key: key_{i:04d}\nconfig_value:\n  enabled: true\n  limit: {i}\n  ratio: 0.5\n"
+                         "config_type: json\ndescription: Setting {i}\nupdated_by: null\n",
+        "proposer_configs": "name: model-{i:04d}\nprovider: openai\nendpoint: https://api.example.com/v1\n"
+                            "context_limit: 128000\ncost_profile:\n  currency: USD\n  input_cost_per_token: 0.00000015\n"
+                            "strengths:\n- fast\n- cheap\ncomplexity_threshold: 0.{d}\nnotes: n\nis_active: true\n",
+        "contracts": "name: contract-{i:04d}\nversion: 1.0.{d}\nspecification:\n  fields:\n  - id\n  - name\n"
+                     "  type: object\ndescription: Contract {i}\nis_active: true\n",
+    }
+    names = {"system_config": "key_{i:04d}", "proposer_configs": "model-{i:04d}", "contracts": "contract-{i:04d}@1.0.{d}"}
+    damages = [
+        lambda s: s + "name: again\nconfig_key: again\n",  # duplicate keys
+        lambda s: s.replace("is_active: true", "is_active: !!str yes").replace("config_type: json", "config_type: !!str json"),
+        lambda s: s.replace(": ", ": &a ", 1),  # an anchor
+        lambda s: s.replace("description:", "descriptio:").replace("notes:", "note:"),  # unknown columns
+        lambda s: s.replace("config_type: json", "config_type: jsonx").replace("provider: openai", "provider: 7")
+                   .replace("is_active: true", "is_active: 1.0"),  # schema problems
+        lambda s: s.replace("\n", "\n  ", 1),  # broken indentation
+        lambda s: s.replace("name: ", "name: x", 1).replace("config_key: ", "config_key: X", 1),  # name != key
+        lambda s: "# only a comment\n",
+    ]
+    for table, text in rows.items():
+        directory = path / "config-snapshots" / table
+        directory.mkdir(parents=True)
+        for i in range(count):
+            body = text.format(i=i, d=i % 5)
+            if i % 6 == 5:
+                body = damages[(i // 6) % len(damages)](body)
+            (directory / (names[table].format(i=i, d=i % 5) + ".yaml")).write_text(body)
+    (path / "config-snapshots/strange.yaml").write_text("a: 1\n")
+    commit_all(path, "records")
+
+
+def test_every_fast_path_prints_what_the_slow_paths_print(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Worker processes, the line reader and jsonschema-rs together, against none
+    of them: the same problems, lines and order, on valid and damaged records."""
+    from configsync import parallel, yamlio
+
+    repo = tmp_path / "repo"
+    _damaged_repo(repo, 100)
+    monkeypatch.setattr(parallel, "MIN_FILES", 50)
+    monkeypatch.setattr(parallel, "_CHUNK", 16)
+    fast = run(repo, "validate")
+    shutil.rmtree(repo / ".configsync")
+
+    def unusual(text: str) -> object:
+        raise yamlio._Unusual
+
+    monkeypatch.setattr(parallel, "MIN_FILES", 10**9)
+    monkeypatch.setattr(fast_validation, "_rs", None)
+    monkeypatch.setattr(yamlio, "read_written", unusual)
+    slow = run(repo, "validate")
+    assert fast.code == slow.code == 1
+    assert fast.text == slow.text
+    assert fast.text.count("\n") > 40, fast.text
