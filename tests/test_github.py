@@ -305,8 +305,10 @@ def test_workflow_policies() -> None:
     assert pr["jobs"]["plan"]["permissions"] == {"contents": "read", "pull-requests": "write"}
     validate = _action_step(pr["jobs"]["validate"])
     assert validate["with"]["args"] == "validate --format github"
-    plan = _action_step(pr["jobs"]["plan"])
+    plan = next(s for s in pr["jobs"]["plan"]["steps"] if s.get("id") == "plan")
     assert plan["with"]["args"] == "plan --trusted-config ../base/configsync.yaml --format markdown"
+    fleet = next(s for s in pr["jobs"]["plan"]["steps"] if s.get("id") == "fleet")
+    assert fleet["with"]["args"] == "plan --trusted-config ../base/configsync.yaml --env * --jobs 4 --format markdown"
     assert plan["with"]["without-database"] == "skip"
 
     pr_plan = load(WORKFLOWS / "config-pr-plan.yml")
@@ -1378,8 +1380,13 @@ def test_pull_request_workflow_gives_credentials_to_base_branch_steps_only() -> 
             for step in job["steps"]:
                 env = json.dumps(step.get("env", {}))
                 uses = str(step.get("uses", ""))
-                if "secrets." in env:
-                    assert step["env"] == {"CONFIGSYNC_DATABASE_URL": "${{ secrets.CONFIGSYNC_READONLY_DATABASE_URL }}"}
+                if step.get("id") == "mode":  # whether the fleet's secret is set, never its value
+                    assert step["env"] == {"FLEET": "${{ secrets.CONFIGSYNC_READONLY_ENVIRONMENTS != '' }}"}
+                elif "secrets." in env:
+                    assert step["env"] in (
+                        {"CONFIGSYNC_DATABASE_URL": "${{ secrets.CONFIGSYNC_READONLY_DATABASE_URL }}"},
+                        {"CONFIGSYNC_ENVIRONMENT_VARIABLES": "${{ secrets.CONFIGSYNC_READONLY_ENVIRONMENTS }}"},
+                    )
                     assert uses in (BASE_ACTION, PLACEHOLDER), f"{path.name}/{job_id}: secret given to {uses or 'run'}"
                 if "github.token" in env:
                     assert step["run"].startswith('python3 "$SCRIPTS/pr_comment.py"')

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from configsync import fleet as fleet_runs
+from configsync.cli import fleet_markdown
 from helpers import ROOT, commit_all, execute, init_repo, postgres_moose, run
 from support import postgres
 from test_github import (  # noqa: F401 - the fake API is a fixture
@@ -24,7 +26,10 @@ from test_github import (  # noqa: F401 - the fake API is a fixture
     _git,
     github,
     load,
+    pull_request_event,
     read_cap,
+    read_file_commands,
+    script,
 )
 
 TENANTS = ["tenant-1", "tenant-2", "tenant-3"]
@@ -185,3 +190,97 @@ def test_fleet_workflow_policies() -> None:
             assert [s["env"][SECRET] for s in secret_steps] == ["${{ secrets.CONFIGSYNC_FLEET_DATABASE_URL }}"]
         assert jobs["rollout"]["needs"] == ["targets", "canary"]
         assert jobs["summary"]["if"].startswith("always()")
+
+
+# ---- the pull request's plan over the fleet --------------------------------------------------
+
+
+def readonly_environments(urls: dict[str, str]) -> str:
+    """The secret CONFIGSYNC_READONLY_ENVIRONMENTS: VARIABLE=URL per line."""
+    return "# read-only roles\n" + "".join(f"URL_{t.upper().replace('-', '_')}={url}\n" for t, url in urls.items())
+
+
+def test_pull_request_plans_every_environment_in_one_job_and_one_comment(fleet: Fleet, github: FakeGitHub) -> None:  # noqa: F811
+    execute(fleet.urls["tenant-2"], "UPDATE system_config SET config_value = jsonb_set(config_value, "
+            "'{daily_hard_cap}', '45') WHERE config_key = 'budget_limits'")  # tenant-2 holds it already
+    sha = fleet.origin.commit(BUDGET, "daily_hard_cap: 50", "daily_hard_cap: 45", "lower the cap", branch="feature")
+    secrets = {"CONFIGSYNC_READONLY_ENVIRONMENTS": readonly_environments(fleet.urls)}
+    jobs = fleet.runner.run("config-pr.yml", "pull_request", ref="refs/pull/7/merge", sha=sha,
+                            event=pull_request_event(7, sha), secrets=secrets)
+    plan = jobs["plan"]
+    assert plan.result == "success", plan.log
+    assert plan.step("configsync plan").outcome == "skipped"
+    assert plan.step("configsync plan (every environment)").outputs["exit-code"] == "2"
+    (comment,) = github.comments[7]
+    body = comment["body"]
+    assert body.startswith("<!-- configsync:plan -->\n### configsync plan over 3 environments: 2 with changes, 0 failed")
+    assert "| `tenant-1` | changes | 0 | 1 | 0 |" in body and "| `tenant-2` | ok | 0 | 0 | 0 |" in body
+    assert body.count("<details>") == 2 and "<code>tenant-2</code>" not in body
+    assert "<details><summary><code>tenant-3</code>: 0 to create, 1 to update, 0 to delete</summary>" in body
+    assert body.count("+     config_value.daily_hard_cap: 45") == 2 and "environment tenant\\-3 · revision" in body
+    for url in fleet.urls.values():  # no URL in the comment, each masked in the log
+        assert url not in body and f"::add-mask::{url}" in plan.log
+    assert [read_cap(url) for url in fleet.urls.values()] == [50, 45, 50]  # a plan changes nothing
+
+
+def _run(env: str, code: int, stdout: str) -> fleet_runs.EnvRun:
+    return fleet_runs.EnvRun(env, code, 1.0, stdout, "error: boom\n" if code == 1 else "",
+                             {"summary": {"create": 0, "update": 3, "delete": 0}} if code != 1 else {})
+
+
+def test_fleet_markdown_fits_a_comment_and_keeps_every_section_readable() -> None:
+    big = "### configsync plan: 0 to create, 3 to update, 0 to delete\n\n#### t\n\n````diff\n" + \
+        "".join(f"! key-{n}    config-snapshots/t/key-{n}.yaml\n    value: {'x' * 60}\n" for n in range(400)) + "````\n"
+    runs = [_run(f"tenant-{n:03d}", 2, big) for n in range(30)]
+    runs += [_run("small", 2, "### configsync plan: 0 to create, 1 to update, 0 to delete\n"), _run("broken", 1, "")]
+    runs += [_run(f"quiet-{n:03d}", 0, "### configsync plan: no changes\n") for n in range(100)]
+
+    def result(run: fleet_runs.EnvRun) -> str:
+        return {0: "ok", 1: "failed", 2: "changes"}[run.exit_code]
+
+    def counts(run: fleet_runs.EnvRun) -> dict[str, int] | None:
+        return run.report.get("summary")
+
+    text = fleet_markdown.report("plan", runs, ["later-1"], result, counts)
+    assert len(text) <= fleet_markdown.LIMIT < 65536
+    assert text.startswith("### configsync plan over 133 environments: 31 with changes, 1 failed, 1 not attempted")
+    assert text.count("<details>") == text.count("</details>") == 32  # every one with changes, and the failure
+    assert "| `later-1` | not attempted |" in text and "100 environments without changes are not listed." in text
+    assert "quiet-000" not in text
+    # the small section whole, each big one cut with its fence closed and a note saying how to see it all
+    assert "<code>small</code>: 0 to create, 1 to update" in text
+    for n in range(30):
+        assert f"_… tenant-{n:03d}'s output is cut to fit GitHub's comment size limit: " \
+               f"`configsync plan --env tenant-{n:03d}` shows all of it._" in text
+    for section in text.split("<details>")[1:]:
+        assert sum(1 for line in section.splitlines() if line.startswith("````")) % 2 == 0, section[-300:]
+    assert "configsync failed here (exit code 1); its error is in the job log." in text and "boom" not in text
+    # a run's text output (apply) is fenced, so nothing in it reads as Markdown
+    applied = fleet_markdown.report("apply", [_run("a", 2, "<img src=x> | **approved**")], [], result, counts)
+    assert "```\n<img src=x> | **approved**\n```" in applied
+
+
+def test_environment_variables_secret_is_checked_and_masked(tmp_path: Path) -> None:
+    fake = tmp_path / "configsync"
+    fake.write_text("#!/bin/sh\necho \"url=$URL_TENANT_1 ld=$LD_PRELOAD list=$CONFIGSYNC_ENVIRONMENT_VARIABLES\"\n")
+    fake.chmod(0o755)
+
+    def call(variables: str) -> tuple[int, str, dict[str, str]]:
+        output = tmp_path / "output"
+        output.write_text("")
+        proc = script("run_configsync.py", env={
+            "CONFIGSYNC_BIN": str(fake), "CONFIGSYNC_ARGS": "plan --env * --format markdown",
+            "CONFIGSYNC_ENVIRONMENT_VARIABLES": variables, "CONFIGSYNC_DATABASE_VARIABLE": "CONFIGSYNC_ENVIRONMENT_VARIABLES",
+            "CONFIGSYNC_WITHOUT_DATABASE": "skip", "GITHUB_OUTPUT": str(output), "RUNNER_TEMP": str(tmp_path)})
+        return proc.returncode, proc.stdout, read_file_commands(output)
+
+    code, stdout, outputs = call("URL_TENANT_1=postgresql://r:pw@h/db\n")
+    assert code == 0 and "::add-mask::postgresql://r:pw@h/db" in stdout
+    assert "url=postgresql://r:pw@h/db ld= list=\n" in Path(outputs["output"]).read_text()  # the list itself is not passed on
+    for bad, message in (("LD_PRELOAD=/tmp/x.so", "line 1: LD_PRELOAD is not a database variable"),
+                         ("# c\nnot a line", "line 2: expected VARIABLE=VALUE")):
+        code, stdout, _ = call(bad)
+        assert code == 1 and message in stdout and "/tmp/x.so" not in stdout, stdout
+    # empty (a pull request from a fork gets no secrets): skipped, even though --env is given
+    code, _, outputs = call("")
+    assert code == 0 and outputs["skipped"] == "true"
