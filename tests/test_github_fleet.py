@@ -284,3 +284,50 @@ def test_environment_variables_secret_is_checked_and_masked(tmp_path: Path) -> N
     # empty (a pull request from a fork gets no secrets): skipped, even though --env is given
     code, _, outputs = call("")
     assert code == 0 and outputs["skipped"] == "true"
+
+
+# ---- drift over the fleet --------------------------------------------------------------------
+
+
+def test_snapshot_opens_one_drift_pull_request_per_drifted_environment(fleet: Fleet, github: FakeGitHub) -> None:  # noqa: F811
+    secrets = {"CONFIGSYNC_READONLY_ENVIRONMENTS": readonly_environments(fleet.urls)}
+
+    def snapshot() -> Job:
+        job = fleet.runner.run("config-snapshot.yml", "schedule", ref="refs/heads/main", sha=fleet.origin.main(),
+                               event={"schedule": "17 */6 * * *"}, secrets=secrets)["snapshot"]
+        assert job.result == "success", job.log
+        assert job.step("configsync snapshot").outcome == "skipped"  # the one-database path
+        return job
+
+    execute(fleet.urls["tenant-2"], "UPDATE system_config SET config_value = jsonb_set(config_value, "
+            "'{daily_hard_cap}', '45') WHERE config_key = 'budget_limits'")
+    execute(fleet.urls["tenant-3"], "UPDATE proposer_configs SET context_limit = 64000 WHERE name = 'gpt-4o-mini'")
+    main = fleet.origin.main()
+    job = snapshot()
+    assert fleet.origin.branch("configsync/drift-tenant-1") is None
+    for tenant, path in (("tenant-2", "system_config/budget_limits.yaml"),
+                         ("tenant-3", "proposer_configs/gpt-4o-mini.yaml")):
+        branch = fleet.origin.branch(f"configsync/drift-{tenant}")
+        assert branch is not None and _git(fleet.origin.bare, "rev-parse", f"{branch}^") == main
+        # only that environment's overlay: merging it changes no other environment
+        assert _git(fleet.origin.bare, "diff", "--name-only", main, branch) == \
+            f"config-snapshots/_environments/{tenant}/{path}"
+    assert [(p["head"]["ref"], p["state"]) for p in github.pulls] == [
+        ("configsync/drift-tenant-2", "open"), ("configsync/drift-tenant-3", "open")]
+    two, three = github.pulls
+    assert two["title"].startswith("configsync: drift in tenant-2: ") and "environment `tenant-2`" in two["body"]
+    assert "daily_hard_cap" in two["body"] and "context_limit" not in two["body"]
+    assert "context_limit" in three["body"] and "`environments: tenant-3`" in three["body"]
+    assert "Pull request #1 created" in job.summary and "drift in tenant-1" in job.summary
+    for url in fleet.urls.values():
+        assert url not in job.summary and url not in two["body"] + three["body"]
+
+    # tenant-2 is put back: its pull request is closed and its branch deleted; tenant-3's stays as it was
+    execute(fleet.urls["tenant-2"], "UPDATE system_config SET config_value = jsonb_set(config_value, "
+            "'{daily_hard_cap}', '50') WHERE config_key = 'budget_limits'")
+    three_branch = fleet.origin.branch("configsync/drift-tenant-3")
+    snapshot()
+    assert [(p["head"]["ref"], p["state"]) for p in github.pulls] == [
+        ("configsync/drift-tenant-2", "closed"), ("configsync/drift-tenant-3", "open")]
+    assert fleet.origin.branch("configsync/drift-tenant-2") is None
+    assert fleet.origin.branch("configsync/drift-tenant-3") == three_branch
