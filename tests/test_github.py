@@ -575,7 +575,7 @@ class Expression:
         while self.peek() in ("==", "!="):
             op = self.take()[1]
             right = self.unary()
-            same = _loose(value) == _loose(right)
+            same = _equal(value, right)
             value = same if op == "==" else not same
         return value
 
@@ -622,6 +622,27 @@ def truthy(value: Any) -> bool:
 
 def _loose(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
+
+
+def _equal(left: Any, right: Any) -> bool:
+    """GitHub's ==: strings case-insensitively; values of different types as numbers
+    (null and '' are 0, so a secret that is not set equals '')."""
+    if type(left) is type(right) or (isinstance(left, (int, float)) and isinstance(right, (int, float))):
+        return bool(_loose(left) == _loose(right))
+    return _number(left) == _number(right)
+
+
+def _number(value: Any) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, (bool, int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value) if value.strip() else 0.0
+        except ValueError:
+            return float("nan")
+    return float("nan")
 
 
 def to_text(value: Any) -> str:
