@@ -86,9 +86,13 @@ def targets(selector: str) -> int:
     names = json.loads(proc.stdout)
     from configsync import selection  # the action's venv: this script runs with its Python
     from configsync.config import load_config
+    from configsync.errors import ConfigsyncError
 
-    config = load_config(None)
-    waves = selection.ordered(selector, list(config.environments), config.groups, config.rollout)
+    try:
+        config = load_config(None)
+        waves = selection.ordered(selector, list(config.environments), config.groups, config.rollout)
+    except ConfigsyncError as exc:
+        raise ScriptError(str(exc)) from None
     if [name for wave in waves for name in wave] != names:
         raise ScriptError("configsync envs and configsync.yaml's rollout disagree; is configsync up to date?")
     entries = {name: {"env": name, "variable": _variable(name, config.environments[name])} for name in names}
