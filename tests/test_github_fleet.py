@@ -331,3 +331,20 @@ def test_snapshot_opens_one_drift_pull_request_per_drifted_environment(fleet: Fl
         ("configsync/drift-tenant-2", "closed"), ("configsync/drift-tenant-3", "open")]
     assert fleet.origin.branch("configsync/drift-tenant-2") is None
     assert fleet.origin.branch("configsync/drift-tenant-3") == three_branch
+
+
+def test_fleet_targets_refuse_names_github_would_fold_together(tmp_path: Path) -> None:
+    """GitHub environment names ignore case: tenant-a and Tenant-A would share one secret."""
+    (tmp_path / "configsync.yaml").write_text(
+        "environments:\n  tenant-a: ${URL_A}\n  Tenant-A: ${URL_B}\n  tenant-b: sqlite:///b.db\n"
+        "tables:\n  t:\n    key: id\n")
+    output = tmp_path / "output"
+    output.touch()
+    env = {"GITHUB_OUTPUT": str(output)}
+    proc = script("fleet_apply.py", "targets", "--env", "tenant-a,Tenant-A", env=env, cwd=tmp_path)
+    assert proc.returncode == 1 and "environments tenant-a and Tenant-A differ only in case" in proc.stdout, proc.stdout
+    proc = script("fleet_apply.py", "targets", "--env", "tenant-*", env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    outputs = read_file_commands(output)
+    assert json.loads(outputs["canary"]) == [{"env": "tenant-a", "variable": "URL_A"}, {"env": "tenant-b", "variable": ""}]
+    assert json.loads(outputs["rollout"]) == [] and json.loads(outputs["all"]) == ["tenant-a", "tenant-b"]

@@ -96,6 +96,12 @@ def targets(selector: str) -> int:
     if [name for wave in waves for name in wave] != names:
         raise ScriptError("configsync envs and configsync.yaml's rollout disagree; is configsync up to date?")
     entries = {name: {"env": name, "variable": _variable(name, config.environments[name])} for name in names}
+    folded: dict[str, str] = {}
+    for name in names:  # GitHub environment (and artifact) names ignore case: one secret for both
+        other = folded.setdefault(name.lower(), name)
+        if other != name:
+            raise ScriptError(f"environments {other} and {name} differ only in case: GitHub would run both in one "
+                              "environment, with one secret. Rename one in configsync.yaml")
     first = [entries[name] for name in waves[0]]
     later = [entries[name] for wave in waves[1:] for name in wave]
     for label, part in (("the first wave", first), ("the later waves", later)):
