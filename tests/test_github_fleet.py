@@ -248,7 +248,9 @@ def test_fleet_markdown_fits_a_comment_and_keeps_every_section_readable() -> Non
     assert "| `later-1` | not attempted |" in text and "100 environments without changes are not listed." in text
     assert "quiet-000" not in text
     # the small section whole, each big one cut with its fence closed and a note saying how to see it all
-    assert "<code>small</code>: 0 to create, 1 to update" in text
+    assert "<code>small</code>: 0 to create, 3 to update, 0 to delete</summary>\n\n" \
+        "### configsync plan: 0 to create, 1 to update, 0 to delete\n\n</details>" in text
+    assert "small's output is cut" not in text
     for n in range(30):
         assert f"_… tenant-{n:03d}'s output is cut to fit GitHub's comment size limit: " \
                f"`configsync plan --env tenant-{n:03d}` shows all of it._" in text
