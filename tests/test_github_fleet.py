@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from configsync import fleet as fleet_runs
-from configsync.cli import fleet_markdown
+from configsync import fleet_markdown
 from helpers import ROOT, commit_all, execute, init_repo, postgres_moose, run
 from support import postgres
 from test_github import (  # noqa: F401 - the fake API is a fixture

@@ -15,9 +15,8 @@ from typing import Any
 
 import click
 
-from .. import fleet, selection
+from .. import fleet, fleet_markdown, selection
 from ..config import load_config
-from . import fleet_markdown
 from .base import EXIT_ERROR, FLEET_OPTIONS, Options, common_options
 
 # Commands that run once per environment over a fleet (`schema` means `schema check`).

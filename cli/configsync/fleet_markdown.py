@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .. import fleet
+from . import fleet
 
 # Room left under GitHub's 65,536 for the comment's marker, footer and a git diff note.
 LIMIT = 60_000
