@@ -66,7 +66,7 @@ PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 NODE24 = {"actions/checkout": "v7.0.1", "actions/setup-python": "v7.0.0", "actions/setup-node": "v7.0.0",
           "actions/upload-artifact": "v7.0.0", "actions/download-artifact": "v8.0.1"}
 FLOWS = ("config-pr.yml", "config-pr-plan.yml", "config-apply.yml", "config-snapshot.yml", "config-rollback.yml",
-         "config-restore-drill.yml")
+         "config-restore-drill.yml", "config-fleet-apply.yml")
 TOKEN = "ghs_test-token"
 REPOSITORY = "acme/config"
 
@@ -305,8 +305,10 @@ def test_workflow_policies() -> None:
     assert pr["jobs"]["plan"]["permissions"] == {"contents": "read", "pull-requests": "write"}
     validate = _action_step(pr["jobs"]["validate"])
     assert validate["with"]["args"] == "validate --format github"
-    plan = _action_step(pr["jobs"]["plan"])
+    plan = next(s for s in pr["jobs"]["plan"]["steps"] if s.get("id") == "plan")
     assert plan["with"]["args"] == "plan --trusted-config ../base/configsync.yaml --format markdown"
+    fleet = next(s for s in pr["jobs"]["plan"]["steps"] if s.get("id") == "fleet")
+    assert fleet["with"]["args"] == "plan --trusted-config ../base/configsync.yaml --env * --jobs 4 --format markdown"
     assert plan["with"]["without-database"] == "skip"
 
     pr_plan = load(WORKFLOWS / "config-pr-plan.yml")
@@ -519,10 +521,16 @@ class Expression:
     """GitHub Actions expressions, the subset these workflows use (anything else is an error)."""
 
     TOKEN = re.compile(
-        r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>\d+(?:\.\d+)?)|(?P<op>==|!=|&&|\|\||[!()])"
+        r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>\d+(?:\.\d+)?)|(?P<op>==|!=|&&|\|\||[!(),])"
         r"|(?P<name>[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*))"
     )
     STATUS = ("success", "failure", "always", "cancelled")
+    FUNCTIONS: dict[str, Callable[..., Any]] = {
+        "fromJSON": lambda text: json.loads(to_text(text)),
+        "toJSON": lambda value: json.dumps(value, indent=2),
+        "format": lambda fmt, *args: re.sub(r"\{(\d+)\}", lambda m: to_text(args[int(m[1])]), fmt),
+        "join": lambda items, sep=",": sep.join(map(to_text, items)),
+    }
 
     def __init__(self, text: str, context: dict[str, Any], status: dict[str, bool]) -> None:
         self.tokens: list[tuple[str, str]] = []
@@ -567,7 +575,7 @@ class Expression:
         while self.peek() in ("==", "!="):
             op = self.take()[1]
             right = self.unary()
-            same = _loose(value) == _loose(right)
+            same = _equal(value, right)
             value = same if op == "==" else not same
         return value
 
@@ -591,9 +599,17 @@ class Expression:
             return {"true": True, "false": False, "null": None}[text]
         if self.peek() == "(":
             self.take()
-            assert self.take()[1] == ")", "functions with arguments are not used"
-            assert text in self.STATUS, f"function {text}() not supported by the test runner"
-            return self.status[text]
+            args = []
+            while self.peek() != ")":
+                args.append(self.or_())
+                if self.peek() == ",":
+                    self.take()
+            self.take()
+            if text in self.STATUS:
+                assert not args
+                return self.status[text]
+            assert text in self.FUNCTIONS, f"function {text}() not supported by the test runner"
+            return self.FUNCTIONS[text](*args)
         value: Any = self.context
         for part in text.split("."):
             value = value.get(part) if isinstance(value, dict) else None
@@ -606,6 +622,27 @@ def truthy(value: Any) -> bool:
 
 def _loose(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
+
+
+def _equal(left: Any, right: Any) -> bool:
+    """GitHub's ==: strings case-insensitively; values of different types as numbers
+    (null and '' are 0, so a secret that is not set equals '')."""
+    if type(left) is type(right) or (isinstance(left, (int, float)) and isinstance(right, (int, float))):
+        return bool(_loose(left) == _loose(right))
+    return _number(left) == _number(right)
+
+
+def _number(value: Any) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, (bool, int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value) if value.strip() else 0.0
+        except ValueError:
+            return float("nan")
+    return float("nan")
 
 
 def to_text(value: Any) -> str:
@@ -667,6 +704,8 @@ class Job:
     steps: list[Step]
     outputs: dict[str, str]
     summary: str
+    environment: str = ""  # the GitHub environment the job ran in
+    legs: list[tuple[dict[str, Any], Job]] = field(default_factory=list)  # a matrix job: each combination's run
 
     @property
     def log(self) -> str:
@@ -691,10 +730,14 @@ class MiniRunner:
         self, workflow: str, event_name: str, *, ref: str, sha: str, event: dict[str, Any] | None = None,
         secrets: dict[str, str] | None = None, inputs: dict[str, str] | None = None,
         variables: dict[str, str] | None = None, services: dict[str, str] | None = None,
+        environments: dict[str, dict[str, str]] | None = None,
     ) -> dict[str, Job]:
         """``variables``: the repository's Actions variables (the ``vars`` context). ``services``:
         workflow-level env values to replace, standing in for the service containers this runner
-        does not start (e.g. the database URL that points at one)."""
+        does not start (e.g. the database URL that points at one). ``environments``: the secrets
+        of each GitHub environment, which a job naming it in ``environment:`` gets over the
+        repository's. A matrix job runs once per combination, one after another, each in its own
+        directory; it fails when any combination fails (``fail-fast`` makes no difference here)."""
         self.runs += 1
         data = load(WORKFLOWS / workflow)
         assert event_name in data["on"], f"{workflow} does not run on {event_name}"
@@ -722,8 +765,41 @@ class MiniRunner:
                 results[job_id] = Job("skipped", [], {}, "")
                 continue
             assert "uses" not in job, "reusable workflows are not used"
-            results[job_id] = self.job(base / job_id, data, job, context, event_path, services or {})
+            matrix = job.get("strategy", {}).get("matrix")
+            if matrix is None:
+                context = self.in_environment(job, context, secrets or {}, environments or {})
+                results[job_id] = self.job(base / job_id, data, job, context, event_path, services or {})
+                continue
+            assert set(matrix) == {"target"}, "one matrix key (target) is used"
+            values = matrix["target"]
+            if isinstance(values, str):
+                values = Expression(values.strip().removeprefix("${{").removesuffix("}}"), context, status).evaluate()
+            if not values:  # GitHub: "Matrix vector 'target' does not contain any values"
+                results[job_id] = Job("failure", [], {}, "")
+                continue
+            legs = []
+            for index, value in enumerate(values):
+                leg = self.in_environment(job, {**context, "matrix": {"target": value}}, secrets or {},
+                                          environments or {})
+                legs.append((value, self.job(base / f"{job_id}-{index}", data, job, leg, event_path, services or {})))
+            outputs = {k: v for _, leg_job in legs for k, v in leg_job.outputs.items()}
+            result = "failure" if any(leg_job.result == "failure" for _, leg_job in legs) else "success"
+            results[job_id] = Job(result, [s for _, leg_job in legs for s in leg_job.steps], outputs,
+                                  "".join(leg_job.summary for _, leg_job in legs), legs=legs)
         return results
+
+    @staticmethod
+    def in_environment(job: dict[str, Any], context: dict[str, Any], secrets: dict[str, str],
+                       environments: dict[str, dict[str, str]]) -> dict[str, Any]:
+        """The context of a job in its GitHub environment: that environment's secrets over the
+        repository's (GitHub creates an environment a job names that does not exist, without secrets)."""
+        spec = job.get("environment")
+        if spec is None:
+            return context
+        ok = {"success": True, "always": True, "cancelled": False, "failure": False}
+        name = interpolate(spec["name"] if isinstance(spec, dict) else spec, context, ok)
+        return {**context, "_environment": name,
+                "secrets": {**secrets, **environments.get(name, {}), "GITHUB_TOKEN": TOKEN}}
 
     def job(self, home: Path, workflow: dict[str, Any], job: dict[str, Any], context: dict[str, Any],
             event_path: Path, services: dict[str, str]) -> Job:
@@ -762,7 +838,7 @@ class MiniRunner:
         result = "failure" if any(s.outcome == "failure" for s in steps) else "success"
         final = {"success": result == "success", "always": True, "cancelled": False, "failure": result == "failure"}
         outputs = {k: interpolate(v, context, final) for k, v in job.get("outputs", {}).items()}
-        return Job(result, steps, outputs, "".join(summary))
+        return Job(result, steps, outputs, "".join(summary), environment=context.get("_environment", ""))
 
     def step(self, spec: dict[str, Any], context: dict[str, Any], status: dict[str, bool], env: dict[str, str],
              workspace: Path, temp: Path, summary: list[str], counter: Iterator[int],
@@ -870,7 +946,7 @@ class MiniRunner:
             names = [n for n in names if fnmatch.fnmatch(n, with_["pattern"])]
         target = Path(with_.get("path") or ".")
         for artifact in names:
-            merge = with_.get("name") or with_.get("merge-multiple") == "true" or len(names) == 1
+            merge = with_.get("name") or with_.get("merge-multiple", "").lower() == "true" or len(names) == 1
             shutil.copytree(stored / artifact, target if merge else target / artifact, symlinks=True, dirs_exist_ok=True)
         return Step(name, "success", {"download-path": str(target)}, f"downloaded {names}")
 
@@ -1325,8 +1401,13 @@ def test_pull_request_workflow_gives_credentials_to_base_branch_steps_only() -> 
             for step in job["steps"]:
                 env = json.dumps(step.get("env", {}))
                 uses = str(step.get("uses", ""))
-                if "secrets." in env:
-                    assert step["env"] == {"CONFIGSYNC_DATABASE_URL": "${{ secrets.CONFIGSYNC_READONLY_DATABASE_URL }}"}
+                if step.get("id") == "mode":  # whether the fleet's secret is set, never its value
+                    assert step["env"] == {"FLEET": "${{ secrets.CONFIGSYNC_READONLY_ENVIRONMENTS != '' }}"}
+                elif "secrets." in env:
+                    assert step["env"] in (
+                        {"CONFIGSYNC_DATABASE_URL": "${{ secrets.CONFIGSYNC_READONLY_DATABASE_URL }}"},
+                        {"CONFIGSYNC_ENVIRONMENT_VARIABLES": "${{ secrets.CONFIGSYNC_READONLY_ENVIRONMENTS }}"},
+                    )
                     assert uses in (BASE_ACTION, PLACEHOLDER), f"{path.name}/{job_id}: secret given to {uses or 'run'}"
                 if "github.token" in env:
                     assert step["run"].startswith('python3 "$SCRIPTS/pr_comment.py"')

@@ -14,6 +14,9 @@ Everything comes from the environment (the action maps its inputs there):
   CONFIGSYNC_TITLE             the report's heading (default ``configsync <command>``)
   CONFIGSYNC_BIN               the configsync executable (default: ``configsync`` on PATH)
   CONFIGSYNC_WITHOUT_DATABASE_REASON  what a skip says instead of the default (not for forks)
+  CONFIGSYNC_ENVIRONMENT_VARIABLES  lines VARIABLE=VALUE that configsync gets as environment
+                               variables (a fleet's URLs from one secret: the variables its
+                               environments: name), each value masked in the log
 
 Step outputs: ``exit-code``, ``changes`` (true when it exited 2: changes or drift),
 ``skipped`` and ``skip-reason``, ``output`` (a file with stdout) and ``report`` (a file
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -40,6 +44,10 @@ from typing import TextIO
 from ghapi import ScriptError, add_summary, annotate, main_guard, set_output
 
 NO_DATABASE_MODES = ("run", "skip", "fail")
+VARIABLES = "CONFIGSYNC_ENVIRONMENT_VARIABLES"
+# Variables that would change what runs, not which database it reads.
+_RESERVED = re.compile(r"(PATH|HOME|SHELL|ENV|BASH_ENV|IFS|LD_\w*|PYTHON\w*|GIT_\w*|GITHUB_\w*|RUNNER_\w*"
+                       r"|CONFIGSYNC_\w*|SSL_\w*|PG(HOST|PORT|SSL\w*|SERVICE\w*|PASSFILE|OPTIONS))")
 
 
 def main() -> int:
@@ -81,8 +89,10 @@ def main() -> int:
         return 0
 
     executable = os.environ.get("CONFIGSYNC_BIN") or shutil.which("configsync") or "configsync"
+    child_env = dict(os.environ)
+    child_env.update(environment_variables(child_env.pop(VARIABLES, "")))
     try:
-        proc = subprocess.run([executable, *args], capture_output=True, text=True, check=False)
+        proc = subprocess.run([executable, *args], capture_output=True, text=True, check=False, env=child_env)
     except OSError as exc:
         raise ScriptError(f"cannot run {executable}: {exc}") from None
     output_file.write_text(proc.stdout, encoding="utf-8")
@@ -102,6 +112,28 @@ def main() -> int:
         return 0
     annotate("error", f"`{title}` failed with exit code {proc.returncode}; its output is above and in the job summary.")
     return proc.returncode or 1
+
+
+def environment_variables(text: str) -> dict[str, str]:
+    """``VARIABLE=VALUE`` lines (blank lines and # comments skipped), each value masked in the log.
+    A line that is not one, or a variable that would change what runs, is an error naming its line
+    number, never its value."""
+    found: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        name, eq, value = stripped.partition("=")
+        name = name.strip()
+        if not eq or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or not value.strip():
+            raise ScriptError(f"${VARIABLES}, line {number}: expected VARIABLE=VALUE "
+                              "(the variable that environments: in configsync.yaml names)")
+        if _RESERVED.fullmatch(name.upper()):
+            raise ScriptError(f"${VARIABLES}, line {number}: {name} is not a database variable; "
+                              "name the variables environments: in configsync.yaml names")
+        print(f"::add-mask::{value.strip()}", flush=True)
+        found[name] = value.strip()
+    return found
 
 
 def skip_reason(variable: str) -> str:
@@ -211,6 +243,8 @@ def _format(args: list[str]) -> str:
 def _has_database(args: list[str], variable: str) -> bool:
     if os.environ.get(variable, "").strip():
         return True
+    if variable != "CONFIGSYNC_DATABASE_URL":  # named on purpose: only it counts (a fleet's --env needs it)
+        return False
     return any(a in ("--database", "--env") or a.startswith(("--database=", "--env=")) for a in args)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from .. import fleet, selection
+from .. import fleet, fleet_markdown, selection
 from ..config import load_config
 from .base import EXIT_ERROR, FLEET_OPTIONS, Options, common_options
 
@@ -184,7 +184,7 @@ def parse_fleet_args(argv: Sequence[str]) -> FleetArgs | None:
     if command != "apply" and (parsed.max_failures or parsed.max_envs_with_deletes is not None):
         raise click.UsageError("--max-failures and --max-envs-with-deletes are options of apply")
     if parsed.fmt not in ("text", "json", "markdown", "github"):
-        raise click.UsageError(f"--format {parsed.fmt}: expected text or json")
+        raise click.UsageError(f"--format {parsed.fmt}: expected text, json, markdown or github")
     parsed.selector = selector
     return parsed
 
@@ -282,9 +282,11 @@ class _Renderer:
     def __init__(self, args: FleetArgs) -> None:
         self.args = args
         self.json = args.fmt == "json"
+        # one document at the end (a pull-request comment): each environment's output goes into it
+        self.markdown = args.fmt == "markdown"
 
     def show(self, run: fleet.EnvRun) -> None:
-        if self.json:
+        if self.json or self.markdown:
             for line in run.stderr.splitlines():
                 click.echo(f"[{run.env}] {line}", err=True)
             return
@@ -349,6 +351,9 @@ class _Renderer:
         if self.json:
             click.echo(json.dumps({"environments": [self.entry(run) for run in runs], "summary": summary},
                                   indent=2))
+        elif self.markdown:
+            click.echo(fleet_markdown.report(self.args.command, runs, not_attempted, self.result, self.counts),
+                       nl=False)
         else:
             click.echo(self.table(runs))
             failed = summary["failed"]
