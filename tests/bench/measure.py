@@ -5,6 +5,11 @@ folds in descendants it waited for, one at a time) and the largest sum of the
 RSS of the child and all its descendants seen while it ran (``/proc``, sampled
 every 0.1 s): a fleet run or a validate that uses both cores has several
 processes alive at once, and their sum is what the machine must hold.
+
+Every command is started by a small launcher process (this module run as a
+script, standard library only): the kernel's peak RSS of a child starts at that
+of the process it was forked from, so commands started by the benchmark itself
+would weigh at least its 50 MB.
 """
 from __future__ import annotations
 
