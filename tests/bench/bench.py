@@ -343,15 +343,16 @@ def main() -> None:
                 figures += run_size(base_url, shape, n, Path(tmp))
         if args.envs > 0:
             fleet = run_fleet(base_url, args.envs, Path(tmp))
-    machine = {"cores": os.cpu_count(), "load_before": load_before, "load_after": os.getloadavg(),
+    load_after, minutes = os.getloadavg(), (time.time() - started) / 60
+    machine = {"cores": os.cpu_count(), "load_before": load_before, "load_after": load_after,
                "python": platform.python_version(), "postgresql": version, "platform": platform.platform(),
-               "minutes": (time.time() - started) / 60}
+               "minutes": minutes}
     goals = fixed_goals(figures)
     shape_goal_lists = {shape.name: shape_goals(figures, shape.name, sizes) for shape in shapes}
     estimate = rollout_estimate(fleet, args.runner_setup) if fleet else None
 
-    out = [f"# configsync bench: {machine['cores']} cores, load {load_before[0]:.1f} → {machine['load_after'][0]:.1f}, "
-           f"PostgreSQL {version}, Python {machine['python']}, {machine['minutes']:.0f} min", ""]
+    out = [f"# configsync bench: {os.cpu_count()} cores, load {load_before[0]:.1f} → {load_after[0]:.1f}, "
+           f"PostgreSQL {version}, Python {platform.python_version()}, {minutes:.0f} min", ""]
     for shape in shapes:
         n = max(sizes)
         out += [f"## Goals (issue 12), {shape.name} table set, N={n:,} ({shape.rows(n):,} rows)", ""]

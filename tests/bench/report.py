@@ -141,15 +141,15 @@ def growth_goals(figures: Sequence[Figure], shape: str, sizes: Sequence[int]) ->
     limit = factor * GROWTH_NOISE
     rows = growth_rows(figures, shape, sizes)
     goals = []
-    for what, index in (("time", 1), ("peak memory", 2)):
-        measured = [(row[0], row[index]) for row in rows if row[index] is not None]
+    for what, ratios in (("time", [(c, t) for c, t, _ in rows]), ("peak memory", [(c, mb) for c, _, mb in rows])):
+        measured = [(command, ratio) for command, ratio in ratios if ratio is not None]
         label = f"growth {small:,}→{large:,} linear: {what} above fixed cost"
         if not measured:
             goals.append(Goal(label, "flat at the smaller size", "", None, f"≤ {limit:g}×", None))
             continue
-        command, worst = max(measured, key=lambda item: item[1] or 0.0)
-        goals.append(Goal(label, f"worst {worst:.1f}× ({command})", f"rows {factor:g}×", (worst or 0.0) / factor,
-                          f"≤ {factor:g}× (+{GROWTH_NOISE - 1:.0%} noise)", (worst or 0.0) <= limit))
+        command, worst = max(measured, key=lambda item: item[1])
+        goals.append(Goal(label, f"worst {worst:.1f}× ({command})", f"rows {factor:g}×", worst / factor,
+                          f"≤ {factor:g}× (+{GROWTH_NOISE - 1:.0%} noise)", worst <= limit))
     return goals
 
 
