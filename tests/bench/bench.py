@@ -341,6 +341,8 @@ def main() -> None:
         for shape in shapes:
             for n in sizes:
                 figures += run_size(base_url, shape, n, Path(tmp))
+                # Kept as it goes: a run that fails or is stopped later still leaves these.
+                args.json.write_text(json.dumps({"partial": True, "figures": [asdict(f) for f in figures]}, indent=2) + "\n")
         if args.envs > 0:
             fleet = run_fleet(base_url, args.envs, Path(tmp))
     load_after, minutes = os.getloadavg(), (time.time() - started) / 60
@@ -367,7 +369,7 @@ def main() -> None:
         assert estimate is not None
         out += estimate_lines(estimate) + [""]
     args.json.write_text(json.dumps({
-        "machine": machine, "sizes": sizes, "shapes": [s.name for s in shapes],
+        "partial": False, "machine": machine, "sizes": sizes, "shapes": [s.name for s in shapes],
         "figures": [asdict(f) for f in figures], "fleet": [asdict(f) for f in fleet],
         "goals": {"fixed": [asdict(g) for g in goals], **{k: [asdict(g) for g in v] for k, v in shape_goal_lists.items()}},
         "estimate": estimate,
