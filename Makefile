@@ -72,7 +72,7 @@ action-requirements: $(VENV)/.installed
 	$(PY) -m pip install --quiet uv==$(UV_VERSION)
 	$(PY) .github/scripts/check_workflows.py --write-requirements
 
-# Not part of `make test`: half an hour at 100,000 rows and 100 environments (knobs:
+# Not part of `make test`: half an hour or more at 100,000 rows and 100 environments (knobs:
 # docs/development.md; a quick run: make bench BENCH_ARGS='--sizes 1000,10000 --envs 10').
 BENCH_ARGS ?= --sizes 1000,10000,100000 --envs 100
 bench: $(VENV)/.installed-test
