@@ -72,8 +72,9 @@ action-requirements: $(VENV)/.installed
 	$(PY) -m pip install --quiet uv==$(UV_VERSION)
 	$(PY) .github/scripts/check_workflows.py --write-requirements
 
-# Not part of `make test`: minutes of work at 100,000 rows per table.
-BENCH_ARGS ?= --sizes 1000,10000,100000
+# Not part of `make test`: half an hour or more at 100,000 rows and 100 environments (knobs:
+# docs/development.md; a quick run: make bench BENCH_ARGS='--sizes 1000,10000 --envs 10').
+BENCH_ARGS ?= --sizes 1000,10000,100000 --envs 100
 bench: $(VENV)/.installed-test
 	$(PY) tests/bench/bench.py $(BENCH_ARGS)
 
