@@ -81,3 +81,14 @@ def test_pack_ids_are_the_content_ids(tmp_path: Path) -> None:
     assert ids == [pygit2.hash(data) for data in blobs]
     assert [git[oid].peel(pygit2.Blob).data for oid in ids] == blobs
     assert loose_objects(git) == 0
+
+
+def test_pack_of_a_linked_work_tree_goes_to_the_shared_objects(tmp_path: Path) -> None:
+    main = pygit2.init_repository(str(tmp_path / "main"))
+    signature = pygit2.Signature("t", "t@localhost")
+    main.create_commit("HEAD", signature, signature, "first", main.TreeBuilder().write(), [])
+    main.add_worktree("linked", str(tmp_path / "linked"))
+    blobs = [f"linked {i}\n".encode() for i in range(150)]
+    ids = packs.write_blobs(pygit2.Repository(str(tmp_path / "linked")), blobs)
+    shared = pygit2.Repository(str(tmp_path / "main"))  # a fresh look at the main repository's objects
+    assert [shared[oid].peel(pygit2.Blob).data for oid in ids] == blobs

@@ -49,7 +49,7 @@ def write_blobs(repo: pygit2.Repository, blobs: Sequence[bytes]) -> list[pygit2.
     unique = dict(zip(ids, blobs, strict=True))
     seen: dict[bytes, tuple[int, int]] = {}  # id -> (offset in the pack, crc32 of its entry)
     pack = hashlib.sha1(usedforsecurity=False)
-    directory = Path(repo.path) / "objects" / "pack"
+    directory = _objects(repo) / "pack"
     directory.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix="tmp_pack_", dir=directory)
     try:
@@ -77,6 +77,15 @@ def write_blobs(repo: pygit2.Repository, blobs: Sequence[bytes]) -> list[pygit2.
             os.unlink(temporary)
         raise
     return [pygit2.Oid(raw=oid) for oid in ids]
+
+
+def _objects(repo: pygit2.Repository) -> Path:
+    """The object directory: a linked work tree (`git worktree add`) shares its main repository's."""
+    git_dir = Path(repo.path)
+    common = git_dir / "commondir"
+    if common.is_file():
+        git_dir = git_dir / common.read_text().strip()
+    return git_dir / "objects"
 
 
 def _index(entries: dict[bytes, tuple[int, int]], checksum: bytes) -> bytes:
