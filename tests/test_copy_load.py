@@ -138,8 +138,17 @@ def test_copy_restores_what_statements_restore(tmp_path: Path, pg_url: str, pg_c
     repo = snapshot_repo(tmp_path, pg_url)
     reset(pg_url)
 
+    one_by_one: list[str] = []
+    by_statement_path = PostgresBackend._execute
+
+    def spy(self: PostgresBackend, cur: Any, op: Any) -> None:
+        one_by_one.append(op.file)
+        by_statement_path(self, cur, op)
+
+    monkeypatch.setattr(PostgresBackend, "_execute", spy)
     restore(repo, pg_url)  # by COPY
     assert sorted(set(copies)) == [("always_keyed", True), ("kinds", True)]
+    assert one_by_one == []  # no row went in by itself: the COPY was not undone
     by_copy = contents(pg_url)
 
     no_copy(monkeypatch)
