@@ -19,14 +19,14 @@ from pathlib import Path
 import pygit2
 from pygit2.enums import CheckoutStrategy, DeltaStatus, FileMode, FileStatus, ObjectType
 
-from . import files
+from . import files, packs
 from .config import CONFIG_FILE, Config
 from .errors import RepoError
 from .records import Source, SourceFile
 from .yamlio import MAX_BYTES
 
 BACKUP_PREFIX = "refs/configsync/backups/"
-_Nested = dict[str, "bytes | None | _Nested"]  # a directory's changed entries, by name
+_Nested = dict[str, "pygit2.Oid | None | _Nested"]  # a directory's changed entries (blob ids), by name
 FALLBACK_IDENTITY = ("configsync", "configsync@localhost")
 
 
@@ -263,6 +263,9 @@ class Repo:
 
         Only the directories on the way to a changed file are rebuilt; the
         rest keep their tree ids (an index of every path costs O(n) per path)."""
+        # The new blobs first, all at once (a pack when there are many: packs.py).
+        written = [data for data in files.values() if data is not None]
+        oids = iter(packs.write_blobs(self.git, written))
         nested: _Nested = {}
         for path, data in files.items():
             *directories, name = (self.prefix + path).split("/")
@@ -272,7 +275,7 @@ class Repo:
                 if not isinstance(sub, dict):  # a file where a directory goes: the directory wins
                     sub = level[directory] = {}
                 level = sub
-            level[name] = data
+            level[name] = None if data is None else next(oids)
         return self._write_tree(base.tree if base is not None else None, nested) or self.git.TreeBuilder().write()
 
     def _write_tree(self, tree: pygit2.Tree | None, changes: _Nested) -> pygit2.Oid | None:
@@ -291,7 +294,7 @@ class Repo:
                 if existing is not None:
                     builder.remove(name)
             else:
-                builder.insert(name, self.git.create_blob(change), FileMode.BLOB)
+                builder.insert(name, change, FileMode.BLOB)
         return builder.write() if len(builder) else None
 
     def commit_files(self, files: dict[str, bytes | None], message: str) -> pygit2.Oid:

@@ -151,8 +151,13 @@ def dumps(value: object, *, indent: int | None = None, sort_keys: bool = False) 
                       allow_nan=False, separators=(",", ": ") if indent is not None else (",", ":"))
     if not numbers:
         return text
-    pattern = re.compile(r'"\\u0000' + nonce + r':(\d+)\\u0000"')
-    return pattern.sub(lambda m: numbers[int(m.group(1))], text)
+    # One compiled pattern for every call (compiling one per call, with the
+    # nonce in it, cost more than the encoding); a token of another nonce is
+    # data and stays as it is.
+    return _TOKEN.sub(lambda m: numbers[int(m.group(2))] if m.group(1) == nonce else m.group(0), text)
+
+
+_TOKEN = re.compile(r'"\\u0000([0-9a-f]{16}):(\d+)\\u0000"')
 
 
 # How dumps writes the numbers JSON has none for (as Python's json does; loads reads them).
