@@ -145,6 +145,9 @@ def test_no_fast_yes_where_the_two_could_differ(schema: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(("schema", "row"), [
     ({"type": "integer"}, Decimal("1.0")),  # an integer to jsonschema-rs, not to jsonschema
+    ({"properties": {"doc": {"items": {"properties": {"n": {"type": "integer"}}}}}}, {"doc": [{"n": 1}, {"n": Decimal("2.0")}]}),
+    ({"properties": {"n": {"anyOf": [{"type": "integer"}, {"type": "string"}]}}}, {"n": Decimal("2.0")}),
+    ({"additionalProperties": {"type": "integer"}}, {"n": Decimal("2.0")}),
     ({"pattern": "^\\s*$"}, "\ufeff"),  # Rust's \s and Python's differ beyond ASCII
     ({"type": "number"}, Decimal("NaN")),
 ])
@@ -152,6 +155,18 @@ def test_records_read_differently_take_the_slow_path(schema: dict[str, Any], row
     check = fast_validation.fast_yes(schema, frozenset())
     assert check is not None
     assert check(row) is False  # type: ignore[arg-type]
+
+
+def test_an_integral_number_where_the_schema_says_number_keeps_the_fast_yes() -> None:
+    """A jsonb number 1.5 that is 3.0 in some rows: where the schema says "integer"
+    elsewhere (an id), only the integer places are looked at."""
+    schema = {"type": "object", "properties": {"id": {"type": "integer"}, "doc": {"type": "object", "properties": {
+        "burst": {"type": "number"}, "daily": {"type": "integer"}}}}}
+    check = fast_validation.fast_yes(schema, frozenset())
+    assert check is not None
+    assert check({"id": 1, "doc": {"burst": Decimal("3.0"), "daily": 2}}) is True
+    assert check({"id": 1, "doc": {"burst": Decimal("3.0"), "daily": Decimal("2.0")}}) is False
+    assert _slow_valid(schema, {"id": 1, "doc": {"burst": Decimal("3.0"), "daily": 2}})
 
 
 def test_validate_prints_the_same_problems_with_and_without_the_fast_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -230,7 +230,7 @@ _PIECES = ["", " ", "  ", "    ", "- ", "- - ", "#", "# c", "a", "b", "k", "a:",
            "-1.5", ".inf", "-.inf", ".nan", ".NaN", "1e5", "1.0e+5", "0x1F", "0o7", "012", "1_000", "1:30", "yes", "No",
            "null", "~", "true", "True", "{}", "[]", "{a: 1}", "[1]", "x y", "x  y", "a:b", "a :b", "a #b", "a# b",
            "'q'", '"q"', "&a x", "*a", "!t x", "|", ">", "?", "%", "@", "-", "--", "---", "...", "é", "\t", "\r",
-           "2025-10-03", "https://x.y/z?a=b", "x,y", "<<", "=", "+1", ".5", "-.5", "1e999999", "9" * 5000, "\x07"]
+           "2025-10-03", "'2025-10-03'", "'", "''", "'a b'", "'a: b'", "'#x'", "https://x.y/z?a=b", "x,y", "<<", "=", "+1", ".5", "-.5", "1e999999", "9" * 5000, "\x07"]
 
 
 _WORDS = st.sampled_from(_PIECES)
@@ -252,6 +252,16 @@ def test_line_reader_agrees_with_pyyaml_on_random_documents(lines: list[str]) ->
     expected = _pyyaml(text.encode())
     assert not isinstance(expected, yamlio.YamlError), (text, expected)
     assert _same(value, expected), (text, value, expected)
+
+
+def test_text_that_reads_as_another_type_is_quoted_and_read_without_pyyaml() -> None:
+    """A date in a text column ('2020-01-02') is the commonest reason a row left
+    the direct writer and the line reader; both now take it, as PyYAML does."""
+    row = {"day": "2020-01-02", "n": "42", "flag": "true", "tags": ["1.5", "x"], "doc": {"at": "2025-10-03T10:00:00Z"}}
+    text = yamlio._dump_direct(row)
+    assert text is not None and text == yamlio.dump(row, direct=False).decode()
+    assert "day: '2020-01-02'" in text
+    assert _same(yamlio.read_written(text), row)
 
 
 AWKWARD_NUMBERS = [Decimal("0.70"), Decimal("-0.0"), Decimal("1E+30"), Decimal("-1.5E-26"), Decimal("100"), Decimal("1.0"),

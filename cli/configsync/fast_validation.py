@@ -11,8 +11,9 @@ a fast yes only when it uses keywords whose meaning they share for these
 values, and a record only when it holds nothing they read differently:
 
 - a Decimal with an integral value (1.0) is an integer to jsonschema-rs, not
-  to jsonschema: records holding one skip the fast yes under a schema that
-  names "integer";
+  to jsonschema: records holding one where the schema says "integer" skip the
+  fast yes (anywhere in the record, when the schema's integer places cannot be
+  named by properties and items alone);
 - regular expressions (Rust's and Python's) agree on ASCII text: records with
   other text skip it under a schema with "pattern";
 - formats: jsonschema-rs checks every format, jsonschema the ones in its
@@ -129,6 +130,45 @@ def _read_differently(row: Value, integers: bool, text: bool) -> bool:
     return False
 
 
+_ITEM = object()  # a path step: any item of a list
+_Place = tuple[object, ...]  # property names and _ITEM, from the record's top
+
+
+def _integer_places(schema: Any, path: _Place, places: set[_Place]) -> None:
+    """The places where ``schema`` says "integer", reached through properties,
+    items and allOf/anyOf/oneOf only; _Unsure if another keyword leads to one."""
+    if not isinstance(schema, dict):
+        return
+    kind = schema.get("type")
+    if kind == "integer" or (isinstance(kind, list) and "integer" in kind):
+        places.add(path)
+    for keyword, value in schema.items():
+        if keyword == "properties":
+            for name, sub in value.items():
+                _integer_places(sub, (*path, name), places)
+        elif keyword in ("allOf", "anyOf", "oneOf"):
+            for sub in value:
+                _integer_places(sub, path, places)
+        elif keyword == "items":
+            _integer_places(value, (*path, _ITEM), places)
+        elif keyword == "prefixItems":
+            for sub in value:
+                _integer_places(sub, (*path, _ITEM), places)
+        elif keyword in _SCHEMA_MAPS or keyword in _SCHEMA_ONE:
+            if "integer" in repr(value):  # $defs behind a $ref, additionalProperties, not, if...
+                raise _Unsure
+
+
+def _integral_at(value: Value, path: _Place, at: int = 0) -> bool:
+    """Is there an integral Decimal at ``path`` in ``value``?"""
+    if at == len(path):
+        return type(value) is Decimal and value.is_finite() and value == value.to_integral_value()
+    step = path[at]
+    if step is _ITEM:
+        return type(value) is list and any(_integral_at(item, path, at + 1) for item in value)
+    return type(value) is dict and step in value and _integral_at(value[step], path, at + 1)
+
+
 def fast_yes(schema: object, checked_formats: frozenset[str]) -> Callable[[Value], bool] | None:
     """A function that says True only for a record jsonschema finds valid under
     ``schema`` (False: ask jsonschema); None where no such shortcut is safe."""
@@ -143,10 +183,22 @@ def fast_yes(schema: object, checked_formats: frozenset[str]) -> Callable[[Value
     except Exception:  # noqa: BLE001 - jsonschema-rs refusing a schema jsonschema took: no shortcut
         return None
     integers, text = "integer" in found, "pattern" in found
+    # Where "integer" sits at places a record can be looked up by, only those
+    # places need a look (a jsonb number 1.5 elsewhere may be 3.0 in a row).
+    places: set[_Place] | None = None
+    if integers:
+        places = set()
+        try:
+            _integer_places(schema, (), places)
+        except _Unsure:
+            places = None
+    coarse = integers and places is None
     is_valid = validator.is_valid
 
     def check(row: Value) -> bool:
-        if (integers or text) and _read_differently(row, integers, text):
+        if (coarse or text) and _read_differently(row, coarse, text):
+            return False
+        if places and any(_integral_at(row, place) for place in places):
             return False
         try:
             return bool(is_valid(row))

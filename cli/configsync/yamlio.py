@@ -441,10 +441,11 @@ def _plain(text: str, tag: str = "str") -> bool:
 
 # ---- the files configsync writes, read line by line ----------------------------------
 #
-# `dump` writes most rows as block YAML of plain scalars only (`_dump_direct`):
-# "key: value", "key:" over a nested block, "- item", "- key: value", {} and [].
+# `dump` writes most rows as block YAML of simple scalars only (`_dump_direct`):
+# "key: value", "key:" over a nested block, "- item", "- key: value", {} and [],
+# and text that would read as another type in single quotes ('2025-10-03').
 # Reading that subset needs no YAML parser: each line is one regular expression.
-# Anything else (quotes, block scalars, flow collections, anchors, tags, odd
+# Anything else (other quoting, block scalars, flow collections, anchors, tags, odd
 # indentation, duplicate keys, non-ASCII) raises _Unusual and takes the general
 # path, which gives the same value or words the error. tests/test_yamlio.py holds
 # the two to the same result on random documents.
@@ -477,11 +478,11 @@ def read_written(text: str) -> Value:
             raise _Unusual
         key, colon, inline = content.partition(": ")
         if colon:
-            _check_text(key)
+            _check_key(key)
             _check_value(inline)
             append((_KEY, column, number, key, inline))
         elif content[-1] == ":":
-            _check_text(content[:-1])
+            _check_key(content[:-1])
             append((_KEY, column, number, content[:-1], None))
         else:
             _check_value(content)
@@ -500,8 +501,18 @@ def _check_text(text: str) -> None:
         raise _Unusual
 
 
+def _check_key(text: str) -> None:
+    # PyYAML takes a plain key of at most 1024 characters; dump writes longer
+    # than _SIMPLE_KEY_MAX as "? key" (never this path).
+    if len(text) >= _SIMPLE_KEY_MAX:
+        raise _Unusual
+    _check_text(text)
+
+
 def _check_value(text: str) -> None:
-    if text not in ("{}", "[]"):
+    if len(text) > 2 and text[0] == "'" and text[-1] == "'":
+        _check_text(text[1:-1])  # no quote inside: nothing to undouble
+    elif text not in ("{}", "[]"):
         _check_text(text)
 
 
@@ -553,6 +564,8 @@ def _plain_value(text: str) -> Value:
         return {}
     if text == "[]":
         return []
+    if text[0] == "'":
+        return text[1:-1]
     return _plain_scalar_value(text)
 
 
@@ -581,8 +594,10 @@ def _plain_scalar(value: Value) -> str:
             return text  # .nan, .inf, -.inf: plain YAML floats
         if _plain(text, "float" if "." in text or "e" in text else "int"):
             return text
-    elif isinstance(value, str) and _plain(value):
-        return value
+    elif isinstance(value, str) and _PLAIN.match(value):
+        # Text that reads back as another type (a date, a number, "true") goes
+        # in single quotes; _PLAIN has no quote character to double inside.
+        return value if _plain(value) else "'" + value + "'"
     raise _NotFast
 
 
@@ -629,7 +644,7 @@ def _flow_empty_or_scalar(value: Value) -> str:
 
 
 def _dump_direct(mapping: dict[str, Value]) -> str | None:
-    """The bytes PyYAML would write for a row of plain values, written directly:
+    """The bytes PyYAML would write for a row of simple values, written directly:
     a twentieth of the time. None where the row holds anything else (quoting,
     multi-line text, non-ASCII); tests/test_yamlio.py holds both to the same output."""
     if not mapping:
