@@ -1405,7 +1405,8 @@ def test_pull_request_workflow_gives_credentials_to_base_branch_steps_only() -> 
                     assert step["env"] == {"FLEET": "${{ secrets.CONFIGSYNC_READONLY_ENVIRONMENTS != '' }}"}
                 elif "secrets." in env:
                     assert step["env"] in (
-                        {"CONFIGSYNC_DATABASE_URL": "${{ secrets.CONFIGSYNC_READONLY_DATABASE_URL }}"},
+                        {"CONFIGSYNC_DATABASE_URL": "${{ secrets.CONFIGSYNC_READONLY_DATABASE_URL }}",
+                         "SUPABASE_ANON_KEY": "${{ vars.SUPABASE_ANON_KEY }}"},  # public: a variable, not a secret
                         {"CONFIGSYNC_ENVIRONMENT_VARIABLES": "${{ secrets.CONFIGSYNC_READONLY_ENVIRONMENTS }}"},
                     )
                     assert uses in (BASE_ACTION, PLACEHOLDER), f"{path.name}/{job_id}: secret given to {uses or 'run'}"

@@ -317,7 +317,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000", help="N, comma-separated (default 1000,10000,100000)")
     parser.add_argument("--skip-largest", action="store_true", help="drop the largest size (small machines)")
     parser.add_argument("--shapes", default="independent",
-                        help="table sets, comma-separated: independent (issue 12's types), moose (3 tables of N rows)")
+                        help="table sets, comma-separated: independent (jsonb, numeric, text[], bigint, float8, date), moose (3 tables of N rows)")
     parser.add_argument("--envs", type=int, default=100, help="environments of the fleet run (0: no fleet run)")
     parser.add_argument("--runner-setup", type=float, default=45.0,
                         help="seconds a GitHub job spends before configsync runs, for the estimate (default 45)")
@@ -357,7 +357,7 @@ def main() -> None:
            f"PostgreSQL {version}, Python {platform.python_version()}, {minutes:.0f} min", ""]
     for shape in shapes:
         n = max(sizes)
-        out += [f"## Goals (issue 12), {shape.name} table set, N={n:,} ({shape.rows(n):,} rows)", ""]
+        out += [f"## Goals, {shape.name} table set, N={n:,} ({shape.rows(n):,} rows)", ""]
         out += goals_table(goals + shape_goal_lists[shape.name]) + [""]
     for shape in shapes:
         out += [f"## All figures, {shape.name} table set (seconds | peak MB)", ""]
@@ -365,7 +365,7 @@ def main() -> None:
         out += growth_table(figures, shape.name, sizes) + [""]
     out += ["## Fixed cost (median of 5)", "", *figures_table(figures, "fixed"), ""]
     if fleet:
-        out += [f"## Fleet (issue 18): {args.envs} environments, small tables, one server", "", *fleet_table(fleet), ""]
+        out += [f"## Fleet: {args.envs} environments, small tables, one server", "", *fleet_table(fleet), ""]
         assert estimate is not None
         out += estimate_lines(estimate) + [""]
     args.json.write_text(json.dumps({
