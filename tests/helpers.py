@@ -187,6 +187,18 @@ def sqlite_moose(db: Path, seed: bool = True) -> str:
     return sqlite_url(db)
 
 
+def fleet_config(tenants: list[str], canary: str) -> str:
+    """This repository's configsync.yaml with ``tenants`` as environments (URL_TENANT_1 ...),
+    a canary group of one, and a rollout of the canary first."""
+    return (ROOT / "configsync.yaml").read_text().replace(
+        "environments:\n  production: ${SUPABASE_DB_URL}\n",
+        "environments:\n"
+        + "".join(f"  {t}: ${{URL_{t.upper().replace('-', '_')}}}\n" for t in tenants)
+        + f"groups:\n  canary: [{canary}]\n"
+        + 'rollout: ["@canary", "tenant-*"]\n',
+    )
+
+
 def postgres_moose(url: str, seed: bool = True) -> str:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute((MOOSE / "schema.postgres.sql").read_text())

@@ -16,18 +16,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from helpers import ROOT, commit_all, dump, execute, init_repo, postgres_moose, run
+from helpers import commit_all, dump, execute, fleet_config, init_repo, postgres_moose, run
 from psycopg import sql
 from support import postgres
 
 TENANTS = [f"tenant-{n:02d}" for n in range(1, 13)]
-FLEET_CONFIG = (ROOT / "configsync.yaml").read_text().replace(
-    "environments:\n  production: ${SUPABASE_DB_URL}\n",
-    "environments:\n"
-    + "".join(f"  {t}: ${{URL_{t.upper().replace('-', '_')}}}\n" for t in TENANTS)
-    + "groups:\n  canary: [tenant-01]\n"
-    + 'rollout: ["@canary", "tenant-*"]\n',
-)
+FLEET_CONFIG = fleet_config(TENANTS, canary="tenant-01")
 BUDGET = "config-snapshots/system_config/budget_limits.yaml"
 # Only the tenant that has it refuses the change of daily_hard_cap (50 -> 45).
 CAP_GUARD = ("ALTER TABLE system_config ADD CONSTRAINT cap_guard CHECK "

@@ -1020,12 +1020,18 @@ def origin(tmp_path: Path, pg_url: str) -> Origin:
     from helpers import postgres_moose
 
     postgres_moose(pg_url)
+    return make_origin(tmp_path, pg_url)
+
+
+def make_origin(tmp_path: Path, database: str, config: str | None = None) -> Origin:
+    """A bare remote whose main holds the Moose config (or ``config``), this
+    repository's action and scripts, and a snapshot of ``database``; and a clone."""
     seed = tmp_path / "seed"
-    init_repo(seed)
+    init_repo(seed, config=config)
     for part in ("actions", "scripts"):  # the action and its scripts, as in this repository
         shutil.copytree(GITHUB / part, seed / ".github" / part, ignore=shutil.ignore_patterns("__pycache__"))
     commit_all(seed, "the configsync action")
-    assert run(seed, "snapshot", "--commit", database=pg_url).code == 2
+    assert run(seed, "snapshot", "--commit", database=database).code == 2
     bare = tmp_path / "origin.git"
     _git(tmp_path, "init", "--quiet", "--bare", "--initial-branch=main", str(bare))
     _git(bare, "config", "uploadpack.allowAnySHA1InWant", "true")

@@ -4,7 +4,6 @@ PostgreSQL databases, each in its own GitHub environment with its own secret."""
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 from configsync import fleet as fleet_runs
 from configsync import fleet_markdown
-from helpers import ROOT, commit_all, execute, init_repo, postgres_moose, run
+from helpers import execute, fleet_config, postgres_moose
 from support import postgres
 from test_github import (  # noqa: F401 - the fake API is a fixture
     GITHUB,
@@ -26,6 +25,7 @@ from test_github import (  # noqa: F401 - the fake API is a fixture
     _git,
     github,
     load,
+    make_origin,
     pull_request_event,
     read_cap,
     read_file_commands,
@@ -33,13 +33,7 @@ from test_github import (  # noqa: F401 - the fake API is a fixture
 )
 
 TENANTS = ["tenant-1", "tenant-2", "tenant-3"]
-FLEET_CONFIG = (ROOT / "configsync.yaml").read_text().replace(
-    "environments:\n  production: ${SUPABASE_DB_URL}\n",
-    "environments:\n"
-    + "".join(f"  {t}: ${{URL_{t.upper().replace('-', '_')}}}\n" for t in TENANTS)
-    + "groups:\n  canary: [tenant-1]\n"
-    + 'rollout: ["@canary", "tenant-*"]\n',
-)
+FLEET_CONFIG = fleet_config(TENANTS, canary="tenant-1")
 SECRET = "CONFIGSYNC_FLEET_DATABASE_URL"
 BUDGET = "system_config/budget_limits.yaml"
 CAP_GUARD = ("ALTER TABLE system_config ADD CONSTRAINT cap_guard CHECK "
@@ -68,22 +62,9 @@ def fleet(tmp_path: Path, pg_server: str, github: FakeGitHub) -> Iterator[Fleet]
     prefix = f"ghfleet_{uuid.uuid4().hex[:8]}"
     urls = {t: postgres_moose(postgres.create_database(pg_server, f"{prefix}_{t[-1]}")) for t in TENANTS}
     try:
-        seed = tmp_path / "seed"
-        init_repo(seed, config=FLEET_CONFIG)
-        for part in ("actions", "scripts"):
-            shutil.copytree(GITHUB / part, seed / ".github" / part, ignore=shutil.ignore_patterns("__pycache__"))
-        commit_all(seed, "the configsync action")
-        assert run(seed, "snapshot", "--commit", database=urls["tenant-1"]).code == 2
-        bare = tmp_path / "origin.git"
-        _git(tmp_path, "init", "--quiet", "--bare", "--initial-branch=main", str(bare))
-        _git(bare, "config", "uploadpack.allowAnySHA1InWant", "true")
-        _git(seed, "push", "--quiet", str(bare), "main:refs/heads/main")
-        clone = tmp_path / "clone"
-        _git(tmp_path, "clone", "--quiet", str(bare), str(clone))
-        for key, value in (("user.name", "Dev"), ("user.email", "dev@example.com")):
-            _git(clone, "config", key, value)
-        github.origin = bare
-        yield Fleet(Origin(bare, clone), urls, MiniRunner(tmp_path / "runs", bare, github))
+        origin = make_origin(tmp_path, urls["tenant-1"], FLEET_CONFIG)
+        github.origin = origin.bare
+        yield Fleet(origin, urls, MiniRunner(tmp_path / "runs", origin.bare, github))
     finally:
         for t in TENANTS:
             postgres.drop_database(pg_server, f"{prefix}_{t[-1]}")
