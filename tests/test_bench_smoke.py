@@ -39,7 +39,7 @@ def test_bench_prints_every_goal_and_writes_bench_json(pg_server: str, tmp_path:
     assert done.returncode == 0, done.stderr[-3000:]
     table = done.stdout
     for shape in ("independent", "moose"):
-        section = table.split(f"## Goals (issue 12), {shape} table set")[1].split("\n## ")[0]
+        section = table.split(f"## Goals, {shape} table set")[1].split("\n## ")[0]
         rows = [line for line in section.splitlines() if line.startswith("| ")]
         for goal in GOAL_ROWS:
             matching = [row for row in rows if row.startswith(f"| {goal} |")]

@@ -1,4 +1,4 @@
-"""The REST path on a par with the direct one (issue 17), over a real PostgREST.
+"""The REST path on a par with the direct one, over a real PostgREST.
 
 On one PostgreSQL database shaped like a real project (natural keys such as
 config_key, name and [name, version]; a unique constraint that is not the
