@@ -396,33 +396,22 @@ class PostgresBackend(SqlBackend):
             # stale check and commit, but lets readers through.
             cur.execute(f"LOCK TABLE {', '.join(quote(t) for t in tables)} IN EXCLUSIVE MODE")
 
-    def _execute_group(self, cur: Any, group: list[Operation]) -> None:
+    def _write_batch(self, cur: Any, group: list[Operation]) -> None:
         """Many inserts into one table go in one COPY (a restore into an empty
         database: thirty times faster than a statement per row). COPY differs
-        from INSERT only where _copyable says; if it fails, the savepoint undoes
-        it and the rows go in one by one, so an error names its record with the
-        same message as without COPY."""
+        from INSERT only where _copyable says; if it fails, _execute_group's
+        savepoint undoes it and the rows go in one by one, so an error names its
+        record with the same message as without COPY."""
         first = group[0]
-        if len(group) < 2 or first.action != "insert" or not self._copyable(cur, first.table):
-            super()._execute_group(cur, group)
+        if first.action != "insert" or not self._copyable(cur, first.table):
+            super()._write_batch(cur, group)
             return
-        columns = [self._column(first.table, n) for n in first.values]
-        names = ", ".join(quote(c.name) for c in columns)
-        cur.execute("SAVEPOINT configsync_copy")
-        try:
-            with cur.copy(f"COPY {quote(first.table.name)} ({names}) FROM STDIN") as copy:
-                for op in group:
-                    copy.write_row(self._params(op))
-            if cur.rowcount != len(group):
-                raise ValueError("row count mismatch")
-        except (psycopg.Error, ValueError, OverflowError) as exc:
-            try:
-                cur.execute("ROLLBACK TO SAVEPOINT configsync_copy")
-            except psycopg.Error:
-                raise exc from None  # the connection is gone: report what broke it, not the rollback
+        names = ", ".join(quote(self._column(first.table, n).name) for n in first.values)
+        with cur.copy(f"COPY {quote(first.table.name)} ({names}) FROM STDIN") as copy:
             for op in group:
-                self._execute(cur, op)
-        cur.execute("RELEASE SAVEPOINT configsync_copy")
+                copy.write_row(self._params(op))
+        if cur.rowcount != len(group):
+            raise ValueError("row count mismatch")
 
     def _copyable(self, cur: Any, table: TableInfo) -> bool:
         """May rows go into ``table`` by COPY with the result INSERT would give?

@@ -207,19 +207,16 @@ class SqlBackend(Backend):
             return
 
     def _execute_group(self, cur: Any, group: list[Operation]) -> None:
-        """Like operations in one round trip (executemany: a pipeline on
-        PostgreSQL). If the batch fails, it is undone to a savepoint and run
-        row by row, so the error names the record that caused it."""
+        """Like operations as one batch (``_write_batch``). If the batch fails,
+        it is undone to a savepoint and run row by row, so the error names the
+        record that caused it, with the same message whatever the batch was."""
         if len(group) == 1:
             self._execute(cur, group[0])
             return
         cur.execute("SAVEPOINT configsync_batch")
         retry: tuple[type[BaseException], ...] = (*self.driver_errors, ValueError, OverflowError)
         try:
-            sql = self._statement(group[0])
-            cur.executemany(sql, (self._params(op) for op in group))
-            if cur.rowcount not in (-1, len(group)):
-                raise ValueError("row count mismatch")
+            self._write_batch(cur, group)
         except retry as exc:
             try:
                 cur.execute("ROLLBACK TO SAVEPOINT configsync_batch")
@@ -228,6 +225,12 @@ class SqlBackend(Backend):
             for op in group:
                 self._execute(cur, op)
         cur.execute("RELEASE SAVEPOINT configsync_batch")
+
+    def _write_batch(self, cur: Any, group: list[Operation]) -> None:
+        """Like operations in one round trip (executemany: a pipeline on PostgreSQL)."""
+        cur.executemany(self._statement(group[0]), (self._params(op) for op in group))
+        if cur.rowcount not in (-1, len(group)):
+            raise ValueError("row count mismatch")
 
     def _execute(self, cur: Any, op: Operation) -> None:
         try:
