@@ -63,6 +63,9 @@ class RestBackend(Backend):
         # What configsync_describe said is installed; False: the function is
         # not there (the OpenAPI description is used); None: not asked yet.
         self._installed: Installed | bool | None = None
+        # Tables already described in this command: plan's check of the
+        # installed function and the plan itself need one request, not two.
+        self._described: dict[str, TableInfo] = {}
 
     def close(self) -> None:
         self.client.close()
@@ -80,6 +83,8 @@ class RestBackend(Backend):
     def describe(self, tables: list[str]) -> dict[str, TableInfo]:
         for table in tables:
             self._require_service_key(table)
+        if all(table in self._described for table in tables):
+            return {table: self._described[table] for table in tables}
         described = describe_tables(self.client, tables) if self._installed is not False else None
         if described is None:
             # An older migration, or none: what the OpenAPI description shows.
@@ -91,6 +96,7 @@ class RestBackend(Backend):
             if table not in infos:
                 raise BackendError(f"table {table} does not exist in {self.display_url}, or the key cannot see it "
                                    f"({KEY_HINT}; a schema other than public must be exposed in Project Settings > API)")
+        self._described.update((table, infos[table]) for table in tables)
         return {table: infos[table] for table in tables}
 
     def describe_notes(self) -> list[str]:
