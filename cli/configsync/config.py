@@ -6,7 +6,6 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -93,8 +92,13 @@ class Config:
         return f"{self.schemas}/{table}.schema.json"
 
 
+# Beside this module, read as a plain file: importlib.resources would cost every
+# command 30 ms of imports (zipfile among them) for a package never run zipped.
+_SCHEMA_FILE = Path(__file__).with_name("config.schema.json")
+
+
 def _schema() -> dict[str, Any]:
-    text = resources.files("configsync").joinpath("config.schema.json").read_text("utf-8")
+    text = _SCHEMA_FILE.read_text("utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded
 
@@ -159,7 +163,7 @@ def _checked(data: dict[str, Any], text: bytes, config_path: Path) -> list[jsons
     if not path.is_file():  # never creates .configsync/ (init, a copy read from git)
         return _schema_errors(data)
     cache = ValidationCache(path)
-    schema = cache.schema_id(resources.files("configsync").joinpath("config.schema.json").read_bytes())
+    schema = cache.schema_id(_SCHEMA_FILE.read_bytes())
     entry = "settings:" + content_id(text)
     if cache.knows_valid(schema, entry):
         return []
