@@ -107,7 +107,11 @@ class Snapshotter:
                 c.name for c in info.columns if c.database_assigned and c.name not in layout.key}
             if base is None or sides.env is None:
                 prefix = layout.directory + "/"
-                rows = layout.paths(r.values for r in actual[table].values())
+                records = actual[table].values()
+                if any(r.file == prefix + "?" for r in records):  # a key that cannot be a name: paths says which
+                    rows = layout.paths(r.values for r in records)
+                else:  # the paths reading the database gave, not computed again
+                    rows = layout.unique((r.file, r.values) for r in records)
                 header = None
             else:
                 rows, under = overlay_rows(layout, sides.env, base[table], actual[table], kinds, assigned)
@@ -171,16 +175,17 @@ class Snapshotter:
         return counts
 
     def _write(self, result: SnapshotResult) -> None:
-        root = self.sides.config.root
+        # One writer: each directory is looked at once, not once per file.
+        writer = files.Writer(self.sides.config.root)
         # Every path is checked before the first write: a refusal leaves no half-written snapshot.
         for path in [*result.written, *result.deleted]:
-            files.check(root, path)
+            writer.check(path)
         with progress.task("writing record files", len(result.written) + len(result.deleted)) as bar:
             for path, data in result.written.items():
-                files.write(root, path, data)
+                writer.write(path, data)
                 bar.advance()
             for path in result.deleted:
-                files.delete(root, path)
+                writer.delete(path)
                 bar.advance()
 
     def _add_earlier(self, result: SnapshotResult, prefixes: Sequence[str], on_disk: Mapping[str, SourceFile]) -> None:
