@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from . import files, naming, progress, yamlio
+from . import files, fork_pool, naming, progress, yamlio
 from .backends import TableInfo
 from .errors import UnsafePlanError
 from .layout import ENVIRONMENTS
@@ -151,10 +151,16 @@ class Snapshotter:
         file leaves out stays out: that row was created from a file without it,
         and plan leaves it unmanaged; it is no drift."""
         counts = {"added": 0, "updated": 0, "removed": 0}
-        for path, row in rows.items():
+        config, columns, listed = self.sides.config, info.column_names, list(rows.values())
+
+        def rendered(index: int) -> bytes:
+            row = listed[index]
+            return (render(config, table, row, columns) if header is None
+                    else yamlio.dump(ordered(row, columns), header))
+
+        # Rendering is most of a full snapshot's work: on every core when there are many rows.
+        for (path, row), data in zip(rows.items(), fork_pool.mapped(rendered, len(listed)), strict=True):
             current = on_disk.get(path)
-            data = (render(self.sides.config, table, row, info.column_names) if header is None
-                    else yamlio.dump(ordered(row, info.column_names), header))
             if assigned and current is not None and not current.symlink and current.data != data:
                 left_out = _left_out(current.data, row, assigned)
                 if left_out:
