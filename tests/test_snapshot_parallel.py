@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import sqlite3
 import stat
 import string
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from typing import Any, TypeVar
 import pytest
 from configsync import files, fork_pool, naming, snapshotter
 from configsync.errors import ConfigError, NamingError, UnsafePathError
-from helpers import Result, execute, init_repo, record_files, run, sqlite_moose, two_environments
+from helpers import Result, execute, init_repo, permissive_repo, record_files, run, sqlite_moose, two_environments
 from test_types import create_postgres, create_sqlite, make_repo
 
 T = TypeVar("T")
@@ -300,3 +301,20 @@ def test_file_names_are_those_of_the_character_by_character_path() -> None:
                 assert expected.startswith(".") or len(expected.encode()) > naming.MAX_NAME_BYTES, (template, text)
                 continue
             assert got == expected, (template, text)
+
+
+def test_two_keys_that_give_one_file_name_are_refused(tmp_path: Path) -> None:
+    """The snapshot takes each record's path from the read of the database, not
+    from naming it again: two keys that give one name are still refused."""
+    db = tmp_path / "db.sqlite"
+    conn = sqlite3.connect(db)
+    conn.executescript("CREATE TABLE pairs (a TEXT NOT NULL, b TEXT NOT NULL, note TEXT, PRIMARY KEY (a, b));"
+                       "INSERT INTO pairs VALUES ('1', '23', 'x'), ('12', '3', 'y'), ('4', '5', 'z');")
+    conn.commit()
+    conn.close()
+    repo = permissive_repo(tmp_path / "repo", 'tables:\n  pairs:\n    filename: "{a}{b}"\n', ["pairs"], "pairs")
+    result = run(repo, "snapshot", database=f"sqlite:///{db}")
+    assert result.code == 1, result.text
+    assert "table pairs: two rows would share the file config-snapshots/pairs/123.yaml (a='1', b='23' and " \
+           "a='12', b='3')" in result.err
+    assert not (repo / "config-snapshots/pairs").exists()
