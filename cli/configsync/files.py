@@ -71,19 +71,27 @@ class Writer:
         self._real: set[str] = {""}  # relative directories found real or made by this writer (the root: "")
         self._missing: set[str] = set()  # relative directories found missing (nothing under them to look at)
 
-    def _check(self, rel: str, file: bool = True) -> tuple[list[str], str, str]:
-        """(the components, the directory, the absolute path) of ``rel``, checked;
-        the file itself only with ``file``."""
-        parts = _parts(rel)
-        directory = "/".join(parts[:-1])
-        if directory not in self._real and directory not in self._missing:
-            self._check_directory(parts[:-1])
-        path = os.path.join(self.root, *parts)
+    def _check(self, rel: str, file: bool = True) -> tuple[str, str]:
+        """(the directory, the absolute path) of ``rel``, checked; the file itself
+        only with ``file``."""
+        directory, _, name = rel.rpartition("/")
+        if directory in self._real and name not in ("", ".", "..") and not rel.startswith("/"):
+            # The usual case, a file in a directory already found real (its name a
+            # plain one: the directories remembered hold no "", "." or ".." part).
+            parts = None
+            path = os.path.join(self.root, rel)
+        else:
+            parts = _parts(rel)
+            directory = "/".join(parts[:-1])
+            if directory not in self._real and directory not in self._missing:
+                self._check_directory(parts[:-1])
+            path = os.path.join(self.root, *parts)
         if file and directory not in self._missing:
             mode = _lstat_mode(path)
             if mode is not None and stat.S_ISLNK(mode):
+                parts = parts or _parts(rel)
                 raise _refuse(parts, len(parts))
-        return parts, directory, path
+        return directory, path
 
     def _check_directory(self, parts: list[str]) -> None:
         current = self.root
@@ -112,7 +120,7 @@ class Writer:
     def write(self, rel: str, data: bytes) -> None:
         """Write ``data`` to ``rel``, making missing directories."""
         # The file itself is not looked at: O_NOFOLLOW refuses a link there.
-        parts, directory, path = self._check(rel, file=False)
+        directory, path = self._check(rel, file=False)
         if directory not in self._real:
             # Made here (exist_ok: another process may make it at the same time);
             # a link put there since the check is refused below by the next look.
@@ -123,6 +131,7 @@ class Writer:
             fd = os.open(path, _WRITE_FLAGS, 0o644)
         except OSError as exc:
             if exc.errno == errno.ELOOP:  # the directories are real: the file is a link
+                parts = _parts(rel)
                 raise _refuse(parts, len(parts)) from None
             raise
         try:
@@ -133,7 +142,7 @@ class Writer:
             os.close(fd)
 
     def delete(self, rel: str) -> None:
-        os.unlink(self._check(rel)[2])
+        os.unlink(self._check(rel)[1])
 
 
 def write(root: Path, rel: str, data: bytes) -> None:
