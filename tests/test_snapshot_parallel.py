@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 
 def _serial(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fork_pool, "MIN_ITEMS", 10**9)
+    monkeypatch.setattr(fork_pool, "MIN_ITEMS", None)
 
 
 def _parallel(monkeypatch: pytest.MonkeyPatch, seen: Path) -> None:
@@ -126,6 +126,10 @@ def test_an_error_in_a_worker_is_the_error_of_the_one_by_one_path(repo_path: Pat
     assert "table system_config: budget_limits cannot be written" in serial.err
     assert (parallel.out, parallel.err) == (serial.out, serial.err)
     assert serial_files == parallel_files == {}  # nothing written either way
+
+
+def test_mapped_forks_nothing_by_default() -> None:
+    assert fork_pool.mapped(lambda i: os.getpid(), 5000) == [os.getpid()] * 5000
 
 
 def test_mapped_is_in_order_from_other_processes_and_raises_the_same_error(monkeypatch: pytest.MonkeyPatch) -> None:

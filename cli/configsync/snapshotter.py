@@ -158,7 +158,7 @@ class Snapshotter:
             return (render(config, table, row, columns) if header is None
                     else yamlio.dump(ordered(row, columns), header))
 
-        # Rendering is most of a full snapshot's work: on every core when there are many rows.
+        # Rendering is much of a full snapshot's work: on every core where fork_pool allows it.
         for (path, row), data in zip(rows.items(), fork_pool.mapped(rendered, len(listed)), strict=True):
             current = on_disk.get(path)
             if assigned and current is not None and not current.symlink and current.data != data:
