@@ -10,7 +10,7 @@ import shutil
 import sqlite3
 import stat
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
@@ -36,7 +36,7 @@ def _parallel(monkeypatch: pytest.MonkeyPatch, seen: Path) -> None:
     seen.mkdir(exist_ok=True)
     real = fork_pool.mapped
 
-    def spy(work: Callable[[int], T], count: int) -> list[T]:
+    def spy(work: Callable[[int], T], count: int) -> Iterator[T]:
         def tagged(index: int) -> T:
             (seen / str(os.getpid())).touch()
             return work(index)
@@ -129,7 +129,7 @@ def test_an_error_in_a_worker_is_the_error_of_the_one_by_one_path(repo_path: Pat
 
 
 def test_mapped_forks_nothing_by_default() -> None:
-    assert fork_pool.mapped(lambda i: os.getpid(), 5000) == [os.getpid()] * 5000
+    assert list(fork_pool.mapped(lambda i: os.getpid(), 5000)) == [os.getpid()] * 5000
 
 
 def test_mapped_is_in_order_from_other_processes_and_raises_the_same_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,7 +137,7 @@ def test_mapped_is_in_order_from_other_processes_and_raises_the_same_error(monke
     monkeypatch.setattr(fork_pool, "workers", lambda: 2)
     monkeypatch.setattr(fork_pool, "_CHUNK", 7)
     items = [f"item {i}" for i in range(100)]
-    results = fork_pool.mapped(lambda i: (os.getpid(), items[i].encode()), len(items))
+    results = list(fork_pool.mapped(lambda i: (os.getpid(), items[i].encode()), len(items)))
     assert [data for _, data in results] == [item.encode() for item in items]
     assert os.getpid() not in {pid for pid, _ in results}
 
@@ -147,7 +147,7 @@ def test_mapped_is_in_order_from_other_processes_and_raises_the_same_error(monke
         return items[i]
 
     with pytest.raises(ConfigError, match=r"^row 50 cannot be written$"):
-        fork_pool.mapped(fails, len(items))
+        list(fork_pool.mapped(fails, len(items)))
 
 
 # ---- the writer: each directory looked at once, no link followed -----------------

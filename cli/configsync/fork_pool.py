@@ -13,7 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
@@ -50,12 +50,17 @@ def _slice(bounds: tuple[int, int]) -> list[Any] | None:
         return None
 
 
-def mapped(work: Callable[[int], T], count: int) -> list[T]:
-    """``[work(0), ..., work(count - 1)]``, on every core when ``count`` is large."""
-    global _work
+def mapped(work: Callable[[int], T], count: int) -> Iterator[T]:
+    """``work(0), ..., work(count - 1)``, on every core when ``count`` is large
+    (then all computed before the first is given; one by one, each as asked)."""
     cores = workers()
     if MIN_ITEMS is None or count < MIN_ITEMS or cores < 2 or sys.platform != "linux":
-        return [work(index) for index in range(count)]
+        return (work(index) for index in range(count))
+    return iter(_pooled(work, count, cores))
+
+
+def _pooled(work: Callable[[int], T], count: int, cores: int) -> list[T]:
+    global _work
     slices = [(start, min(start + _CHUNK, count)) for start in range(0, count, _CHUNK)]
     results: list[T] = []
     _work = work
