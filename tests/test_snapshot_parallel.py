@@ -323,3 +323,17 @@ def test_two_keys_that_give_one_file_name_are_refused(tmp_path: Path) -> None:
     assert "table pairs: two rows would share the file config-snapshots/pairs/123.yaml (a='1', b='23' and " \
            "a='12', b='3')" in result.err
     assert not (repo / "config-snapshots/pairs").exists()
+
+
+def test_writer_makes_missing_directories_the_root_too(tmp_path: Path) -> None:
+    root = tmp_path / "not yet"
+    files.write(root, "configsync.yaml", b"tables: {}\n")
+    writer = files.Writer(tmp_path / "nor this")
+    writer.write("a.yaml", b"a: 1\n")
+    writer.write("b.yaml", b"b: 2\n")
+    writer.write("d/e/f.yaml", b"f: 3\n")
+    writer.write("d/g.yaml", b"g: 4\n")
+    assert (root / "configsync.yaml").read_bytes() == b"tables: {}\n"
+    assert {p.relative_to(tmp_path / "nor this").as_posix(): p.read_bytes()
+            for p in (tmp_path / "nor this").rglob("*.yaml")} == {
+        "a.yaml": b"a: 1\n", "b.yaml": b"b: 2\n", "d/e/f.yaml": b"f: 3\n", "d/g.yaml": b"g: 4\n"}

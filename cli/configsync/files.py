@@ -68,7 +68,9 @@ class Writer:
 
     def __init__(self, root: Path) -> None:
         self.root = os.fspath(root)
-        self._real: set[str] = {""}  # relative directories found real or made by this writer (the root: "")
+        # Relative directories found real or made by this writer (the root, "", once a
+        # write has made sure it exists: it is never looked at, as check never did).
+        self._real: set[str] = set()
         self._missing: set[str] = set()  # relative directories found missing (nothing under them to look at)
 
     def _check(self, rel: str, file: bool = True) -> tuple[str, str]:
@@ -127,6 +129,8 @@ class Writer:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             self._missing = {d for d in self._missing if not (d == directory or directory.startswith(d + "/"))}
             self._check_directory(directory.split("/") if directory else [])
+            if not directory:
+                self._real.add("")
         try:
             fd = os.open(path, _WRITE_FLAGS, 0o644)
         except OSError as exc:
