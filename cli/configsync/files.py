@@ -7,48 +7,155 @@ the repository.
 """
 from __future__ import annotations
 
+import errno
 import os
 import stat
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .errors import UnsafePathError
+
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+
+
+def _parts(rel: str) -> list[str]:
+    """``rel``'s components, as PurePosixPath gives them (empty and "." parts
+    dropped); UnsafePathError for a path that is absolute, empty or climbs."""
+    parts = [p for p in rel.split("/") if p and p != "."]
+    if not parts or rel.startswith("/") or ".." in parts:
+        raise UnsafePathError(f"{rel}: not a path inside the config repository")
+    return parts
+
+
+def _refuse(parts: list[str], upto: int) -> UnsafePathError:
+    shown = "/".join(parts[:upto])
+    return UnsafePathError(
+        f"{shown} is a symbolic link; configsync never writes or deletes through one. "
+        "Replace it with a real directory or file (git rm it, then run again)."
+    )
+
+
+def _lstat_mode(path: str) -> int | None:
+    try:
+        return os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
 
 
 def check(root: Path, rel: str) -> Path:
     """The absolute path of ``rel`` under ``root``; UnsafePathError if any
     component of it (the file itself included) is a symbolic link, or it
     would leave ``root``."""
-    parts = PurePosixPath(rel).parts
-    if not parts or PurePosixPath(rel).is_absolute() or ".." in parts:
-        raise UnsafePathError(f"{rel}: not a path inside the config repository")
-    current = root
+    parts = _parts(rel)
+    current = os.fspath(root)
     for index, part in enumerate(parts):
-        current = current / part
-        try:
-            mode = os.lstat(current).st_mode
-        except FileNotFoundError:
+        current = os.path.join(current, part)
+        mode = _lstat_mode(current)
+        if mode is None:
             break  # nothing further down exists yet; mkdir makes real directories
         if stat.S_ISLNK(mode):
-            shown = "/".join(parts[: index + 1])
-            raise UnsafePathError(
-                f"{shown} is a symbolic link; configsync never writes or deletes through one. "
-                "Replace it with a real directory or file (git rm it, then run again)."
-            )
+            raise _refuse(parts, index + 1)
     return root / rel
+
+
+class Writer:
+    """Many writes and deletes under one root, each checked as ``check`` does,
+    but each directory looked at once per writer, not once per file.
+
+    A directory found real (or made here) stays trusted for the writer's life:
+    use one writer per command, as the files are written, not across a wait.
+    ``check`` and ``delete`` look at the file itself every time; ``write`` opens
+    it with O_NOFOLLOW, and a link there is refused with the same message."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = os.fspath(root)
+        # Relative directories found real or made by this writer (the root, "", once a
+        # write has made sure it exists: it is never looked at, as check never did).
+        self._real: set[str] = set()
+        self._missing: set[str] = set()  # relative directories found missing (nothing under them to look at)
+
+    def _check(self, rel: str, file: bool = True) -> tuple[str, str]:
+        """(the directory, the absolute path) of ``rel``, checked; the file itself
+        only with ``file``."""
+        directory, _, name = rel.rpartition("/")
+        if directory in self._real and name not in ("", ".", "..") and not rel.startswith("/"):
+            # The usual case, a file in a directory already found real (its name a
+            # plain one: the directories remembered hold no "", "." or ".." part).
+            parts = None
+            path = os.path.join(self.root, rel)
+        else:
+            parts = _parts(rel)
+            directory = "/".join(parts[:-1])
+            if directory not in self._real and directory not in self._missing:
+                self._check_directory(parts[:-1])
+            path = os.path.join(self.root, *parts)
+        if file and directory not in self._missing:
+            mode = _lstat_mode(path)
+            if mode is not None and stat.S_ISLNK(mode):
+                parts = parts or _parts(rel)
+                raise _refuse(parts, len(parts))
+        return directory, path
+
+    def _check_directory(self, parts: list[str]) -> None:
+        current = self.root
+        for index, part in enumerate(parts):
+            rel = "/".join(parts[: index + 1])
+            current = os.path.join(current, part)
+            if rel in self._real:
+                continue
+            if rel in self._missing:
+                break
+            mode = _lstat_mode(current)
+            if mode is None:
+                # Nothing further down exists yet; the writer makes real directories.
+                for end in range(index + 1, len(parts) + 1):
+                    self._missing.add("/".join(parts[:end]))
+                return
+            if stat.S_ISLNK(mode):
+                raise _refuse(parts, index + 1)
+            if stat.S_ISDIR(mode):  # not a file in the way: writing under it fails as it did
+                self._real.add(rel)
+
+    def check(self, rel: str) -> None:
+        """UnsafePathError as ``check`` gives it."""
+        self._check(rel)
+
+    def write(self, rel: str, data: bytes) -> None:
+        """Write ``data`` to ``rel``, making missing directories."""
+        # The file itself is not looked at: O_NOFOLLOW refuses a link there.
+        directory, path = self._check(rel, file=False)
+        if directory not in self._real:
+            # Made here (exist_ok: another process may make it at the same time);
+            # a link put there since the check is refused below by the next look.
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            self._missing = {d for d in self._missing if not (d == directory or directory.startswith(d + "/"))}
+            self._check_directory(directory.split("/") if directory else [])
+            if not directory:
+                self._real.add("")
+        try:
+            fd = os.open(path, _WRITE_FLAGS, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # the directories are real: the file is a link
+                parts = _parts(rel)
+                raise _refuse(parts, len(parts)) from None
+            raise
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+
+    def delete(self, rel: str) -> None:
+        os.unlink(self._check(rel)[1])
 
 
 def write(root: Path, rel: str, data: bytes) -> None:
     """Write ``data`` to ``rel``, making missing directories."""
-    target = check(root, rel)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # O_NOFOLLOW: a link swapped in after the check is refused, not followed.
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    Writer(root).write(rel, data)
 
 
 def delete(root: Path, rel: str) -> None:
-    check(root, rel).unlink()
+    Writer(root).delete(rel)
 
 
 def read(root: Path, rel: str) -> bytes | None:
@@ -60,4 +167,4 @@ def read(root: Path, rel: str) -> bytes | None:
         return None
 
 
-__all__ = ["check", "delete", "read", "write"]
+__all__ = ["Writer", "check", "delete", "read", "write"]

@@ -107,9 +107,14 @@ class TableLayout:
     def paths(self, rows: Iterable[Row], env: str | None = None, *, others: Iterable[str | None] = ()) -> dict[str, Row]:
         """Path -> row for rows that must all get files of their own."""
         listed = list(rows)
+        return self.unique(zip(self.record_paths(listed, env, others=others), listed, strict=True))
+
+    def unique(self, pairs: Iterable[tuple[str, Row]]) -> dict[str, Row]:
+        """Path -> row from paths ``record_paths`` gave (none of them lenient);
+        NamingError where two rows would share a file."""
         found: dict[str, Row] = {}
         folded: dict[str, str] = {}
-        for path, row in zip(self.record_paths(listed, env, others=others), listed, strict=True):
+        for path, row in pairs:
             clash = folded.setdefault(naming.collision_key(path), path)
             if clash != path or path in found:
                 raise NamingError(f"table {self.table}: two rows would share the file {clash} "

@@ -9,6 +9,7 @@ on macOS/Windows) or grow too long are refused.
 from __future__ import annotations
 
 import functools
+import re
 import string
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -19,6 +20,8 @@ from .values import Value
 EXTENSION = ".yaml"
 MAX_NAME_BYTES = 200
 _SAFE = frozenset(string.ascii_letters + string.digits + "-_.+=@,~")
+# Text of _SAFE characters only: most keys, kept as they are without a look at each character.
+_ALL_SAFE = re.compile(r"[A-Za-z0-9_.+=@,~-]*").fullmatch
 _WINDOWS_RESERVED = frozenset(
     ["CON", "PRN", "AUX", "NUL"] + [f"COM{i}" for i in range(1, 10)] + [f"LPT{i}" for i in range(1, 10)]
 )
@@ -45,8 +48,14 @@ def _template_fields(template: str) -> tuple[str, ...]:
     return tuple(fields)
 
 
+@functools.lru_cache(maxsize=256)
+def _one_field(template: str) -> bool:
+    fields = _template_fields(template)
+    return len(fields) == 1 and template == "{" + fields[0] + "}"
+
+
 def encode(text: str) -> str:
-    encoded = "".join(c if c in _SAFE else _percent(c) for c in text)
+    encoded = text if _ALL_SAFE(text) else "".join(c if c in _SAFE else _percent(c) for c in text)
     if encoded.startswith("."):
         encoded = "%2E" + encoded[1:]
     if encoded.endswith("."):
@@ -71,13 +80,15 @@ def key_text(value: Value) -> str:
 
 def file_name(template: str, key: Mapping[str, Value]) -> str:
     """The file name (with extension) for a record with this key."""
+    fields = _template_fields(template)
     parts: dict[str, str] = {}
-    for column in template_fields(template):
+    for column in fields:
         value = key.get(column)
         if value is None or value == "":
             raise NamingError(f"key column {column!r} is empty")
         parts[column] = encode(key_text(value))
-    name = template.format(**parts)
+    # The usual template is one field and nothing else: its value is the name.
+    name = parts[fields[0]] if _one_field(template) else template.format(**parts)
     if not name or name.startswith("."):
         raise NamingError(f"filename template {template!r} gives an empty or hidden file name")
     if "/" in name or "\\" in name or "\x00" in name:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from . import files, naming, progress, yamlio
+from . import files, fork_pool, naming, progress, yamlio
 from .backends import TableInfo
 from .errors import UnsafePlanError
 from .layout import ENVIRONMENTS
@@ -107,7 +107,11 @@ class Snapshotter:
                 c.name for c in info.columns if c.database_assigned and c.name not in layout.key}
             if base is None or sides.env is None:
                 prefix = layout.directory + "/"
-                rows = layout.paths(r.values for r in actual[table].values())
+                records = actual[table].values()
+                if any(r.file == prefix + "?" for r in records):  # a key that cannot be a name: paths says which
+                    rows = layout.paths(r.values for r in records)
+                else:  # the paths reading the database gave, not computed again
+                    rows = layout.unique((r.file, r.values) for r in records)
                 header = None
             else:
                 rows, under = overlay_rows(layout, sides.env, base[table], actual[table], kinds, assigned)
@@ -147,10 +151,16 @@ class Snapshotter:
         file leaves out stays out: that row was created from a file without it,
         and plan leaves it unmanaged; it is no drift."""
         counts = {"added": 0, "updated": 0, "removed": 0}
-        for path, row in rows.items():
+        config, columns, listed = self.sides.config, info.column_names, list(rows.values())
+
+        def rendered(index: int) -> bytes:
+            row = listed[index]
+            return (render(config, table, row, columns) if header is None
+                    else yamlio.dump(ordered(row, columns), header))
+
+        # Rendering is much of a full snapshot's work: on every core where fork_pool allows it.
+        for (path, row), data in zip(rows.items(), fork_pool.mapped(rendered, len(listed)), strict=True):
             current = on_disk.get(path)
-            data = (render(self.sides.config, table, row, info.column_names) if header is None
-                    else yamlio.dump(ordered(row, info.column_names), header))
             if assigned and current is not None and not current.symlink and current.data != data:
                 left_out = _left_out(current.data, row, assigned)
                 if left_out:
@@ -171,16 +181,17 @@ class Snapshotter:
         return counts
 
     def _write(self, result: SnapshotResult) -> None:
-        root = self.sides.config.root
+        # One writer: each directory is looked at once, not once per file.
+        writer = files.Writer(self.sides.config.root)
         # Every path is checked before the first write: a refusal leaves no half-written snapshot.
         for path in [*result.written, *result.deleted]:
-            files.check(root, path)
+            writer.check(path)
         with progress.task("writing record files", len(result.written) + len(result.deleted)) as bar:
             for path, data in result.written.items():
-                files.write(root, path, data)
+                writer.write(path, data)
                 bar.advance()
             for path in result.deleted:
-                files.delete(root, path)
+                writer.delete(path)
                 bar.advance()
 
     def _add_earlier(self, result: SnapshotResult, prefixes: Sequence[str], on_disk: Mapping[str, SourceFile]) -> None:
