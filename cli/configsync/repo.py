@@ -12,7 +12,7 @@ import os
 import shutil
 import stat
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -215,9 +215,11 @@ class Repo:
             dirty.update(t for t, prefix in prefixes.items() if path.startswith(prefix) or prefix.startswith(path))
         return set(tables) - dirty
 
-    def worktree_changes(self, directories: Sequence[str]) -> dict[str, tuple[str, bytes | None]]:
+    def worktree_changes(self, directories: Sequence[str],
+                         skip: Container[str] = ()) -> dict[str, tuple[str, bytes | None]]:
         """Files under ``directories`` (config-relative) whose work-tree content
-        differs from HEAD's: path -> ("A" | "M" | "D", the work tree's bytes)."""
+        differs from HEAD's: path -> ("A" | "M" | "D", the work tree's bytes).
+        ``skip``: paths the caller has already (a snapshot's own writes), not read again."""
         prefixes = tuple(self.prefix + d.rstrip("/") + "/" for d in directories)
         changed: dict[str, tuple[str, bytes | None]] = {}
         if not prefixes:
@@ -226,6 +228,8 @@ class Repo:
             if flags & FileStatus.IGNORED or flags == FileStatus.CURRENT or not path.startswith(prefixes):
                 continue
             rel = path[len(self.prefix):]
+            if rel in skip:
+                continue
             data = files.read(self.config.root, rel)
             new = bool(flags & (FileStatus.WT_NEW | FileStatus.INDEX_NEW))
             changed[rel] = ("D" if data is None else "A" if new else "M", data)

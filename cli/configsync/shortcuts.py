@@ -15,7 +15,9 @@ Deleting ``.configsync/`` changes no result; it only costs time.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 import pygit2
@@ -39,7 +41,7 @@ class Known:
     trees: dict[str, str] | None = None  # table -> git tree id of its record directory
     schemas: dict[str, str] = field(default_factory=dict)  # table -> schema id
     settings: dict[str, str] = field(default_factory=dict)  # table -> sync setting
-    skip: dict[str, set[str]] = field(default_factory=dict)  # table -> digests that need no read
+    skip: Mapping[str, set[str]] = field(default_factory=dict)  # table -> digests that need no read
 
 
 class Shortcuts:
@@ -95,9 +97,14 @@ class Shortcuts:
         names = [s.table.name for s in specs]
         settings = {s.table.name: SNAPSHOT_PREFIX + self._sync_setting(s, self.schema_id(head, s.table.name), display_url)
                     for s in specs}
-        clean = self.repo.clean_tables(names) if names and server_digests else set()
-        skip = {t: self.cache.in_sync_digests(settings[t], trees[t]) for t in clean}
-        return Known(trees, {}, settings, skip), clean
+        if not names or not server_digests:
+            return Known(trees, {}, settings, {}), set()
+        # git's status of a large work tree takes as long as the database's
+        # digests: found by a thread meanwhile, waited for when the backend
+        # asks which digests it may skip.
+        clean = Pending(lambda: self.repo.clean_tables(names))
+        known = {t: self.cache.in_sync_digests(settings[t], trees[t]) for t in names}
+        return Known(trees, {}, settings, _CleanOnly(known, clean)), clean
 
     def snapshotted(self, known: Known, clean: set[str], live: Sequence[str], digests: dict[str, str],
                     unchanged: set[str], commit: str | None) -> None:
@@ -107,6 +114,16 @@ class Shortcuts:
         for table in clean & set(live) & set(digests):
             if trees is not None and (commit or table in unchanged):
                 self.cache.remember_in_sync(known.settings[table], trees[table], digests[table])
+
+    def vouched(self, commit: pygit2.Commit, table: str) -> None:
+        """This table's record directory at ``commit`` passed validation, as a
+        plan validates it (a snapshot checked the files it had just written):
+        with the snapshot's entry above, the next plan of ``commit`` reads and
+        parses nothing of it while the rows keep their digest."""
+        trees = self.repo.table_trees(commit)
+        schema = self.schema_id(commit, table)
+        if trees and table in trees and schema:
+            self.cache.remember(schema, self._tree_entry(table, trees[table]))
 
     # ---- validate -----------------------------------------------------------------
 
@@ -176,4 +193,58 @@ class Shortcuts:
         )).encode())
 
 
-__all__ = ["Known", "Shortcuts"]
+class Pending(AbstractSet[str]):
+    """A set computed by a thread; any question about it waits for the answer
+    (and raises what the thread raised)."""
+
+    def __init__(self, compute: Callable[[], set[str]]) -> None:
+        self._value: set[str] = set()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(compute,), name="configsync-status", daemon=True)
+        self._thread.start()
+
+    def _run(self, compute: Callable[[], set[str]]) -> None:
+        try:
+            self._value = compute()
+        except BaseException as exc:  # noqa: BLE001 - handed to the thread that asks
+            self._error = exc
+
+    def value(self) -> set[str]:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def __contains__(self, item: object) -> bool:
+        return item in self.value()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.value())
+
+    def __len__(self) -> int:
+        return len(self.value())
+
+    @classmethod
+    def _from_iterable(cls, items: Iterable[str]) -> set[str]:  # what `&`, `|`, `-` return
+        return set(items)
+
+
+class _CleanOnly(Mapping[str, set[str]]):
+    """``known`` restricted to the tables in ``clean`` (asked only when used)."""
+
+    def __init__(self, known: Mapping[str, set[str]], clean: AbstractSet[str]) -> None:
+        self._known, self._clean = known, clean
+
+    def __getitem__(self, table: str) -> set[str]:
+        if table not in self._clean:
+            raise KeyError(table)
+        return self._known[table]
+
+    def __iter__(self) -> Iterator[str]:
+        return (t for t in self._known if t in self._clean)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+__all__ = ["Known", "Pending", "Shortcuts"]
