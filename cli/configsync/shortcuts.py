@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from collections.abc import Set as AbstractSet
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pygit2
@@ -85,7 +84,7 @@ class Shortcuts:
     # ---- snapshot ------------------------------------------------------------------
 
     def for_snapshot(self, specs: Sequence[ReadSpec], display_url: str, env: str | None,
-                     server_digests: bool) -> tuple[Known, set[str]]:
+                     server_digests: bool) -> tuple[Known, Collection[str]]:
         """What the cache knows, and the tables whose work-tree directory is HEAD's
         (looked for only where the backend computes digests: no other could match)."""
         head = self.repo.head()
@@ -106,12 +105,12 @@ class Shortcuts:
         known = {t: self.cache.in_sync_digests(settings[t], trees[t]) for t in names}
         return Known(trees, {}, settings, _CleanOnly(known, clean)), clean
 
-    def snapshotted(self, known: Known, clean: set[str], live: Sequence[str], digests: dict[str, str],
+    def snapshotted(self, known: Known, clean: Collection[str], live: Sequence[str], digests: dict[str, str],
                     unchanged: set[str], commit: str | None) -> None:
         """A directory that was HEAD's before is, after this, the database's
         rendering: in HEAD if nothing drifted, in the new commit if it did."""
         trees = self.repo.table_trees(self.repo.resolve(commit)) if commit else known.trees
-        for table in clean & set(live) & set(digests):
+        for table in set(clean) & set(live) & set(digests):
             if trees is not None and (commit or table in unchanged):
                 self.cache.remember_in_sync(known.settings[table], trees[table], digests[table])
 
@@ -193,7 +192,7 @@ class Shortcuts:
         )).encode())
 
 
-class Pending(AbstractSet[str]):
+class Pending(Collection[str]):
     """A set computed by a thread; any question about it waits for the answer
     (and raises what the thread raised)."""
 
@@ -224,15 +223,11 @@ class Pending(AbstractSet[str]):
     def __len__(self) -> int:
         return len(self.value())
 
-    @classmethod
-    def _from_iterable(cls, items: Iterable[str]) -> set[str]:  # what `&`, `|`, `-` return
-        return set(items)
-
 
 class _CleanOnly(Mapping[str, set[str]]):
     """``known`` restricted to the tables in ``clean`` (asked only when used)."""
 
-    def __init__(self, known: Mapping[str, set[str]], clean: AbstractSet[str]) -> None:
+    def __init__(self, known: Mapping[str, set[str]], clean: Collection[str]) -> None:
         self._known, self._clean = known, clean
 
     def __getitem__(self, table: str) -> set[str]:
