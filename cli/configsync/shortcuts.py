@@ -14,8 +14,9 @@ Deleting ``.configsync/`` changes no result; it only costs time.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import threading
+import os
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -99,7 +100,7 @@ class Shortcuts:
         if not names or not server_digests:
             return Known(trees, {}, settings, {}), set()
         # git's status of a large work tree takes as long as the database's
-        # digests: found by a thread meanwhile, waited for when the backend
+        # digests: found by a child process meanwhile, waited for when the backend
         # asks which digests it may skip.
         clean = Pending(lambda: self.repo.clean_tables(names))
         known = {t: self.cache.in_sync_digests(settings[t], trees[t]) for t in names}
@@ -193,26 +194,60 @@ class Shortcuts:
 
 
 class Pending(Collection[str]):
-    """A set computed by a thread; any question about it waits for the answer
-    (and raises what the thread raised)."""
+    """A set of names computed by a forked child process while this one goes
+    on (git's status holds the interpreter's lock throughout: a thread would
+    run it before, not beside, the database's work). Any question about it
+    waits for the answer; where there is no fork, or the child fails, the
+    answer is computed here, when first asked."""
 
     def __init__(self, compute: Callable[[], set[str]]) -> None:
-        self._value: set[str] = set()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(compute,), name="configsync-status", daemon=True)
-        self._thread.start()
+        self._compute = compute
+        self._value: set[str] | None = None
+        self._child: tuple[int, int] | None = None  # pid, read end of its pipe
+        if hasattr(os, "fork"):
+            self._child = self._fork()
 
-    def _run(self, compute: Callable[[], set[str]]) -> None:
+    def _fork(self) -> tuple[int, int] | None:
+        read, write = os.pipe()
         try:
-            self._value = compute()
-        except BaseException as exc:  # noqa: BLE001 - handed to the thread that asks
-            self._error = exc
+            pid = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            return None
+        if pid == 0:  # the child: answer through the pipe, and leave without running any cleanup
+            code = 1
+            try:
+                os.close(read)
+                with os.fdopen(write, "wb") as out:
+                    out.write("\0".join(sorted(self._compute())).encode("utf-8", "surrogateescape"))
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write)
+        return pid, read
 
     def value(self) -> set[str]:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
+        if self._value is None:
+            self._value = self._collect()
         return self._value
+
+    def _collect(self) -> set[str]:
+        if self._child is not None:
+            pid, read = self._child
+            self._child = None
+            with os.fdopen(read, "rb") as answer:
+                data = answer.read()
+            _, status = os.waitpid(pid, 0)
+            if os.waitstatus_to_exitcode(status) == 0:
+                return set(data.decode("utf-8", "surrogateescape").split("\0")) - {""}
+        return self._compute()
+
+    def __del__(self) -> None:
+        if self._child is not None:  # never asked: the child is still reaped
+            with contextlib.suppress(OSError):
+                os.close(self._child[1])
+                os.waitpid(self._child[0], 0)
 
     def __contains__(self, item: object) -> bool:
         return item in self.value()
