@@ -26,6 +26,12 @@ from .records import Source, SourceFile
 from .yamlio import MAX_BYTES
 
 BACKUP_PREFIX = "refs/configsync/backups/"
+#: Where a rollback that did not land keeps its commit, per environment, until
+#: HEAD moves (a retry that lands, or any other commit): `plan` and `status`
+#: then say that HEAD is not what the rollback wanted. A ref, not a file: it
+#: keeps the commit from git's garbage collection, works on every backend, and
+#: the commit's message already says what it undoes.
+PENDING_PREFIX = "refs/configsync/pending-rollback/"
 _Nested = dict[str, "pygit2.Oid | None | _Nested"]  # a directory's changed entries (blob ids), by name
 FALLBACK_IDENTITY = ("configsync", "configsync@localhost")
 
@@ -97,6 +103,10 @@ class Repo:
         except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
             raise RepoError(f"unknown revision {ref!r}") from None
         return commit
+
+    def has_refs(self, prefix: str) -> bool:
+        """Is there any ref whose name starts with ``prefix``?"""
+        return any(name.startswith(prefix) for name in self.git.references)
 
     def head(self) -> pygit2.Commit | None:
         return None if self.git.head_is_unborn else self.resolve("HEAD")
