@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -153,3 +155,27 @@ def test_pending_set_answers_from_its_child_or_else_itself(tmp_path: Path) -> No
 
     with pytest.raises(OSError, match="status failed"):  # the child failed: computed here, raising here
         "x" in shortcuts.Pending(fail)  # noqa: B015 - asked for its effect
+
+
+def test_a_warm_plan_loads_neither_json_schema_nor_apply(repo_path: Path, pg_url: str) -> None:
+    """A plan that skips every table validates no file: JSON Schema, apply and
+    rollbacks are not imported (a tenth of a second of a one-second command);
+    one with something to read loads them as before."""
+    url = postgres_moose(pg_url)
+    assert run(repo_path, "snapshot", "--commit", database=url).code == 2
+    probe = (
+        "import sys\n"
+        "from configsync.cli import cli\n"
+        f"code = cli.main(args=['--database', {url!r}, 'plan'], prog_name='configsync', standalone_mode=False)\n"
+        "heavy = ('jsonschema', 'configsync.validation', 'configsync.applier', 'configsync.rollbacks')\n"
+        "print('loaded:', code, *sorted(m for m in sys.modules if m in heavy))\n"
+    )
+
+    def loaded() -> str:
+        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=repo_path)
+        return result.stdout.splitlines()[-1] if result.stdout else result.stderr
+
+    assert run(repo_path, "plan", database=url).code == 0  # configsync.yaml's check is cached from here on (config.py)
+    assert loaded() == "loaded: 0"
+    execute(url, "UPDATE proposer_configs SET context_limit = 64000 WHERE name = 'gpt-4o-mini'")
+    assert loaded() == "loaded: 2 configsync.validation jsonschema"
