@@ -12,7 +12,7 @@ import os
 import shutil
 import stat
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,12 @@ from .records import Source, SourceFile
 from .yamlio import MAX_BYTES
 
 BACKUP_PREFIX = "refs/configsync/backups/"
+#: Where a rollback that did not land keeps its commit, per environment, until
+#: HEAD moves (a retry that lands, or any other commit): `plan` and `status`
+#: then say that HEAD is not what the rollback wanted. A ref, not a file: it
+#: keeps the commit from git's garbage collection, works on every backend, and
+#: the commit's message already says what it undoes.
+PENDING_PREFIX = "refs/configsync/pending-rollback/"
 _Nested = dict[str, "pygit2.Oid | None | _Nested"]  # a directory's changed entries (blob ids), by name
 FALLBACK_IDENTITY = ("configsync", "configsync@localhost")
 
@@ -97,6 +103,10 @@ class Repo:
         except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
             raise RepoError(f"unknown revision {ref!r}") from None
         return commit
+
+    def has_refs(self, prefix: str) -> bool:
+        """Is there any ref whose name starts with ``prefix``?"""
+        return any(name.startswith(prefix) for name in self.git.references)
 
     def head(self) -> pygit2.Commit | None:
         return None if self.git.head_is_unborn else self.resolve("HEAD")
@@ -215,9 +225,11 @@ class Repo:
             dirty.update(t for t, prefix in prefixes.items() if path.startswith(prefix) or prefix.startswith(path))
         return set(tables) - dirty
 
-    def worktree_changes(self, directories: Sequence[str]) -> dict[str, tuple[str, bytes | None]]:
+    def worktree_changes(self, directories: Sequence[str],
+                         skip: Container[str] = ()) -> dict[str, tuple[str, bytes | None]]:
         """Files under ``directories`` (config-relative) whose work-tree content
-        differs from HEAD's: path -> ("A" | "M" | "D", the work tree's bytes)."""
+        differs from HEAD's: path -> ("A" | "M" | "D", the work tree's bytes).
+        ``skip``: paths the caller has already (a snapshot's own writes), not read again."""
         prefixes = tuple(self.prefix + d.rstrip("/") + "/" for d in directories)
         changed: dict[str, tuple[str, bytes | None]] = {}
         if not prefixes:
@@ -226,6 +238,8 @@ class Repo:
             if flags & FileStatus.IGNORED or flags == FileStatus.CURRENT or not path.startswith(prefixes):
                 continue
             rel = path[len(self.prefix):]
+            if rel in skip:
+                continue
             data = files.read(self.config.root, rel)
             new = bool(flags & (FileStatus.WT_NEW | FileStatus.INDEX_NEW))
             changed[rel] = ("D" if data is None else "A" if new else "M", data)

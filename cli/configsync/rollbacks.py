@@ -23,16 +23,9 @@ from .history import Records
 from .layout import ENVIRONMENTS, overlay_dir, table_dir
 from .plan import Plan
 from .planner import Planner
-from .repo import CommitInfo, Repo
+from .repo import PENDING_PREFIX, CommitInfo, Repo
 from .sides import Sides
 from .validation import load_state
-
-#: Where a rollback that did not land keeps its commit, per environment, until
-#: HEAD moves (a retry that lands, or any other commit): `plan` and `status`
-#: then say that HEAD is not what the rollback wanted. A ref, not a file: it
-#: keeps the commit from git's garbage collection, works on every backend, and
-#: the commit's message already says what it undoes.
-PENDING_PREFIX = "refs/configsync/pending-rollback/"
 
 Show = Callable[[Plan], None]
 

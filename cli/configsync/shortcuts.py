@@ -14,8 +14,10 @@ Deleting ``.configsync/`` changes no result; it only costs time.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pygit2
@@ -39,7 +41,7 @@ class Known:
     trees: dict[str, str] | None = None  # table -> git tree id of its record directory
     schemas: dict[str, str] = field(default_factory=dict)  # table -> schema id
     settings: dict[str, str] = field(default_factory=dict)  # table -> sync setting
-    skip: dict[str, set[str]] = field(default_factory=dict)  # table -> digests that need no read
+    skip: Mapping[str, set[str]] = field(default_factory=dict)  # table -> digests that need no read
 
 
 class Shortcuts:
@@ -83,7 +85,7 @@ class Shortcuts:
     # ---- snapshot ------------------------------------------------------------------
 
     def for_snapshot(self, specs: Sequence[ReadSpec], display_url: str, env: str | None,
-                     server_digests: bool) -> tuple[Known, set[str]]:
+                     server_digests: bool) -> tuple[Known, Collection[str]]:
         """What the cache knows, and the tables whose work-tree directory is HEAD's
         (looked for only where the backend computes digests: no other could match)."""
         head = self.repo.head()
@@ -95,18 +97,33 @@ class Shortcuts:
         names = [s.table.name for s in specs]
         settings = {s.table.name: SNAPSHOT_PREFIX + self._sync_setting(s, self.schema_id(head, s.table.name), display_url)
                     for s in specs}
-        clean = self.repo.clean_tables(names) if names and server_digests else set()
-        skip = {t: self.cache.in_sync_digests(settings[t], trees[t]) for t in clean}
-        return Known(trees, {}, settings, skip), clean
+        if not names or not server_digests:
+            return Known(trees, {}, settings, {}), set()
+        # git's status of a large work tree takes as long as the database's
+        # digests: found by a child process meanwhile, waited for when the backend
+        # asks which digests it may skip.
+        clean = Pending(lambda: self.repo.clean_tables(names))
+        known = {t: self.cache.in_sync_digests(settings[t], trees[t]) for t in names}
+        return Known(trees, {}, settings, _CleanOnly(known, clean)), clean
 
-    def snapshotted(self, known: Known, clean: set[str], live: Sequence[str], digests: dict[str, str],
+    def snapshotted(self, known: Known, clean: Collection[str], live: Sequence[str], digests: dict[str, str],
                     unchanged: set[str], commit: str | None) -> None:
         """A directory that was HEAD's before is, after this, the database's
         rendering: in HEAD if nothing drifted, in the new commit if it did."""
         trees = self.repo.table_trees(self.repo.resolve(commit)) if commit else known.trees
-        for table in clean & set(live) & set(digests):
+        for table in set(clean) & set(live) & set(digests):
             if trees is not None and (commit or table in unchanged):
                 self.cache.remember_in_sync(known.settings[table], trees[table], digests[table])
+
+    def vouched(self, commit: pygit2.Commit, table: str) -> None:
+        """This table's record directory at ``commit`` passed validation, as a
+        plan validates it (a snapshot checked the files it had just written):
+        with the snapshot's entry above, the next plan of ``commit`` reads and
+        parses nothing of it while the rows keep their digest."""
+        trees = self.repo.table_trees(commit)
+        schema = self.schema_id(commit, table)
+        if trees and table in trees and schema:
+            self.cache.remember(schema, self._tree_entry(table, trees[table]))
 
     # ---- validate -----------------------------------------------------------------
 
@@ -176,4 +193,88 @@ class Shortcuts:
         )).encode())
 
 
-__all__ = ["Known", "Shortcuts"]
+class Pending(Collection[str]):
+    """A set of names computed by a forked child process while this one goes
+    on (git's status holds the interpreter's lock throughout: a thread would
+    run it before, not beside, the database's work). Any question about it
+    waits for the answer; where there is no fork, or the child fails, the
+    answer is computed here, when first asked."""
+
+    def __init__(self, compute: Callable[[], set[str]]) -> None:
+        self._compute = compute
+        self._value: set[str] | None = None
+        self._child: tuple[int, int] | None = None  # pid, read end of its pipe
+        if hasattr(os, "fork"):
+            self._child = self._fork()
+
+    def _fork(self) -> tuple[int, int] | None:
+        read, write = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            return None
+        if pid == 0:  # the child: answer through the pipe, and leave without running any cleanup
+            code = 1
+            try:
+                os.close(read)
+                with os.fdopen(write, "wb") as out:
+                    out.write("\0".join(sorted(self._compute())).encode("utf-8", "surrogateescape"))
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write)
+        return pid, read
+
+    def value(self) -> set[str]:
+        if self._value is None:
+            self._value = self._collect()
+        return self._value
+
+    def _collect(self) -> set[str]:
+        if self._child is not None:
+            pid, read = self._child
+            self._child = None
+            with os.fdopen(read, "rb") as answer:
+                data = answer.read()
+            _, status = os.waitpid(pid, 0)
+            if os.waitstatus_to_exitcode(status) == 0:
+                return set(data.decode("utf-8", "surrogateescape").split("\0")) - {""}
+        return self._compute()
+
+    def __del__(self) -> None:
+        if self._child is not None:  # never asked: the child is still reaped
+            with contextlib.suppress(OSError):
+                os.close(self._child[1])
+                os.waitpid(self._child[0], 0)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self.value()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.value())
+
+    def __len__(self) -> int:
+        return len(self.value())
+
+
+class _CleanOnly(Mapping[str, set[str]]):
+    """``known`` restricted to the tables in ``clean`` (asked only when used)."""
+
+    def __init__(self, known: Mapping[str, set[str]], clean: Collection[str]) -> None:
+        self._known, self._clean = known, clean
+
+    def __getitem__(self, table: str) -> set[str]:
+        if table not in self._clean:
+            raise KeyError(table)
+        return self._known[table]
+
+    def __iter__(self) -> Iterator[str]:
+        return (t for t in self._known if t in self._clean)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+__all__ = ["Known", "Pending", "Shortcuts"]

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 
 from . import files, fork_pool, naming, progress, yamlio
 from .backends import TableInfo
-from .errors import UnsafePlanError
+from .errors import ConfigsyncError, UnsafePlanError
 from .layout import ENVIRONMENTS
 from .overlay import deep_merge, ordered, overlay_rows
 from .overlay import header as overlay_header
 from .plan import MAX_SAFE_DELETE_FRACTION, mass_deletion
-from .records import SourceFile, render
+from .records import SourceFile, State, git_blob_id, render
 from .shortcuts import Shortcuts
 from .sides import Sides
 from .validation import load_state
@@ -138,8 +138,40 @@ class Snapshotter:
             result.commit = str(sides.repo.commit_files(self._changed(result), self._message(result, message)))
         unchanged = {t for t in live if not any(result.counts[t].values())}
         self.shortcuts.snapshotted(known, clean, live, digests, unchanged, result.commit)
+        if result.commit and sides.env is None:
+            self._vouch(result, [t for t in live if t in clean and t in digests], infos, actual)
         sides.cache.save()
         return result
+
+    def _vouch(self, result: SnapshotResult, tables: Sequence[str], infos: Mapping[str, TableInfo],
+               actual: State) -> None:
+        """Leave the next plan of the new commit its warm path: a table whose
+        record files this snapshot created, every one of them, is validated
+        now as a plan validates it, from the rows those files render (a file
+        created is ``render(row)``: no person's layout kept, no database-assigned
+        column left out), so nothing is parsed again. Only a table that passes
+        is remembered valid; one that does not (a row its schema refuses) is
+        left for the plan to report, as before."""
+        sides = self.sides
+        commit = sides.repo.resolve(result.commit or "HEAD")
+        for table in tables:
+            source = sides.repo.source_at(commit, result.commit or "", [table])
+            rows = {r.file: r.values for r in actual[table].values()}
+            known: dict[str, Row] = {}
+            for file in source.snapshots:
+                if not file.path.endswith(naming.EXTENSION):
+                    continue  # validation says what it makes of it, as in a plan
+                data = result.written.get(file.path)
+                if file.path not in result.added or data is None or file.path not in rows \
+                        or file.blob_id != git_blob_id(data):
+                    break  # a file this snapshot did not create: a plan reads it
+                known[file.blob_id] = rows[file.path]
+            else:
+                try:
+                    sides.desired_state(source, [table], infos, known=known)
+                except ConfigsyncError:
+                    continue
+                self.shortcuts.vouched(commit, table)
 
     def _compare(self, result: SnapshotResult, table: str, info: TableInfo, rows: Mapping[str, Row],
                  under: Mapping[str, Row], header: str | None, prefix: str,
@@ -199,7 +231,7 @@ class Snapshotter:
         this run wrote: files that match the database, written by an earlier
         `snapshot` without --commit (or by hand)."""
         mine = {*result.written, *result.deleted}
-        for path, (status, data) in self.sides.repo.worktree_changes(prefixes).items():
+        for path, (status, data) in self.sides.repo.worktree_changes(prefixes, mine).items():
             if path in mine or not path.endswith(naming.EXTENSION):
                 continue
             result.earlier[path] = data

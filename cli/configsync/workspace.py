@@ -6,35 +6,40 @@ is done by the pure modules.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pygit2
 
-from . import inference
-from .applier import Applier, ApplyResult, Confirm
 from .backends import Backend, HistoryEntry, TableInfo
 from .baseline import Policy
 from .cache import ValidationCache
 from .changes import Change, changes
 from .config import Config, load_config, resolve_database
 from .errors import BackendError, ConfigError, Problem, RepoError, ValidationError
-from .history import Records, RecordVersion
 from .layout import table_dir
 from .overlay import environments_in
 from .plan import Plan
 from .planner import Planner
 from .records import State
-from .repo import Repo
-from .rollbacks import PendingRollback, RollbackResult, Rollbacks, Show
+from .repo import PENDING_PREFIX, Repo
 from .shortcuts import Shortcuts
 from .sides import Sides
-from .snapshotter import SnapshotResult, Snapshotter
 from .stamps import STAMP_SCHEMA, worktree_stamp
-from .validation import load_state
+
+# The rooms a command may not need are imported by the methods that use them:
+# a warm plan or snapshot never loads apply, rollbacks or JSON Schema (a tenth
+# of a second of a one-second command).
+if TYPE_CHECKING:
+    from .applier import Applier, ApplyResult, Confirm
+    from .history import Records, RecordVersion
+    from .rollbacks import PendingRollback, RollbackResult, Rollbacks, Show
+    from .snapshotter import SnapshotResult
 
 
 @dataclass
@@ -75,9 +80,21 @@ class Workspace:
         self.sides = Sides(config, self.repo, self.cache, database_url, env)
         self.shortcuts = Shortcuts(config, self.repo, self.cache)
         self._planner = Planner(self.sides, self.shortcuts)
-        self._applier = Applier(self.sides)
-        self._records = Records(config, self.repo)
-        self._rollbacks = Rollbacks(self.sides, self._planner, self._applier, self._records)
+
+    @functools.cached_property
+    def _applier(self) -> Applier:
+        from .applier import Applier
+        return Applier(self.sides)
+
+    @functools.cached_property
+    def _records(self) -> Records:
+        from .history import Records
+        return Records(self.config, self.repo)
+
+    @functools.cached_property
+    def _rollbacks(self) -> Rollbacks:
+        from .rollbacks import Rollbacks
+        return Rollbacks(self.sides, self._planner, self._applier, self._records)
 
     @classmethod
     def open(
@@ -166,6 +183,7 @@ class Workspace:
         """Write the database into record files; a file is rewritten only when
         its data differs, so comments and formatting survive. Removing every
         file of a table, or a large share, needs ``allow_mass_delete``."""
+        from .snapshotter import Snapshotter
         return Snapshotter(self.sides, self.shortcuts).snapshot(tables, commit=commit, message=message,
                                                                 with_assigned=with_assigned,
                                                                 allow_mass_delete=allow_mass_delete)
@@ -174,6 +192,7 @@ class Workspace:
 
     def validate(self, paths: Sequence[str] = ()) -> list[Problem]:
         """Every problem in the work tree's record and schema files."""
+        from .validation import load_state
         stamp, settled = worktree_stamp(self.config)  # before reading: a file changed meanwhile changes it
         keys = {t: s.key for t, s in self.config.tables.items()}
         known = self.shortcuts.for_validate()
@@ -226,6 +245,7 @@ class Workspace:
         top = len(self.config.snapshots) + 1
         directories = {f.path[top:].split("/", 1)[0] for f in source.snapshots}
         present = [t for t in self.config.tables if self.config.schema_path(t) in source.schemas or t in directories]
+        from .validation import load_state
         return load_state(self.config, source, keys, present, env=self.env).state
 
     def history(self, record: str) -> list[RecordVersion]:
@@ -236,6 +256,7 @@ class Workspace:
 
     def infer_schemas(self, tables: Sequence[str] | None = None) -> dict[str, dict[str, object]]:
         """JSON Schemas from the database's column types and current rows."""
+        from . import inference
         names = self.config.select(list(tables) if tables else None)
         infos = self.describe(names)
         actual = self.actual_state(names, infos)
@@ -247,6 +268,7 @@ class Workspace:
 
     def check_schemas(self, tables: Sequence[str] | None = None) -> list[str]:
         """Where the schema files and the database's columns disagree (schema drift)."""
+        from . import inference
         source = self.repo.worktree_source()
         found = []
         for table, inferred in self.infer_schemas(tables).items():
@@ -296,6 +318,8 @@ class Workspace:
 
     def pending_rollback(self) -> PendingRollback | None:
         """This environment's rollback that did not land while HEAD is where it was made (see ``rollbacks``)."""
+        if not self.repo.has_refs(PENDING_PREFIX):  # as nearly always: no need to load rollbacks
+            return None
         return self._rollbacks.pending()
 
     # ---- for the CLI ----
@@ -319,6 +343,24 @@ class Workspace:
         """Where the config root is inside the git work tree ("" at its top, else
         ending in "/"): prepended, it makes a config path relative to the repository."""
         return self.repo.prefix
+
+
+def __getattr__(name: str) -> object:
+    """The result types of the rooms imported on use (see above), for callers
+    that import them from here."""
+    if name == "ApplyResult":
+        from .applier import ApplyResult
+        return ApplyResult
+    if name == "RecordVersion":
+        from .history import RecordVersion
+        return RecordVersion
+    if name == "RollbackResult":
+        from .rollbacks import RollbackResult
+        return RollbackResult
+    if name == "SnapshotResult":
+        from .snapshotter import SnapshotResult
+        return SnapshotResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["ApplyResult", "RecordVersion", "RollbackResult", "SnapshotResult", "Status", "Workspace"]
