@@ -21,7 +21,7 @@ from .baseline import Policy
 from .cache import ValidationCache
 from .changes import Change, changes
 from .config import Config, load_config, resolve_database
-from .errors import BackendError, ConfigError, Problem, RepoError, ValidationError
+from .errors import BackendError, ConfigError, Problem, RepoError
 from .history import Records, RecordVersion
 from .layout import table_dir
 from .overlay import environments_in
@@ -34,7 +34,7 @@ from .shortcuts import Shortcuts
 from .sides import Sides
 from .snapshotter import SnapshotResult, Snapshotter
 from .stamps import STAMP_SCHEMA, worktree_stamp
-from .validation import load_state
+from .validation import load_state, problems_in
 
 
 @dataclass
@@ -183,10 +183,8 @@ class Workspace:
         # The base, and each environment's merged result.
         envs = [None, *sorted(set(self.config.environments) | set(environments_in(self.config, source)))]
         for env in envs:
-            try:
-                load_state(self.config, source, keys, live, env=env, cache=self.cache)
-            except ValidationError as exc:
-                problems += [p for p in exc.problems if p not in problems]
+            problems += [p for p in problems_in(self.config, source, keys, live, env=env, cache=self.cache)
+                         if p not in problems]
         for table in live:
             prefix = table_dir(self.config, table) + "/"
             if not any(p.file.startswith(prefix) for p in problems):
