@@ -31,6 +31,9 @@ from .records import Key, Record, Source, SourceFile, State, git_blob_id, key_of
 from .values import Row, Value, kind_mismatch
 
 GITKEEP = ".gitkeep"
+# A record of one file is checked where the file is read (tests turn it off:
+# every record then goes through _finish here, the way a merged one does).
+_OWN_CHECKS_WHERE_READ = True
 # Beyond this many problems in one file the rest are counted, not located:
 # finding the line of each of 30,000 unknown columns takes minutes.
 MAX_PROBLEMS_PER_FILE = 20
@@ -337,8 +340,8 @@ def load_state(
     for file, _, where in placed:
         if where is not None and not (file.blob_id and known and file.blob_id in known):
             overlay, table, name = where
-            reader.jobs.append((file, table, not overlay and (table, name) not in layered,
-                                rows or overlay or table in with_overlays))
+            alone = _OWN_CHECKS_WHERE_READ and not overlay and (table, name) not in layered
+            reader.jobs.append((file, table, alone, rows or not alone or table in with_overlays))
     # Many files: read on every core.
     with parallel.mapped(len(reader.jobs), reader.read) as mapped, \
             progress.task("reading record files", len(source.snapshots)) as bar:
