@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
 import jsonschema
 from referencing import Registry
@@ -204,26 +204,20 @@ class _Draft:
         return self.sources[0].path
 
 
-class _Own(NamedTuple):
-    """The checks of a record that need its file alone (schema, key columns,
-    a key that can be a file name), done where the file was read."""
-
-    problems: list[Problem]  # in _finish's order
-    named: bool  # the key checks passed: the file name is compared next
-    key: Key
-    record_id: str  # the validation cache's name for the file
-    checked: bool  # the schema was asked (the cache did not know the file valid)
-
-
-class _Read(NamedTuple):
-    """What reading one record file found, here or in a worker process. Kept
-    small: a worker pickles it and the parent unpickles it, one at a time."""
-
-    problems: list[Problem]  # the file's own, in reading order (YAML, columns)
-    row: Row | None  # None: refused (problems say why), or not wanted back
-    ok: bool  # a record (whatever problems come later)
-    plain: str | None  # its plain file name ("": not asked, no key; None: the key cannot be one)
-    own: _Own | None  # for a record of this file alone
+# What reading a record file found, here or in a worker process: plain tuples,
+# as a worker pickles them and the parent unpickles them one at a time.
+#
+# _Own, the checks of a record that need its file alone (schema, key columns,
+# a key that can be a file name), done where the file was read:
+# (problems in _finish's order, named: the key checks passed and the file name
+# is compared next, the key, record_id: the validation cache's name for the
+# file, checked: the schema was asked, not known valid from the cache).
+_Own = tuple[tuple[Problem, ...], bool, Key, str, bool]
+# _Read: (the file's own problems in reading order (YAML, columns), the row
+# (None: refused, or not wanted back), ok: a record (whatever problems come
+# later), its plain file name ("": not asked; None: the key cannot be one),
+# its own checks (a record of this file alone)).
+_Read = tuple[tuple[Problem, ...], Row | None, bool, str | None, _Own | None]
 
 
 @dataclass
@@ -247,7 +241,7 @@ class _Reader:
         problems: list[Problem] = []
         parsed = _parse_record(self.config, table, file, problems, {}, self.owned.get(table, {}))
         if parsed is None:
-            return _Read(problems, None, False, "", None)
+            return tuple(problems), None, False, "", None
         layout = self.layouts.get(table)
         if layout is not None:
             try:
@@ -255,7 +249,7 @@ class _Reader:
             except NamingError:
                 parsed.plain = None
         own = self._own(table, parsed) if alone else None
-        return _Read(problems, parsed.row if keep else None, True, parsed.plain, own)
+        return tuple(problems), parsed.row if keep else None, True, parsed.plain, own
 
     def _own(self, table: str, parsed: _Parsed) -> _Own:
         draft = _Draft("", parsed.row, [parsed])
@@ -272,7 +266,7 @@ class _Reader:
         plain = _own_checks(self.config, table, draft, key_columns, validator, problems,
                             None if layout is None else _plain_of(layout))
         key: Key = key_of(draft.row, key_columns) if plain is not None and key_columns else (draft.file,)
-        return _Own(problems, plain is not None, key, record_id, checked)
+        return tuple(problems), plain is not None, key, record_id, checked
 
 
 def _plain_of(layout: TableLayout) -> Callable[[_Draft], str]:
@@ -356,13 +350,12 @@ def load_state(
                 # A rendering of a row with the table's columns: no secret or excluded ones.
                 parsed = _Parsed(file.path, known[file.blob_id], file, from_database=True)
             else:
-                read = next(results)
-                problems += read.problems
-                if not read.ok:
+                found, row, ok, plain, own = next(results)
+                problems += found
+                if not ok:
                     continue
                 file.release()
-                parsed = _Parsed(file.path, read.row if read.row is not None else {}, file, plain=read.plain,
-                                 own=read.own)
+                parsed = _Parsed(file.path, row if row is not None else {}, file, plain=plain, own=own)
             files[file.path] = file
             if overlay:
                 overlays.append((table, name, parsed))
@@ -387,10 +380,10 @@ def load_state(
             before = len(problems)
             own = draft.sources[0].own if len(draft.sources) == 1 else None
             if own is not None:  # checked where it was read
-                problems += own.problems
-                plain = draft.sources[0].plain if own.named and key else ("" if own.named else None)
-                record = _named_record(table, draft, key, plain, problems, names, own.key)
-                record_id, checked = own.record_id, own.checked
+                found, named, record_key, record_id, checked = own
+                problems += found
+                plain = draft.sources[0].plain if named and key else ("" if named else None)
+                record = _named_record(table, draft, key, plain, problems, names, record_key)
             else:
                 validator = validators.get(table)
                 record_id = _record_id(draft.sources)
