@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from . import values
-from .backends.base import Operation, ReadSpec, WriteBatch
+from .backends.base import Column, Operation, ReadSpec, WriteBatch
 from .errors import NotConvergedError
 from .values import Row, Value
 
@@ -145,24 +145,37 @@ def differences(batch: WriteBatch, rows: Mapping[str, list[Row]],
     ``rows`` do not hold, one line each: table, file, column, both values, the fix."""
     found: list[str] = []
     read = _Rows(rows)
+    columns: dict[str, dict[str, Column]] = {}  # per table, by name: asked for every value
     for op in batch.operations if operations is None else operations:
         if op.action == "delete" or op.expected is None:
             continue
         excluded = batch.json_excludes.get(op.table.name, {})
         row = read.find(op.table.name, op.key)
-        where = f"{op.table.name} {op.file}"
         if row is None:
-            found.append(f"{where}: the row is not there after the {op.action} (a trigger or rule removed "
-                         "or re-keyed it)")
+            found.append(f"{op.table.name} {op.file}: the row is not there after the {op.action} (a trigger or rule "
+                         "removed or re-keyed it)")
             continue
-        row = strip(row, excluded)
-        wanted = strip(op.expected, excluded)
+        if excluded:
+            row = strip(row, excluded)
+        wanted = strip(op.expected, excluded) if excluded else op.expected
+        named = columns.get(op.table.name)
+        if named is None:
+            named = columns[op.table.name] = {c.name: c for c in op.table.columns}
         for name, value in wanted.items():
-            column = op.table.column(name)
-            kind = column.kind if column else "other"
-            if name in row and not values.equal(value, row[name], kind):
-                found.append(_difference(op, name, value, row[name], column.db_type if column else ""))
+            if name not in row:
+                continue
+            stored = row[name]
+            kind_of_value = type(value)
+            if kind_of_value is type(stored) and kind_of_value in _PLAIN and value == stored:
+                continue  # the same text or number: equal whatever the column's kind (values.equal)
+            column = named.get(name)
+            if not values.equal(value, stored, column.kind if column else "other"):
+                found.append(_difference(op, name, value, stored, column.db_type if column else ""))
     return found
+
+
+# Types whose == is values.equal's answer for two values of that one type, in every kind of column.
+_PLAIN = frozenset({str, int, Decimal})
 
 
 def _difference(op: Operation, name: str, wrote: Value, stored: Value, db_type: str) -> str:
@@ -193,7 +206,7 @@ class _Rows:
 
     def __init__(self, rows: Mapping[str, list[Row]]) -> None:
         self.rows = rows
-        self.index: dict[tuple[str, tuple[str, ...]], dict[str, Row]] = {}
+        self.index: dict[tuple[str, tuple[str, ...]], dict[object, Row]] = {}
 
     def find(self, table: str, key: Row) -> Row | None:
         columns = tuple(key)
@@ -204,8 +217,14 @@ class _Rows:
         return index.get(_key_text(key, columns))
 
 
-def _key_text(row: Row, columns: tuple[str, ...]) -> str:
-    return values.dumps([values.canonical(row.get(c)) for c in columns])
+def _key_text(row: Row, columns: tuple[str, ...]) -> object:
+    """The key as one hashable value: equal for keys equal as values.canonical
+    sees them. Keys of text and whole numbers (nearly all) are the tuple itself;
+    others their canonical JSON text, which no such tuple can equal."""
+    key = tuple([values.canonical(row.get(c)) for c in columns])
+    if all(type(part) is str or type(part) is int for part in key):
+        return key
+    return values.dumps(list(key))
 
 
 __all__ = ["check", "differences", "keep_excluded", "message", "preserve", "specs", "strip"]
