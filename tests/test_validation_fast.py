@@ -351,3 +351,66 @@ def test_workers_and_one_process_find_the_same_problems_and_records(tmp_path: Pa
     assert len(base_rows) == 120 and len(production_rows) == 120
     assert all(line.endswith("}") and not line.endswith(" {}") for line in base_rows + production_rows)
     assert any('"limit": 1007' in line for line in production_rows)
+
+
+def test_columns_checked_where_read_give_what_check_columns_gives(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """load_state with the database's tables checks a record of one file against
+    them where it reads the file (a worker); check_columns then gives the same
+    problems, in the same order, as checking every record after reading."""
+    from configsync import parallel
+    from configsync.config import load_config
+    from configsync.repo import Repo
+
+    repo = tmp_path / "repo"
+    init_repo(repo)
+    base = repo / "config-snapshots" / "system_config"
+    overlay = repo / "config-snapshots" / "_environments" / "production" / "system_config"
+    base.mkdir(parents=True)
+    overlay.mkdir(parents=True)
+    extras = ["", "extra: 1\n", "config_type: null\n", "description: 5\n", "description: " + "x" * 40 + "\n",
+              "updated_by: 2.5\n", "".join(f"unknown_{j}: 1\n" for j in range(25))]
+    for i in range(150):
+        lines = f"config_key: key_{i:04d}\nconfig_value:\n  limit: {i}\nconfig_type: json\ndescription: Setting {i}\n"
+        extra = extras[i % len(extras)]
+        kept = [line for line in lines.splitlines(keepends=True) if line.split(":")[0] + ":" not in extra]
+        (base / f"key_{i:04d}.yaml").write_text("".join(kept) + extra)
+        if i % 9 == 0:
+            (overlay / f"key_{i:04d}.yaml").write_text("description: 7\n")
+    (repo / "schemas" / "system_config.schema.json").write_text(json.dumps(
+        {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object"}))  # the database's checks only
+    commit_all(repo, "records")
+    config = load_config(repo / "configsync.yaml")
+    keys = {t: s.key for t, s in config.tables.items()}
+    text = Column("x", "text", "text")
+    infos = {"system_config": TableInfo("system_config", (
+        Column("config_key", "text", "text", nullable=False), Column("config_value", "json", "jsonb"),
+        Column("config_type", "text", "text", nullable=False),
+        Column("description", "text", "varchar(20)", max_length=20, type_name="varchar"),
+        Column("updated_by", "integer", "integer"), text), ("config_key",))}
+
+    def problems(where_read: bool) -> list[list[str]]:
+        found = []
+        for env in (None, "production"):
+            source = Repo(config).worktree_source()
+            loaded = validation.load_state(config, source, keys, ["system_config"], env,
+                                           infos=infos if where_read else None)
+            assert bool(loaded.columns_checked) == where_read
+            try:
+                validation.check_columns(loaded, infos)
+            except validation.ValidationError as exc:
+                found.append([str(p) for p in exc.problems])
+        return found
+
+    monkeypatch.setattr(parallel, "MIN_FILES", 50)
+    monkeypatch.setattr(parallel, "_CHUNK", 16)
+    workers = problems(True)
+    monkeypatch.setattr(parallel, "MIN_FILES", 10**9)
+    assert workers == problems(False)
+    assert problems(True) == workers
+    shown = "\n".join(workers[0])
+    assert "key_0001.yaml:6: unknown column 'extra': table system_config has" in shown
+    assert "key_0002.yaml:5: config_type: cannot be null" in shown
+    assert "key_0004.yaml:5: description: 40 characters, more than the 20" in shown
+    assert "key_0006.yaml: 5 more problems in this file are not shown" in shown
+    assert "_environments/production/system_config/key_0009.yaml:1: description: expected a string" in "\n".join(workers[1])

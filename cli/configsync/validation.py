@@ -21,7 +21,7 @@ from referencing.exceptions import Unresolvable
 from yaml.nodes import MappingNode, Node
 
 from . import fast_validation, limits, naming, parallel, progress, values, yamlio
-from .backends.base import TableInfo
+from .backends.base import Column, TableInfo
 from .cache import ValidationCache, content_id
 from .config import Config, TableConfig
 from .errors import NamingError, Problem, ValidationError
@@ -48,6 +48,8 @@ class Loaded:
     from_database: set[str] = field(default_factory=set)  # record files that are renderings of read rows
     # A record merged from an overlay and its base file: the overlay's path -> both paths, overlay first.
     layers: dict[str, list[str]] = field(default_factory=dict)
+    # Records whose columns were checked against the database's where their file was read: their problems.
+    columns_checked: dict[str, tuple[Problem, ...]] = field(default_factory=dict)
     _nodes: dict[str, Node | None] = field(default_factory=dict)  # parsed once per file
 
     def _node(self, path: str) -> Node | None:
@@ -211,8 +213,9 @@ class _Draft:
 # a key that can be a file name), done where the file was read:
 # (problems in _finish's order, named: the key checks passed and the file name
 # is compared next, the key, record_id: the validation cache's name for the
-# file, checked: the schema was asked, not known valid from the cache).
-_Own = tuple[tuple[Problem, ...], bool, Key, str, bool]
+# file, checked: the schema was asked, not known valid from the cache, the
+# problems of its columns against the database's (None: not asked, no infos)).
+_Own = tuple[tuple[Problem, ...], bool, Key, str, bool, tuple[Problem, ...] | None]
 # _Read: (the file's own problems in reading order (YAML, columns), the row
 # (None: refused, or not wanted back), ok: a record (whatever problems come
 # later), its plain file name ("": not asked; None: the key cannot be one),
@@ -233,8 +236,10 @@ class _Reader:
     keys: Mapping[str, tuple[str, ...] | None]
     layouts: Mapping[str, TableLayout]
     owned: Mapping[str, Mapping[str, str]]
+    infos: Mapping[str, TableInfo]
     # (file, table, alone: a record of this file only, keep: its row is wanted back)
     jobs: list[tuple[SourceFile, str, bool, bool]] = field(default_factory=list)
+    _columns: dict[str, dict[str, Column]] = field(default_factory=dict)
 
     def read(self, index: int) -> _Read:
         file, table, alone, keep = self.jobs[index]
@@ -266,7 +271,26 @@ class _Reader:
         plain = _own_checks(self.config, table, draft, key_columns, validator, problems,
                             None if layout is None else _plain_of(layout))
         key: Key = key_of(draft.row, key_columns) if plain is not None and key_columns else (draft.file,)
-        return tuple(problems), plain is not None, key, record_id, checked
+        info = self.infos.get(table)
+        columns: tuple[Problem, ...] | None = None
+        if info is not None:
+            named = self._columns.get(table)
+            if named is None:
+                named = self._columns[table] = {c.name: c for c in info.columns}
+            columns = tuple(_column_problems(table, info, named, draft.row, parsed.path,
+                                             lambda column: (parsed.path, _key_line(parsed, column))))
+        return tuple(problems), plain is not None, key, record_id, checked, columns
+
+
+def _key_line(parsed: _Parsed, column: str) -> int:
+    """Loaded.line for a file read alone: the line that sets ``column``."""
+    if not column:
+        return 1
+    try:
+        node = parsed.node
+    except yamlio.YamlError:
+        return 0
+    return yamlio.key_line(node, column) if node is not None else 0
 
 
 def _plain_of(layout: TableLayout) -> Callable[[_Draft], str]:
@@ -288,6 +312,7 @@ def load_state(
     owned: Mapping[str, Mapping[str, str]] | None = None,
     *,
     rows: bool = True,
+    infos: Mapping[str, TableInfo] | None = None,
 ) -> Loaded:
     """The desired state of ``tables`` (default: all) from ``source``, with the
     overlay of environment ``env`` merged in when given.
@@ -301,7 +326,9 @@ def load_state(
     ``owned`` gives, per table, the columns the database owns (generated,
     identity GENERATED ALWAYS) with the reason: a file naming one is refused.
     ``rows=False``: only the problems are wanted (see ``problems_in``); a
-    record's values may then be left empty.
+    record's values may then be left empty. ``infos`` (the database's tables):
+    a record of one file has its columns checked where the file is read, for
+    ``check_columns`` (which checks the others).
     Raises ValidationError with every problem found.
     """
     wanted = list(tables) if tables is not None else list(config.tables)
@@ -330,7 +357,7 @@ def load_state(
     layered = {(where[1], where[2]) for _, _, where in placed if where is not None and where[0]}
     with_overlays = {table for table, _ in layered}
     reader = _Reader(config, validators, fast, schema_ids, cache, keys,
-                     {t: TableLayout(config, t, k) for t in wanted if (k := keys.get(t))}, owned or {})
+                     {t: TableLayout(config, t, k) for t in wanted if (k := keys.get(t))}, owned or {}, infos or {})
     for file, _, where in placed:
         if where is not None and not (file.blob_id and known and file.blob_id in known):
             overlay, table, name = where
@@ -380,10 +407,12 @@ def load_state(
             before = len(problems)
             own = draft.sources[0].own if len(draft.sources) == 1 else None
             if own is not None:  # checked where it was read
-                found, named, record_key, record_id, checked = own
+                found, named, record_key, record_id, checked, columns = own
                 problems += found
                 plain = draft.sources[0].plain if named and key else ("" if named else None)
                 record = _named_record(table, draft, key, plain, problems, names, record_key)
+                if record is not None and columns is not None:
+                    loaded.columns_checked[record.file] = columns
             else:
                 validator = validators.get(table)
                 record_id = _record_id(draft.sources)
@@ -777,8 +806,9 @@ def _short(message: str) -> str:
 
 def check_columns(loaded: Loaded, infos: Mapping[str, TableInfo]) -> None:
     """Every column of every record exists in the database and fits its type
-    (kind, and the limits the database enforces: ``limits``)."""
-    problems = []
+    (kind, and the limits the database enforces: ``limits``). A record checked
+    where its file was read (load_state with ``infos``) is not checked again."""
+    problems: list[Problem] = []
     for table, records in loaded.state.items():
         info = infos.get(table)
         if info is None:
@@ -787,30 +817,43 @@ def check_columns(loaded: Loaded, infos: Mapping[str, TableInfo]) -> None:
         for record in records.values():
             if record.file in loaded.from_database:
                 continue
-            found = 0
-            for column, value in record.values.items():
-                described = named.get(column)
-                if described is None:
-                    message = f"unknown column {column!r}: table {table} has {', '.join(info.column_names)}"
-                elif value is None and not described.nullable:
-                    message = f"{column}: cannot be null (the column is NOT NULL)"
-                elif values.is_nan(value) and not described.stores_nan:
-                    message = f"{column}: this database cannot store NaN (SQLite would keep NULL instead)"
-                else:
-                    mismatch = kind_mismatch(described.kind, value)
-                    if mismatch:
-                        message = f"{column}: {mismatch} (column type {described.db_type})"
-                    else:
-                        # Fits the kind; does it fit the type (range, length, precision)?
-                        unfit = limits.problem(described, value)
-                        if not unfit:
-                            continue
-                        message = unfit
-                found += 1
-                if found <= MAX_PROBLEMS_PER_FILE:
-                    problems.append(Problem(*loaded.where(record.file, column), message))
-            if found > MAX_PROBLEMS_PER_FILE:
-                problems.append(Problem(record.file, 0, f"{found - MAX_PROBLEMS_PER_FILE} more problems in this "
-                                                        "file are not shown"))
+            checked = loaded.columns_checked.get(record.file)
+            if checked is not None:
+                problems += checked
+                continue
+            problems += _column_problems(table, info, named, record.values, record.file,
+                                         functools.partial(loaded.where, record.file))
     if problems:
         raise ValidationError(problems)
+
+
+def _column_problems(table: str, info: TableInfo, named: Mapping[str, Column], row: Row, file: str,
+                     where: Callable[[str], tuple[str, int]]) -> list[Problem]:
+    """The columns of one record that the table does not have or that do not fit
+    their type; ``where``: the file and line that set a column."""
+    problems = []
+    found = 0
+    for column, value in row.items():
+        described = named.get(column)
+        if described is None:
+            message = f"unknown column {column!r}: table {table} has {', '.join(info.column_names)}"
+        elif value is None and not described.nullable:
+            message = f"{column}: cannot be null (the column is NOT NULL)"
+        elif values.is_nan(value) and not described.stores_nan:
+            message = f"{column}: this database cannot store NaN (SQLite would keep NULL instead)"
+        else:
+            mismatch = kind_mismatch(described.kind, value)
+            if mismatch:
+                message = f"{column}: {mismatch} (column type {described.db_type})"
+            else:
+                # Fits the kind; does it fit the type (range, length, precision)?
+                unfit = limits.problem(described, value)
+                if not unfit:
+                    continue
+                message = unfit
+        found += 1
+        if found <= MAX_PROBLEMS_PER_FILE:
+            problems.append(Problem(*where(column), message))
+    if found > MAX_PROBLEMS_PER_FILE:
+        problems.append(Problem(file, 0, f"{found - MAX_PROBLEMS_PER_FILE} more problems in this file are not shown"))
+    return problems
