@@ -629,7 +629,9 @@ class _Names:
         # Each draft's plain name, computed once (None: the key cannot be a name).
         self._plain: dict[int, str | None] = {}
         self._base = self._index(base)
-        self._all = self._index([*base, *(d for d in merged if _overlay_only(d, overlays))])
+        alone = [d for d in merged if _overlay_only(d, overlays)]
+        self._all = self._index([*base, *alone]) if alone else self._base
+        self._any_alone = bool(alone)
 
     def plain(self, draft: _Draft) -> str:
         """The record's plain file name; NamingError says why there is none."""
@@ -652,7 +654,7 @@ class _Names:
 
     def expected(self, draft: _Draft, plain: str) -> tuple[str, str | None]:
         """The expected name, and (for a twin) the file of another member."""
-        namespace = self._all if _overlay_only(draft, self._overlays) else self._base
+        namespace = self._all if self._any_alone and _overlay_only(draft, self._overlays) else self._base
         members = namespace.get(naming.collision_key(plain), {})
         if len(members) < 2:
             return plain, None
