@@ -201,3 +201,45 @@ def test_a_refused_row_gives_the_same_message(tmp_path: Path, pg_url: str, break
     assert by_copy.text == by_statement.text, by_copy.text
     assert f"apply failed at {file.split('/')[0]} config-snapshots/{file}" in by_copy.text
     assert "Traceback" not in by_copy.text
+
+
+# A value the database changes on the way in, while a restore goes in by COPY:
+# a row trigger (COPY fires it, as INSERT does) or a numeric(p,s) that rounds.
+CHANGED_ON_THE_WAY = {
+    "trigger": ("CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF NEW.label = 'label 17' THEN NEW.label := upper(NEW.label); END IF; RETURN NEW; END $$; "
+                "CREATE TRIGGER shout BEFORE INSERT ON many FOR EACH ROW EXECUTE FUNCTION shout();",
+                "many config-snapshots/many/17.yaml: column label: the file has 'label 17', the database stored "
+                "'LABEL 17'"),
+    "rounding": ("", "many config-snapshots/many/5.yaml: column amount: the file has 1.234, the database stored 1.23"),
+}
+
+
+@pytest.mark.parametrize("change", sorted(CHANGED_ON_THE_WAY))
+def test_a_value_changed_on_the_way_in_refuses_the_restore_as_statements_do(
+        tmp_path: Path, pg_url: str, change: str, copies: list[tuple[str, bool]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restore by COPY reads back what it wrote, as the statement path does:
+    the same message naming the record and the column, nothing committed."""
+    ddl = "CREATE TABLE many (id integer PRIMARY KEY, label text, amount numeric(6, 2));"
+    execute(pg_url, ddl + "INSERT INTO many SELECT i, 'label ' || i, i + 0.25 FROM generate_series(1, 40) AS i;")
+    repo = permissive_repo(tmp_path / "repo", "tables:\n  many:\n    key: id\n", ("many",), "many")
+    assert run(repo, "snapshot", database=pg_url).code == 2
+    if change == "rounding":
+        record = repo / "config-snapshots/many/5.yaml"
+        record.write_text(record.read_text().replace("amount: 5.25", "amount: 1.234"))
+    commit_all(repo, "snapshot")
+    execute(pg_url, "DROP TABLE many; DROP TABLE IF EXISTS configsync_history;" + ddl + CHANGED_ON_THE_WAY[change][0])
+
+    by_copy = run(repo, "apply", "--yes", database=pg_url)
+    assert ("many", True) in copies
+    no_copy(monkeypatch)
+    by_statement = run(repo, "apply", "--yes", database=pg_url)
+
+    assert by_copy.code == by_statement.code == 1
+    assert by_copy.text == by_statement.text
+    assert CHANGED_ON_THE_WAY[change][1] in by_copy.err, by_copy.err
+    assert "nothing was changed" in by_copy.err
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM many").fetchone() == (0,)
+        assert conn.execute("SELECT to_regclass('configsync_history')").fetchone() == (None,)

@@ -249,3 +249,168 @@ def test_every_fast_path_prints_what_the_slow_paths_print(tmp_path: Path, monkey
     assert fast.code == slow.code == 1
     assert fast.text == slow.text
     assert fast.text.count("\n") > 40, fast.text
+
+
+def _layered_repo(path: Path, count: int) -> None:
+    """`_damaged_repo` with more that only other files decide (case-only twins,
+    keys used twice) or that the database would own (excluded columns), and a
+    production overlay: records changed, removed ($delete) and added, some of
+    them orphaned or damaged."""
+    _damaged_repo(path, count)
+    snapshots = path / "config-snapshots"
+    config = snapshots / "system_config"
+    (config / "KEY_0001.yaml").write_text("config_key: KEY_0001\nconfig_value: 1\nconfig_type: json\n")
+    (config / "key_0002~1.yaml").write_text("config_key: key_0002\nconfig_value: 1\nconfig_type: json\n")
+    (config / "key_0003.yaml").write_text((config / "key_0003.yaml").read_text() + "created_at: now\n")
+    overlay = snapshots / "_environments" / "production" / "system_config"
+    overlay.mkdir(parents=True)
+    for i in range(0, count, 7):
+        (overlay / f"key_{i:04d}.yaml").write_text("config_value:\n  enabled: false\n")
+    (overlay / "key_0004.yaml").write_text("$delete: true\n")
+    (overlay / "gone.yaml").write_text("config_value: 3\n")  # orphaned: no base record, not a whole one
+    (overlay / "added.yaml").write_text("config_key: added\nconfig_value: 2\nconfig_type: json\ndescription: new\n"
+                                        "updated_by: null\n")
+    (overlay / "broken.yaml").write_text("config_value: [\n")
+    commit_all(path, "layers")
+
+
+def _state_text(loaded: validation.Loaded, rows: bool) -> list[str]:
+    """The records (``rows``: with their values; without, a record may hold none)."""
+    return [f"{t} {r.key!r} {r.file}" + (f" {json.dumps(r.values, sort_keys=True, default=str)}" if rows else "")
+            for t, records in loaded.state.items() for r in records.values()]
+
+
+def test_workers_and_one_process_find_the_same_problems_and_records(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker checks a record of one file on its own (schema, key, name) and
+    sends back no row when only problems are wanted: the problems, their order
+    and (rows wanted) the records are those of reading every file here and
+    checking every record after all are read (the way a merged one is)."""
+    from configsync import parallel
+    from configsync.config import load_config
+    from configsync.repo import Repo
+
+    repo = tmp_path / "repo"
+    _layered_repo(repo, 120)
+    config = load_config(repo / "configsync.yaml")
+    keys = {t: s.key for t, s in config.tables.items()}
+
+    def every_reading() -> tuple[str, list[list[str]]]:
+        text = run(repo, "validate").text
+        shutil.rmtree(repo / ".configsync", ignore_errors=True)
+        found = []
+        for env in (None, "production"):
+            for rows in (True, False):
+                source = Repo(config).worktree_source()
+                try:
+                    found.append(_state_text(validation.load_state(config, source, keys, env=env, rows=rows), rows))
+                except validation.ValidationError as exc:
+                    found.append([str(p) for p in exc.problems])
+        return text, found
+
+    monkeypatch.setattr(parallel, "MIN_FILES", 50)
+    monkeypatch.setattr(parallel, "_CHUNK", 16)
+    workers = every_reading()
+    monkeypatch.setattr(parallel, "MIN_FILES", 10**9)
+    monkeypatch.setattr(validation, "_OWN_CHECKS_WHERE_READ", False)
+    alone = every_reading()
+    assert workers == alone
+    text, found = workers
+    assert "same name as config-snapshots/system_config/key_0001.yaml apart from letter case" in text
+    assert "column 'created_at' is excluded" in text
+    assert "gone.yaml:1: there is no base record gone.yaml" in text
+    assert "broken.yaml" in text
+    assert all(len(problems) > 40 for problems in found)
+
+    # Valid records: the records themselves (rows wanted) agree.
+    valid = tmp_path / "valid"
+    init_repo(valid)
+    base = valid / "config-snapshots" / "system_config"
+    overlay = valid / "config-snapshots" / "_environments" / "production" / "system_config"
+    base.mkdir(parents=True)
+    overlay.mkdir(parents=True)
+    for i in range(120):
+        (base / f"key_{i:04d}.yaml").write_text(f"config_key: key_{i:04d}\nconfig_value:\n  limit: {i}\n  ratio: 0.5\n"
+                                                f"config_type: json\ndescription: Setting {i}\nupdated_by: null\n")
+        if i % 7 == 0:
+            (overlay / f"key_{i:04d}.yaml").write_text(f"config_value:\n  limit: {i + 1000}\n")
+    (overlay / "key_0004.yaml").write_text("$delete: true\n")
+    (overlay / "added.yaml").write_text("config_key: added\nconfig_value: {a: 1}\nconfig_type: json\n"
+                                        "description: new\nupdated_by: null\n")
+    commit_all(valid, "valid records")
+    repo, config = valid, load_config(valid / "configsync.yaml")
+    monkeypatch.setattr(parallel, "MIN_FILES", 50)
+    monkeypatch.setattr(validation, "_OWN_CHECKS_WHERE_READ", True)
+    workers = every_reading()
+    monkeypatch.setattr(parallel, "MIN_FILES", 10**9)
+    monkeypatch.setattr(validation, "_OWN_CHECKS_WHERE_READ", False)
+    alone = every_reading()
+    assert workers == alone
+    assert workers[0].startswith("All record files are valid"), workers[0]
+    base_rows, _, production_rows, _ = workers[1]
+    assert len(base_rows) == 120 and len(production_rows) == 120
+    assert all(line.endswith("}") and not line.endswith(" {}") for line in base_rows + production_rows)
+    assert any('"limit": 1007' in line for line in production_rows)
+
+
+def test_columns_checked_where_read_give_what_check_columns_gives(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """load_state with the database's tables checks a record of one file against
+    them where it reads the file (a worker); check_columns then gives the same
+    problems, in the same order, as checking every record after reading."""
+    from configsync import parallel
+    from configsync.config import load_config
+    from configsync.repo import Repo
+
+    repo = tmp_path / "repo"
+    init_repo(repo)
+    base = repo / "config-snapshots" / "system_config"
+    overlay = repo / "config-snapshots" / "_environments" / "production" / "system_config"
+    base.mkdir(parents=True)
+    overlay.mkdir(parents=True)
+    extras = ["", "extra: 1\n", "config_type: null\n", "description: 5\n", "description: " + "x" * 40 + "\n",
+              "updated_by: 2.5\n", "".join(f"unknown_{j}: 1\n" for j in range(25))]
+    for i in range(150):
+        lines = f"config_key: key_{i:04d}\nconfig_value:\n  limit: {i}\nconfig_type: json\ndescription: Setting {i}\n"
+        extra = extras[i % len(extras)]
+        kept = [line for line in lines.splitlines(keepends=True) if line.split(":")[0] + ":" not in extra]
+        (base / f"key_{i:04d}.yaml").write_text("".join(kept) + extra)
+        if i % 9 == 0:
+            (overlay / f"key_{i:04d}.yaml").write_text("description: 7\n")
+    (repo / "schemas" / "system_config.schema.json").write_text(json.dumps(
+        {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object"}))  # the database's checks only
+    commit_all(repo, "records")
+    config = load_config(repo / "configsync.yaml")
+    keys = {t: s.key for t, s in config.tables.items()}
+    text = Column("x", "text", "text")
+    infos = {"system_config": TableInfo("system_config", (
+        Column("config_key", "text", "text", nullable=False), Column("config_value", "json", "jsonb"),
+        Column("config_type", "text", "text", nullable=False),
+        Column("description", "text", "varchar(20)", max_length=20, type_name="varchar"),
+        Column("updated_by", "integer", "integer"), text), ("config_key",))}
+
+    def problems(where_read: bool) -> list[list[str]]:
+        found = []
+        for env in (None, "production"):
+            source = Repo(config).worktree_source()
+            loaded = validation.load_state(config, source, keys, ["system_config"], env,
+                                           infos=infos if where_read else None)
+            assert bool(loaded.columns_checked) == where_read
+            try:
+                validation.check_columns(loaded, infos)
+            except validation.ValidationError as exc:
+                found.append([str(p) for p in exc.problems])
+        return found
+
+    monkeypatch.setattr(parallel, "MIN_FILES", 50)
+    monkeypatch.setattr(parallel, "_CHUNK", 16)
+    workers = problems(True)
+    monkeypatch.setattr(parallel, "MIN_FILES", 10**9)
+    assert workers == problems(False)
+    assert problems(True) == workers
+    shown = "\n".join(workers[0])
+    assert "key_0001.yaml:6: unknown column 'extra': table system_config has" in shown
+    assert "key_0002.yaml:5: config_type: cannot be null" in shown
+    assert "key_0004.yaml:5: description: 40 characters, more than the 20" in shown
+    assert "key_0006.yaml: 5 more problems in this file are not shown" in shown
+    assert "_environments/production/system_config/key_0009.yaml:1: description: expected a string" in "\n".join(workers[1])

@@ -130,9 +130,12 @@ class Applier:
         sides = self.sides
         specs = sides.read_specs(plan.read_tables, infos)
         ops = operations(plan, infos, kept)
+        hidden_in: dict[str, frozenset[str]] = {}  # per table: asked once, not once per row
         for op in ops:  # secret and excluded columns are not managed: never read back, never shown
-            hidden = sides.config.table(op.table.name).hidden()
-            if op.expected is not None:
+            hidden = hidden_in.get(op.table.name)
+            if hidden is None:
+                hidden = hidden_in[op.table.name] = sides.config.table(op.table.name).hidden()
+            if op.expected is not None and hidden:
                 for column in [c for c in op.expected if c in hidden]:
                     del op.expected[column]
         excludes = {t: dict(paths) for t in plan.tables if (paths := sides.config.table(t).json_excludes())}

@@ -161,6 +161,15 @@ def _integer_places(schema: Any, path: _Place, places: set[_Place]) -> None:
 
 def _integral_at(value: Value, path: _Place, at: int = 0) -> bool:
     """Is there an integral Decimal at ``path`` in ``value``?"""
+    # Property names only (the usual case, asked for every record): a loop.
+    while at < len(path) and path[at] is not _ITEM:
+        if type(value) is not dict:
+            return False
+        step = path[at]
+        if step not in value:
+            return False
+        value = value[step]
+        at += 1
     if at == len(path):
         return type(value) is Decimal and value.is_finite() and value == value.to_integral_value()
     step = path[at]

@@ -157,7 +157,7 @@ class Sides:
         from .validation import check_columns, load_state  # a tenth of a second: only where files are read
         keys = {t: self.key_columns(t, infos[t]) for t in tables}
         owned = {t: {c.name: c.ownership() for c in infos[t].database_owned(keys[t])} for t in tables}
-        loaded = load_state(self.config, source, keys, tables, self.env, self.cache, known, owned)
+        loaded = load_state(self.config, source, keys, tables, self.env, self.cache, known, owned, infos=infos)
         self.cache.save()
         check_columns(loaded, infos)
         return loaded.state

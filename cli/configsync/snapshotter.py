@@ -19,7 +19,6 @@ from .plan import MAX_SAFE_DELETE_FRACTION, mass_deletion
 from .records import SourceFile, State, git_blob_id, render
 from .shortcuts import Shortcuts
 from .sides import Sides
-from .validation import load_state
 from .values import Row, equal
 
 # A snapshot commit's message lists the files it changed, up to this many.
@@ -94,6 +93,7 @@ class Snapshotter:
         base = None
         if sides.env:
             keys = {t: sides.key_columns(t, infos[t]) for t in names}
+            from .validation import load_state  # JSON Schema: not for a snapshot without --env
             base = load_state(config, worktree, keys, names).state
         result = SnapshotResult()
         prefixes: dict[str, str] = {}

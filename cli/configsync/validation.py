@@ -21,7 +21,7 @@ from referencing.exceptions import Unresolvable
 from yaml.nodes import MappingNode, Node
 
 from . import fast_validation, limits, naming, parallel, progress, values, yamlio
-from .backends.base import TableInfo
+from .backends.base import Column, TableInfo
 from .cache import ValidationCache, content_id
 from .config import Config, TableConfig
 from .errors import NamingError, Problem, ValidationError
@@ -31,6 +31,9 @@ from .records import Key, Record, Source, SourceFile, State, git_blob_id, key_of
 from .values import Row, Value, kind_mismatch
 
 GITKEEP = ".gitkeep"
+# A record of one file is checked where the file is read (tests turn it off:
+# every record then goes through _finish here, the way a merged one does).
+_OWN_CHECKS_WHERE_READ = True
 # Beyond this many problems in one file the rest are counted, not located:
 # finding the line of each of 30,000 unknown columns takes minutes.
 MAX_PROBLEMS_PER_FILE = 20
@@ -45,6 +48,8 @@ class Loaded:
     from_database: set[str] = field(default_factory=set)  # record files that are renderings of read rows
     # A record merged from an overlay and its base file: the overlay's path -> both paths, overlay first.
     layers: dict[str, list[str]] = field(default_factory=dict)
+    # Records whose columns were checked against the database's where their file was read: their problems.
+    columns_checked: dict[str, tuple[Problem, ...]] = field(default_factory=dict)
     _nodes: dict[str, Node | None] = field(default_factory=dict)  # parsed once per file
 
     def _node(self, path: str) -> Node | None:
@@ -175,8 +180,8 @@ class _Parsed:
     row: Row
     file: SourceFile
     from_database: bool = False  # the file is the rendering of a row just read
-    fast: bool | None = None  # the schema's fast yes for this file's row, where a worker asked it
-    plain: str | None = ""  # its plain file name, where a worker found it (None: it has none)
+    plain: str | None = ""  # its plain file name, where found while reading (None: it has none)
+    own: _Own | None = None  # its own checks, where done while reading (a record of this file alone)
     _node: Node | None = None
     _composed: bool = False
 
@@ -201,6 +206,101 @@ class _Draft:
         return self.sources[0].path
 
 
+# What reading a record file found, here or in a worker process: plain tuples,
+# as a worker pickles them and the parent unpickles them one at a time.
+#
+# _Own, the checks of a record that need its file alone (schema, key columns,
+# a key that can be a file name), done where the file was read:
+# (problems in _finish's order, named: the key checks passed and the file name
+# is compared next, the key, record_id: the validation cache's name for the
+# file, checked: the schema was asked, not known valid from the cache, the
+# problems of its columns against the database's (None: not asked, no infos)).
+_Own = tuple[tuple[Problem, ...], bool, Key, str, bool, tuple[Problem, ...] | None]
+# _Read: (the file's own problems in reading order (YAML, columns), the row
+# (None: refused, or not wanted back), ok: a record (whatever problems come
+# later), its plain file name ("": not asked; None: the key cannot be one),
+# its own checks (a record of this file alone)).
+_Read = tuple[tuple[Problem, ...], Row | None, bool, str | None, _Own | None]
+
+
+@dataclass
+class _Reader:
+    """Reads the record files of ``jobs`` one by one: the same function in
+    this process and in workers (parallel.mapped), so both give one result."""
+
+    config: Config
+    validators: Mapping[str, jsonschema.protocols.Validator]
+    fast: Mapping[str, Callable[[Value], bool] | None]
+    schema_ids: Mapping[str, str]
+    cache: ValidationCache
+    keys: Mapping[str, tuple[str, ...] | None]
+    layouts: Mapping[str, TableLayout]
+    owned: Mapping[str, Mapping[str, str]]
+    infos: Mapping[str, TableInfo]
+    # (file, table, alone: a record of this file only, keep: its row is wanted back)
+    jobs: list[tuple[SourceFile, str, bool, bool]] = field(default_factory=list)
+    _columns: dict[str, dict[str, Column]] = field(default_factory=dict)
+
+    def read(self, index: int) -> _Read:
+        file, table, alone, keep = self.jobs[index]
+        problems: list[Problem] = []
+        parsed = _parse_record(self.config, table, file, problems, {}, self.owned.get(table, {}))
+        if parsed is None:
+            return tuple(problems), None, False, "", None
+        layout = self.layouts.get(table)
+        if layout is not None:
+            try:
+                parsed.plain = layout.plain_name(parsed.row)
+            except NamingError:
+                parsed.plain = None
+        own = self._own(table, parsed) if alone else None
+        return tuple(problems), parsed.row if keep else None, True, parsed.plain, own
+
+    def _own(self, table: str, parsed: _Parsed) -> _Own:
+        draft = _Draft("", parsed.row, [parsed])
+        record_id = _record_id(draft.sources)
+        validator = self.validators.get(table)
+        if validator is not None and self.cache.is_valid(self.schema_ids[table], record_id):
+            validator = None  # these exact bytes passed this exact schema before
+        checked = validator is not None
+        if validator is not None and _fast_yes(draft, self.fast.get(table)):
+            validator = None  # valid: jsonschema would find nothing to say
+        problems: list[Problem] = []
+        key_columns = self.keys.get(table)
+        layout = self.layouts.get(table)
+        plain = _own_checks(self.config, table, draft, key_columns, validator, problems,
+                            None if layout is None else _plain_of(layout))
+        key: Key = key_of(draft.row, key_columns) if plain is not None and key_columns else (draft.file,)
+        info = self.infos.get(table)
+        columns: tuple[Problem, ...] | None = None
+        if info is not None:
+            named = self._columns.get(table)
+            if named is None:
+                named = self._columns[table] = {c.name: c for c in info.columns}
+            columns = tuple(_column_problems(table, info, named, draft.row, parsed.path,
+                                             lambda column: (parsed.path, _key_line(parsed, column))))
+        return tuple(problems), plain is not None, key, record_id, checked, columns
+
+
+def _key_line(parsed: _Parsed, column: str) -> int:
+    """Loaded.line for a file read alone: the line that sets ``column``."""
+    if not column:
+        return 1
+    try:
+        node = parsed.node
+    except yamlio.YamlError:
+        return 0
+    return yamlio.key_line(node, column) if node is not None else 0
+
+
+def _plain_of(layout: TableLayout) -> Callable[[_Draft], str]:
+    """A draft's plain file name: found while reading it, else NamingError says why there is none."""
+    def plain(draft: _Draft) -> str:
+        found = draft.sources[0].plain if len(draft.sources) == 1 else None
+        return found if found is not None else layout.plain_name(draft.row)
+    return plain
+
+
 def load_state(
     config: Config,
     source: Source,
@@ -210,6 +310,9 @@ def load_state(
     cache: ValidationCache | None = None,
     known: Mapping[str, Row] | None = None,
     owned: Mapping[str, Mapping[str, str]] | None = None,
+    *,
+    rows: bool = True,
+    infos: Mapping[str, TableInfo] | None = None,
 ) -> Loaded:
     """The desired state of ``tables`` (default: all) from ``source``, with the
     overlay of environment ``env`` merged in when given.
@@ -222,12 +325,23 @@ def load_state(
     database and none configured) the file name stands in for it.
     ``owned`` gives, per table, the columns the database owns (generated,
     identity GENERATED ALWAYS) with the reason: a file naming one is refused.
+    ``rows=False``: only the problems are wanted (see ``problems_in``); a
+    record's values may then be left empty. ``infos`` (the database's tables):
+    a record of one file has its columns checked where the file is read, for
+    ``check_columns`` (which checks the others).
     Raises ValidationError with every problem found.
     """
     wanted = list(tables) if tables is not None else list(config.tables)
     validators, problems = load_schemas(config, source, wanted)
     # A fast yes per schema (jsonschema-rs), where one is safe: see fast_validation.
     fast = {t: fast_validation.fast_yes(v.schema, _checked_formats(v)) for t, v in validators.items()}
+    cache = cache or ValidationCache(None)
+    schema_ids: dict[str, str] = {}
+    for table in wanted:
+        schema_file = source.schemas.get(config.schema_path(table))
+        schema_ids[table] = cache.schema_id(schema_file.data) if schema_file else ""
+        if table in validators:
+            cache.is_valid(schema_ids[table], "")  # the records known valid, loaded before any fork
     drafts: dict[str, dict[str, _Draft]] = {t: {} for t in wanted}
     files: dict[str, SourceFile] = {}
     overlays: list[tuple[str, str, _Parsed]] = []
@@ -237,21 +351,38 @@ def load_state(
         misplaced: list[Problem] = []
         located = _locate_file(config, file, env, misplaced)
         placed.append((file, misplaced, located if located is not None and located[1] in wanted else None))
-    # Many files: parsed (and passed by the schema's fast yes) on every core.
-    to_read = [(f, where[1]) for f, _, where in placed
-               if where is not None and not (f.blob_id and known and f.blob_id in known)]
-    layouts = {t: TableLayout(config, t, k) for t in wanted if (k := keys.get(t))}
-    with parallel.reading(to_read, fast, layouts) as read, progress.task("reading record files", len(source.snapshots)) as bar:
+    # A base file with no overlay over it is a record of its own: its own checks
+    # are done where it is read. Its row comes back only if wanted (a table with
+    # overlays wants them all: orphaned overlays are found by comparing rows).
+    layered = {(where[1], where[2]) for _, _, where in placed if where is not None and where[0]}
+    with_overlays = {table for table, _ in layered}
+    reader = _Reader(config, validators, fast, schema_ids, cache, keys,
+                     {t: TableLayout(config, t, k) for t in wanted if (k := keys.get(t))}, owned or {}, infos or {})
+    for file, _, where in placed:
+        if where is not None and not (file.blob_id and known and file.blob_id in known):
+            overlay, table, name = where
+            alone = _OWN_CHECKS_WHERE_READ and not overlay and (table, name) not in layered
+            reader.jobs.append((file, table, alone, rows or not alone or table in with_overlays))
+    # Many files: read on every core.
+    with parallel.mapped(len(reader.jobs), reader.read) as mapped, \
+            progress.task("reading record files", len(source.snapshots)) as bar:
+        results = mapped if mapped is not None else map(reader.read, range(len(reader.jobs)))
         for file, misplaced, located in placed:
             bar.advance()
             problems += misplaced
             if located is None:
                 continue
             overlay, table, name = located
-            from_worker = next(read) if read is not None and not (file.blob_id and known and file.blob_id in known) else None
-            parsed = _parse_record(config, table, file, problems, known or {}, (owned or {}).get(table, {}), from_worker)
-            if parsed is None:
-                continue
+            if file.blob_id and known and file.blob_id in known:
+                # A rendering of a row with the table's columns: no secret or excluded ones.
+                parsed = _Parsed(file.path, known[file.blob_id], file, from_database=True)
+            else:
+                found, row, ok, plain, own = next(results)
+                problems += found
+                if not ok:
+                    continue
+                file.release()
+                parsed = _Parsed(file.path, row if row is not None else {}, file, plain=plain, own=own)
             files[file.path] = file
             if overlay:
                 overlays.append((table, name, parsed))
@@ -261,11 +392,9 @@ def load_state(
     for table, name, parsed in overlays:
         _merge_overlay(drafts[table], name, parsed, keys.get(table), problems)
     loaded = Loaded({t: {} for t in wanted}, files)
-    cache = cache or ValidationCache(None)
     for table in wanted:
         seen_names: dict[str, str] = {}
-        schema_file = source.schemas.get(config.schema_path(table))
-        schema_id = cache.schema_id(schema_file.data) if schema_file else ""
+        schema_id = schema_ids[table]
         key = keys.get(table)
         names = _Names(TableLayout(config, table, key), base_drafts[table], drafts[table].values(),
                        f"{config.snapshots}/{ENVIRONMENTS}/") if key else None
@@ -275,15 +404,24 @@ def load_state(
         for draft in sorted(drafts[table].values(), key=lambda d: d.name):
             if draft.file in orphaned:
                 continue
-            validator = validators.get(table)
-            record_id = _record_id(draft.sources)
-            if validator is not None and cache.is_valid(schema_id, record_id):
-                validator = None  # these exact bytes passed this exact schema before
             before = len(problems)
-            checked = validator is not None
-            if validator is not None and _fast_yes(draft, fast.get(table)):
-                validator = None  # valid: jsonschema would find nothing to say
-            record = _finish(config, table, draft, key, validator, problems, names)
+            own = draft.sources[0].own if len(draft.sources) == 1 else None
+            if own is not None:  # checked where it was read
+                found, named, record_key, record_id, checked, columns = own
+                problems += found
+                plain = draft.sources[0].plain if named and key else ("" if named else None)
+                record = _named_record(table, draft, key, plain, problems, names, record_key)
+                if record is not None and columns is not None:
+                    loaded.columns_checked[record.file] = columns
+            else:
+                validator = validators.get(table)
+                record_id = _record_id(draft.sources)
+                if validator is not None and cache.is_valid(schema_id, record_id):
+                    validator = None  # these exact bytes passed this exact schema before
+                checked = validator is not None
+                if validator is not None and _fast_yes(draft, fast.get(table)):
+                    validator = None  # valid: jsonschema would find nothing to say
+                record = _finish(config, table, draft, key, validator, problems, names)
             if checked and len(problems) == before:
                 cache.remember(schema_id, record_id)
             if record is None:
@@ -308,16 +446,30 @@ def load_state(
     return loaded
 
 
+def problems_in(
+    config: Config,
+    source: Source,
+    keys: Mapping[str, tuple[str, ...] | None],
+    tables: Sequence[str] | None = None,
+    env: str | None = None,
+    cache: ValidationCache | None = None,
+) -> list[Problem]:
+    """Every problem ``load_state`` finds, without keeping the records'
+    values (what `validate` needs: a worker sends back no row)."""
+    try:
+        load_state(config, source, keys, tables, env, cache, rows=False)
+    except ValidationError as exc:
+        return list(exc.problems)
+    return []
+
+
 def _checked_formats(validator: jsonschema.protocols.Validator) -> frozenset[str]:
     checker = getattr(validator, "format_checker", None)
     return frozenset(checker.checkers) if checker is not None else frozenset()
 
 
 def _fast_yes(draft: _Draft, check: Callable[[Value], bool] | None) -> bool:
-    """Did the schema's fast yes pass the record (asked in a worker already, for
-    a record of one file that no later step changed)?"""
-    if len(draft.sources) == 1 and draft.sources[0].fast is not None:
-        return draft.sources[0].fast
+    """Did the schema's fast yes pass the record?"""
     return check is not None and check(draft.row)
 
 
@@ -366,26 +518,17 @@ def _record_id(sources: Sequence[_Parsed]) -> str:
 
 def _parse_record(
     config: Config, table: str, file: SourceFile, problems: list[Problem], known: Mapping[str, Row],
-    owned: Mapping[str, str] | None = None, read: parallel.Result | None = None,
+    owned: Mapping[str, str] | None = None,
 ) -> _Parsed | None:
     row_from_db = known.get(file.blob_id) if file.blob_id else None
     if row_from_db is not None:
         # A rendering of a row with the table's columns: no secret or excluded ones.
         return _Parsed(file.path, row_from_db, file, from_database=True)
-    fast: bool | None = None
-    plain: str | None = ""
-    if read is not None:  # read by a worker
-        value, fast, plain = read
-        if isinstance(value, parallel.Failed):
-            problems.append(Problem(file.path, value.line, value.message))
-            return None
-        row = value
-    else:
-        try:
-            row = yamlio.load(file.data)
-        except yamlio.YamlError as exc:
-            problems.append(Problem(file.path, exc.line, exc.message))
-            return None
+    try:
+        row = yamlio.load(file.data)
+    except yamlio.YamlError as exc:
+        problems.append(Problem(file.path, exc.line, exc.message))
+        return None
     if row is None:
         problems.append(Problem(file.path, 1, "file is empty; a record is a mapping of column: value"))
         return None
@@ -414,8 +557,6 @@ def _parse_record(
                                         "database owns it); remove it"))
     for column in [c for c in row if c in owned] if owned else ():
         del row[column]  # reported once above, not again as unknown to the schema
-        fast, plain = None, ""  # the worker saw the column: ask again
-    parsed.fast, parsed.plain = fast, plain
     return parsed
 
 
@@ -488,7 +629,9 @@ class _Names:
         # Each draft's plain name, computed once (None: the key cannot be a name).
         self._plain: dict[int, str | None] = {}
         self._base = self._index(base)
-        self._all = self._index([*base, *(d for d in merged if _overlay_only(d, overlays))])
+        alone = [d for d in merged if _overlay_only(d, overlays)]
+        self._all = self._index([*base, *alone]) if alone else self._base
+        self._any_alone = bool(alone)
 
     def plain(self, draft: _Draft) -> str:
         """The record's plain file name; NamingError says why there is none."""
@@ -511,7 +654,7 @@ class _Names:
 
     def expected(self, draft: _Draft, plain: str) -> tuple[str, str | None]:
         """The expected name, and (for a twin) the file of another member."""
-        namespace = self._all if _overlay_only(draft, self._overlays) else self._base
+        namespace = self._all if self._any_alone and _overlay_only(draft, self._overlays) else self._base
         members = namespace.get(naming.collision_key(plain), {})
         if len(members) < 2:
             return plain, None
@@ -529,6 +672,22 @@ def _finish(
     names: _Names | None,
 ) -> Record | None:
     """Schema, key and file-name checks on the final (merged) record."""
+    plain = _own_checks(config, table, draft, key_columns, validator, problems, None if names is None else names.plain)
+    return _named_record(table, draft, key_columns, plain, problems, names)
+
+
+def _own_checks(
+    config: Config,
+    table: str,
+    draft: _Draft,
+    key_columns: tuple[str, ...] | None,
+    validator: jsonschema.protocols.Validator | None,
+    problems: list[Problem],
+    plain_of: Callable[[_Draft], str] | None,
+) -> str | None:
+    """The checks that need no other record (schema, key columns, a key that
+    can be a file name): the record's plain file name ("" where there is no
+    key: the file is its identity), or None when it is refused."""
     row = draft.row
     if validator is not None:
         try:
@@ -537,9 +696,8 @@ def _finish(
             problems.append(Problem(config.schema_path(table), 0, f"$ref {exc.ref!r} cannot be resolved within the file "
                                     "(configsync never fetches remote or file references: keep the schema "
                                     "self-contained, using $defs)"))
-    if key_columns is None or names is None:
-        # No database and no configured key: the file itself is the identity.
-        return Record(table, (draft.file,), row, draft.file)
+    if key_columns is None or plain_of is None:
+        return ""
     top = draft.sources[0]
     missing = [c for c in key_columns if row.get(c) is None or row.get(c) == ""]
     for column in missing:
@@ -551,10 +709,29 @@ def _finish(
     if missing or bad_keys:
         return None
     try:
-        plain = names.plain(draft)
+        return plain_of(draft)
     except NamingError as exc:
         problems.append(Problem(top.path, yamlio.key_line(top.node, key_columns[0]), str(exc)))
         return None
+
+
+def _named_record(
+    table: str,
+    draft: _Draft,
+    key_columns: tuple[str, ...] | None,
+    plain: str | None,
+    problems: list[Problem],
+    names: _Names | None,
+    key: Key | None = None,
+) -> Record | None:
+    """The record, once its file name is the one its key gives (``plain``:
+    from _own_checks; ``key``: the key, where known already)."""
+    if plain is None:
+        return None
+    if key_columns is None or names is None:
+        # No database and no configured key: the file itself is the identity.
+        return Record(table, (draft.file,), draft.row, draft.file)
+    top = draft.sources[0]
     expected, twin = names.expected(draft, plain)
     if expected != draft.name:
         where = names.layout.directory
@@ -566,8 +743,7 @@ def _finish(
             problems.append(Problem(top.path, yamlio.key_line(top.node, key_columns[0]),
                                     f"file name does not match the record's key: expected {where}/{expected}"))
         return None
-    key: Key = key_of(row, key_columns)
-    return Record(table, key, row, draft.file)
+    return Record(table, key if key is not None else key_of(draft.row, key_columns), draft.row, draft.file)
 
 
 def _schema_problems(
@@ -632,39 +808,54 @@ def _short(message: str) -> str:
 
 def check_columns(loaded: Loaded, infos: Mapping[str, TableInfo]) -> None:
     """Every column of every record exists in the database and fits its type
-    (kind, and the limits the database enforces: ``limits``)."""
-    problems = []
+    (kind, and the limits the database enforces: ``limits``). A record checked
+    where its file was read (load_state with ``infos``) is not checked again."""
+    problems: list[Problem] = []
     for table, records in loaded.state.items():
         info = infos.get(table)
         if info is None:
             continue
+        named = {c.name: c for c in info.columns}  # info.column() looks through the list: 600,000 times
         for record in records.values():
             if record.file in loaded.from_database:
                 continue
-            found = 0
-            for column, value in record.values.items():
-                described = info.column(column)
-                if described is None:
-                    message = f"unknown column {column!r}: table {table} has {', '.join(info.column_names)}"
-                elif value is None and not described.nullable:
-                    message = f"{column}: cannot be null (the column is NOT NULL)"
-                elif values.is_nan(value) and not described.stores_nan:
-                    message = f"{column}: this database cannot store NaN (SQLite would keep NULL instead)"
-                else:
-                    mismatch = kind_mismatch(described.kind, value)
-                    if mismatch:
-                        message = f"{column}: {mismatch} (column type {described.db_type})"
-                    else:
-                        # Fits the kind; does it fit the type (range, length, precision)?
-                        unfit = limits.problem(described, value)
-                        if not unfit:
-                            continue
-                        message = unfit
-                found += 1
-                if found <= MAX_PROBLEMS_PER_FILE:
-                    problems.append(Problem(*loaded.where(record.file, column), message))
-            if found > MAX_PROBLEMS_PER_FILE:
-                problems.append(Problem(record.file, 0, f"{found - MAX_PROBLEMS_PER_FILE} more problems in this "
-                                                        "file are not shown"))
+            checked = loaded.columns_checked.get(record.file)
+            if checked is not None:
+                problems += checked
+                continue
+            problems += _column_problems(table, info, named, record.values, record.file,
+                                         functools.partial(loaded.where, record.file))
     if problems:
         raise ValidationError(problems)
+
+
+def _column_problems(table: str, info: TableInfo, named: Mapping[str, Column], row: Row, file: str,
+                     where: Callable[[str], tuple[str, int]]) -> list[Problem]:
+    """The columns of one record that the table does not have or that do not fit
+    their type; ``where``: the file and line that set a column."""
+    problems = []
+    found = 0
+    for column, value in row.items():
+        described = named.get(column)
+        if described is None:
+            message = f"unknown column {column!r}: table {table} has {', '.join(info.column_names)}"
+        elif value is None and not described.nullable:
+            message = f"{column}: cannot be null (the column is NOT NULL)"
+        elif values.is_nan(value) and not described.stores_nan:
+            message = f"{column}: this database cannot store NaN (SQLite would keep NULL instead)"
+        else:
+            mismatch = kind_mismatch(described.kind, value)
+            if mismatch:
+                message = f"{column}: {mismatch} (column type {described.db_type})"
+            else:
+                # Fits the kind; does it fit the type (range, length, precision)?
+                unfit = limits.problem(described, value)
+                if not unfit:
+                    continue
+                message = unfit
+        found += 1
+        if found <= MAX_PROBLEMS_PER_FILE:
+            problems.append(Problem(*where(column), message))
+    if found > MAX_PROBLEMS_PER_FILE:
+        problems.append(Problem(file, 0, f"{found - MAX_PROBLEMS_PER_FILE} more problems in this file are not shown"))
+    return problems

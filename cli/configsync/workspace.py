@@ -21,7 +21,7 @@ from .baseline import Policy
 from .cache import ValidationCache
 from .changes import Change, changes
 from .config import Config, load_config, resolve_database
-from .errors import BackendError, ConfigError, Problem, RepoError, ValidationError
+from .errors import BackendError, ConfigError, Problem, RepoError
 from .layout import table_dir
 from .overlay import environments_in
 from .plan import Plan
@@ -192,7 +192,7 @@ class Workspace:
 
     def validate(self, paths: Sequence[str] = ()) -> list[Problem]:
         """Every problem in the work tree's record and schema files."""
-        from .validation import load_state
+        from .validation import problems_in
         stamp, settled = worktree_stamp(self.config)  # before reading: a file changed meanwhile changes it
         keys = {t: s.key for t, s in self.config.tables.items()}
         known = self.shortcuts.for_validate()
@@ -202,10 +202,8 @@ class Workspace:
         # The base, and each environment's merged result.
         envs = [None, *sorted(set(self.config.environments) | set(environments_in(self.config, source)))]
         for env in envs:
-            try:
-                load_state(self.config, source, keys, live, env=env, cache=self.cache)
-            except ValidationError as exc:
-                problems += [p for p in exc.problems if p not in problems]
+            problems += [p for p in problems_in(self.config, source, keys, live, env=env, cache=self.cache)
+                         if p not in problems]
         for table in live:
             prefix = table_dir(self.config, table) + "/"
             if not any(p.file.startswith(prefix) for p in problems):
