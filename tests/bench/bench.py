@@ -148,7 +148,9 @@ SERVER_MAJOR = [0]  # set by main() from the server it uses
 
 
 def git_env(extra: dict[str, str]) -> dict[str, str]:
-    return {**os.environ, **extra, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
+    # Commands run as installed ones do, from compiled bytecode (see compile_configsync).
+    inherited = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**inherited, **extra, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
             "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@localhost", "CI": "1"}
 
 
@@ -312,6 +314,14 @@ def server_version(base_url: str) -> str:
         return str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
 
 
+def compile_configsync() -> None:
+    """Compile configsync's modules once, as pip does when it installs a wheel:
+    with PYTHONDONTWRITEBYTECODE set (some CI images set it) an editable
+    install would recompile every module in every timed command."""
+    import configsync
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(configsync.__file__).parent)], check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000,100000", help="N, comma-separated (default 1000,10000,100000)")
@@ -330,6 +340,7 @@ def main() -> None:
         shapes = [SHAPES[s.strip()] for s in args.shapes.split(",")]
     except KeyError as exc:
         parser.error(f"--shapes: unknown table set {exc} (known: {', '.join(SHAPES)})")
+    compile_configsync()
     started = time.time()
     load_before = os.getloadavg()
     figures: list[Figure] = []
