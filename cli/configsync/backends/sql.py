@@ -103,10 +103,11 @@ class SqlBackend(Backend):
         select = ", ".join(self._select_expr(c) for c in columns) or "1"
         order = ", ".join(quote(k) for k in spec.key)
         cur.execute(f"SELECT {select} FROM {quote(spec.table.name)}{where} ORDER BY {order}", params or [])
-        return [
-            {c.name: self._from_db(c, v) for c, v in zip(columns, raw, strict=True)}
-            for raw in cur.fetchall()
-        ]
+        return self._rows_from_db(columns, cur.fetchall())
+
+    def _rows_from_db(self, columns: list[Column], raw_rows: list[Any]) -> list[Row]:
+        """The rows of a read, converted by `_from_db` (a dialect may do the same faster)."""
+        return [{c.name: self._from_db(c, v) for c, v in zip(columns, raw, strict=True)} for raw in raw_rows]
 
     def _read_back(self, cur: Any, batch: WriteBatch) -> None:
         """Re-read the rows just written, by key, the way plan reads them; a
