@@ -284,6 +284,19 @@ def format_decimal_yaml(value: Decimal) -> str:
     Plain positional notation keeps every digit; the exponent form is only used
     for extreme magnitudes and keeps the dot and signed exponent YAML requires.
     """
+    text = str(value)
+    if "E" not in text and "e" not in text and value.is_finite() and value.adjusted() <= 24:
+        # The common case, without normalize's new Context: str() is positional
+        # here, and dropping the fraction's trailing zeros is what normalize does.
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        if text != "-0":  # -0 is the full path's -0.0
+            return text
+    return _format_decimal_yaml_full(value)
+
+
+def _format_decimal_yaml_full(value: Decimal) -> str:
+    """`format_decimal_yaml` for every Decimal (its fast path must agree: tests/test_yamlio.py)."""
     if not value.is_finite():
         return _YAML_SPECIALS[str(value).replace("sNaN", "NaN")]
     if value.is_zero() and value.is_signed():
