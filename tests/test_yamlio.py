@@ -395,3 +395,16 @@ def test_direct_writer_takes_the_rows_snapshots_are_made_of() -> None:
     text = yamlio._dump_direct(row)  # type: ignore[arg-type]
     assert text is not None and text.encode() == yamlio.dump(row, direct=False)  # type: ignore[arg-type]
     assert "amount: 3.1415926536\n" in text and "day: '2020-01-02'\n" in text and "zero: 0\n" in text
+
+
+def test_render_orders_columns_and_puts_the_unnamed_last(tmp_path: Path) -> None:
+    """records.render skips its second pass when the order names every column;
+    a column it does not name (or a named one the row lacks) still lands as before."""
+    from configsync import records
+    from configsync.config import load_config
+    (tmp_path / "configsync.yaml").write_text("tables:\n  t:\n    key: id\n")
+    config = load_config(tmp_path / "configsync.yaml")
+    head = records.header(config, "t").encode()
+    assert records.render(config, "t", {"b": 2, "id": 1}, ["id", "b"]) == head + b"id: 1\nb: 2\n"
+    assert records.render(config, "t", {"z": 0, "b": 2, "id": 1}, ["id", "b", "gone"]) == head + b"id: 1\nb: 2\nz: 0\n"
+    assert records.render(config, "t", {"x": 3, "id": 1}, ["id", "b"]) == head + b"id: 1\nx: 3\n"
