@@ -194,7 +194,7 @@ def _outcome(load: Any, text: Any, specials: bool) -> str:
 
 
 @settings(max_examples=300, deadline=None)
-@given(_JSON, st.sampled_from(["str", "utf-8", "utf-16", "utf-32-le", "bytearray"]), st.booleans(),
+@given(_JSON, st.sampled_from(["str", "utf-8", "utf-16", "utf-16-be", "utf-32-le", "bytearray"]), st.booleans(),
        st.sampled_from(["", "\ufeff", " ", "x", "{", ',"a":1}']))
 def test_loads_equals_json_loads_with_hooks(document: Any, encoding: str, specials: bool, noise: str) -> None:
     text = json.dumps(document, ensure_ascii=False, indent=1 if noise == " " else None)

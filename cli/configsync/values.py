@@ -169,7 +169,11 @@ def loads(text: str | bytes, *, specials: bool = True) -> Value:
         if text.startswith("\ufeff"):
             raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
     elif isinstance(text, (bytes, bytearray)):
-        text = text.decode(json.detect_encoding(text), "surrogatepass")
+        # A document that opens with an ASCII character other than NUL, followed
+        # by another non-NUL byte, is what detect_encoding calls UTF-8 (no BOM
+        # starts so, nor UTF-16 or -32): a database's JSON text always does.
+        utf8 = len(text) > 1 and 0 < text[0] < 0x80 and text[1] != 0
+        text = text.decode("utf-8" if utf8 else json.detect_encoding(text), "surrogatepass")
     else:
         raise TypeError(f"the JSON object must be str, bytes or bytearray, not {text.__class__.__name__}")
     result: Value = (_DECODER if specials else _DB_DECODER).decode(text)
