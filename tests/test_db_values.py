@@ -219,3 +219,58 @@ def test_uuid_subclass_and_unknown_types_take_from_db() -> None:
     got = values.rows_from_db(["a", "b", "c", "d"], ["uuid", "text", "date", "array"], raw)
     assert got == [{"a": "00000000-0000-0000-0000-000000000005", "b": "odd", "c": "2024-01-01T00:00:00+00:00",
                     "d": [Decimal("1.5"), [Decimal("2.5")]]}]
+
+
+def test_reads_pause_the_cycle_collector_and_restore_it(pg_url: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large read builds its rows with the collector off (it would walk the
+    whole heap every few hundred rows, for nothing) and leaves it as it was:
+    on, off, or after a failed read."""
+    import contextlib
+    import gc
+
+    from configsync.backends import sql
+    from configsync.errors import BackendError
+
+    execute(pg_url, "CREATE TABLE many (id integer PRIMARY KEY, doc jsonb, tags text[])")
+    execute(pg_url, """INSERT INTO many SELECT i, jsonb_build_object('a', i, 'b', jsonb_build_array(i, 'x')),
+                       ARRAY['t', 'u'] FROM generate_series(1, 5000) AS i""")
+    backend = open_backend(pg_url, tmp_path)
+    collections: list[str] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(phase)
+
+    def collections_during_read() -> int:
+        table = backend.describe(["many"])["many"]
+        spec = ReadSpec(table, ("id", "doc", "tags"), ("id",))
+        gc.collect()
+        collections.clear()
+        gc.callbacks.append(count)
+        try:
+            assert len(backend.read([spec])["many"]) == 5000
+        finally:
+            gc.callbacks.remove(count)
+        return len(collections)
+
+    try:
+        assert gc.isenabled()
+        paused = collections_during_read()
+        assert gc.isenabled()
+        gc.disable()
+        collections_during_read()
+        assert not gc.isenabled()
+        gc.enable()
+        # A value the JSON loader refuses (an integer of 5,001 digits) fails the read half way.
+        execute(pg_url, "CREATE TABLE bad (id integer PRIMARY KEY, doc jsonb); INSERT INTO bad VALUES (1, '1e5000')")
+        table = backend.describe(["bad"])["bad"]
+        with pytest.raises((BackendError, ValueError)):
+            backend.read([ReadSpec(table, ("id", "doc"), ("id",))])
+        assert gc.isenabled()
+        monkeypatch.setattr(sql, "collector_paused", contextlib.nullcontext)
+        unpaused = collections_during_read()
+    finally:
+        gc.enable()
+        backend.close()
+    assert paused <= 2 < 20 < unpaused, (paused, unpaused)
