@@ -6,7 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from configsync import yamlio
+from configsync import values, yamlio
 from helpers import commit_all, init_repo, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -332,3 +332,79 @@ def test_line_reader_agrees_with_pyyaml_on_damaged_files(row: dict[str, object],
             lines.insert(index, line)
     text = "\n".join(lines)
     _reader_agrees(text)
+
+
+# ---- the direct writer's fast paths, against the full rules and PyYAML -------------------
+#
+# `_scalar_text` decides by exact type and first character, `format_decimal_yaml`
+# takes str() for positional decimals; both keep the full rule as their
+# fallback. Random text near the resolvers' edges (first characters that start
+# a number, a bool, null or a date; colons, spaces, quotes) and random decimals
+# near every formatting edge (trailing zeros, exponents either side, ±24
+# magnitudes, -0, NaN and ±Infinity) must give the same text both ways, and
+# rows of them the bytes PyYAML writes.
+
+_NEAR_RESOLVERS = st.text(alphabet=st.sampled_from(list("aAbtTyYnNoOfF019_/.@()+=&%~,?!-:eExX' #<é")), max_size=10)
+_TEXTS = st.one_of(_NEAR_RESOLVERS, st.sampled_from(PLAIN + AWKWARD + KEYS), st.dates().map(str),
+                   st.text(max_size=6))
+_DECIMALS = st.one_of(
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.builds(lambda sign, digits, exponent: Decimal((sign, tuple(digits), exponent)),
+              st.integers(0, 1), st.lists(st.integers(0, 9), min_size=1, max_size=30), st.integers(-45, 45)),
+    st.sampled_from(AWKWARD_NUMBERS[:8]),
+)
+_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(-3, 3), _TEXTS, _DECIMALS)
+
+
+@given(_DECIMALS)
+@settings(max_examples=3000, deadline=None)
+def test_decimals_fast_format_is_the_full_one(value: Decimal) -> None:
+    assert values.format_decimal_yaml(value) == values._format_decimal_yaml_full(value)
+
+
+def _text_or_refusal(write: object, value: object) -> str:
+    try:
+        return write(value)  # type: ignore[operator, no-any-return]
+    except yamlio._NotFast:
+        return "<not fast>"
+
+
+@given(st.one_of(_LEAVES, st.just([]), st.just({})))
+@settings(max_examples=3000, deadline=None)
+def test_scalar_fast_path_writes_what_the_full_rule_writes(value: object) -> None:
+    assert _text_or_refusal(yamlio._scalar_text, value) == _text_or_refusal(yamlio._flow_empty_or_scalar, value)
+
+
+@given(st.dictionaries(st.one_of(st.sampled_from(KEYS), _NEAR_RESOLVERS), st.recursive(
+    _LEAVES,
+    lambda children: st.one_of(st.lists(children, max_size=3),
+                               st.dictionaries(st.one_of(st.sampled_from(KEYS), _NEAR_RESOLVERS), children, max_size=3)),
+    max_leaves=10), min_size=1, max_size=6))
+@settings(max_examples=2000, deadline=None)
+def test_direct_writer_writes_random_rows_as_pyyaml_does(row: dict[str, object]) -> None:
+    assert yamlio.dump(row, "# h\n") == yamlio.dump(row, "# h\n", direct=False)  # type: ignore[arg-type]
+
+
+def test_direct_writer_takes_the_rows_snapshots_are_made_of() -> None:
+    """The fast paths really run for a typical row (no fallback to PyYAML), and
+    write its bytes."""
+    row = {"id": 1000000000001, "doc": {"name": "item-1", "labels": ["a", "b1"], "enabled": False,
+                                       "limits": {"burst": Decimal("1.5"), "daily": 1, "none": None}},
+           "amount": Decimal("3.1415926536"), "tags": ["t1", "group-1"], "weight": Decimal("0.14285714285714285"),
+           "day": "2020-01-02", "zero": Decimal("0E-10"), "hundred": Decimal("100.00"), "neg": -5}
+    text = yamlio._dump_direct(row)  # type: ignore[arg-type]
+    assert text is not None and text.encode() == yamlio.dump(row, direct=False)  # type: ignore[arg-type]
+    assert "amount: 3.1415926536\n" in text and "day: '2020-01-02'\n" in text and "zero: 0\n" in text
+
+
+def test_render_orders_columns_and_puts_the_unnamed_last(tmp_path: Path) -> None:
+    """records.render skips its second pass when the order names every column;
+    a column it does not name (or a named one the row lacks) still lands as before."""
+    from configsync import records
+    from configsync.config import load_config
+    (tmp_path / "configsync.yaml").write_text("tables:\n  t:\n    key: id\n")
+    config = load_config(tmp_path / "configsync.yaml")
+    head = records.header(config, "t").encode()
+    assert records.render(config, "t", {"b": 2, "id": 1}, ["id", "b"]) == head + b"id: 1\nb: 2\n"
+    assert records.render(config, "t", {"z": 0, "b": 2, "id": 1}, ["id", "b", "gone"]) == head + b"id: 1\nb: 2\nz: 0\n"
+    assert records.render(config, "t", {"x": 3, "id": 1}, ["id", "b"]) == head + b"id: 1\nx: 3\n"

@@ -100,7 +100,8 @@ def _header(schema_path: str, directory: str) -> str:
 def render(config: Config, table: str, row: Mapping[str, Value], column_order: Iterable[str]) -> bytes:
     """The bytes of a record file: fixed column order, deterministic YAML."""
     ordered = {c: row[c] for c in column_order if c in row}
-    ordered.update({c: v for c, v in row.items() if c not in ordered})
+    if len(ordered) != len(row):  # columns the order does not name go last
+        ordered.update({c: v for c, v in row.items() if c not in ordered})
     return yamlio.dump(ordered, header(config, table))
 
 

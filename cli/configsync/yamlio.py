@@ -601,38 +601,11 @@ def _plain_scalar(value: Value) -> str:
     raise _NotFast
 
 
+@functools.lru_cache(maxsize=4096)  # the same column names in every row
 def _key(key: object) -> str:
     if isinstance(key, str) and len(key) < _SIMPLE_KEY_MAX and _plain(key):
         return key
     raise _NotFast
-
-
-def _emit(value: Value, indent: str, lines: list[str], prefix: str) -> None:
-    """Append ``prefix`` + value in PyYAML's block layout (indentless lists in
-    mappings, "- key: v" for mappings in lists), nested keys sorted."""
-    if isinstance(value, dict) and value:
-        first = True
-        for key in sorted(value):
-            head = (prefix if first else indent) + _key(key) + ":"
-            first = False
-            item = value[key]
-            if isinstance(item, dict) and item:
-                lines.append(head)
-                _emit(item, indent + "  ", lines, indent + "  ")
-            elif isinstance(item, list) and item:
-                lines.append(head)
-                _emit(item, indent, lines, indent)
-            else:
-                lines.append(head + " " + _flow_empty_or_scalar(item))
-    elif isinstance(value, list) and value:
-        for i, item in enumerate(value):
-            head = (prefix if i == 0 else indent) + "- "
-            if (isinstance(item, (dict, list))) and item:
-                _emit(item, indent + "  ", lines, head)
-            else:
-                lines.append(head + _flow_empty_or_scalar(item))
-    else:
-        raise _NotFast
 
 
 def _flow_empty_or_scalar(value: Value) -> str:
@@ -643,6 +616,73 @@ def _flow_empty_or_scalar(value: Value) -> str:
     return _plain_scalar(value)
 
 
+# First characters some implicit resolver looks at (_plain): a string that
+# _PLAIN matches and that starts with any other character is written bare.
+_RESOLVED_FIRST = frozenset(first for first in _Dumper.yaml_implicit_resolvers if first is not None)
+_match_plain = _PLAIN.match
+_DIGITS = frozenset("0123456789")
+_LEAVES = frozenset({str, int, Decimal, bool, type(None)})  # never a collection
+
+
+def _scalar_text(value: Value) -> str:
+    """`_flow_empty_or_scalar`, by exact type first: the same text for the
+    values rows are made of (tests/test_yamlio.py holds the two equal)."""
+    kind = type(value)
+    if kind is str:
+        if _match_plain(value):  # type: ignore[arg-type]
+            # Text that reads back as another type (a date, a number, "true")
+            # goes in single quotes; _PLAIN has no quote character to double inside.
+            if value[0] not in _RESOLVED_FIRST or _plain(value):  # type: ignore[index, arg-type]
+                return value  # type: ignore[return-value]
+            return "'" + value + "'"  # type: ignore[operator]
+    elif kind is int:
+        return str(value)
+    elif kind is bool:
+        return "true" if value else "false"
+    elif value is None:
+        return "null"
+    elif kind is Decimal:
+        text = format_decimal_yaml(value)  # type: ignore[arg-type]
+        # Positional and not negative: the float or int resolver reads it back as itself.
+        if text[0] in _DIGITS and "e" not in text:
+            return text
+    return _flow_empty_or_scalar(value)
+
+
+def _emit(value: Value, indent: str, lines: list[str], prefix: str) -> None:
+    """Append ``prefix`` + value in PyYAML's block layout (indentless lists in
+    mappings, "- key: v" for mappings in lists), nested keys sorted."""
+    append = lines.append
+    if isinstance(value, dict) and value:
+        head = prefix
+        deeper = indent + "  "
+        for key in sorted(value):
+            head += _key(key) + ":"
+            item = value[key]
+            if type(item) in _LEAVES:
+                append(head + " " + _scalar_text(item))
+            elif isinstance(item, dict) and item:
+                append(head)
+                _emit(item, deeper, lines, deeper)
+            elif isinstance(item, list) and item:
+                append(head)
+                _emit(item, indent, lines, indent)
+            else:
+                append(head + " " + _scalar_text(item))
+            head = indent
+    elif isinstance(value, list) and value:
+        head = prefix + "- "
+        deeper = indent + "  "
+        for item in value:
+            if type(item) not in _LEAVES and isinstance(item, (dict, list)) and item:
+                _emit(item, deeper, lines, head)
+            else:
+                append(head + _scalar_text(item))
+            head = indent + "- "
+    else:
+        raise _NotFast
+
+
 def _dump_direct(mapping: dict[str, Value]) -> str | None:
     """The bytes PyYAML would write for a row of simple values, written directly:
     a twentieth of the time. None where the row holds anything else (quoting,
@@ -650,20 +690,23 @@ def _dump_direct(mapping: dict[str, Value]) -> str | None:
     if not mapping:
         return None
     lines: list[str] = []
+    append = lines.append
     try:
         for key, value in mapping.items():
             head = _key(key) + ":"
-            if isinstance(value, dict) and value:
-                lines.append(head)
+            if type(value) in _LEAVES:
+                append(head + " " + _scalar_text(value))
+            elif isinstance(value, dict) and value:
+                append(head)
                 _emit(value, "  ", lines, "  ")
             elif isinstance(value, list) and value:
-                lines.append(head)
+                append(head)
                 _emit(value, "", lines, "")
             else:
-                lines.append(head + " " + _flow_empty_or_scalar(value))
+                append(head + " " + _scalar_text(value))
     except _NotFast:
         return None
-    lines.append("")
+    append("")
     return "\n".join(lines)
 
 

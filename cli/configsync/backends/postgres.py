@@ -434,6 +434,11 @@ class PostgresBackend(SqlBackend):
     def _from_db(self, column: Column, value: Any) -> Value:
         return values.from_db(value)
 
+    def _rows_from_db(self, columns: list[Column], raw_rows: list[Any]) -> list[Row]:
+        # The same values as _from_db per cell (tests/test_db_values.py); json
+        # cells come from _json_loads, already in the value model.
+        return values.rows_from_db([c.name for c in columns], [c.kind for c in columns], raw_rows, json_parsed=True)
+
     def _to_db(self, column: Column, value: Value) -> Any:
         if value is None:
             return None
