@@ -73,7 +73,8 @@ def fragments(password: str) -> set[str]:
 def test_redact_never_raises_nor_shows_the_password(form: str, password: str) -> None:
     url = FORMS[form](password)
     skeleton = FORMS[form]("")
-    assume(password not in skeleton and quote(password, safe="") not in skeleton)
+    # Not a piece of the URL's other parts, in either case: redact writes the scheme in lower case.
+    assume(password.lower() not in skeleton.lower() and quote(password, safe="").lower() not in skeleton.lower())
     assume(password not in "***")  # the mask itself
     shown = redact(url)
     assert isinstance(shown, str)
