@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from . import files, fork_pool, naming, progress, yamlio
+from . import files, naming, progress, yamlio
 from .backends import TableInfo
 from .errors import ConfigsyncError, UnsafePlanError
 from .layout import ENVIRONMENTS
@@ -183,15 +183,14 @@ class Snapshotter:
         file leaves out stays out: that row was created from a file without it,
         and plan leaves it unmanaged; it is no drift."""
         counts = {"added": 0, "updated": 0, "removed": 0}
-        config, columns, listed = self.sides.config, info.column_names, list(rows.values())
-
-        def rendered(index: int) -> bytes:
-            row = listed[index]
-            return (render(config, table, row, columns) if header is None
+        config, columns = self.sides.config, info.column_names
+        # Rendering is much of a full snapshot's work, yet done here, one row at a
+        # time: forked workers rendering 100,000 rows saved 2 s of 15 on two cores
+        # but copied every page of the rows they touched (reference counts),
+        # 240 MB more memory, which a large snapshot cannot spare.
+        for path, row in rows.items():
+            data = (render(config, table, row, columns) if header is None
                     else yamlio.dump(ordered(row, columns), header))
-
-        # Rendering is much of a full snapshot's work: on every core where fork_pool allows it.
-        for (path, row), data in zip(rows.items(), fork_pool.mapped(rendered, len(listed)), strict=True):
             current = on_disk.get(path)
             if assigned and current is not None and not current.symlink and current.data != data:
                 left_out = _left_out(current.data, row, assigned)
