@@ -45,15 +45,7 @@ def check(root: Path, rel: str) -> Path:
     """The absolute path of ``rel`` under ``root``; UnsafePathError if any
     component of it (the file itself included) is a symbolic link, or it
     would leave ``root``."""
-    parts = _parts(rel)
-    current = os.fspath(root)
-    for index, part in enumerate(parts):
-        current = os.path.join(current, part)
-        mode = _lstat_mode(current)
-        if mode is None:
-            break  # nothing further down exists yet; mkdir makes real directories
-        if stat.S_ISLNK(mode):
-            raise _refuse(parts, index + 1)
+    Writer(root).check(rel)
     return root / rel
 
 
