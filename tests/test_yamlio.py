@@ -334,6 +334,135 @@ def test_line_reader_agrees_with_pyyaml_on_damaged_files(row: dict[str, object],
     _reader_agrees(text)
 
 
+# ---- plans: files of one shape, read by one regular expression ---------------------------
+#
+# A shape the line reader has read twice gets a plan (yamlio._Plan). A file of
+# that shape with other values must read exactly as the line reader reads it,
+# whatever the values are: the plan hands back to the line reader any value it
+# does not take, and a value that would change the lines' tokens (": ", a
+# final ":", a dash, a "#", a space, a line break) must never be taken.
+
+_VALUE_TEXTS = [*_PIECES, "0", "-0", "7", "-12", "007", "+5", "+1.5", "-1.5", "1.5_0", "1_0", "12.5", "-0.25", "00.5", "1.", ".5", "1.5e3",
+                "123456789012345678", "1234567890123456789", "9" * 30 + ".5", "'x'", "'1.5'", "'a'b'", "'" * 4,
+                "true", "False", "null", "~", "{}", "[]", "- x", "- - x", "a: b", "x:", "x: ", "#c", " x", "x ",
+                "item-7", "t1", "group-2", "'2020-01-02'", "2020-01-02", "0.8571428571428571", "1e5", "-.inf", "é"]
+
+
+def _slot_lines(text: str) -> list[tuple[int, str]]:
+    """The lines of ``text`` with a value at their end, and the text before the value."""
+    found = []
+    for number, line in enumerate(text.split("\n")):
+        head, colon, _ = line.partition(": ")
+        if colon and not line.lstrip(" ").startswith("#"):
+            found.append((number, head + colon))
+        else:
+            stripped = line.lstrip(" ")
+            dashes = 0
+            while stripped[2 * dashes:2 * dashes + 2] == "- ":
+                dashes += 1
+            if dashes and stripped[2 * dashes:] and not stripped.endswith(":"):
+                found.append((number, line[: len(line) - len(stripped) + 2 * dashes]))
+    return found
+
+
+def _planned(text: str) -> yamlio._Plan | None:
+    """The plan for ``text``'s shape, made by reading it twice."""
+    for _ in range(2):
+        yamlio._read_lines(text, True)
+    return next((plan for plan in yamlio._PLANS if plan.pattern.fullmatch(text)), None)
+
+
+def _line_reader(text: str) -> object:
+    try:
+        return yamlio._read_lines(text)
+    except (yamlio._Unusual, ValueError) as exc:
+        return type(exc)
+
+
+def _plan_reads_as_line_reader(text: str) -> bool:
+    """read_written(text) is the line reader's value (or its exception); True when a plan matched."""
+    matched = any(plan.pattern.fullmatch(text) for plan in yamlio._PLANS)
+    try:
+        value: object = yamlio.read_written(text)
+    except (yamlio._Unusual, ValueError) as exc:
+        value = type(exc)
+    expected = _line_reader(text)
+    assert _same(value, expected), (text, value, expected)
+    if not isinstance(expected, type):
+        assert _same(value, yamlio.parse(text.encode())[0]), text
+    return matched
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_plans_read_files_of_one_shape_as_the_line_reader_does(seed: int) -> None:
+    rng = random.Random(seed)
+    used = taken = 0
+    for _ in range(40):
+        row = {rng.choice(KEYS[:6] + PLAIN[:3]): _random_value(rng, 0) for _ in range(rng.randrange(1, 6))}
+        text = yamlio.dump(row, "# yaml-language-server: $schema=../../schemas/t.schema.json\n").decode()
+        if isinstance(_line_reader(text), type) or _planned(text) is None:
+            continue
+        lines = text.split("\n")
+        slots = _slot_lines(text)
+        for _ in range(8):
+            other = list(lines)
+            for number, head in slots:
+                if rng.random() < 0.7:
+                    other[number] = head + rng.choice(_VALUE_TEXTS)
+            if rng.random() < 0.5:  # and the shape a little changed: a piece inserted, often indentation
+                number = rng.randrange(len(other))
+                column = rng.choice([0, 0, rng.randrange(len(other[number]) + 1)])
+                other[number] = other[number][:column] + rng.choice([" ", "  ", "- ", *_PIECES]) + other[number][column:]
+            matched = _plan_reads_as_line_reader("\n".join(other))
+            used += matched
+            taken += matched and not isinstance(_line_reader("\n".join(other)), type)
+    assert used >= 30 and taken >= 12  # plans were exercised, and read values
+
+
+@given(_ROWS, st.lists(st.sampled_from(_VALUE_TEXTS), min_size=1, max_size=12))
+@settings(max_examples=1500, deadline=None)
+def test_plans_agree_with_the_line_reader_on_random_values(row: dict[str, object], texts: list[str]) -> None:
+    text = yamlio.dump(row).decode()
+    if isinstance(_line_reader(text), type) or _planned(text) is None:
+        return
+    lines = text.split("\n")
+    for (number, head), value in zip(_slot_lines(text), texts * 12, strict=False):
+        lines[number] = head + value
+    _plan_reads_as_line_reader("\n".join(lines))
+
+
+@given(st.one_of(st.sampled_from(_VALUE_TEXTS), st.lists(st.sampled_from(_PIECES), max_size=3).map("".join),
+                 st.from_regex(r"[-+.]?[0-9_]{0,45}(\.[0-9_]{0,45})?([eE][-+]?[0-9]{1,3})?", fullmatch=True)))
+@settings(max_examples=3000, deadline=None)
+def test_a_plans_values_are_read_as_the_line_reader_reads_them(text: str) -> None:
+    """_value_of (known values remembered, digits read directly) = _check_value + _plain_value."""
+    def slow() -> object:
+        try:
+            yamlio._check_value(text)
+            return yamlio._plain_value(text)
+        except (yamlio._Unusual, ValueError) as exc:
+            return type(exc)
+    for _ in range(2):  # the second time from what the first remembered
+        try:
+            fast: object = yamlio._value_of(text)
+        except (yamlio._Unusual, ValueError) as exc:
+            fast = type(exc)
+        assert _same(fast, slow()), text
+
+
+def test_a_plan_is_made_for_a_shape_read_twice_and_used() -> None:
+    first = "# h\nid: 1\ntags:\n- a\n- b\nday: '2020-01-02'\n"
+    second = "# h\nid: 22\ntags:\n- c\n- 1.5\nday: x\n"
+    yamlio._read_lines(first, True)
+    assert not any(plan.pattern.fullmatch(second) for plan in yamlio._PLANS)  # once: no plan yet
+    assert _planned(first) is not None
+    assert _plan_reads_as_line_reader(second)
+    assert yamlio.read_written(second) == {"id": 22, "tags": ["c", Decimal("1.5")], "day": "x"}
+    # A value that would change the file's tokens is the line reader's to refuse.
+    for value in ("a: b", "- x", "x:", "#c", " x", "", "'a'b'", "{a: 1}"):
+        assert _plan_reads_as_line_reader(second.replace("day: x", "day: " + value))
+
+
 # ---- the direct writer's fast paths, against the full rules and PyYAML -------------------
 #
 # `_scalar_text` decides by exact type and first character, `format_decimal_yaml`

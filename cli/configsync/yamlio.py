@@ -12,10 +12,11 @@ another type.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -460,10 +461,28 @@ _Token = tuple[int, int, int, str, str | None]  # kind, column, line, key or tex
 
 def read_written(text: str) -> Value:
     """The value of a file in the subset `dump` writes directly; _Unusual for any other
-    (or ValueError, for a number too long to read)."""
+    (or ValueError, for a number too long to read). A file of a shape read before
+    (the same lines but for their values) takes that shape's plan: see `_Plan`."""
+    if len(text) <= _PLAN_MAX_CHARS:
+        for plan in _PLANS:
+            found = plan.pattern.fullmatch(text)
+            if found is not None:
+                if plan is not _PLANS[0]:
+                    _PLANS.remove(plan)
+                    _PLANS.insert(0, plan)
+                try:
+                    return plan.fill(list(map(_value_of, found.groups())))
+                except (_Unusual, ValueError):
+                    return _read_lines(text)  # a value outside the subset: the line reader decides
+    return _read_lines(text, True)
+
+
+def _read_lines(text: str, learn: bool = False) -> Value:
+    """`read_written` line by line, without plans; ``learn``: a shape seen twice gets a plan."""
     tokens: list[_Token] = []
     append = tokens.append
-    for number, line in enumerate(text.split("\n")):
+    lines = text.split("\n")
+    for number, line in enumerate(lines):
         content = line.lstrip(" ")
         if not content or content[0] == "#":
             if content and _COMMENT.fullmatch(line) is None:
@@ -492,6 +511,124 @@ def read_written(text: str) -> Value:
     value, end = _read_block(tokens, 0, 1)
     if end != len(tokens):
         raise _Unusual
+    if learn and len(text) <= _PLAN_MAX_CHARS and len(lines) <= _PLAN_MAX_LINES:
+        _learn(lines, tokens)
+    return value
+
+
+# ---- plans: the files of one shape, read by one regular expression --------------------
+#
+# The record files of a table mostly share one shape: the same lines (comment,
+# keys, indentation, dashes) but for the values at their ends. A shape that the
+# line reader has read twice gets a plan: a regular expression of its lines with
+# a group for each value, and the value `_read_block` built with a slot for each.
+# A file the expression matches (one call, in C) is the file the line reader
+# would have read with those same tokens, values apart: a value is read by
+# `_value_of`, which checks and converts it exactly as the line reader does
+# (`_check_value`, `_plain_value`), so no value can change the tokens (it has no
+# line break, no ": ", no final ":", no leading space, dash or "#"). Any value
+# outside the subset hands the file back to the line reader.
+# tests/test_yamlio.py holds plans to the line reader on files of one shape.
+_PLAN_MAX_CHARS = 16384  # larger files are rare: no plan (a long expression to compile)
+_PLAN_MAX_LINES = 400
+_PLAN_COUNT = 8  # plans kept, most recently used first
+_SHAPES_SEEN_MAX = 4096
+
+
+class _Slot(int):
+    """Where a value goes in a plan's value: the index of its line's group."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Plan:
+    pattern: re.Pattern[str]
+    fill: Callable[[list[Value]], Value]
+
+
+_PLANS: list[_Plan] = []
+_shapes_seen: set[str] = set()
+
+
+def _learn(lines: list[str], tokens: list[_Token]) -> None:
+    """Make a plan for the shape of ``lines`` (read into ``tokens``) the second time it is seen."""
+    at_end: dict[int, str] = {}  # line number -> the value text that ends it
+    for kind, _, number, text, inline in tokens:
+        if kind == _KEY and inline is not None:
+            at_end[number] = inline
+        elif kind == _VALUE:
+            at_end[number] = text
+    pieces = []
+    slots: dict[int, _Slot] = {}
+    for number, line in enumerate(lines):
+        value = at_end.get(number)
+        if value is None:
+            pieces.append(re.escape(line))
+        else:
+            slots[number] = _Slot(len(slots))
+            pieces.append(re.escape(line[: len(line) - len(value)]) + r"([^\n]*)")
+    source = "\n".join(pieces)
+    if source not in _shapes_seen:
+        if len(_shapes_seen) >= _SHAPES_SEEN_MAX:
+            _shapes_seen.clear()
+        _shapes_seen.add(source)
+        return
+    _shapes_seen.discard(source)
+    slotted = [(kind, column, number, text if kind != _VALUE else slots[number],
+                slots[number] if kind == _KEY and inline is not None else None)
+               for kind, column, number, text, inline in tokens]
+    template, _ = _read_block(slotted, 0, 1, _slot_leaf)  # type: ignore[arg-type]
+    _PLANS.insert(0, _Plan(re.compile(source), _filler(template)))
+    del _PLANS[_PLAN_COUNT:]
+
+
+def _slot_leaf(slot: Any) -> Any:
+    return slot
+
+
+def _filler(template: Any) -> Callable[[list[Value]], Value]:
+    """A function from the values of a plan's groups (in line order) to the value."""
+    if type(template) is _Slot:
+        index = int(template)
+        return lambda found: found[index]
+    if isinstance(template, dict):
+        keys = tuple(template)
+        if all(type(child) is _Slot for child in template.values()):
+            indexes = [int(child) for child in template.values()]
+            return lambda found: dict(zip(keys, [found[i] for i in indexes], strict=True))
+        parts = [(key, _filler(child)) for key, child in template.items()]
+        return lambda found: {key: part(found) for key, part in parts}
+    if all(type(child) is _Slot for child in template):
+        positions = [int(child) for child in template]
+        return lambda found: [found[i] for i in positions]
+    parts_list = [_filler(child) for child in template]
+    return lambda found: [part(found) for part in parts_list]
+
+
+# The values that repeat from row to row (true, USD, a date), read once.
+_VALUES_KNOWN: dict[str, Value] = {}
+_VALUES_KNOWN_MAX = 65536
+_NOT_KNOWN = object()
+# Numbers written as digits: what the YAML 1.1 resolvers make of them, without asking.
+_PLAIN_INT = re.compile(r"-?(?:0|[1-9][0-9]{0,17})").fullmatch
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,40}\.[0-9]{1,40}").fullmatch
+
+
+def _value_of(text: str) -> Value:
+    """`_check_value` then `_plain_value`: the value the line reader reads from a
+    value text (the same exceptions for text outside the subset)."""
+    known = _VALUES_KNOWN.get(text, _NOT_KNOWN)
+    if known is not _NOT_KNOWN:
+        return known  # type: ignore[return-value]
+    if _PLAIN_INT(text) is not None:
+        return int(text)
+    if _PLAIN_DECIMAL(text) is not None:
+        return Decimal(text)
+    _check_value(text)
+    value = _plain_value(text)
+    if not isinstance(value, (dict, list)):  # {} and []: a new one each time
+        if len(_VALUES_KNOWN) >= _VALUES_KNOWN_MAX:
+            _VALUES_KNOWN.clear()
+        _VALUES_KNOWN[text] = value
     return value
 
 
@@ -516,14 +653,17 @@ def _check_value(text: str) -> None:
         _check_text(text)
 
 
-def _read_block(tokens: list[_Token], at: int, depth: int) -> tuple[Value, int]:
+def _read_block(tokens: list[_Token], at: int, depth: int,
+                leaf: Callable[[str], Value] | None = None) -> tuple[Value, int]:
     """The block that starts at token ``at`` (a mapping, a sequence or a scalar)
-    and the index of the token after it."""
+    and the index of the token after it; ``leaf`` reads a value text (`_plain_value`)."""
+    if leaf is None:
+        leaf = _plain_value
     if depth > MAX_DEPTH:
         raise _Unusual
     kind, column, _, text, _ = tokens[at]
     if kind == _VALUE:
-        return _plain_value(text), at + 1
+        return leaf(text), at + 1
     count = len(tokens)
     if kind == _DASH:
         items: list[Value] = []
@@ -533,7 +673,7 @@ def _read_block(tokens: list[_Token], at: int, depth: int) -> tuple[Value, int]:
             # The item starts on the dash's line ("- x", "- k: v", "- - x").
             if at >= count or tokens[at][2] != line:
                 raise _Unusual
-            item, at = _read_block(tokens, at, depth + 1)
+            item, at = _read_block(tokens, at, depth + 1, leaf)
             items.append(item)
         if at < count and tokens[at][1] > column:
             raise _Unusual
@@ -545,14 +685,14 @@ def _read_block(tokens: list[_Token], at: int, depth: int) -> tuple[Value, int]:
         if key in mapping:
             raise _Unusual
         if inline is not None:
-            mapping[sys.intern(key)] = _plain_value(inline)
+            mapping[sys.intern(key)] = leaf(inline)
             continue
         # "key:" over a nested block: deeper, or a sequence at the key's column.
         if at >= count or not (tokens[at][1] > column or (tokens[at][0] == _DASH and tokens[at][1] == column)):
             raise _Unusual
         if tokens[at][0] == _VALUE:
             raise _Unusual  # a plain scalar continued on the next line
-        mapping[sys.intern(key)], at = _read_block(tokens, at, depth + 1)
+        mapping[sys.intern(key)], at = _read_block(tokens, at, depth + 1, leaf)
     if at < count and tokens[at][1] >= column:
         raise _Unusual  # a dash or scalar among the keys, or a deeper stray line
     return mapping, at
