@@ -301,11 +301,13 @@ def test_workers_and_one_process_find_the_same_problems_and_records(tmp_path: Pa
         found = []
         for env in (None, "production"):
             for rows in (True, False):
-                source = Repo(config).worktree_source()
-                try:
-                    found.append(_state_text(validation.load_state(config, source, keys, env=env, rows=rows), rows))
-                except validation.ValidationError as exc:
-                    found.append([str(p) for p in exc.problems])
+                for lazy in (False, True):  # files read here, or where they are checked (as validate does)
+                    source = Repo(config).worktree_source(lazy=lazy)
+                    try:
+                        found.append(_state_text(validation.load_state(config, source, keys, env=env, rows=rows), rows))
+                    except validation.ValidationError as exc:
+                        found.append([str(p) for p in exc.problems])
+        assert found[0::2] == found[1::2]  # lazy or not, the same
         return text, found
 
     monkeypatch.setattr(parallel, "MIN_FILES", 50)
@@ -347,7 +349,7 @@ def test_workers_and_one_process_find_the_same_problems_and_records(tmp_path: Pa
     alone = every_reading()
     assert workers == alone
     assert workers[0].startswith("All record files are valid"), workers[0]
-    base_rows, _, production_rows, _ = workers[1]
+    base_rows, _, _, _, production_rows, _, _, _ = workers[1]
     assert len(base_rows) == 120 and len(production_rows) == 120
     assert all(line.endswith("}") and not line.endswith(" {}") for line in base_rows + production_rows)
     assert any('"limit": 1007' in line for line in production_rows)

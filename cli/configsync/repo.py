@@ -186,15 +186,18 @@ class Repo:
     def _blob_data(self, oid: pygit2.Oid) -> bytes:
         return self.git[oid].peel(pygit2.Blob).data
 
-    def worktree_source(self, tables: Sequence[str] | None = None) -> Source:
-        """The work tree's files; with ``tables``, only those tables' record files."""
+    def worktree_source(self, tables: Sequence[str] | None = None, *, lazy: bool = False) -> Source:
+        """The work tree's files; with ``tables``, only those tables' record files.
+        ``lazy``: a record file is read on first use (`validate` reads them in its
+        workers, on every core), without following a symbolic link made since
+        (OSError then, ELOOP for a link)."""
         source = Source("work tree")
         for directory in self._record_dirs(tables):
-            source.snapshots += self._disk_files(directory)
+            source.snapshots += self._disk_files(directory, lazy)
         source.schemas = {f.path: f for f in self._disk_files(self.config.schemas)}
         return source
 
-    def _disk_files(self, directory: str) -> Iterator[SourceFile]:
+    def _disk_files(self, directory: str, lazy: bool = False) -> Iterator[SourceFile]:
         root = self.config.root
         top = root / directory
         if not top.is_dir():
@@ -209,6 +212,9 @@ class Repo:
                 info = os.lstat(full)
                 if stat.S_ISLNK(info.st_mode):
                     yield SourceFile(f"{rel_dir}/{name}", b"", symlink=True)
+                    continue
+                if lazy:
+                    yield SourceFile(f"{rel_dir}/{name}", load=functools.partial(read_regular_file, full))
                     continue
                 with open(full, "rb") as handle:
                     # Read one byte past the limit: enough to refuse, never a
@@ -481,3 +487,23 @@ class Repo:
 
     def _data(self, oid: pygit2.Oid | None) -> bytes | None:
         return None if oid is None else self.git[oid].peel(pygit2.Blob).data
+
+
+def read_regular_file(path: str) -> bytes:
+    """A work-tree file's bytes, at most one byte past the size limit (enough to
+    refuse, never a gigabyte into memory). A symbolic link is not followed:
+    OSError (ELOOP), as for a file that is gone."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        limit = MAX_BYTES + 1
+        wanted = min(os.fstat(fd).st_size + 1, limit)
+        data = os.read(fd, wanted)
+        if len(data) == wanted < limit:  # it grew since: read on to its end (or the limit)
+            parts, total = [data], len(data)
+            while total < limit and (more := os.read(fd, limit - total)):
+                parts.append(more)
+                total += len(more)
+            data = b"".join(parts)
+        return data
+    finally:
+        os.close(fd)

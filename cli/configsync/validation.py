@@ -7,6 +7,7 @@ case-only collisions. Checks against the database's columns come later in
 """
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import re
@@ -59,7 +60,7 @@ class Loaded:
         if path not in self._nodes:
             try:
                 self._nodes[path] = yamlio.parse(file.data)[1]
-            except yamlio.YamlError:
+            except (yamlio.YamlError, OSError):  # OSError: a work-tree file read again for a line, gone since
                 self._nodes[path] = None
         return self._nodes[path]
 
@@ -188,7 +189,10 @@ class _Parsed:
     @property
     def node(self) -> Node | None:
         if not self._composed:
-            self._node = yamlio.parse(self.file.data)[1]
+            try:
+                self._node = yamlio.parse(self.file.data)[1]
+            except OSError:  # a work-tree file read again for a line, gone since: no line
+                self._node = None
             self._composed = True
         return self._node
 
@@ -212,15 +216,17 @@ class _Draft:
 # _Own, the checks of a record that need its file alone (schema, key columns,
 # a key that can be a file name), done where the file was read:
 # (problems in _finish's order, named: the key checks passed and the file name
-# is compared next, the key, record_id: the validation cache's name for the
-# file, checked: the schema was asked, not known valid from the cache, the
-# problems of its columns against the database's (None: not asked, no infos)).
-_Own = tuple[tuple[Problem, ...], bool, Key, str, bool, tuple[Problem, ...] | None]
+# is compared next, the key, checked: the schema was asked, not known valid
+# from the cache, the problems of its columns against the database's (None:
+# not asked, no infos)).
+_Own = tuple[tuple[Problem, ...], bool, Key, bool, tuple[Problem, ...] | None]
 # _Read: (the file's own problems in reading order (YAML, columns), the row
 # (None: refused, or not wanted back), ok: a record (whatever problems come
 # later), its plain file name ("": not asked; None: the key cannot be one),
-# its own checks (a record of this file alone)).
-_Read = tuple[tuple[Problem, ...], Row | None, bool, str | None, _Own | None]
+# its own checks (a record of this file alone), the git blob id of the bytes
+# read, where the file had none (a work-tree file): the validation cache's
+# name for them, never taken from a second reading of the file).
+_Read = tuple[tuple[Problem, ...], Row | None, bool, str | None, _Own | None, str]
 
 
 @dataclass
@@ -243,10 +249,16 @@ class _Reader:
 
     def read(self, index: int) -> _Read:
         file, table, alone, keep = self.jobs[index]
+        blob = ""
+        if not file.blob_id:  # a work-tree file, read here (in a worker: Repo.worktree_source, lazy)
+            try:
+                blob = file.blob_id = git_blob_id(file.data)
+            except OSError as exc:
+                return (_unreadable(file.path, exc),), None, False, "", None, ""
         problems: list[Problem] = []
         parsed = _parse_record(self.config, table, file, problems, {}, self.owned.get(table, {}))
         if parsed is None:
-            return tuple(problems), None, False, "", None
+            return tuple(problems), None, False, "", None, blob
         layout = self.layouts.get(table)
         if layout is not None:
             try:
@@ -254,7 +266,7 @@ class _Reader:
             except NamingError:
                 parsed.plain = None
         own = self._own(table, parsed) if alone else None
-        return tuple(problems), parsed.row if keep else None, True, parsed.plain, own
+        return tuple(problems), parsed.row if keep else None, True, parsed.plain, own, blob
 
     def _own(self, table: str, parsed: _Parsed) -> _Own:
         draft = _Draft("", parsed.row, [parsed])
@@ -279,7 +291,15 @@ class _Reader:
                 named = self._columns[table] = {c.name: c for c in info.columns}
             columns = tuple(_column_problems(table, info, named, draft.row, parsed.path,
                                              lambda column: (parsed.path, _key_line(parsed, column))))
-        return tuple(problems), plain is not None, key, record_id, checked, columns
+        return tuple(problems), plain is not None, key, checked, columns
+
+
+def _unreadable(path: str, exc: OSError) -> Problem:
+    """A record file listed, then not read: made a symbolic link since (refused
+    as one listed as a link is), or gone."""
+    if exc.errno == errno.ELOOP:
+        return Problem(path, 0, "record files must not be symbolic links")
+    return Problem(path, 0, f"cannot read it ({exc.strerror or exc})")
 
 
 def _key_line(parsed: _Parsed, column: str) -> int:
@@ -377,7 +397,9 @@ def load_state(
                 # A rendering of a row with the table's columns: no secret or excluded ones.
                 parsed = _Parsed(file.path, known[file.blob_id], file, from_database=True)
             else:
-                found, row, ok, plain, own = next(results)
+                found, row, ok, plain, own, blob = next(results)
+                if blob:
+                    file.blob_id = blob
                 problems += found
                 if not ok:
                     continue
@@ -407,7 +429,8 @@ def load_state(
             before = len(problems)
             own = draft.sources[0].own if len(draft.sources) == 1 else None
             if own is not None:  # checked where it was read
-                found, named, record_key, record_id, checked, columns = own
+                found, named, record_key, checked, columns = own
+                record_id = _record_id(draft.sources)
                 problems += found
                 plain = draft.sources[0].plain if named and key else ("" if named else None)
                 record = _named_record(table, draft, key, plain, problems, names, record_key)
@@ -509,11 +532,11 @@ def _locate_file(
 
 
 def _record_id(sources: Sequence[_Parsed]) -> str:
-    """The validation cache's name for these file contents; a git blob id is
-    already one, and using it spares reading the file."""
+    """The validation cache's name for these file contents, from their git blob
+    ids (a git blob id is already one: no reading the file again)."""
     if len(sources) == 1:
         return "blob:" + (sources[0].file.blob_id or git_blob_id(sources[0].file.data))
-    return content_id(*(s.file.data for s in sources))
+    return content_id(*((s.file.blob_id or git_blob_id(s.file.data)).encode() for s in sources))
 
 
 def _parse_record(

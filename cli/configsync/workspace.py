@@ -197,7 +197,7 @@ class Workspace:
         keys = {t: s.key for t, s in self.config.tables.items()}
         known = self.shortcuts.for_validate()
         live = [t for t in self.config.tables if t not in known.skip]
-        source = self.repo.worktree_source(live if known.trees else None)
+        source = self.repo.worktree_source(live if known.trees else None, lazy=True)
         problems: list[Problem] = []
         # The base, and each environment's merged result.
         envs = [None, *sorted(set(self.config.environments) | set(environments_in(self.config, source)))]

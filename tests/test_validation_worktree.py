@@ -1,0 +1,145 @@
+"""`validate` reads the work tree's record files where it checks them (in its
+workers, on every core): listed first, read once, later, never through a link.
+
+A file made a symbolic link after the listing is refused with the words of one
+listed as a link; one gone is a problem, not a crash; the validation cache
+names the bytes that were checked, never those of a second reading.
+"""
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pytest
+from configsync import parallel, validation
+from configsync.cache import ValidationCache
+from configsync.config import Config, load_config
+from configsync.records import Source, SourceFile, git_blob_id
+from configsync.repo import Repo, read_regular_file
+from helpers import commit_all, init_repo, run
+
+COUNT = 80
+
+
+def _repo(path: Path) -> Config:
+    """COUNT valid system_config records, a production overlay over some of them."""
+    init_repo(path)
+    base = path / "config-snapshots" / "system_config"
+    overlay = path / "config-snapshots" / "_environments" / "production" / "system_config"
+    base.mkdir(parents=True)
+    overlay.mkdir(parents=True)
+    for i in range(COUNT):
+        (base / f"key_{i:04d}.yaml").write_text(f"config_key: key_{i:04d}\nconfig_value:\n  limit: {i}\n"
+                                                f"config_type: json\ndescription: Setting {i}\nupdated_by: null\n")
+        if i % 9 == 0:
+            (overlay / f"key_{i:04d}.yaml").write_text(f"config_value:\n  limit: {i + 1000}\n")
+    commit_all(path, "records")
+    return load_config(path / "configsync.yaml")
+
+
+@pytest.fixture(params=["workers", "one process"])
+def where(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(parallel, "MIN_FILES", 50 if request.param == "workers" else 10**9)
+    monkeypatch.setattr(parallel, "_CHUNK", 16)
+    return str(request.param)
+
+
+def test_a_file_made_a_link_after_the_listing_is_refused_as_a_listed_link(tmp_path: Path, where: str) -> None:
+    repo = tmp_path / "repo"
+    config = _repo(repo)
+    keys = {t: s.key for t, s in config.tables.items()}
+    base = repo / "config-snapshots" / "system_config"
+    outside = tmp_path / "outside.yaml"
+    outside.write_bytes((base / "key_0003.yaml").read_bytes())  # valid: only the link can refuse it
+    source = Repo(config).worktree_source(lazy=True)
+    assert all(f.symlink or f._data is None for f in source.snapshots)  # listed, not read
+    (base / "key_0003.yaml").unlink()
+    (base / "key_0003.yaml").symlink_to(outside)
+    (base / "key_0005.yaml").unlink()
+    found = [str(p) for p in validation.problems_in(config, source, keys)]
+    assert found == ["config-snapshots/system_config/key_0003.yaml: record files must not be symbolic links",
+                     "config-snapshots/system_config/key_0005.yaml: cannot read it (No such file or directory)"]
+    # The link listed as one: the same words.
+    listed = [str(p) for p in validation.problems_in(config, Repo(config).worktree_source(lazy=True), keys)]
+    assert listed == found[:1]
+    result = run(repo, "validate")
+    assert result.code == 1
+    assert result.text.splitlines()[0] == found[0]
+
+
+def _counting_read(log: str, path: str) -> bytes:
+    """read_regular_file, noting each read in ``log`` (appended to from any process)."""
+    with open(log, "a") as handle:
+        handle.write(path + "\n")
+    return read_regular_file(path)
+
+
+def _counted_source(config: Config, log: Path) -> Source:
+    source = Repo(config).worktree_source(lazy=True)
+    snapshots = [SourceFile(f.path, load=lambda full=str(config.root / f.path): _counting_read(str(log), full))
+                 for f in source.snapshots]
+    return Source(source.description, snapshots, source.schemas)
+
+
+@pytest.mark.parametrize("env", [None, "production"])
+def test_each_record_file_is_read_once_and_the_cache_names_those_bytes(tmp_path: Path, where: str,
+                                                                       env: str | None) -> None:
+    repo = tmp_path / "repo"
+    config = _repo(repo)
+    keys = {t: s.key for t, s in config.tables.items()}
+    log = tmp_path / "reads.log"
+    cache = ValidationCache(None)
+    validation.load_state(config, _counted_source(config, log), keys, ["system_config"], env, cache, rows=False)
+    reads = log.read_text().splitlines()
+    wanted = [p for p in map(str, sorted((repo / "config-snapshots").rglob("*.yaml")))
+              if env is not None or "_environments" not in p]
+    assert sorted(reads) == wanted  # each once (a second reading could find other bytes)
+    # The cache remembers these bytes as valid: one entry per record, each of
+    # a single file named by its git blob id.
+    schema_id = cache.schema_id((repo / "schemas" / "system_config.schema.json").read_bytes())
+    remembered = cache._known[schema_id]
+    assert len(remembered) == COUNT
+    alone = {"blob:" + git_blob_id(Path(p).read_bytes()) for p in wanted if "_environments" not in p
+             and not (env is not None and (repo / "config-snapshots" / "_environments" / env / "system_config" /
+                                           Path(p).name).exists())}
+    assert alone <= remembered and len(remembered - alone) == (0 if env is None else len(range(0, COUNT, 9)))
+
+
+def test_a_file_changed_after_it_was_read_is_not_remembered_as_valid(tmp_path: Path, where: str) -> None:
+    """The bytes checked are the bytes named in the cache: the file's content at
+    the second reading (valid or not) is never what the cache remembers."""
+    repo = tmp_path / "repo"
+    config = _repo(repo)
+    keys = {t: s.key for t, s in config.tables.items()}
+    base = repo / "config-snapshots" / "system_config"
+    bad = b"config_key: key_0007\nconfig_value: 1\nconfig_type: 5\nunknown: x\n"
+
+    def first_then_bad(full: str) -> bytes:
+        data = read_regular_file(full)
+        Path(full).write_bytes(bad)  # changed as soon as it was read
+        return data
+
+    source = Repo(config).worktree_source(lazy=True)
+    target = next(f for f in source.snapshots if f.path.endswith("system_config/key_0007.yaml"))
+    target._load = lambda: first_then_bad(str(repo / target.path))
+    cache = ValidationCache(None)
+    assert validation.problems_in(config, source, keys, ["system_config"], None, cache) == []
+    assert (base / "key_0007.yaml").read_bytes() == bad
+    schema_id = cache.schema_id((repo / "schemas" / "system_config.schema.json").read_bytes())
+    assert "blob:" + git_blob_id(bad) not in cache._known[schema_id]
+    assert len(cache._known[schema_id]) == COUNT
+
+
+def test_read_regular_file_refuses_a_link_and_stops_past_the_limit(tmp_path: Path) -> None:
+    from configsync.yamlio import MAX_BYTES
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"a" * (MAX_BYTES + 10))
+    assert len(read_regular_file(str(big))) == MAX_BYTES + 1
+    small = tmp_path / "small.yaml"
+    small.write_bytes(b"a: 1\n")
+    assert read_regular_file(str(small)) == b"a: 1\n"
+    link = tmp_path / "link.yaml"
+    link.symlink_to(small)
+    with pytest.raises(OSError) as info:
+        read_regular_file(str(link))
+    assert info.value.errno == errno.ELOOP
