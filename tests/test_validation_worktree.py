@@ -143,3 +143,29 @@ def test_read_regular_file_refuses_a_link_and_stops_past_the_limit(tmp_path: Pat
     with pytest.raises(OSError) as info:
         read_regular_file(str(link))
     assert info.value.errno == errno.ELOOP
+
+
+def test_the_lazy_listing_lists_what_the_reading_one_lists(tmp_path: Path) -> None:
+    """Files, links to files and to directories, broken links, nested and linked
+    directories, .gitkeep: the same entries, the same symlink flags, the same bytes."""
+    repo = tmp_path / "repo"
+    config = _repo(repo)
+    snapshots = repo / "config-snapshots"
+    outside = tmp_path / "outside"
+    (outside / "inner").mkdir(parents=True)
+    (outside / "x.yaml").write_text("a: 1\n")
+    (snapshots / "system_config" / "link.yaml").symlink_to(outside / "x.yaml")
+    (snapshots / "system_config" / "broken.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    (snapshots / "linked_table").symlink_to(outside)
+    (snapshots / "system_config" / "deeper" / "deepest").mkdir(parents=True)
+    (snapshots / "system_config" / "deeper" / "deepest" / "k.yaml").write_text("b: 2\n")
+    (snapshots / "system_config" / "deeper" / "inner").symlink_to(outside / "inner")
+    (snapshots / "system_config" / ".gitkeep").write_text("")
+    (snapshots / "notes.txt").write_text("x\n")
+    for tables in (None, ["system_config", "contracts", "linked_table"]):
+        eager = Repo(config).worktree_source(tables)
+        lazy = Repo(config).worktree_source(tables, lazy=True)
+        assert sorted((f.path, f.symlink) for f in lazy.snapshots) == sorted((f.path, f.symlink) for f in eager.snapshots)
+        assert {f.path: f.data for f in lazy.snapshots} == {f.path: f.data for f in eager.snapshots}
+        assert lazy.schemas.keys() == eager.schemas.keys()
+        assert ("config-snapshots/system_config/deeper/inner", True) in {(f.path, f.symlink) for f in lazy.snapshots}

@@ -193,11 +193,33 @@ class Repo:
         (OSError then, ELOOP for a link)."""
         source = Source("work tree")
         for directory in self._record_dirs(tables):
-            source.snapshots += self._disk_files(directory, lazy)
+            source.snapshots += self._listed_files(directory) if lazy else self._disk_files(directory)
         source.schemas = {f.path: f for f in self._disk_files(self.config.schemas)}
         return source
 
-    def _disk_files(self, directory: str, lazy: bool = False) -> Iterator[SourceFile]:
+    def _listed_files(self, directory: str) -> list[SourceFile]:
+        """`_disk_files` (the same files and links, in another order), listed only:
+        each file is read on first use. A link is told from its directory entry,
+        not by an lstat of each file (100,000 calls)."""
+        found: list[SourceFile] = []
+        top = self.config.root / directory
+        if not top.is_dir():
+            return found
+        pending = [(str(top), directory)]
+        while pending:
+            full_dir, rel_dir = pending.pop()
+            with os.scandir(full_dir) as listing:
+                for entry in listing:
+                    path = f"{rel_dir}/{entry.name}"
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append((entry.path, path))  # os.walk goes in, never through a link
+                    elif entry.is_symlink():
+                        found.append(SourceFile(path, b"", symlink=True))  # to a file or a directory, or broken
+                    else:
+                        found.append(SourceFile(path, load=functools.partial(read_regular_file, entry.path)))
+        return found
+
+    def _disk_files(self, directory: str) -> Iterator[SourceFile]:
         root = self.config.root
         top = root / directory
         if not top.is_dir():
@@ -212,9 +234,6 @@ class Repo:
                 info = os.lstat(full)
                 if stat.S_ISLNK(info.st_mode):
                     yield SourceFile(f"{rel_dir}/{name}", b"", symlink=True)
-                    continue
-                if lazy:
-                    yield SourceFile(f"{rel_dir}/{name}", load=functools.partial(read_regular_file, full))
                     continue
                 with open(full, "rb") as handle:
                     # Read one byte past the limit: enough to refuse, never a
