@@ -5,6 +5,8 @@ from urllib.parse import unquote
 
 import pytest
 from configsync import naming
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(
@@ -55,3 +57,30 @@ def test_templates_must_be_plain_fields() -> None:
 
 def test_case_only_collisions_are_detectable() -> None:
     assert naming.collision_key("Flag.yaml") == naming.collision_key("flag.yaml")
+
+
+# file_name takes an integer key, or text of safe characters, as it is (the
+# usual keys, asked for every record file a cold validate reads); the full rule
+# decides any other. Both must give the same name, or refuse with the same words.
+_NEAR_EDGES = st.text(alphabet=st.sampled_from(list("aZ09._-+=@,~%/ \\\x00éCONULPTM1")), max_size=8)
+_KEY_VALUES = st.one_of(
+    st.integers(), st.integers(-(10**200), 10**200), st.sampled_from([0, -1, 10**194, 10**195, -(10**194)]),
+    st.booleans(), st.none(), st.decimals(allow_nan=False), _NEAR_EDGES,
+    st.sampled_from(["", ".", "..", "a.", ".a", "CON", "con.txt", "Com1", "LPT9.x", "NUL", "a" * 195, "a" * 196,
+                     "é" * 10, "key_0001", "1.0.1"]),
+    st.lists(st.integers(), max_size=1),
+)
+
+
+def _named(name_of: object, template: str, key: dict[str, object]) -> str:
+    try:
+        return name_of(template, key)  # type: ignore[operator,no-any-return]
+    except naming.NamingError as exc:
+        return "NamingError: " + str(exc)
+
+
+@given(_KEY_VALUES, _KEY_VALUES, st.sampled_from(["{k}", "{k}__{v}", "{k}.x", "x{k}", "{v}"]))
+@settings(max_examples=3000, deadline=None)
+def test_a_keys_name_is_the_full_rules(k: object, v: object, template: str) -> None:
+    key = {"k": k, "v": v}
+    assert _named(naming.file_name, template, key) == _named(naming._file_name, template, key)

@@ -78,8 +78,30 @@ def key_text(value: Value) -> str:
     raise NamingError(f"key value {value!r} is not a string or number")
 
 
+# The longest name a key's text gives as it is (every character safe, one byte each).
+_SHORT = MAX_NAME_BYTES - len(EXTENSION)
+
+
 def file_name(template: str, key: Mapping[str, Value]) -> str:
     """The file name (with extension) for a record with this key."""
+    if _one_field(template):
+        # The usual key: an integer, or text of safe characters. Its text is the
+        # name (asked for every record file a cold validate reads); any other
+        # takes the full rule (tests/test_naming.py holds the two equal).
+        value = key.get(_template_fields(template)[0])
+        if isinstance(value, str):
+            if 0 < len(value) <= _SHORT and _ALL_SAFE(value) and value[0] != "." != value[-1] \
+                    and value.split(".", 1)[0].upper() not in _WINDOWS_RESERVED:
+                return value + EXTENSION
+        elif isinstance(value, int) and not isinstance(value, bool):
+            text = str(value)
+            if len(text) <= _SHORT:
+                return text + EXTENSION
+    return _file_name(template, key)
+
+
+def _file_name(template: str, key: Mapping[str, Value]) -> str:
+    """`file_name` by the full rule, for any key and template."""
     fields = _template_fields(template)
     parts: dict[str, str] = {}
     for column in fields:

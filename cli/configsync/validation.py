@@ -246,6 +246,7 @@ class _Reader:
     # (file, table, alone: a record of this file only, keep: its row is wanted back)
     jobs: list[tuple[SourceFile, str, bool, bool]] = field(default_factory=list)
     _columns: dict[str, dict[str, Column]] = field(default_factory=dict)
+    _rules: dict[str, _ColumnRules] = field(default_factory=dict)
 
     def read(self, index: int) -> _Read:
         file, table, alone, keep = self.jobs[index]
@@ -256,7 +257,11 @@ class _Reader:
             except OSError as exc:
                 return (_unreadable(file.path, exc),), None, False, "", None, ""
         problems: list[Problem] = []
-        parsed = _parse_record(self.config, table, file, problems, {}, self.owned.get(table, {}))
+        owned = self.owned.get(table, {})
+        rules = self._rules.get(table)
+        if rules is None:
+            rules = self._rules[table] = _column_rules(self.config.table(table), owned)
+        parsed = _parse_record(self.config, table, file, problems, {}, owned, rules)
         if parsed is None:
             return tuple(problems), None, False, "", None, blob
         layout = self.layouts.get(table)
@@ -541,7 +546,7 @@ def _record_id(sources: Sequence[_Parsed]) -> str:
 
 def _parse_record(
     config: Config, table: str, file: SourceFile, problems: list[Problem], known: Mapping[str, Row],
-    owned: Mapping[str, str] | None = None,
+    owned: Mapping[str, str] | None = None, rules: _ColumnRules | None = None,
 ) -> _Parsed | None:
     row_from_db = known.get(file.blob_id) if file.blob_id else None
     if row_from_db is not None:
@@ -561,18 +566,20 @@ def _parse_record(
         problems.append(Problem(file.path, yamlio.line_of(parsed.node), "a record must be a mapping of column: value"))
         return None
     settings = config.table(table)
-    for column in row:
-        if owned and column in owned:
-            problems.append(Problem(file.path, yamlio.key_line(parsed.node, column),
-                                    f"column {column!r} is {owned[column]}; it is never written and never in "
-                                    "files: remove it"))
-        elif column in settings.secret:
-            problems.append(Problem(file.path, yamlio.key_line(parsed.node, column),
-                                    f"column {column!r} is secret and must never be in git; remove it"))
-        elif column in settings.exclude:
-            problems.append(Problem(file.path, yamlio.key_line(parsed.node, column),
-                                    f"column {column!r} is excluded in configsync.yaml; remove it"))
-    for column, paths in _json_excludes(settings).items():
+    refused, excluded = rules if rules is not None else _column_rules(settings, owned)
+    if not refused.isdisjoint(row):  # most rows have none: no look at each column
+        for column in row:
+            if owned and column in owned:
+                problems.append(Problem(file.path, yamlio.key_line(parsed.node, column),
+                                        f"column {column!r} is {owned[column]}; it is never written and never in "
+                                        "files: remove it"))
+            elif column in settings.secret:
+                problems.append(Problem(file.path, yamlio.key_line(parsed.node, column),
+                                        f"column {column!r} is secret and must never be in git; remove it"))
+            elif column in settings.exclude:
+                problems.append(Problem(file.path, yamlio.key_line(parsed.node, column),
+                                        f"column {column!r} is excluded in configsync.yaml; remove it"))
+    for column, paths in excluded.items():
         for path in paths:
             if _has_path(row.get(column), path):
                 problems.append(Problem(file.path, yamlio.key_line(parsed.node, [column, *path]),
@@ -581,6 +588,15 @@ def _parse_record(
     for column in [c for c in row if c in owned] if owned else ():
         del row[column]  # reported once above, not again as unknown to the schema
     return parsed
+
+
+# What _parse_record refuses in a table's rows: the columns (the database's own,
+# secret, excluded) and the excluded paths into json columns.
+_ColumnRules = tuple[frozenset[str], dict[str, tuple[tuple[str, ...], ...]]]
+
+
+def _column_rules(settings: TableConfig, owned: Mapping[str, str] | None) -> _ColumnRules:
+    return frozenset(owned or ()) | settings.secret | settings.exclude, _json_excludes(settings)
 
 
 @functools.lru_cache(maxsize=256)  # asked once per record file

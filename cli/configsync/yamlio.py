@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import operator
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -470,8 +471,10 @@ def read_written(text: str) -> Value:
                 if plan is not _PLANS[0]:
                     _PLANS.remove(plan)
                     _PLANS.insert(0, plan)
+                known = _VALUES_KNOWN.get
                 try:
-                    return plan.fill(list(map(_value_of, found.groups())))
+                    return plan.fill([value if (value := known(text, _NOT_KNOWN)) is not _NOT_KNOWN  # type: ignore[misc]
+                                      else _value_of(text) for text in found.groups()])
                 except (_Unusual, ValueError):
                     return _read_lines(text)  # a value outside the subset: the line reader decides
     return _read_lines(text, True)
@@ -588,20 +591,25 @@ def _slot_leaf(slot: Any) -> Any:
 def _filler(template: Any) -> Callable[[list[Value]], Value]:
     """A function from the values of a plan's groups (in line order) to the value."""
     if type(template) is _Slot:
-        index = int(template)
-        return lambda found: found[index]
+        return operator.itemgetter(int(template))
+    children = list(template.values() if isinstance(template, dict) else template)
+    if all(type(child) is _Slot for child in children):
+        # Every child a value: one call in C gathers them (a tuple, for two or more).
+        gather: Callable[[list[Value]], tuple[Value, ...]]
+        if len(children) == 1:
+            only = int(children[0])
+            gather = lambda found: (found[only],)  # noqa: E731
+        else:
+            gather = operator.itemgetter(*map(int, children))
+        if isinstance(template, dict):
+            keys = tuple(template)
+            return lambda found: dict(zip(keys, gather(found), strict=True))
+        return lambda found: list(gather(found))
+    parts = [_filler(child) for child in children]
     if isinstance(template, dict):
-        keys = tuple(template)
-        if all(type(child) is _Slot for child in template.values()):
-            indexes = [int(child) for child in template.values()]
-            return lambda found: dict(zip(keys, [found[i] for i in indexes], strict=True))
-        parts = [(key, _filler(child)) for key, child in template.items()]
-        return lambda found: {key: part(found) for key, part in parts}
-    if all(type(child) is _Slot for child in template):
-        positions = [int(child) for child in template]
-        return lambda found: [found[i] for i in positions]
-    parts_list = [_filler(child) for child in template]
-    return lambda found: [part(found) for part in parts_list]
+        pairs = list(zip(template, parts, strict=True))
+        return lambda found: {key: part(found) for key, part in pairs}
+    return lambda found: [part(found) for part in parts]
 
 
 # The values that repeat from row to row (true, USD, a date), read once.
