@@ -169,3 +169,24 @@ def test_the_lazy_listing_lists_what_the_reading_one_lists(tmp_path: Path) -> No
         assert {f.path: f.data for f in lazy.snapshots} == {f.path: f.data for f in eager.snapshots}
         assert lazy.schemas.keys() == eager.schemas.keys()
         assert ("config-snapshots/system_config/deeper/inner", True) in {(f.path, f.symlink) for f in lazy.snapshots}
+
+
+def test_reading_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path, where: str) -> None:
+    """load_state pauses the collector and parallel.mapped freezes what the workers
+    share: both undone after, with problems found or not, and a paused collector stays paused."""
+    import gc
+    repo = tmp_path / "repo"
+    config = _repo(repo)
+    keys = {t: s.key for t, s in config.tables.items()}
+    assert gc.isenabled()
+    assert validation.problems_in(config, Repo(config).worktree_source(lazy=True), keys) == []
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    (repo / "config-snapshots" / "system_config" / "key_0002.yaml").write_text("config_key: [\n")
+    assert validation.problems_in(config, Repo(config).worktree_source(lazy=True), keys)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        validation.problems_in(config, Repo(config).worktree_source(lazy=True), keys)
+        assert not gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        gc.enable()
