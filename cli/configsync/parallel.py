@@ -44,6 +44,11 @@ def _run_slice(bounds: tuple[int, int]) -> list[Any]:
     return [work(index) for index in range(bounds[0], bounds[1])]
 
 
+def forks(count: int) -> bool:
+    """Would `mapped` work on ``count`` files in forked workers?"""
+    return count >= MIN_FILES and _workers() >= 2 and sys.platform == "linux"
+
+
 @contextlib.contextmanager
 def mapped(count: int, work: Callable[[int], T]) -> Iterator[Iterator[T] | None]:
     """``work(0)``, ``work(1)``, ... ``work(count - 1)``, in order, from a pool of
@@ -51,10 +56,10 @@ def mapped(count: int, work: Callable[[int], T]) -> Iterator[Iterator[T] | None]
     on); None where a pool would not pay (few files, one core, no fork): the
     caller then calls ``work`` itself."""
     global _work
-    workers = _workers()
-    if count < MIN_FILES or workers < 2 or sys.platform != "linux":
+    if not forks(count):
         yield None
         return
+    workers = _workers()
     _work = work
     context = multiprocessing.get_context("fork")
     slices = [(start, min(start + _CHUNK, count)) for start in range(0, count, _CHUNK)]
