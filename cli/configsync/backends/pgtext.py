@@ -26,7 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .. import values
-from ..values import Value
+from ..values import Row, Value
 from .base import Column
 
 #: A value -> its line field (COPY text, escaped), or None: not predicted.
@@ -213,12 +213,32 @@ def _integer_array(value: Value) -> str | None:
     return "{" + ",".join(parts) + "}"
 
 
+def texts(columns: Sequence[Column], rows: Sequence[Row]) -> list[list[str | None]]:
+    """Per column, the COPY field of each row's value (None: not predicted,
+    or the row has no such column)."""
+    result = []
+    for column in columns:
+        name = column.name
+        cells = [row.get(name, _ABSENT) for row in rows]
+        if column.kind == "json":
+            present = [c for c in cells if c is not _ABSENT]
+            found = iter(json_texts(column, present) if present else [])
+            result.append([None if c is _ABSENT else next(found) for c in cells])
+        else:
+            predict = predictor(column)
+            result.append([None if c is _ABSENT else predict(c) for c in cells])
+    return result
+
+
+_ABSENT: Any = object()
+
+
 # ---- json and jsonb: many documents at once -------------------------------------------------
 
 
-def json_texts(column: Column, cells: Sequence[Value]) -> list[str | None] | None:
+def json_texts(column: Column, cells: Sequence[Value]) -> list[str | None]:
     """The COPY fields of a json or jsonb column's ``cells`` (None: one not
-    predicted), or None for a column never predicted. json prints the text
+    predicted). json prints the text
     apply wrote (values.dumps); jsonb its own: keys ordered by length then
     bytes, ", " and ": " between, numbers as numeric prints them."""
     if column.type_name == "json":
@@ -226,7 +246,7 @@ def json_texts(column: Column, cells: Sequence[Value]) -> list[str | None] | Non
         texts = iter(values.dumps_each(documents))
         return [NULL if c is None else copy_field(next(texts)) for c in cells]
     if column.type_name != "jsonb":
-        return None
+        return [NULL if c is None else None for c in cells]
     ordered = [None if c is None else _jsonb_document(values.json_document(c)) for c in cells]
     known = [d for c, d in zip(cells, ordered, strict=True) if c is not None and d is not _UNPREDICTABLE]
     texts = iter(values.dumps_each(known, separators=(", ", ": "), number=_numeric_text))
@@ -287,4 +307,4 @@ def _jsonb_key(key: str) -> tuple[int, str]:
     return (len(key) if key.isascii() else len(key.encode("utf-8", "surrogatepass")), key)
 
 
-__all__ = ["NULL", "Predict", "copy_field", "json_texts", "predictor"]
+__all__ = ["NULL", "Predict", "copy_field", "json_texts", "predictor", "texts"]
