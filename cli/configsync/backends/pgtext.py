@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from .. import values
@@ -46,9 +46,10 @@ _ARRAY_ESCAPED = re.compile(r'["\\]')
 
 
 def copy_field(text: str) -> str:
-    """A column's text as a field of a COPY text line."""
-    if _COPY_SPECIAL.search(text) is None:
-        return text
+    """A column's text as a field of a COPY text line (never NULL's \\N: a
+    backslash is doubled)."""
+    if "\\" not in text and text.isprintable() or _COPY_SPECIAL.search(text) is None:
+        return text  # (isprintable: no control character; most texts)
     return _COPY_SPECIAL.sub(lambda m: _COPY_ESCAPES[m.group(0)], text)
 
 
@@ -113,23 +114,25 @@ def _numeric(value: Value) -> str | None:
 
 
 def _scaled(scale: int) -> Predict:
-    """numeric(p, s) prints every value with s decimals."""
-    unit = Decimal(1).scaleb(-scale)
+    """numeric(p, s) prints every value with s decimals; a value with more
+    (which the column rounds: the read-back says so) is not predicted."""
 
     def predict(value: Value) -> str | None:
         if value is None:
             return NULL
         if type(value) is int:
-            value = Decimal(value)
-        elif type(value) is not Decimal or not value.is_finite() or (value.is_zero() and value.is_signed()):
+            text = str(value)
+        elif type(value) is Decimal and value.is_finite() and not (value.is_zero() and value.is_signed()):
+            text = format(value, "f")
+        else:
             return None
-        try:
-            exact = value.quantize(unit)
-        except InvalidOperation:  # more digits than the context: not predicted
+        point = text.find(".")
+        if point < 0:
+            return text + "." + "0" * scale if scale else text
+        decimals = len(text) - point - 1
+        if decimals > scale:
             return None
-        if exact != value:
-            return None  # the column rounds it: the read-back says so
-        return format(exact, "f")
+        return text + "0" * (scale - decimals)
 
     return predict
 
@@ -150,7 +153,7 @@ def _float8(value: Value) -> str | None:
     except OverflowError:
         return None
     shortest = repr(double)
-    if "n" in shortest or Decimal(shortest) != value:
+    if shortest != str(value) and ("n" in shortest or Decimal(shortest) != value):
         return None  # inf, or the double is not the file's number: the read-back reports it
     if "e" in shortest:
         return shortest  # both write 1e-05 and 1.5e+16: below 1e-4 and from 1e16
@@ -186,6 +189,17 @@ def _text_array(value: Value) -> str | None:
         return NULL
     if type(value) is not list:
         return None
+    try:
+        joined = "\x00".join(value)  # type: ignore[arg-type]
+    except TypeError:  # not all strings
+        joined = None
+    if joined is not None:
+        # Mostly no element needs quoting: one look at all of them (an empty
+        # one, NULL in any case, a character array_out quotes).
+        if ("" in value or _ARRAY_QUOTED.search(joined) is not None
+                or "\x00NULL\x00" in "\x00" + joined.upper() + "\x00"):
+            return copy_field("{" + ",".join(map(_array_element, value)) + "}")  # type: ignore[arg-type]
+        return copy_field("{" + ",".join(value) + "}")  # type: ignore[arg-type]
     parts = []
     for item in value:
         if item is None:
@@ -213,9 +227,16 @@ def _integer_array(value: Value) -> str | None:
     return "{" + ",".join(parts) + "}"
 
 
+def lines(columns: Sequence[Column], rows: Sequence[Row]) -> list[str | None]:
+    """Each row's COPY text line of ``columns`` (None: a value not predicted,
+    or a column the row does not have)."""
+    return [None if None in fields else "\t".join(fields)  # type: ignore[arg-type]
+            for fields in zip(*texts(columns, rows), strict=True)]
+
+
 def texts(columns: Sequence[Column], rows: Sequence[Row]) -> list[list[str | None]]:
-    """Per column, the COPY field of each row's value (None: not predicted,
-    or the row has no such column)."""
+    """Per column, the COPY field of each row's value (escaped; NULL for SQL
+    NULL; None: not predicted, or the row has no such column)."""
     result = []
     for column in columns:
         name = column.name
@@ -288,17 +309,18 @@ def _jsonb_ordered(value: Value) -> Value:
         for key in order:
             item = value[key]  # type: ignore[index]
             plain = type(item)
-            ordered[key] = item if plain is str or plain is int or plain is bool else _jsonb_ordered(item)
+            ordered[key] = item if plain in _PLAIN else _jsonb_ordered(item)
         return ordered
     if kind is list:
-        return [_jsonb_ordered(v) for v in value]  # type: ignore[union-attr]
-    if kind is str or kind is int or kind is bool or value is None:
+        return [v if type(v) in _PLAIN else _jsonb_ordered(v) for v in value]  # type: ignore[union-attr]
+    if kind in _PLAIN:
         return value
     if kind is Decimal and value.is_finite() and not (value.is_zero() and value.is_signed()):  # type: ignore[union-attr]
         return value
     raise _Unpredictable
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})  # printed by json as jsonb prints them
 _ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}
 _ORDERS_KEPT = 10_000
 
@@ -307,4 +329,4 @@ def _jsonb_key(key: str) -> tuple[int, str]:
     return (len(key) if key.isascii() else len(key.encode("utf-8", "surrogatepass")), key)
 
 
-__all__ = ["NULL", "Predict", "copy_field", "json_texts", "predictor", "texts"]
+__all__ = ["NULL", "Predict", "copy_field", "json_texts", "lines", "predictor", "texts"]

@@ -215,11 +215,6 @@ def history_table_ddl(table: str) -> str:
     )
 
 
-def _lines(fields: list[list[str | None]]) -> list[str | None]:
-    """COPY text lines from each column's fields (None where any field is)."""
-    return [None if None in row else "\t".join(row) for row in zip(*fields, strict=True)]  # type: ignore[arg-type]
-
-
 class PostgresBackend(SqlBackend):
     capabilities = Capabilities(server_digests=True, list_tables=True)
     param = "%s"
@@ -421,7 +416,7 @@ class PostgresBackend(SqlBackend):
         # that text, which the read-back then compares with what PostgreSQL
         # sends back; the others through the driver's dumpers, in order (a
         # serial column left to the database numbers them in this order).
-        lines = _lines(pgtext.texts(columns, [op.values for op in group]))
+        lines = pgtext.lines(columns, [op.values for op in group])
         encoding = cur.connection.info.encoding
         with cur.copy(f"COPY {quote(first.table.name)} ({names}) FROM STDIN") as copy:
             block: list[str] = []
@@ -477,7 +472,7 @@ class PostgresBackend(SqlBackend):
             columns = [self._column(spec.table, name) for name in spec.columns]
             wanted = set(spec.columns)
             cells = [written[i].expected or {} for i in rest]
-            lines = {line: rest[j] for j, line in enumerate(_lines(pgtext.texts(columns, cells)))
+            lines = {line: rest[j] for j, line in enumerate(pgtext.lines(columns, cells))
                      if line is not None and cells[j].keys() == wanted}
             same |= self._lines_found(cur, spec.table, columns, lines)
         return same
