@@ -3,18 +3,22 @@
 values.dumps_each encodes many values in one call of the C encoder and cuts
 the text apart: each piece must be exactly values.dumps of its item. A plan's
 checksum, computed from it, must be the one a change-by-change dumps gives
-(saved plans and history rows name their plan by it)."""
+(saved plans and history rows name their plan by it). The backup of a table
+apply finds empty is every file of it removed, as the diff would say."""
 from __future__ import annotations
 
 import hashlib
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import pygit2
 import pytest
 from configsync import values
 from configsync.baseline import Baseline
 from configsync.changes import Change
 from configsync.plan import Plan
+from helpers import execute, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -90,3 +94,30 @@ def test_checksum_over_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
                     {"k": i, "v": Decimal(i) / 7, "doc": {"a": [i, "x"]}}) for i in range(10)]
     plan = Plan(items, "r" * 40, "HEAD", "postgresql://db", ["t"], {"t": ["k"]}, {"t": {}})
     assert plan.checksum() == _checksum_one_by_one(plan)
+
+
+def test_the_backup_of_an_emptied_table_removes_each_of_its_files(repo_path: Path, moose_url: str) -> None:
+    """A table apply finds empty (a restore) is backed up without diffing it
+    row by row: the backup is the revision's tree without that table's files."""
+    assert run(repo_path, "snapshot", "--commit", database=moose_url).code == 2
+    execute(moose_url, "DELETE FROM proposer_configs")
+    result = run(repo_path, "apply", "--yes", database=moose_url)
+    assert result.code == 0, result.text
+    repo = pygit2.Repository(str(repo_path))
+    ref = next(line.split(": ", 1)[1] for line in result.out.splitlines() if line.startswith("Backup of"))
+    backup = repo.references[ref].peel(pygit2.Commit)
+    revision = repo[repo.head.target]
+
+    def files(tree: pygit2.Tree, prefix: str = "") -> dict[str, str]:
+        found = {}
+        for entry in tree:
+            if entry.type_str == "tree":
+                found.update(files(repo[entry.id], f"{prefix}{entry.name}/"))  # type: ignore[arg-type]
+            else:
+                found[prefix + entry.name] = str(entry.id)
+        return found
+
+    before, kept = files(revision.tree), files(backup.tree)
+    removed = {path for path in before if path.startswith("config-snapshots/proposer_configs/")}
+    assert len(removed) == 2
+    assert kept == {path: blob for path, blob in before.items() if path not in removed}
