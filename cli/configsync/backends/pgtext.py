@@ -230,7 +230,7 @@ def _integer_array(value: Value) -> str | None:
 def lines(columns: Sequence[Column], rows: Sequence[Row]) -> list[str | None]:
     """Each row's COPY text line of ``columns`` (None: a value not predicted,
     or a column the row does not have)."""
-    return [None if None in fields else "\t".join(fields)  # type: ignore[arg-type]
+    return [None if None in fields else "\t".join(fields)
             for fields in zip(*texts(columns, rows), strict=True)]
 
 
@@ -288,18 +288,19 @@ class _Unpredictable(Exception):
 
 def _jsonb_document(document: Value) -> Value:
     try:
-        return _jsonb_ordered(document)
+        ordered: Value = _jsonb_ordered(document)
     except _Unpredictable:
-        return _UNPREDICTABLE
+        return _UNPREDICTABLE  # type: ignore[no-any-return]
+    return ordered
 
 
-def _jsonb_ordered(value: Value) -> Value:
+def _jsonb_ordered(value: Any) -> Any:
     """The document with its objects' keys in jsonb's order (shorter first,
     then by bytes: UTF-8 keeps the order of code points). Raises
     _Unpredictable for a number jsonb prints otherwise (-0 prints as 0)."""
     kind = type(value)
     if kind is dict:
-        keys = tuple(value)  # type: ignore[arg-type]
+        keys = tuple(value)
         order = _ORDERS.get(keys)
         if order is None:
             order = tuple(sorted(keys, key=_jsonb_key))
@@ -307,15 +308,15 @@ def _jsonb_ordered(value: Value) -> Value:
                 _ORDERS[keys] = order
         ordered = {}
         for key in order:
-            item = value[key]  # type: ignore[index]
+            item = value[key]
             plain = type(item)
             ordered[key] = item if plain in _PLAIN else _jsonb_ordered(item)
         return ordered
     if kind is list:
-        return [v if type(v) in _PLAIN else _jsonb_ordered(v) for v in value]  # type: ignore[union-attr]
+        return [v if type(v) in _PLAIN else _jsonb_ordered(v) for v in value]
     if kind in _PLAIN:
         return value
-    if kind is Decimal and value.is_finite() and not (value.is_zero() and value.is_signed()):  # type: ignore[union-attr]
+    if kind is Decimal and value.is_finite() and not (value.is_zero() and value.is_signed()):
         return value
     raise _Unpredictable
 
