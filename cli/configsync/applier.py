@@ -204,22 +204,29 @@ def operations(plan: Plan, infos: Mapping[str, TableInfo],
     ones), but the database's for the fields ``kept`` (table, key -> values)."""
     kept = kept or {}
     desired = plan.observed.desired if plan.observed is not None else {}
+    by_table: dict[str, list[Change]] = {table: [] for table in plan.tables}
+    for change in plan.changes:  # plan.for_table per table: a pass over every change each time
+        by_table.setdefault(change.table, []).append(change)
     ops = []
     for table in reversed(plan.tables):  # children first
         ops += [Operation("delete", infos[table], c.key, {}, c.file)
-                for c in plan.for_table(table) if c.action == "delete"]
+                for c in by_table[table] if c.action == "delete"]
     for table in plan.tables:  # parents first
         # Creates that leave an integer column to the database (a serial id)
         # come after those that name it (a restore): the database's next value
         # must not take an id a later row of this apply names. (Decided from the
         # rows: the REST API does not say which columns are serial.)
-        changes = plan.for_table(table)
+        changes = by_table[table]
         named = {n for c in changes if c.action == "create" for n, v in (c.after or {}).items()
-                 if isinstance(v, int) and not isinstance(v, bool)}
-        for c in sorted(changes, key=lambda c: c.action == "create" and any(
-                (c.after or {}).get(name) is None for name in named)):
+                 if type(v) is int or (isinstance(v, int) and not isinstance(v, bool))}
+        last = [c for c in changes if c.action == "create" and any((c.after or {}).get(n) is None for n in named)]
+        if last:  # sorted (stable): those creates after the rest
+            later = {id(c) for c in last}
+            changes = [c for c in changes if id(c) not in later] + last
+        for c in changes:
             if c.action == "create":
-                ops.append(Operation("insert", infos[table], c.key, dict(c.after or {}), c.file, dict(c.after or {})))
+                after = c.after or {}
+                ops.append(Operation("insert", infos[table], c.key, dict(after), c.file, dict(after)))
             elif c.action == "update":
                 after = c.after or {}
                 written = {f: after.get(f) for f in c.fields}

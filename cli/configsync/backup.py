@@ -40,6 +40,9 @@ def save_backup(sides: Sides, plan: Plan, infos: Mapping[str, TableInfo], actual
             desired = sides.desired_state(repo.source_at(base), read, infos)
         for table in read:
             info = infos[table]
+            if not actual[table]:  # an empty table (a restore): every file names a row it does not have
+                files.update((record.file, None) for record in desired[table].values())
+                continue
             kinds = {c.name: c.kind for c in info.columns}
             for change in changes(table, desired[table], actual[table], sides.key_columns(table, info),
                                   kinds, missing_fields_differ=True):

@@ -123,10 +123,12 @@ def specs(batch: WriteBatch) -> list[tuple[ReadSpec, list[Row]]]:
     return result
 
 
-def check(batch: WriteBatch, rows: Mapping[str, list[Row]]) -> None:
+def check(batch: WriteBatch, rows: Mapping[str, list[Row]], operations: Sequence[Operation] | None = None) -> None:
     """Raise NotConvergedError if a row read back after the writes (``rows``,
-    per table, as ``specs`` asked) differs from what apply meant to store."""
-    found = differences(batch, rows)
+    per table, as ``specs`` asked) differs from what apply meant to store;
+    ``operations``: only these of the batch's (the others were proven by the
+    backend: see backends/pgtext.py)."""
+    found = differences(batch, rows, operations)
     if found:
         raise NotConvergedError(message(found))
 

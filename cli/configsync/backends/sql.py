@@ -135,12 +135,21 @@ class SqlBackend(Backend):
         """Re-read the rows just written, by key, the way plan reads them; a
         value the database changed raises NotConvergedError (readback.py)."""
         rows: dict[str, list[Row]] = {}
+        proven: set[int] = set()  # ids of the operations whose rows read back as text as predicted
         for spec, keys in readback.specs(batch):
             if len(keys) > READ_BACK_CHUNK and self._most_rows(cur, spec.table, len(keys)):
                 # A restore: one ordered read of the table beats hundreds of
                 # lookups by key (the rows not written are not looked at).
-                rows[spec.table.name] = self._read_rows(cur, spec)
-                continue
+                # First the rows whose text is the one predicted (a dialect
+                # may): the others are then read and compared as values.
+                written = [op for op in batch.operations if op.table.name == spec.table.name
+                           and op.action != "delete" and op.expected is not None]
+                same = self._same_as_text(cur, spec, written, bool(batch.json_excludes.get(spec.table.name)))
+                proven.update(id(written[i]) for i in same)
+                keys = [op.key for i, op in enumerate(written) if i not in same]
+                if len(keys) > 4 * READ_BACK_CHUNK:  # many left: still one read of the table
+                    rows[spec.table.name] = self._read_rows(cur, spec)
+                    continue
             key_columns = [self._column(spec.table, k) for k in spec.key]
             match = "(" + " AND ".join(f"{quote(c.name)} = {self._bind(c)}" for c in key_columns) + ")"
             found = rows.setdefault(spec.table.name, [])
@@ -148,7 +157,14 @@ class SqlBackend(Backend):
                 chunk = keys[start:start + READ_BACK_CHUNK]
                 params = [self._to_db(c, key.get(c.name)) for key in chunk for c in key_columns]
                 found += self._read_rows(cur, spec, " WHERE " + " OR ".join([match] * len(chunk)), params)
-        readback.check(batch, rows)
+        readback.check(batch, rows, [op for op in batch.operations if id(op) not in proven] if proven else None)
+
+    def _same_as_text(self, cur: Any, spec: ReadSpec, written: list[Operation], excludes: bool) -> set[int]:
+        """The indexes of ``written`` whose rows the database holds exactly as
+        meant, proven by their text alone (``excludes``: the table's json
+        columns have paths that are not managed). None here: every row is
+        compared as values."""
+        return set()
 
     def _most_rows(self, cur: Any, table: TableInfo, count: int) -> bool:
         """Are ``count`` rows at least half of the table's?"""
