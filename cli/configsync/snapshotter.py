@@ -213,7 +213,11 @@ class Snapshotter:
 
     def _write(self, result: SnapshotResult) -> None:
         # One writer: each directory is looked at once, not once per file.
-        writer = files.Writer(self.sides.config.root)
+        with files.Writer(self.sides.config.root) as writer:
+            self._write_with(writer, result)
+
+    @staticmethod
+    def _write_with(writer: files.Writer, result: SnapshotResult) -> None:
         # Every path is checked before the first write: a refusal leaves no half-written snapshot.
         for path in [*result.written, *result.deleted]:
             writer.check(path)
