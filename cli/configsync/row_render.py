@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import Any
 
 from . import yamlio
 from .config import Config
@@ -45,7 +46,7 @@ def _leaf(value: Value) -> str:
     if kind is str:
         return _string(value)  # type: ignore[arg-type]
     if kind is int:
-        return int.__repr__(value)  # type: ignore[arg-type]
+        return int.__repr__(value)
     if kind is Decimal:
         text = format_decimal_yaml(value)  # type: ignore[arg-type]
         if text[0] in _DIGITS and "e" not in text:
@@ -53,19 +54,20 @@ def _leaf(value: Value) -> str:
     return _scalar_text(value)
 
 
-def _emit(value: Value, indent: str, lines: list[str], prefix: str) -> None:
-    """``yamlio._emit``: the same lines, for the same values."""
+def _emit(value: Any, indent: str, lines: list[str], prefix: str) -> None:
+    """``yamlio._emit``: the same lines, for the same values (a ``Value``: its type is
+    looked at here, as mypy cannot narrow by ``type(x) is``)."""
     append = lines.append
     kind = type(value)
     if kind is dict and value:
         head = prefix
         deeper = indent + "  "
-        for key in sorted(value):  # type: ignore[arg-type]
+        for key in sorted(value):
             head += _key(key) + ":"
-            item = value[key]  # type: ignore[index]
+            item = value[key]
             sub = type(item)
             if sub is str:
-                append(head + " " + _string(item))  # type: ignore[arg-type]
+                append(head + " " + _string(item))
             elif sub is dict and item:
                 append(head)
                 _emit(item, deeper, lines, deeper)
@@ -80,10 +82,10 @@ def _emit(value: Value, indent: str, lines: list[str], prefix: str) -> None:
     elif kind is list and value:
         head = prefix + "- "
         deeper = indent + "  "
-        for item in value:  # type: ignore[union-attr]
+        for item in value:
             sub = type(item)
             if sub is str:
-                append(head + _string(item))  # type: ignore[arg-type]
+                append(head + _string(item))
             elif (sub is dict or sub is list) and item:
                 _emit(item, deeper, lines, head)
             elif sub is dict or sub is list or sub in _LEAVES:
