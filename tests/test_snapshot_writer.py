@@ -275,3 +275,26 @@ def test_writer_never_follows_a_link_put_in_place_of_its_open_directory(tmp_path
     with files.Writer(root) as writer, \
             pytest.raises(UnsafePathError, match=r"^snaps/t is a symbolic link; configsync never writes"):
         writer.write("snaps/t/c.yaml", b"c: 3\n")
+
+
+@pytest.mark.parametrize("rel", ["snaps/t/" + "n" * 300 + ".yaml", "snaps/t/dir.yaml", "top/dir.yaml"])
+def test_a_failed_write_names_the_full_path_as_before(tmp_path: Path, rel: str) -> None:
+    """A name too long for the file system, a directory where the file goes: the same
+    error (type, errno and message, with the full path) as opening the full path gave,
+    also when the writer has the directory open already."""
+    results = []
+    for name in ("new", "old"):
+        root = tmp_path / name / "repo"
+        (root / "snaps/t/dir.yaml").mkdir(parents=True)
+        (root / "top/dir.yaml").mkdir(parents=True)
+        try:
+            if name == "new":
+                with files.Writer(root) as writer:
+                    writer.write(rel.rsplit("/", 1)[0] + "/first.yaml", b"a: 1\n")  # the directory is open
+                    writer.write(rel, b"a: 1\n")
+            else:
+                _old_write(root, rel, b"a: 1\n")
+        except OSError as exc:
+            results.append((type(exc), exc.errno, str(exc).replace(f"/{name}/", "/")))
+    assert len(results) == 2 and results[0] == results[1]
+    assert str(tmp_path / "repo" / rel) in results[0][2]

@@ -148,6 +148,9 @@ class Writer:
             if exc.errno == errno.ELOOP:  # the directories are real: the file is a link
                 parts = _parts(rel)
                 raise _refuse(parts, len(parts)) from None
+            if exc.filename == name and self._open is not None:
+                # The error the full path's open gives, naming the full path, not the file's name alone.
+                raise OSError(exc.errno, exc.strerror, os.path.join(self.root, directory, name)) from None
             raise
         try:
             view = memoryview(data)
