@@ -60,7 +60,8 @@ def test_writer_refuses_every_path_the_old_check_refused(tmp_path: Path) -> None
     paths = ["t/real/a.yaml", "t/real/new.yaml", "t/linked/a.yaml", "t/real/link.yaml", "t/real/dangling.yaml",
              "t/missing/deeper/a.yaml", "t/linked", "t/file/a.yaml", "", ".", "/etc/passwd", "t/../../x.yaml",
              "t//real/./a.yaml", "./t/linked/b.yaml", "t/real/a.yaml/", "t/real/..", "t/real/.", "/x.yaml", "x.yaml",
-             "t/real/"]
+             "t/real/", "t/missing/deeper/b.yaml", "t/missing/deeper/..", "t/missing/deeper/.", "t/missing/deeper/",
+             "t/missing/deeper/../../../x.yaml", "/t/missing/deeper/c.yaml"]
     writer = files.Writer(root)
     for rel in paths * 2:  # twice: the second time from what the writer remembers
         old = _outcome(lambda: _old_check(root, rel))  # noqa: B023 - called at once

@@ -129,6 +129,9 @@ class Writer:
 
     def check(self, rel: str) -> None:
         """UnsafePathError as ``check`` gives it."""
+        directory, _, name = rel.rpartition("/")
+        if directory in self._missing and name not in ("", ".", "..") and not rel.startswith("/"):
+            return  # a plain name under a directory found missing: nothing there to look at (as _check finds)
         self._check(rel)
 
     def write(self, rel: str, data: bytes) -> None:
