@@ -60,7 +60,8 @@ def test_writer_refuses_every_path_the_old_check_refused(tmp_path: Path) -> None
     paths = ["t/real/a.yaml", "t/real/new.yaml", "t/linked/a.yaml", "t/real/link.yaml", "t/real/dangling.yaml",
              "t/missing/deeper/a.yaml", "t/linked", "t/file/a.yaml", "", ".", "/etc/passwd", "t/../../x.yaml",
              "t//real/./a.yaml", "./t/linked/b.yaml", "t/real/a.yaml/", "t/real/..", "t/real/.", "/x.yaml", "x.yaml",
-             "t/real/"]
+             "t/real/", "t/missing/deeper/b.yaml", "t/missing/deeper/..", "t/missing/deeper/.", "t/missing/deeper/",
+             "t/missing/deeper/../../../x.yaml", "/t/missing/deeper/c.yaml"]
     writer = files.Writer(root)
     for rel in paths * 2:  # twice: the second time from what the writer remembers
         old = _outcome(lambda: _old_check(root, rel))  # noqa: B023 - called at once
@@ -204,3 +205,97 @@ def test_writer_makes_missing_directories_the_root_too(tmp_path: Path) -> None:
     assert {p.relative_to(tmp_path / "nor this").as_posix(): p.read_bytes()
             for p in (tmp_path / "nor this").rglob("*.yaml")} == {
         "a.yaml": b"a: 1\n", "b.yaml": b"b: 2\n", "d/e/f.yaml": b"f: 3\n", "d/g.yaml": b"g: 4\n"}
+
+
+# ---- the writer creates files relative to the directory it has open --------------
+
+
+def _old_write(root: Path, rel: str, data: bytes) -> None:
+    """Writer.write as it was before it kept a directory open: each file opened by its full path."""
+    target = files.check(root, rel)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _tree(top: Path) -> dict[str, bytes]:
+    return {p.relative_to(top).as_posix(): p.read_bytes() for p in sorted(top.rglob("*")) if p.is_file()}
+
+
+def test_writer_writes_what_writing_each_full_path_writes(tmp_path: Path) -> None:
+    """Files in one directory, then another and back, at the root, under odd spellings
+    of a path ("a//b/./c.yaml", a trailing "/"), over an existing file: the same tree,
+    byte for byte, as opening each file by its full path."""
+    rng = random.Random(7)
+    paths = ["snaps/t/a.yaml", "snaps/t/b.yaml", "snaps/u/a.yaml", "snaps/t/c.yaml", "top.yaml", "snaps/t/a.yaml",
+             "snaps//t/./d.yaml", "./snaps/u/b.yaml", "snaps/u/c.yaml/", "snaps/deep/er/x.yaml", "snaps/t/e.yaml"]
+    paths += [f"snaps/{rng.choice('tuv')}/{rng.randrange(40)}.yaml" for _ in range(200)]
+    for name in ("new", "old"):
+        (tmp_path / name / "snaps/t").mkdir(parents=True)
+        (tmp_path / name / "snaps/t/a.yaml").write_bytes(b"a longer file that a write truncates\n")
+    with files.Writer(tmp_path / "new") as writer:
+        for index, rel in enumerate(paths):
+            writer.write(rel, f"{rel}: {index}\n".encode())
+    for index, rel in enumerate(paths):
+        _old_write(tmp_path / "old", rel, f"{rel}: {index}\n".encode())
+    assert _tree(tmp_path / "new") == _tree(tmp_path / "old")
+    assert len(_tree(tmp_path / "new")) > 40
+
+
+def test_writer_refuses_a_link_in_the_directory_it_has_open(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "snaps/t").mkdir(parents=True)
+    (tmp_path / "outside").mkdir()
+    (root / "snaps/t/link.yaml").symlink_to(tmp_path / "outside/x.yaml")
+    with files.Writer(root) as writer:
+        writer.write("snaps/t/a.yaml", b"a: 1\n")  # the directory is now open
+        with pytest.raises(UnsafePathError, match=r"^snaps/t/link.yaml is a symbolic link; configsync never writes"):
+            writer.write("snaps/t/link.yaml", b"x: 1\n")
+        writer.write("snaps/t/b.yaml", b"b: 2\n")
+    assert list((tmp_path / "outside").iterdir()) == []
+    assert _tree(root / "snaps/t") == {"a.yaml": b"a: 1\n", "b.yaml": b"b: 2\n"}
+
+
+def test_writer_never_follows_a_link_put_in_place_of_its_open_directory(tmp_path: Path) -> None:
+    """The table directory is swapped for a link to outside the repository while a
+    snapshot writes into it: what follows still lands in the directory the writer
+    looked at (the old code opened each full path, following the new link)."""
+    root = tmp_path / "repo"
+    (root / "snaps/t").mkdir(parents=True)
+    (tmp_path / "outside").mkdir()
+    with files.Writer(root) as writer:
+        writer.write("snaps/t/a.yaml", b"a: 1\n")
+        (root / "snaps/t").rename(root / "snaps/moved")
+        (root / "snaps/t").symlink_to(tmp_path / "outside", target_is_directory=True)
+        writer.write("snaps/t/b.yaml", b"b: 2\n")
+    assert list((tmp_path / "outside").iterdir()) == []
+    assert _tree(root / "snaps/moved") == {"a.yaml": b"a: 1\n", "b.yaml": b"b: 2\n"}
+    with files.Writer(root) as writer, \
+            pytest.raises(UnsafePathError, match=r"^snaps/t is a symbolic link; configsync never writes"):
+        writer.write("snaps/t/c.yaml", b"c: 3\n")
+
+
+@pytest.mark.parametrize("rel", ["snaps/t/" + "n" * 300 + ".yaml", "snaps/t/dir.yaml", "top/dir.yaml"])
+def test_a_failed_write_names_the_full_path_as_before(tmp_path: Path, rel: str) -> None:
+    """A name too long for the file system, a directory where the file goes: the same
+    error (type, errno and message, with the full path) as opening the full path gave,
+    also when the writer has the directory open already."""
+    results = []
+    for name in ("new", "old"):
+        root = tmp_path / name / "repo"
+        (root / "snaps/t/dir.yaml").mkdir(parents=True)
+        (root / "top/dir.yaml").mkdir(parents=True)
+        try:
+            if name == "new":
+                with files.Writer(root) as writer:
+                    writer.write(rel.rsplit("/", 1)[0] + "/first.yaml", b"a: 1\n")  # the directory is open
+                    writer.write(rel, b"a: 1\n")
+            else:
+                _old_write(root, rel, b"a: 1\n")
+        except OSError as exc:
+            results.append((type(exc), exc.errno, str(exc).replace(f"/{name}/", "/")))
+    assert len(results) == 2 and results[0] == results[1]
+    assert str(tmp_path / "repo" / rel) in results[0][2]

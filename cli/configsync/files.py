@@ -64,6 +64,26 @@ class Writer:
         # write has made sure it exists: it is never looked at, as check never did).
         self._real: set[str] = set()
         self._missing: set[str] = set()  # relative directories found missing (nothing under them to look at)
+        # The directory the last write went into, open: the next file in it is
+        # created relative to it (dir_fd), not by its full path walked again.
+        # One at a time: a snapshot writes table by table. None: not open.
+        self._open: str | None = None
+        self._open_fd = -1
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the directory kept open for writes (the writer stays usable)."""
+        if getattr(self, "_open", None) is not None:
+            self._open = None
+            os.close(self._open_fd)
 
     def _check(self, rel: str, file: bool = True) -> tuple[str, str]:
         """(the directory, the absolute path) of ``rel``, checked; the file itself
@@ -109,11 +129,42 @@ class Writer:
 
     def check(self, rel: str) -> None:
         """UnsafePathError as ``check`` gives it."""
+        directory, _, name = rel.rpartition("/")
+        if directory in self._missing and name not in ("", ".", "..") and not rel.startswith("/"):
+            return  # a plain name under a directory found missing: nothing there to look at (as _check finds)
         self._check(rel)
 
     def write(self, rel: str, data: bytes) -> None:
         """Write ``data`` to ``rel``, making missing directories."""
         # The file itself is not looked at: O_NOFOLLOW refuses a link there.
+        directory, _, name = rel.rpartition("/")
+        if directory != self._open or name in ("", ".", "..") or rel.startswith("/"):
+            # Not a plain name in the directory already open (whose name is a
+            # checked, normalised one): check the path, open its directory.
+            directory, name = self._enter(rel)
+        try:
+            if self._open is not None:
+                fd = os.open(name, _WRITE_FLAGS, 0o644, dir_fd=self._open_fd)
+            else:
+                fd = os.open(os.path.join(self.root, directory, name), _WRITE_FLAGS, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # the directories are real: the file is a link
+                parts = _parts(rel)
+                raise _refuse(parts, len(parts)) from None
+            if exc.filename == name and self._open is not None:
+                # The error the full path's open gives, naming the full path, not the file's name alone.
+                raise OSError(exc.errno, exc.strerror, os.path.join(self.root, directory, name)) from None
+            raise
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+
+    def _enter(self, rel: str) -> tuple[str, str]:
+        """(directory, file name) of ``rel``, checked, its directories made; the
+        directory left open for the writes that follow when it can be."""
         directory, path = self._check(rel, file=False)
         if directory not in self._real:
             # Made here (exist_ok: another process may make it at the same time);
@@ -123,19 +174,21 @@ class Writer:
             self._check_directory(directory.split("/") if directory else [])
             if not directory:
                 self._real.add("")
-        try:
-            fd = os.open(path, _WRITE_FLAGS, 0o644)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:  # the directories are real: the file is a link
-                parts = _parts(rel)
-                raise _refuse(parts, len(parts)) from None
-            raise
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
+        self.close()
+        if directory in self._real:
+            # O_NOFOLLOW: a link put in place of the directory since it was looked
+            # at is refused, as the full path's open refuses it; the open directory
+            # then holds every file written into it, whatever its name comes to
+            # point at. The root itself is followed, as it always was.
+            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | (os.O_NOFOLLOW if directory else 0)
+            try:
+                self._open_fd = os.open(os.path.join(self.root, directory), flags)
+                self._open = directory
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise _refuse(directory.split("/"), directory.count("/") + 1) from None
+                # Anything else: the full path's open below says what it says.
+        return directory, os.path.basename(path)
 
     def delete(self, rel: str) -> None:
         os.unlink(self._check(rel)[1])
@@ -143,7 +196,8 @@ class Writer:
 
 def write(root: Path, rel: str, data: bytes) -> None:
     """Write ``data`` to ``rel``, making missing directories."""
-    Writer(root).write(rel, data)
+    with Writer(root) as writer:
+        writer.write(rel, data)
 
 
 def delete(root: Path, rel: str) -> None:

@@ -17,6 +17,7 @@ from .overlay import deep_merge, ordered, overlay_rows
 from .overlay import header as overlay_header
 from .plan import MAX_SAFE_DELETE_FRACTION, mass_deletion
 from .records import SourceFile, State, git_blob_id, render
+from .row_render import TableRenderer
 from .shortcuts import Shortcuts
 from .sides import Sides
 from .values import Row, equal
@@ -188,9 +189,10 @@ class Snapshotter:
         # time: forked workers rendering 100,000 rows saved 2 s of 15 on two cores
         # but copied every page of the rows they touched (reference counts),
         # 240 MB more memory, which a large snapshot cannot spare.
+        # One renderer per table: the header and the column order worked out once.
+        renderer = TableRenderer(config, table, columns)
         for path, row in rows.items():
-            data = (render(config, table, row, columns) if header is None
-                    else yamlio.dump(ordered(row, columns), header))
+            data = renderer(row) if header is None else yamlio.dump(ordered(row, columns), header)
             current = on_disk.get(path)
             if assigned and current is not None and not current.symlink and current.data != data:
                 left_out = _left_out(current.data, row, assigned)
@@ -213,7 +215,11 @@ class Snapshotter:
 
     def _write(self, result: SnapshotResult) -> None:
         # One writer: each directory is looked at once, not once per file.
-        writer = files.Writer(self.sides.config.root)
+        with files.Writer(self.sides.config.root) as writer:
+            self._write_with(writer, result)
+
+    @staticmethod
+    def _write_with(writer: files.Writer, result: SnapshotResult) -> None:
         # Every path is checked before the first write: a refusal leaves no half-written snapshot.
         for path in [*result.written, *result.deleted]:
             writer.check(path)
