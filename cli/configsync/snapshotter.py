@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import pygit2
+
 from . import files, naming, progress, yamlio
 from .backends import TableInfo
 from .errors import ConfigsyncError, UnsafePlanError
-from .layout import ENVIRONMENTS
+from .layout import ENVIRONMENTS, table_dir
 from .overlay import deep_merge, ordered, overlay_rows
 from .overlay import header as overlay_header
 from .plan import MAX_SAFE_DELETE_FRACTION, mass_deletion
@@ -134,17 +136,22 @@ class Snapshotter:
         self._write(result)
         if commit:
             self._add_earlier(result, [prefixes[t] for t in live], on_disk)
-        if commit and (result.drift or result.earlier):
-            result.commit = str(sides.repo.commit_files(self._changed(result), self._message(result, message)))
-        unchanged = {t for t in live if not any(result.counts[t].values())}
-        self.shortcuts.snapshotted(known, clean, live, digests, unchanged, result.commit)
-        if result.commit and sides.env is None:
-            self._vouch(result, [t for t in live if t in clean and t in digests], infos, actual)
-        sides.cache.save()
+        blob_ids: dict[str, str] = {}  # path -> git blob id of each file committed
+        try:
+            if commit and (result.drift or result.earlier):
+                result.commit = str(sides.repo.commit_files(self._changed(result), self._message(result, message),
+                                                            blob_ids))
+            unchanged = {t for t in live if not any(result.counts[t].values())}
+            self.shortcuts.snapshotted(known, clean, live, digests, unchanged, result.commit)
+            if result.commit and sides.env is None:
+                self._vouch(result, [t for t in live if t in clean and t in digests], infos, actual, blob_ids)
+            sides.cache.save()
+        finally:
+            sides.repo.settle()
         return result
 
     def _vouch(self, result: SnapshotResult, tables: Sequence[str], infos: Mapping[str, TableInfo],
-               actual: State) -> None:
+               actual: State, blob_ids: Mapping[str, str]) -> None:
         """Leave the next plan of the new commit its warm path: a table whose
         record files this snapshot created, every one of them, is validated
         now as a plan validates it, from the rows those files render (a file
@@ -152,26 +159,61 @@ class Snapshotter:
         column left out), so nothing is parsed again. Only a table that passes
         is remembered valid; one that does not (a row its schema refuses) is
         left for the plan to report, as before."""
+        from . import vouching  # JSON Schema: not for a snapshot without --commit
         sides = self.sides
         commit = sides.repo.resolve(result.commit or "HEAD")
+        schemas = sides.repo.source_at(commit, result.commit or "", [])
         for table in tables:
-            source = sides.repo.source_at(commit, result.commit or "", [table])
             rows = {r.file: r.values for r in actual[table].values()}
-            known: dict[str, Row] = {}
-            for file in source.snapshots:
-                if not file.path.endswith(naming.EXTENSION):
-                    continue  # validation says what it makes of it, as in a plan
-                data = result.written.get(file.path)
-                if file.path not in result.added or data is None or file.path not in rows \
-                        or file.blob_id != git_blob_id(data):
-                    break  # a file this snapshot did not create: a plan reads it
-                known[file.blob_id] = rows[file.path]
-            else:
-                try:
-                    sides.desired_state(source, [table], infos, known=known)
-                except ConfigsyncError:
-                    continue
-                self.shortcuts.vouched(commit, table)
+            passed = None
+            if self._all_created(commit, table, rows, result, blob_ids):
+                passed = vouching.rows_pass(sides.config, schemas, table, sides.key_columns(table, infos[table]),
+                                            ((blob_ids[path], row) for path, row in rows.items()), sides.cache)
+            if passed is not None:
+                schema_id, records = passed
+                for record in records:
+                    sides.cache.remember(schema_id, record)
+            elif not self._validates(commit, result, table, infos, rows):
+                continue
+            self.shortcuts.vouched(commit, table)
+
+    def _all_created(self, commit: pygit2.Commit, table: str, rows: Mapping[str, Row], result: SnapshotResult,
+                     blob_ids: Mapping[str, str]) -> bool:
+        """Is the table's directory at ``commit`` exactly the files this
+        snapshot created, one per row, in the directory itself (``vouching``'s
+        premise)?"""
+        directory = table_dir(self.sides.config, table)
+        committed = self.sides.repo.file_ids(commit, directory)
+        if committed is None or len(committed) != len(rows):
+            return False
+        start = len(directory) + 1
+        for path in rows:
+            name = path[start:]
+            if (not path.startswith(directory + "/") or "/" in name or path not in result.added
+                    or path not in result.written or committed.get(name) != blob_ids.get(path)):
+                return False
+        return True
+
+    def _validates(self, commit: pygit2.Commit, result: SnapshotResult, table: str,
+                   infos: Mapping[str, TableInfo], rows: Mapping[str, Row]) -> bool:
+        """Does the table's directory at ``commit`` pass validation as a plan
+        validates it, the files this snapshot created known by their rows?"""
+        sides = self.sides
+        source = sides.repo.source_at(commit, result.commit or "", [table])
+        known: dict[str, Row] = {}
+        for file in source.snapshots:
+            if not file.path.endswith(naming.EXTENSION):
+                continue  # validation says what it makes of it, as in a plan
+            data = result.written.get(file.path)
+            if file.path not in result.added or data is None or file.path not in rows \
+                    or file.blob_id != git_blob_id(data):
+                return False  # a file this snapshot did not create: a plan reads it
+            known[file.blob_id] = rows[file.path]
+        try:
+            sides.desired_state(source, [table], infos, known=known)
+        except ConfigsyncError:
+            return False
+        return True
 
     def _compare(self, result: SnapshotResult, table: str, info: TableInfo, rows: Mapping[str, Row],
                  under: Mapping[str, Row], header: str | None, prefix: str,
