@@ -262,7 +262,17 @@ class Repo:
         changed: dict[str, tuple[str, bytes | None]] = {}
         if not prefixes:
             return changed
-        for path, flags in self.git.status(untracked_files="all").items():
+        # git's status lists every file of an untracked directory one by one
+        # (after a first snapshot: each file it wrote, all skipped here). It
+        # is asked for them only when such a directory holds one not skipped.
+        status = self.git.status(untracked_files="normal")
+        untracked = [path for path in status if path.endswith("/")]
+        if all(self._only_skipped(path, prefixes, skip) for path in untracked):
+            for path in untracked:
+                del status[path]
+        else:
+            status = self.git.status(untracked_files="all")
+        for path, flags in status.items():
             if flags & FileStatus.IGNORED or flags == FileStatus.CURRENT or not path.startswith(prefixes):
                 continue
             rel = path[len(self.prefix):]
@@ -272,6 +282,27 @@ class Repo:
             new = bool(flags & (FileStatus.WT_NEW | FileStatus.INDEX_NEW))
             changed[rel] = ("D" if data is None else "A" if new else "M", data)
         return changed
+
+    def _only_skipped(self, untracked: str, prefixes: tuple[str, ...], skip: Container[str]) -> bool:
+        """Is every file of the untracked directory ``untracked`` (a git path)
+        that lies under ``prefixes`` in ``skip``? Anything else there, a
+        symbolic link or a nested repository's .git too, is a no."""
+        pending = [untracked] if untracked.startswith(prefixes) else [p for p in prefixes if p.startswith(untracked)]
+        while pending:
+            directory = pending.pop()
+            try:
+                entries = list(os.scandir(self.workdir / directory))
+            except FileNotFoundError:
+                continue
+            except OSError:
+                return False
+            for entry in entries:
+                path = directory + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(path + "/")
+                elif path[len(self.prefix):] not in skip:
+                    return False
+        return True
 
     def dirty_paths(self) -> list[str]:
         """Uncommitted changes that apply would silently ignore."""
