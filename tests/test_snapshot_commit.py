@@ -20,9 +20,9 @@ from pathlib import Path
 import pygit2
 import pytest
 from configsync import vouching
+from configsync.cache import ValidationCache
 from configsync.config import load_config
 from configsync.errors import UnsafePathError
-from configsync.cache import ValidationCache
 from configsync.repo import Repo
 from configsync.stamps import STAMP_SCHEMA
 from helpers import commit_all, execute, init_repo, run
