@@ -102,7 +102,7 @@ ODD = [".hidden", "gIt~2.yaml", "c:d.yaml", "e\\f.yaml", "fine.yaml"]
 
 
 def tree_both_ways(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str,
-                   files: dict[str, bytes | None], base_files: dict[str, bytes]) -> tuple[str, str, dict[str, str]]:
+                   files: dict[str, bytes | None], base_files: dict[str, bytes]) -> tuple[str, str, dict[str, bytes]]:
     """The tree ``Repo.tree_with`` makes on top of a commit of ``base_files``:
     packed (new directories written by packs.tree_object), and loose (every
     tree by libgit2's tree builder, as before packs)."""
@@ -111,7 +111,7 @@ def tree_both_ways(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str,
     from helpers import commit_all, init_repo
 
     ids = []
-    blob_ids: dict[str, str] = {}
+    blob_ids: dict[str, bytes] = {}
     for way in ("packed", "loose"):
         path = tmp_path / f"{name}-{way}"
         init_repo(path, config="tables:\n  items: {}\n", schemas=False)
@@ -123,7 +123,7 @@ def tree_both_ways(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str,
         with monkeypatch.context() as patch:
             if way == "loose":
                 patch.setattr(packs, "MIN_OBJECTS", 10**9)
-            found: dict[str, str] = {}
+            found: dict[str, bytes] = {}
             ids.append(str(repo.tree_with(repo.head(), files, found)))
         if way == "packed":
             blob_ids = found
@@ -164,7 +164,7 @@ def test_new_directories_written_whole_have_the_tree_builders_ids(
     # The new directories were written whole (not "odd", not those that were there before).
     assert ["c.yaml"] in written and not any("fine.yaml" in names for names in written)
     assert any("a.yaml" in names for names in written) == (prefix == "config-snapshots/new/")
-    assert blob_ids == {p: str(pygit2.hash(d)) for p, d in files.items() if d is not None}
+    assert blob_ids == {p: pygit2.hash(d).raw for p, d in files.items() if d is not None}
 
 
 def test_a_name_git_refuses_is_refused_either_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

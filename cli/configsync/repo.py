@@ -160,21 +160,13 @@ class Repo:
             return None
         return {table: str(entries[table].id) if table in entries else "" for table in self.config.tables}
 
-    def file_ids(self, commit: pygit2.Commit, directory: str) -> dict[str, str] | None:
-        """Name -> git blob id of each file in ``directory`` (config-relative) at
-        ``commit``; None when it is not a directory of regular files only."""
+    def tree_id(self, commit: pygit2.Commit, directory: str) -> str | None:
+        """The git tree id of ``directory`` (config-relative) at ``commit``; None where it is no directory."""
         try:
             entry = commit.tree[self.prefix + directory]
         except KeyError:
             return None
-        if entry.type != ObjectType.TREE:
-            return None
-        found: dict[str, str] = {}
-        for obj in entry.peel(pygit2.Tree):
-            if obj.filemode != FileMode.BLOB:
-                return None
-            found[obj.name or ""] = str(obj.id)
-        return found
+        return str(entry.id) if entry.type == ObjectType.TREE else None
 
     def _tree_files(self, tree: pygit2.Tree, directory: str) -> Iterator[SourceFile]:
         try:
@@ -332,9 +324,9 @@ class Repo:
             return pygit2.Signature(*FALLBACK_IDENTITY)
 
     def tree_with(self, base: pygit2.Commit | None, files: dict[str, bytes | None],
-                  blob_ids: dict[str, str] | None = None) -> pygit2.Oid:
+                  blob_ids: dict[str, bytes] | None = None) -> pygit2.Oid:
         """A tree equal to ``base``'s with ``files`` (config-root paths) written or removed.
-        ``blob_ids``, when given, receives the id of each file written.
+        ``blob_ids``, when given, receives the id (raw) of each file written.
 
         Only the directories on the way to a changed file are rebuilt; the
         rest keep their tree ids (an index of every path costs O(n) per path)."""
@@ -347,7 +339,7 @@ class Repo:
         else:
             ids = [self.git.create_blob(data).raw for _, data in written]
         if blob_ids is not None:
-            blob_ids.update((path, oid.hex()) for (path, _), oid in zip(written, ids, strict=True))
+            blob_ids.update((path, oid) for (path, _), oid in zip(written, ids, strict=True))
         oids = iter(ids)
         nested: _Nested = {}
         for path, data in files.items():
@@ -404,7 +396,7 @@ class Repo:
         return builder.write() if len(builder) else None
 
     def commit_files(self, files: dict[str, bytes | None], message: str,
-                     blob_ids: dict[str, str] | None = None) -> pygit2.Oid:
+                     blob_ids: dict[str, bytes] | None = None) -> pygit2.Oid:
         """Commit exactly these paths on top of HEAD, and stage them so the work
         tree stays clean; nothing else the user has staged is included.
         ``blob_ids``: as for ``tree_with``. Call ``settle`` before this process
