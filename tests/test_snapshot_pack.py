@@ -185,3 +185,14 @@ def test_tree_object_refuses_what_it_cannot_judge() -> None:
             packs.tree_object([(name, False, oid)])
     assert packs.tree_object([("b", False, oid), ("a", True, oid), ("a.yaml", False, oid)]) == (
         b"100644 a.yaml\0" + oid + b"40000 a\0" + oid + b"100644 b\0" + oid)
+
+
+def test_names_checked_together_as_one_by_one() -> None:
+    names = ["a.yaml", ".git", ".GIT.", "git~1", "GIT~1.yaml", "xgit~1", "", ".", "..", "a/b", "a\\b", "c:d", "n\0ul",
+             "é", "~", "a.", "%2E.yaml", "twin~1a2b3c4d.yaml", "sp ace", "\n", "git", ".hidden"]
+    for name in names:
+        assert packs.plain_names([name]) == packs.plain_name(name), name
+        for other in ("ok.yaml", "", ".x", "a\0b"):
+            expected = packs.plain_name(name) and packs.plain_name(other)
+            assert packs.plain_names([name, other]) == packs.plain_names([other, name]) == expected, (name, other)
+    assert packs.plain_names([]) and packs.plain_names([f"{i}.yaml" for i in range(1000)])

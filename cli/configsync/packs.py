@@ -36,14 +36,17 @@ _LARGE_OFFSET = 0x80000000
 # for each object is most of it); git reads any level.
 _LEVEL = zlib.Z_DEFAULT_COMPRESSION
 
-# A tree entry's mode, as git writes it (no leading zero for a directory).
-BLOB_MODE = b"100644"
-TREE_MODE = b"40000"
+# A tree entry's mode and the space after it, as git writes them (no leading zero for a directory).
+_BLOB_MODE = b"100644 "
+_TREE_MODE = b"40000 "
 # Names a tree written here may hold: no path separator of any system, no NUL,
 # not "." or ".." or any name git (or libgit2's tree builder, which checks
 # names) treats as .git on some file system (".git", ".GIT.", "git~1"...).
 # Any other name is left to libgit2's tree builder, which refuses what it must.
 _PLAIN_NAME = re.compile(r"(?!git~)[^./\\:\0][^/\\:\0]*", re.IGNORECASE)
+# The same, for names joined by NUL (which no name may hold: counted apart): a
+# name that starts badly or is empty, or a character no name may hold.
+_NOT_PLAIN = re.compile(r"(?:\A|\0)(?:[.]|git~|\0|\Z)|[/\\:]", re.IGNORECASE)
 
 
 def object_id(kind: int, data: bytes) -> bytes:
@@ -56,19 +59,26 @@ def plain_name(name: str) -> bool:
     return _PLAIN_NAME.fullmatch(name) is not None
 
 
+def plain_names(names: Sequence[str]) -> bool:
+    """``plain_name`` of every name, in one pass over them all."""
+    if not names:
+        return True
+    joined = "\0".join(names)
+    return joined.count("\0") == len(names) - 1 and _NOT_PLAIN.search(joined) is None
+
+
 def tree_object(entries: Iterable[tuple[str, bool, bytes]]) -> bytes:
     """The content of a git tree of (name, is a directory, raw id) entries,
     regular files and directories only, in git's order (a directory sorts as
-    if its name ended with "/"). ValueError for a name ``plain_name`` refuses."""
-    keyed = []
-    for name, directory, oid in entries:
-        if not plain_name(name):
-            raise ValueError(f"not a plain file name: {name!r}")
-        encoded = name.encode("utf-8")
-        keyed.append((encoded + b"/" if directory else encoded, encoded, directory, oid))
-    keyed.sort()
-    return b"".join(b"%s %s\0%s" % (TREE_MODE if directory else BLOB_MODE, encoded, oid)
-                    for _, encoded, directory, oid in keyed)
+    if its name ended with "/"; UTF-8 sorts as the text does). ValueError for
+    a name ``plain_name`` refuses."""
+    listed = sorted((name + "/" if directory else name, name, directory, oid) for name, directory, oid in entries)
+    if not plain_names([name for _, name, _, _ in listed]):
+        raise ValueError("not a plain file name: " + next(repr(n) for _, n, _, _ in listed if not plain_name(n)))
+    parts: list[bytes] = []
+    for _, name, directory, oid in listed:
+        parts += (_TREE_MODE if directory else _BLOB_MODE, name.encode("utf-8"), b"\0", oid)
+    return b"".join(parts)
 
 
 def _object_header(kind: int, size: int) -> bytes:

@@ -595,7 +595,7 @@ def _new_tree(changes: _Nested, objects: list[tuple[bytes, int, bytes]]) -> _New
     it, written as a tree object (its subdirectories too) and added to
     ``objects``; _EMPTY when nothing is put in it, None when a name is one
     only libgit2's tree builder may judge (``packs.plain_name``)."""
-    if not all(packs.plain_name(name) for name in changes):
+    if not packs.plain_names(list(changes)):
         return None
     entries: list[tuple[str, bool, bytes]] = []
     for name, change in changes.items():
