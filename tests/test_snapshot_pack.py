@@ -6,6 +6,7 @@ reads back, and git itself finds the repository sound.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -196,3 +197,45 @@ def test_names_checked_together_as_one_by_one() -> None:
             expected = packs.plain_name(name) and packs.plain_name(other)
             assert packs.plain_names([name, other]) == packs.plain_names([other, name]) == expected, (name, other)
     assert packs.plain_names([]) and packs.plain_names([f"{i}.yaml" for i in range(1000)])
+
+
+@pytest.mark.parametrize("child", ["writes", "fails", "no fork"])
+def test_pack_written_beside_meanwhile_or_else_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     child: str) -> None:
+    git = pygit2.init_repository(str(tmp_path / "repo"))
+    blobs = [f"row {i}\n".encode() for i in range(300)]
+    objects = [(packs.object_id(packs.BLOB, data), packs.BLOB, data) for data in blobs]
+    parent = os.getpid()
+    write = packs._write_pack
+    writers: list[int] = []
+
+    def failing_child(directory: Path, listed: list[tuple[bytes, int, bytes]]) -> None:
+        if os.getpid() != parent:
+            raise OSError("disk full")
+        writers.append(os.getpid())
+        write(directory, listed)
+
+    def child_only(directory: Path, listed: list[tuple[bytes, int, bytes]]) -> None:
+        if os.getpid() == parent:
+            raise AssertionError("written here, not by the child")
+        write(directory, listed)
+
+    if child == "writes":
+        monkeypatch.setattr(packs, "_write_pack", child_only)
+    elif child == "fails":
+        monkeypatch.setattr(packs, "_write_pack", failing_child)
+    elif child == "no fork":
+        monkeypatch.delattr(os, "fork")
+        monkeypatch.setattr(packs, "_write_pack", failing_child)
+    ran: list[bool] = []
+    packs.write_pack(git, objects, lambda: ran.append(True))
+    assert ran == [True]
+    assert writers == ([] if child == "writes" else [parent])  # here only when no child wrote it
+    fresh = pygit2.Repository(str(tmp_path / "repo"))
+    assert [fresh[pygit2.Oid(raw=oid)].peel(pygit2.Blob).data for oid, _, _ in objects] == blobs
+    assert len(list((tmp_path / "repo/.git/objects/pack").glob("pack-*.idx"))) == 1
+    assert not list((tmp_path / "repo/.git/objects/pack").glob("tmp_*"))
+
+    if child == "writes":
+        with pytest.raises(KeyError):  # an error of meanwhile's is raised, once the child is done
+            packs.write_pack(git, objects, lambda: {}["missing"])

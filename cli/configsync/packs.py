@@ -20,7 +20,7 @@ import re
 import struct
 import tempfile
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import pygit2
@@ -104,14 +104,54 @@ def write_blobs(repo: pygit2.Repository, blobs: Sequence[bytes]) -> list[pygit2.
     return [pygit2.Oid(raw=oid) for oid in ids]
 
 
-def write_pack(repo: pygit2.Repository, objects: Sequence[tuple[bytes, int, bytes]]) -> None:
+def write_pack(repo: pygit2.Repository, objects: Sequence[tuple[bytes, int, bytes]],
+               meanwhile: Callable[[], None] | None = None) -> None:
     """Store (raw id, type, content) objects in ``repo`` as one pack. Each id
-    must be ``object_id`` of its type and content: git names an object by it."""
+    must be ``object_id`` of its type and content: git names an object by it.
+
+    ``meanwhile`` runs while the pack is written: compressing 100,000 files
+    takes a second, by a forked child process where there is fork, beside
+    whatever ``meanwhile`` does here. A child that fails leaves no pack; the
+    pack is then written here (and its error, if any, raised here)."""
+    directory = _objects(repo) / "pack"
+    directory.mkdir(parents=True, exist_ok=True)
+    child = _fork_writer(directory, objects) if meanwhile is not None else None
+    try:
+        if meanwhile is not None:
+            meanwhile()
+    finally:
+        written = child is not None and _exited_well(child)
+    if not written:
+        _write_pack(directory, objects)
+
+
+def _fork_writer(directory: Path, objects: Sequence[tuple[bytes, int, bytes]]) -> int | None:
+    """The pid of a child process writing the pack, None where there is none."""
+    if not hasattr(os, "fork"):
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid == 0:  # the child: the pack, then leave without running any cleanup
+        code = 1
+        try:
+            _write_pack(directory, objects)
+            code = 0
+        finally:
+            os._exit(code)
+    return pid
+
+
+def _exited_well(pid: int) -> bool:
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def _write_pack(directory: Path, objects: Sequence[tuple[bytes, int, bytes]]) -> None:
     unique = {oid: (kind, data) for oid, kind, data in objects}
     seen: dict[bytes, tuple[int, int]] = {}  # id -> (offset in the pack, crc32 of its entry)
     pack = hashlib.sha1(usedforsecurity=False)
-    directory = _objects(repo) / "pack"
-    directory.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix="tmp_pack_", dir=directory)
     compress, crc32 = zlib.compress, zlib.crc32
     try:

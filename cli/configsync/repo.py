@@ -12,7 +12,7 @@ import os
 import shutil
 import stat
 import subprocess
-from collections.abc import Container, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -324,9 +324,11 @@ class Repo:
             return pygit2.Signature(*FALLBACK_IDENTITY)
 
     def tree_with(self, base: pygit2.Commit | None, files: dict[str, bytes | None],
-                  blob_ids: dict[str, bytes] | None = None) -> pygit2.Oid:
+                  blob_ids: dict[str, bytes] | None = None, meanwhile: Callable[[], None] | None = None) -> pygit2.Oid:
         """A tree equal to ``base``'s with ``files`` (config-root paths) written or removed.
-        ``blob_ids``, when given, receives the id (raw) of each file written.
+        ``blob_ids``, when given, receives the id (raw) of each file written;
+        ``meanwhile`` runs once they are known, while the objects are written
+        (``packs.write_pack``).
 
         Only the directories on the way to a changed file are rebuilt; the
         rest keep their tree ids (an index of every path costs O(n) per path)."""
@@ -354,7 +356,9 @@ class Repo:
         if packed:
             objects = [(oid, packs.BLOB, data) for oid, (_, data) in zip(ids, written, strict=True)]
             self._new_trees(base.tree if base is not None else None, nested, objects)
-            packs.write_pack(self.git, objects)
+            packs.write_pack(self.git, objects, meanwhile)
+        elif meanwhile is not None:
+            meanwhile()
         return self._write_tree(base.tree if base is not None else None, nested) or self.git.TreeBuilder().write()
 
     def _new_trees(self, tree: pygit2.Tree | None, changes: _Nested,
@@ -395,15 +399,15 @@ class Repo:
                 builder.insert(name, pygit2.Oid(raw=change), FileMode.BLOB)
         return builder.write() if len(builder) else None
 
-    def commit_files(self, files: dict[str, bytes | None], message: str,
-                     blob_ids: dict[str, bytes] | None = None) -> pygit2.Oid:
+    def commit_files(self, files: dict[str, bytes | None], message: str, blob_ids: dict[str, bytes] | None = None,
+                     meanwhile: Callable[[], None] | None = None) -> pygit2.Oid:
         """Commit exactly these paths on top of HEAD, and stage them so the work
         tree stays clean; nothing else the user has staged is included.
-        ``blob_ids``: as for ``tree_with``. Call ``settle`` before this process
+        ``blob_ids``, ``meanwhile``: as for ``tree_with``. Call ``settle`` before this process
         ends: the index may still be being refreshed (``_refresh_index``)."""
         self.settle()
         head = self.head()
-        tree = self.tree_with(head, files, blob_ids)
+        tree = self.tree_with(head, files, blob_ids, meanwhile)
         sig = self.signature()
         index = self.git.index
         index.read()

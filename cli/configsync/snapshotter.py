@@ -137,68 +137,90 @@ class Snapshotter:
         if commit:
             self._add_earlier(result, [prefixes[t] for t in live], on_disk)
         blob_ids: dict[str, bytes] = {}  # path -> git blob id (raw) of each file committed
+        vouching_for = [t for t in live if t in clean and t in digests] if commit and sides.env is None else []
+        verdicts: dict[str, tuple[str, str, list[str]]] = {}
         try:
             if commit and (result.drift or result.earlier):
-                result.commit = str(sides.repo.commit_files(self._changed(result), self._message(result, message),
-                                                            blob_ids))
+                # Each table's verdict is found while git's objects are written (packs.write_pack).
+                result.commit = str(sides.repo.commit_files(
+                    self._changed(result), self._message(result, message), blob_ids,
+                    lambda: verdicts.update(self._verdicts(result, vouching_for, infos, actual, blob_ids))))
             unchanged = {t for t in live if not any(result.counts[t].values())}
             self.shortcuts.snapshotted(known, clean, live, digests, unchanged, result.commit)
             if result.commit and sides.env is None:
-                self._vouch(result, [t for t in live if t in clean and t in digests], infos, actual, blob_ids)
+                self._vouch(result, vouching_for, infos, actual, verdicts)
             sides.cache.save()
         finally:
             sides.repo.settle()
         return result
 
+    def _verdicts(self, result: SnapshotResult, tables: Sequence[str], infos: Mapping[str, TableInfo],
+                  actual: State, blob_ids: Mapping[str, bytes]) -> dict[str, tuple[str, str, list[str]]]:
+        """For each table whose record files this snapshot created, all of
+        them, and whose rows all pass (``vouching.rows_pass``, under HEAD's
+        schemas: the commit changes record files only): the tree id its
+        directory has when it holds just those files, the schema id, and the
+        validation cache's new entries. Found before the commit is made."""
+        from . import vouching  # JSON Schema: not for a snapshot without --commit
+        sides = self.sides
+        head = sides.repo.head()
+        if head is None or not tables:
+            return {}
+        schemas = sides.repo.source_at(head, "", [])
+        found = {}
+        for table in tables:
+            rows = {r.file: r.values for r in actual[table].values()}
+            tree = self._created_tree(table, rows, result, blob_ids)
+            if tree is None:
+                continue
+            passed = vouching.rows_pass(sides.config, schemas, table, sides.key_columns(table, infos[table]),
+                                        ((blob_ids[path].hex(), row) for path, row in rows.items()), sides.cache)
+            if passed is not None:
+                found[table] = (tree, *passed)
+        return found
+
     def _vouch(self, result: SnapshotResult, tables: Sequence[str], infos: Mapping[str, TableInfo],
-               actual: State, blob_ids: Mapping[str, bytes]) -> None:
+               actual: State, verdicts: Mapping[str, tuple[str, str, list[str]]]) -> None:
         """Leave the next plan of the new commit its warm path: a table whose
         record files this snapshot created, every one of them, is validated
         now as a plan validates it, from the rows those files render (a file
         created is ``render(row)``: no person's layout kept, no database-assigned
         column left out), so nothing is parsed again. Only a table that passes
         is remembered valid; one that does not (a row its schema refuses) is
-        left for the plan to report, as before."""
-        from . import vouching  # JSON Schema: not for a snapshot without --commit
+        left for the plan to report, as before. A verdict found before the
+        commit holds for a table whose directory and schema are at the commit
+        what the verdict was found on; any other table takes the full validation."""
         sides = self.sides
         commit = sides.repo.resolve(result.commit or "HEAD")
-        schemas = sides.repo.source_at(commit, result.commit or "", [])
         for table in tables:
-            rows = {r.file: r.values for r in actual[table].values()}
-            passed = None
-            if self._all_created(commit, table, rows, result, blob_ids):
-                passed = vouching.rows_pass(sides.config, schemas, table, sides.key_columns(table, infos[table]),
-                                            ((blob_ids[path].hex(), row) for path, row in rows.items()), sides.cache)
-            if passed is not None:
-                schema_id, records = passed
-                for record in records:
-                    sides.cache.remember(schema_id, record)
-            elif not self._validates(commit, result, table, infos, rows):
+            verdict = verdicts.get(table)
+            if (verdict is not None and verdict[0] == sides.repo.tree_id(commit, table_dir(sides.config, table))
+                    and verdict[1] == self.shortcuts.schema_id(commit, table)):
+                for record in verdict[2]:
+                    sides.cache.remember(verdict[1], record)
+            elif not self._validates(commit, result, table, infos, {r.file: r.values for r in actual[table].values()}):
                 continue
             self.shortcuts.vouched(commit, table)
 
-    def _all_created(self, commit: pygit2.Commit, table: str, rows: Mapping[str, Row], result: SnapshotResult,
-                     blob_ids: Mapping[str, bytes]) -> bool:
-        """Is the table's directory at ``commit`` exactly the files this
-        snapshot created, one per row, in the directory itself (``vouching``'s
-        premise)? Its tree id says: the id of a tree of just those files."""
+    def _created_tree(self, table: str, rows: Mapping[str, Row], result: SnapshotResult,
+                      blob_ids: Mapping[str, bytes]) -> str | None:
+        """The git tree id of the table's directory holding exactly the files
+        this snapshot created, one per row; None where a row's file is not one
+        (``vouching``'s premise, checked at the commit by that id)."""
         directory = table_dir(self.sides.config, table)
-        committed = self.sides.repo.tree_id(commit, directory)
-        if committed is None:
-            return False
         start = len(directory) + 1
         entries = []
         for path in rows:
             name, oid = path[start:], blob_ids.get(path)
             if (oid is None or not path.startswith(directory + "/") or "/" in name or path not in result.added
                     or path not in result.written):
-                return False
+                return None
             entries.append((name, False, oid))
         try:
             tree = packs.tree_object(entries)
         except ValueError:  # a name only libgit2 judges: the full validation reads the tree
-            return False
-        return packs.object_id(packs.TREE, tree).hex() == committed
+            return None
+        return packs.object_id(packs.TREE, tree).hex()
 
     def _validates(self, commit: pygit2.Commit, result: SnapshotResult, table: str,
                    infos: Mapping[str, TableInfo], rows: Mapping[str, Row]) -> bool:
