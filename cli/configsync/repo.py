@@ -283,14 +283,14 @@ class Repo:
         while pending:
             directory = pending.pop()
             try:
-                entries = list(os.scandir(self.workdir / directory))
+                entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in os.scandir(self.workdir / directory)]
             except FileNotFoundError:
                 continue
             except OSError:
                 return False
-            for entry in entries:
-                path = directory + entry.name
-                if entry.is_dir(follow_symlinks=False):
+            for name, is_directory in entries:
+                path = directory + name
+                if is_directory:
                     pending.append(path + "/")
                 elif path[len(self.prefix):] not in skip:
                     return False
