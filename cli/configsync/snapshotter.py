@@ -196,8 +196,7 @@ class Snapshotter:
             verdict = verdicts.get(table)
             if (verdict is not None and verdict[0] == sides.repo.tree_id(commit, table_dir(sides.config, table))
                     and verdict[1] == self.shortcuts.schema_id(commit, table)):
-                for record in verdict[2]:
-                    sides.cache.remember(verdict[1], record)
+                sides.cache.remember_all(verdict[1], verdict[2])
             elif not self._validates(commit, result, table, infos, {r.file: r.values for r in actual[table].values()}):
                 continue
             self.shortcuts.vouched(commit, table)

@@ -50,6 +50,7 @@ def rows_pass(config: Config, schemas: Source, table: str, key_columns: Sequence
     if check is None:
         return None
     schema_id = cache.schema_id(schemas.schemas[config.schema_path(table)].data)
+    is_valid = cache.is_valid
     new: list[str] = []
     for blob_id, row in rows:
         for column in key_columns:  # validation's key checks (_own_checks)
@@ -57,7 +58,7 @@ def rows_pass(config: Config, schemas: Source, table: str, key_columns: Sequence
             if value is None or value == "" or isinstance(value, (list, dict)):
                 return None
         record = "blob:" + blob_id  # validation's name for the file (_record_id)
-        if cache.is_valid(schema_id, record):
+        if is_valid(schema_id, record):
             continue  # known valid: validation asks no schema, and remembers nothing new
         if not check(row):
             return None
