@@ -143,7 +143,7 @@ def worktree_changes_both_ways(repo: Repo, monkeypatch: pytest.MonkeyPatch, dire
     return quick, full
 
 
-def test_changes_beside_a_new_directory_are_git_status_s(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_changes_beside_a_new_directory_are_those_git_lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """worktree_changes lists an untracked directory's files itself only when
     they are all skipped; anything else there and git's own listing is used."""
     path = tmp_path / "repo"
