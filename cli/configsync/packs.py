@@ -1,4 +1,4 @@
-"""Many new blobs written to git as one pack, instead of one loose object each.
+"""Many new git objects written as one pack, instead of one loose object each.
 
 A snapshot that commits 300,000 record files wrote 300,000 loose objects
 (one file, one directory lookup each): most of the cost of `snapshot
@@ -7,15 +7,20 @@ changes no id: the trees and commits are the same either way. The pack and
 its index (formats: git's Documentation/gitformat-pack.txt) are written here,
 without the git command line, which configsync does not require; libgit2
 finds a new pack the first time it looks for an object it does not know.
+
+The trees of new directories go into the same pack, written here too
+(``tree_object``): a directory of 100,000 files was 100,000 calls into
+libgit2's tree builder, then a loose object of its own.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import struct
 import tempfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import pygit2
@@ -23,14 +28,63 @@ import pygit2
 #: Fewer new blobs than this are written loose, as git itself does.
 MIN_OBJECTS = 100
 
-_BLOB = 3  # the pack's object type number for a blob
+BLOB = 3  # the pack's object type numbers
+TREE = 2
+_TYPE_NAMES = {BLOB: b"blob", TREE: b"tree"}
 _LARGE_OFFSET = 0x80000000
+# Levels 1 to 9 cost the same on files of a few hundred bytes (zlib's set-up
+# for each object is most of it); git reads any level.
+_LEVEL = zlib.Z_DEFAULT_COMPRESSION
+
+# A tree entry's mode and the space after it, as git writes them (no leading zero for a directory).
+_BLOB_MODE = b"100644 "
+_TREE_MODE = b"40000 "
+# Names a tree written here may hold: no path separator of any system, no NUL,
+# not "." or ".." or any name git (or libgit2's tree builder, which checks
+# names) treats as .git on some file system (".git", ".GIT.", "git~1"...).
+# Any other name is left to libgit2's tree builder, which refuses what it must.
+_PLAIN_NAME = re.compile(r"(?!git~)[^./\\:\0][^/\\:\0]*", re.IGNORECASE)
+# The same, for names joined by NUL (which no name may hold: counted apart): a
+# name that starts badly or is empty, or a character no name may hold.
+_NOT_PLAIN = re.compile(r"(?:\A|\0)(?:[.]|git~|\0|\Z)|[/\\:]", re.IGNORECASE)
 
 
-def _object_header(size: int) -> bytes:
+def object_id(kind: int, data: bytes) -> bytes:
+    """The id git gives an object of this type and content (raw, 20 bytes)."""
+    return hashlib.sha1(b"%s %d\0" % (_TYPE_NAMES[kind], len(data)) + data, usedforsecurity=False).digest()
+
+
+def plain_name(name: str) -> bool:
+    """Can ``tree_object`` write an entry of this name, as libgit2 would?"""
+    return _PLAIN_NAME.fullmatch(name) is not None
+
+
+def plain_names(names: Sequence[str]) -> bool:
+    """``plain_name`` of every name, in one pass over them all."""
+    if not names:
+        return True
+    joined = "\0".join(names)
+    return joined.count("\0") == len(names) - 1 and _NOT_PLAIN.search(joined) is None
+
+
+def tree_object(entries: Iterable[tuple[str, bool, bytes]]) -> bytes:
+    """The content of a git tree of (name, is a directory, raw id) entries,
+    regular files and directories only, in git's order (a directory sorts as
+    if its name ended with "/"; UTF-8 sorts as the text does). ValueError for
+    a name ``plain_name`` refuses."""
+    listed = sorted((name + "/" if directory else name, name, directory, oid) for name, directory, oid in entries)
+    if not plain_names([name for _, name, _, _ in listed]):
+        raise ValueError("not a plain file name: " + next(repr(n) for _, n, _, _ in listed if not plain_name(n)))
+    parts: list[bytes] = []
+    for _, name, directory, oid in listed:
+        parts += (_TREE_MODE if directory else _BLOB_MODE, name.encode("utf-8"), b"\0", oid)
+    return b"".join(parts)
+
+
+def _object_header(kind: int, size: int) -> bytes:
     """A pack entry's type and size: 3 bits of type, the size in 4 + 7n bits, little end first."""
     out = bytearray()
-    byte = (_BLOB << 4) | (size & 0x0F)
+    byte = (kind << 4) | (size & 0x0F)
     size >>= 4
     while size:
         out.append(byte | 0x80)
@@ -45,22 +99,74 @@ def write_blobs(repo: pygit2.Repository, blobs: Sequence[bytes]) -> list[pygit2.
     when there are many, else loose (``Repository.create_blob``)."""
     if len(blobs) < MIN_OBJECTS:
         return [repo.create_blob(data) for data in blobs]
-    ids = [hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).digest() for data in blobs]
-    unique = dict(zip(ids, blobs, strict=True))
-    seen: dict[bytes, tuple[int, int]] = {}  # id -> (offset in the pack, crc32 of its entry)
-    pack = hashlib.sha1(usedforsecurity=False)
+    ids = [object_id(BLOB, data) for data in blobs]
+    write_pack(repo, [(oid, BLOB, data) for oid, data in zip(ids, blobs, strict=True)])
+    return [pygit2.Oid(raw=oid) for oid in ids]
+
+
+def write_pack(repo: pygit2.Repository, objects: Sequence[tuple[bytes, int, bytes]],
+               meanwhile: Callable[[], None] | None = None) -> None:
+    """Store (raw id, type, content) objects in ``repo`` as one pack. Each id
+    must be ``object_id`` of its type and content: git names an object by it.
+
+    ``meanwhile`` runs while the pack is written: compressing 100,000 files
+    takes a second, by a forked child process where there is fork, beside
+    whatever ``meanwhile`` does here. A child that fails leaves no pack; the
+    pack is then written here (and its error, if any, raised here)."""
     directory = _objects(repo) / "pack"
     directory.mkdir(parents=True, exist_ok=True)
+    child = _fork_writer(directory, objects) if meanwhile is not None else None
+    try:
+        if meanwhile is not None:
+            meanwhile()
+    finally:
+        written = child is not None and _exited_well(child)
+    if not written:
+        _write_pack(directory, objects)
+
+
+def _fork_writer(directory: Path, objects: Sequence[tuple[bytes, int, bytes]]) -> int | None:
+    """The pid of a child process writing the pack, None where there is none."""
+    if not hasattr(os, "fork"):
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid == 0:  # the child: the pack, then leave without running any cleanup
+        code = 1
+        try:
+            _write_pack(directory, objects)
+            code = 0
+        finally:
+            os._exit(code)
+    return pid
+
+
+def _exited_well(pid: int) -> bool:
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def _write_pack(directory: Path, objects: Sequence[tuple[bytes, int, bytes]]) -> None:
+    unique = {oid: (kind, data) for oid, kind, data in objects}
+    seen: dict[bytes, tuple[int, int]] = {}  # id -> (offset in the pack, crc32 of its entry)
+    pack = hashlib.sha1(usedforsecurity=False)
     fd, temporary = tempfile.mkstemp(prefix="tmp_pack_", dir=directory)
+    compress, crc32 = zlib.compress, zlib.crc32
     try:
         with os.fdopen(fd, "wb") as out:
             header = b"PACK" + struct.pack(">II", 2, len(unique))
             out.write(header)
             pack.update(header)
             offset = len(header)
-            for oid, data in unique.items():
-                entry = _object_header(len(data)) + zlib.compress(data)
-                seen[oid] = (offset, zlib.crc32(entry))
+            for oid, (kind, data) in unique.items():
+                size = len(data)
+                # One byte of header up to 15 bytes, two up to 2,047: most record files.
+                head = (bytes(((kind << 4) | 0x80 | (size & 0x0F), size >> 4)) if 16 <= size < 2048
+                        else _object_header(kind, size))
+                entry = head + compress(data, _LEVEL)
+                seen[oid] = (offset, crc32(entry))
                 out.write(entry)
                 pack.update(entry)
                 offset += len(entry)
@@ -76,9 +182,6 @@ def write_blobs(repo: pygit2.Repository, blobs: Sequence[bytes]) -> list[pygit2.
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
-    return [pygit2.Oid(raw=oid) for oid in ids]
-
-
 def _objects(repo: pygit2.Repository) -> Path:
     """The object directory: a linked work tree (`git worktree add`) shares its main repository's."""
     git_dir = Path(repo.path)

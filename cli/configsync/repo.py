@@ -12,7 +12,7 @@ import os
 import shutil
 import stat
 import subprocess
-from collections.abc import Container, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +32,18 @@ BACKUP_PREFIX = "refs/configsync/backups/"
 #: keeps the commit from git's garbage collection, works on every backend, and
 #: the commit's message already says what it undoes.
 PENDING_PREFIX = "refs/configsync/pending-rollback/"
-_Nested = dict[str, "pygit2.Oid | None | _Nested"]  # a directory's changed entries (blob ids), by name
+
+
+@dataclass(frozen=True)
+class _NewTree:
+    """A directory written whole (raw id), in the pack with the new blobs."""
+
+    id: bytes
+
+
+# A directory's changed entries by name: a blob's raw id, None (removed), a
+# directory's changes, or a new directory already written.
+_Nested = dict[str, "bytes | None | _NewTree | _Nested"]
 FALLBACK_IDENTITY = ("configsync", "configsync@localhost")
 
 
@@ -91,6 +102,7 @@ class Repo:
         rel = os.path.relpath(config.root.resolve(), workdir)
         self.workdir = workdir
         self.prefix = "" if rel == "." else Path(rel).as_posix() + "/"
+        self._refreshing: subprocess.Popen[bytes] | None = None  # see _refresh_index
 
     # ---- revisions -----------------------------------------------------------
 
@@ -147,6 +159,14 @@ class Repo:
                for name, e in entries.items()):
             return None
         return {table: str(entries[table].id) if table in entries else "" for table in self.config.tables}
+
+    def tree_id(self, commit: pygit2.Commit, directory: str) -> str | None:
+        """The git tree id of ``directory`` (config-relative) at ``commit``; None where it is no directory."""
+        try:
+            entry = commit.tree[self.prefix + directory]
+        except KeyError:
+            return None
+        return str(entry.id) if entry.type == ObjectType.TREE else None
 
     def _tree_files(self, tree: pygit2.Tree, directory: str) -> Iterator[SourceFile]:
         try:
@@ -259,7 +279,17 @@ class Repo:
         changed: dict[str, tuple[str, bytes | None]] = {}
         if not prefixes:
             return changed
-        for path, flags in self.git.status(untracked_files="all").items():
+        # git's status lists every file of an untracked directory one by one
+        # (after a first snapshot: each file it wrote, all skipped here). It
+        # is asked for them only when such a directory holds one not skipped.
+        status = self.git.status(untracked_files="normal")
+        untracked = [path for path in status if path.endswith("/")]
+        if all(self._only_skipped(path, prefixes, skip) for path in untracked):
+            for path in untracked:
+                del status[path]
+        else:
+            status = self.git.status(untracked_files="all")
+        for path, flags in status.items():
             if flags & FileStatus.IGNORED or flags == FileStatus.CURRENT or not path.startswith(prefixes):
                 continue
             rel = path[len(self.prefix):]
@@ -269,6 +299,27 @@ class Repo:
             new = bool(flags & (FileStatus.WT_NEW | FileStatus.INDEX_NEW))
             changed[rel] = ("D" if data is None else "A" if new else "M", data)
         return changed
+
+    def _only_skipped(self, untracked: str, prefixes: tuple[str, ...], skip: Container[str]) -> bool:
+        """Is every file of the untracked directory ``untracked`` (a git path)
+        that lies under ``prefixes`` in ``skip``? Anything else there, a
+        symbolic link or a nested repository's .git too, is a no."""
+        pending = [untracked] if untracked.startswith(prefixes) else [p for p in prefixes if p.startswith(untracked)]
+        while pending:
+            directory = pending.pop()
+            try:
+                entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in os.scandir(self.workdir / directory)]
+            except FileNotFoundError:
+                continue
+            except OSError:
+                return False
+            for name, is_directory in entries:
+                path = directory + name
+                if is_directory:
+                    pending.append(path + "/")
+                elif path[len(self.prefix):] not in skip:
+                    return False
+        return True
 
     def dirty_paths(self) -> list[str]:
         """Uncommitted changes that apply would silently ignore."""
@@ -297,14 +348,26 @@ class Repo:
         except (KeyError, pygit2.GitError):
             return pygit2.Signature(*FALLBACK_IDENTITY)
 
-    def tree_with(self, base: pygit2.Commit | None, files: dict[str, bytes | None]) -> pygit2.Oid:
+    def tree_with(self, base: pygit2.Commit | None, files: dict[str, bytes | None],
+                  blob_ids: dict[str, bytes] | None = None, meanwhile: Callable[[], None] | None = None) -> pygit2.Oid:
         """A tree equal to ``base``'s with ``files`` (config-root paths) written or removed.
+        ``blob_ids``, when given, receives the id (raw) of each file written;
+        ``meanwhile`` runs once they are known, while the objects are written
+        (``packs.write_pack``).
 
         Only the directories on the way to a changed file are rebuilt; the
         rest keep their tree ids (an index of every path costs O(n) per path)."""
-        # The new blobs first, all at once (a pack when there are many: packs.py).
-        written = [data for data in files.values() if data is not None]
-        oids = iter(packs.write_blobs(self.git, written))
+        written = [(path, data) for path, data in files.items() if data is not None]
+        # The new blobs first, all at once: a pack when there are many (packs.py),
+        # with the trees of the directories that are new, written here too.
+        packed = len(written) >= packs.MIN_OBJECTS
+        if packed:
+            ids = [packs.object_id(packs.BLOB, data) for _, data in written]
+        else:
+            ids = [self.git.create_blob(data).raw for _, data in written]
+        if blob_ids is not None:
+            blob_ids.update((path, oid) for (path, _), oid in zip(written, ids, strict=True))
+        oids = iter(ids)
         nested: _Nested = {}
         for path, data in files.items():
             *directories, name = (self.prefix + path).split("/")
@@ -315,7 +378,30 @@ class Repo:
                     sub = level[directory] = {}
                 level = sub
             level[name] = None if data is None else next(oids)
+        if packed:
+            objects = [(oid, packs.BLOB, data) for oid, (_, data) in zip(ids, written, strict=True)]
+            self._new_trees(base.tree if base is not None else None, nested, objects)
+            packs.write_pack(self.git, objects, meanwhile)
+        elif meanwhile is not None:
+            meanwhile()
         return self._write_tree(base.tree if base is not None else None, nested) or self.git.TreeBuilder().write()
+
+    def _new_trees(self, tree: pygit2.Tree | None, changes: _Nested,
+                   objects: list[tuple[bytes, int, bytes]]) -> None:
+        """Each directory of ``changes`` that ``tree`` does not have, written
+        whole (``packs.tree_object``, its objects added to ``objects``) and
+        put in ``changes`` as a _NewTree; libgit2's tree builder then only
+        edits the directories that were there before."""
+        for name, change in changes.items():
+            if not isinstance(change, dict):
+                continue
+            existing = tree[name] if tree is not None and name in tree else None
+            if existing is not None and existing.type == ObjectType.TREE:
+                self._new_trees(existing.peel(pygit2.Tree), change, objects)
+            else:
+                written = _new_tree(change, objects)
+                if written is not None and written is not _EMPTY:  # an empty one: the tree builder removes it
+                    changes[name] = written
 
     def _write_tree(self, tree: pygit2.Tree | None, changes: _Nested) -> pygit2.Oid | None:
         """The tree with ``changes`` made; None when nothing is left in it (git keeps no empty directories)."""
@@ -329,18 +415,24 @@ class Repo:
                     builder.insert(name, oid, FileMode.TREE)
                 elif existing is not None:
                     builder.remove(name)
+            elif isinstance(change, _NewTree):
+                builder.insert(name, pygit2.Oid(raw=change.id), FileMode.TREE)
             elif change is None:
                 if existing is not None:
                     builder.remove(name)
             else:
-                builder.insert(name, change, FileMode.BLOB)
+                builder.insert(name, pygit2.Oid(raw=change), FileMode.BLOB)
         return builder.write() if len(builder) else None
 
-    def commit_files(self, files: dict[str, bytes | None], message: str) -> pygit2.Oid:
+    def commit_files(self, files: dict[str, bytes | None], message: str, blob_ids: dict[str, bytes] | None = None,
+                     meanwhile: Callable[[], None] | None = None) -> pygit2.Oid:
         """Commit exactly these paths on top of HEAD, and stage them so the work
-        tree stays clean; nothing else the user has staged is included."""
+        tree stays clean; nothing else the user has staged is included.
+        ``blob_ids``, ``meanwhile``: as for ``tree_with``. Call ``settle`` before this process
+        ends: the index may still be being refreshed (``_refresh_index``)."""
+        self.settle()
         head = self.head()
-        tree = self.tree_with(head, files)
+        tree = self.tree_with(head, files, blob_ids, meanwhile)
         sig = self.signature()
         index = self.git.index
         index.read()
@@ -369,16 +461,32 @@ class Repo:
         read_tree leaves new entries without it, and libgit2 never writes back
         what its status learns, so every later status (and snapshot) would
         re-hash every file this commit added: 15 s at 300,000 files. git's own
-        refresh does it once; without git installed, status is merely slower."""
+        refresh does it once (reading every new file: a second at 100,000
+        files), started here and waited for by ``settle``, so it runs beside
+        what the caller does meanwhile; without git installed, status is
+        merely slower."""
+        self.settle()
         git = shutil.which("git")
         if git is None:
             return
         try:
-            subprocess.run([git, "update-index", "-q", "--refresh"], cwd=self.workdir, check=False,
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           timeout=600)
+            self._refreshing = subprocess.Popen(
+                [git, "update-index", "-q", "--refresh"], cwd=self.workdir,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         except (OSError, subprocess.SubprocessError):
             return  # only ever a speed-up
+
+    def settle(self) -> None:
+        """Wait for the index refresh ``commit_files`` started, if any: it holds
+        the index's lock until it is done."""
+        refreshing, self._refreshing = self._refreshing, None
+        if refreshing is None:
+            return
+        try:
+            refreshing.wait(timeout=600)
+        except subprocess.TimeoutExpired:
+            refreshing.kill()  # only ever a speed-up; git leaves the index as it was
+            refreshing.wait()
 
     def save_backup(self, base: pygit2.Commit | None, files: dict[str, bytes | None], message: str,
                     namespace: str | None = None) -> str:
@@ -526,3 +634,33 @@ def read_regular_file(path: str) -> bytes:
         return data
     finally:
         os.close(fd)
+
+
+_EMPTY = _NewTree(b"")
+
+
+def _new_tree(changes: _Nested, objects: list[tuple[bytes, int, bytes]]) -> _NewTree | None:
+    """A directory that did not exist, holding only what ``changes`` puts in
+    it, written as a tree object (its subdirectories too) and added to
+    ``objects``; _EMPTY when nothing is put in it, None when a name is one
+    only libgit2's tree builder may judge (``packs.plain_name``)."""
+    if not packs.plain_names(list(changes)):
+        return None
+    entries: list[tuple[str, bool, bytes]] = []
+    for name, change in changes.items():
+        if isinstance(change, dict):
+            sub = _new_tree(change, objects)
+            if sub is None:
+                return None
+            if sub is not _EMPTY:
+                entries.append((name, True, sub.id))
+        elif isinstance(change, _NewTree):
+            entries.append((name, True, change.id))
+        elif change is not None:  # a removal of what was not there: nothing
+            entries.append((name, False, change))
+    if not entries:
+        return _EMPTY
+    data = packs.tree_object(entries)
+    oid = packs.object_id(packs.TREE, data)
+    objects.append((oid, packs.TREE, data))
+    return _NewTree(oid)

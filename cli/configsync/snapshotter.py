@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from . import files, naming, progress, yamlio
+import pygit2
+
+from . import files, naming, packs, progress, yamlio
 from .backends import TableInfo
 from .errors import ConfigsyncError, UnsafePlanError
-from .layout import ENVIRONMENTS
+from .layout import ENVIRONMENTS, table_dir
 from .overlay import deep_merge, ordered, overlay_rows
 from .overlay import header as overlay_header
 from .plan import MAX_SAFE_DELETE_FRACTION, mass_deletion
@@ -135,44 +137,111 @@ class Snapshotter:
         self._write(result)
         if commit:
             self._add_earlier(result, [prefixes[t] for t in live], on_disk)
-        if commit and (result.drift or result.earlier):
-            result.commit = str(sides.repo.commit_files(self._changed(result), self._message(result, message)))
-        unchanged = {t for t in live if not any(result.counts[t].values())}
-        self.shortcuts.snapshotted(known, clean, live, digests, unchanged, result.commit)
-        if result.commit and sides.env is None:
-            self._vouch(result, [t for t in live if t in clean and t in digests], infos, actual)
-        sides.cache.save()
+        blob_ids: dict[str, bytes] = {}  # path -> git blob id (raw) of each file committed
+        vouching_for = [t for t in live if t in clean and t in digests] if commit and sides.env is None else []
+        verdicts: dict[str, tuple[str, str, list[str]]] = {}
+        try:
+            if commit and (result.drift or result.earlier):
+                # Each table's verdict is found while git's objects are written (packs.write_pack).
+                result.commit = str(sides.repo.commit_files(
+                    self._changed(result), self._message(result, message), blob_ids,
+                    lambda: verdicts.update(self._verdicts(result, vouching_for, infos, actual, blob_ids))))
+            unchanged = {t for t in live if not any(result.counts[t].values())}
+            self.shortcuts.snapshotted(known, clean, live, digests, unchanged, result.commit)
+            if result.commit and sides.env is None:
+                self._vouch(result, vouching_for, infos, actual, verdicts)
+            sides.cache.save()
+        finally:
+            sides.repo.settle()
         return result
 
+    def _verdicts(self, result: SnapshotResult, tables: Sequence[str], infos: Mapping[str, TableInfo],
+                  actual: State, blob_ids: Mapping[str, bytes]) -> dict[str, tuple[str, str, list[str]]]:
+        """For each table whose record files this snapshot created, all of
+        them, and whose rows all pass (``vouching.rows_pass``, under HEAD's
+        schemas: the commit changes record files only): the tree id its
+        directory has when it holds just those files, the schema id, and the
+        validation cache's new entries. Found before the commit is made."""
+        from . import vouching  # JSON Schema: not for a snapshot without --commit
+        sides = self.sides
+        head = sides.repo.head()
+        if head is None or not tables:
+            return {}
+        schemas = sides.repo.source_at(head, "", [])
+        found = {}
+        for table in tables:
+            rows = {r.file: r.values for r in actual[table].values()}
+            tree = self._created_tree(table, rows, result, blob_ids)
+            if tree is None:
+                continue
+            passed = vouching.rows_pass(sides.config, schemas, table, sides.key_columns(table, infos[table]),
+                                        ((blob_ids[path].hex(), row) for path, row in rows.items()), sides.cache)
+            if passed is not None:
+                found[table] = (tree, *passed)
+        return found
+
     def _vouch(self, result: SnapshotResult, tables: Sequence[str], infos: Mapping[str, TableInfo],
-               actual: State) -> None:
+               actual: State, verdicts: Mapping[str, tuple[str, str, list[str]]]) -> None:
         """Leave the next plan of the new commit its warm path: a table whose
         record files this snapshot created, every one of them, is validated
         now as a plan validates it, from the rows those files render (a file
         created is ``render(row)``: no person's layout kept, no database-assigned
         column left out), so nothing is parsed again. Only a table that passes
         is remembered valid; one that does not (a row its schema refuses) is
-        left for the plan to report, as before."""
+        left for the plan to report, as before. A verdict found before the
+        commit holds for a table whose directory and schema are at the commit
+        what the verdict was found on; any other table takes the full validation."""
         sides = self.sides
         commit = sides.repo.resolve(result.commit or "HEAD")
         for table in tables:
-            source = sides.repo.source_at(commit, result.commit or "", [table])
-            rows = {r.file: r.values for r in actual[table].values()}
-            known: dict[str, Row] = {}
-            for file in source.snapshots:
-                if not file.path.endswith(naming.EXTENSION):
-                    continue  # validation says what it makes of it, as in a plan
-                data = result.written.get(file.path)
-                if file.path not in result.added or data is None or file.path not in rows \
-                        or file.blob_id != git_blob_id(data):
-                    break  # a file this snapshot did not create: a plan reads it
-                known[file.blob_id] = rows[file.path]
-            else:
-                try:
-                    sides.desired_state(source, [table], infos, known=known)
-                except ConfigsyncError:
-                    continue
-                self.shortcuts.vouched(commit, table)
+            verdict = verdicts.get(table)
+            if (verdict is not None and verdict[0] == sides.repo.tree_id(commit, table_dir(sides.config, table))
+                    and verdict[1] == self.shortcuts.schema_id(commit, table)):
+                sides.cache.remember_all(verdict[1], verdict[2])
+            elif not self._validates(commit, result, table, infos, {r.file: r.values for r in actual[table].values()}):
+                continue
+            self.shortcuts.vouched(commit, table)
+
+    def _created_tree(self, table: str, rows: Mapping[str, Row], result: SnapshotResult,
+                      blob_ids: Mapping[str, bytes]) -> str | None:
+        """The git tree id of the table's directory holding exactly the files
+        this snapshot created, one per row; None where a row's file is not one
+        (``vouching``'s premise, checked at the commit by that id)."""
+        directory = table_dir(self.sides.config, table)
+        start = len(directory) + 1
+        entries = []
+        for path in rows:
+            name, oid = path[start:], blob_ids.get(path)
+            if (oid is None or not path.startswith(directory + "/") or "/" in name or path not in result.added
+                    or path not in result.written):
+                return None
+            entries.append((name, False, oid))
+        try:
+            tree = packs.tree_object(entries)
+        except ValueError:  # a name only libgit2 judges: the full validation reads the tree
+            return None
+        return packs.object_id(packs.TREE, tree).hex()
+
+    def _validates(self, commit: pygit2.Commit, result: SnapshotResult, table: str,
+                   infos: Mapping[str, TableInfo], rows: Mapping[str, Row]) -> bool:
+        """Does the table's directory at ``commit`` pass validation as a plan
+        validates it, the files this snapshot created known by their rows?"""
+        sides = self.sides
+        source = sides.repo.source_at(commit, result.commit or "", [table])
+        known: dict[str, Row] = {}
+        for file in source.snapshots:
+            if not file.path.endswith(naming.EXTENSION):
+                continue  # validation says what it makes of it, as in a plan
+            data = result.written.get(file.path)
+            if file.path not in result.added or data is None or file.path not in rows \
+                    or file.blob_id != git_blob_id(data):
+                return False  # a file this snapshot did not create: a plan reads it
+            known[file.blob_id] = rows[file.path]
+        try:
+            sides.desired_state(source, [table], infos, known=known)
+        except ConfigsyncError:
+            return False
+        return True
 
     def _compare(self, result: SnapshotResult, table: str, info: TableInfo, rows: Mapping[str, Row],
                  under: Mapping[str, Row], header: str | None, prefix: str,
