@@ -75,7 +75,7 @@ def _slow_valid(schema: dict[str, Any], row: object) -> bool:
 
 def _agree(schema: dict[str, Any], row: object) -> bool | None:
     """The fast answer, after checking it against jsonschema (None: no fast yes for the schema)."""
-    check = fast_validation.fast_yes(schema, validation._checked_formats(validation.compile_schema(schema)))
+    check = fast_validation.fast_yes(schema, validation.checked_formats(validation.compile_schema(schema)))
     if check is None:
         return None
     said = check(row)  # type: ignore[arg-type]

@@ -145,6 +145,23 @@ def test_read_regular_file_refuses_a_link_and_stops_past_the_limit(tmp_path: Pat
     assert info.value.errno == errno.ELOOP
 
 
+def test_a_fifo_among_the_records_is_a_problem_not_a_hang(tmp_path: Path, where: str) -> None:
+    """A named pipe (git cannot hold one, but a job's step can leave one): opened
+    for reading it would wait for a writer forever."""
+    import os
+    repo = tmp_path / "repo"
+    config = _repo(repo)
+    keys = {t: s.key for t, s in config.tables.items()}
+    fifo = repo / "config-snapshots" / "system_config" / "key_0007.yaml"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    with pytest.raises(OSError) as info:
+        read_regular_file(str(fifo))
+    assert info.value.errno == errno.EINVAL
+    found = [str(p) for p in validation.problems_in(config, Repo(config).worktree_source(lazy=True), keys)]
+    assert found == ["config-snapshots/system_config/key_0007.yaml: cannot read it (not a regular file)"]
+
+
 def test_the_lazy_listing_lists_what_the_reading_one_lists(tmp_path: Path) -> None:
     """Files, links to files and to directories, broken links, nested and linked
     directories, .gitkeep: the same entries, the same symlink flags, the same bytes."""

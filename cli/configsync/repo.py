@@ -7,6 +7,7 @@ unstaged work is left alone.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import functools
 import os
 import shutil
@@ -619,11 +620,15 @@ class Repo:
 def read_regular_file(path: str) -> bytes:
     """A work-tree file's bytes, at most one byte past the size limit (enough to
     refuse, never a gigabyte into memory). A symbolic link is not followed:
-    OSError (ELOOP), as for a file that is gone."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    OSError (ELOOP), as for a file that is gone; nor is anything but a regular
+    file read (a FIFO put there since would block: O_NONBLOCK opens it, EINVAL)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
         limit = MAX_BYTES + 1
-        wanted = min(os.fstat(fd).st_size + 1, limit)
+        wanted = min(info.st_size + 1, limit)
         data = os.read(fd, wanted)
         if len(data) == wanted < limit:  # it grew since: read on to its end (or the limit)
             parts, total = [data], len(data)

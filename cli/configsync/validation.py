@@ -387,7 +387,7 @@ def _load_state(
     wanted = list(tables) if tables is not None else list(config.tables)
     validators, problems = load_schemas(config, source, wanted)
     # A fast yes per schema (jsonschema-rs), where one is safe: see fast_validation.
-    fast = {t: fast_validation.fast_yes(v.schema, _checked_formats(v)) for t, v in validators.items()}
+    fast = {t: fast_validation.fast_yes(v.schema, checked_formats(v)) for t, v in validators.items()}
     cache = cache or ValidationCache(None)
     schema_ids: dict[str, str] = {}
     for table in wanted:
@@ -519,7 +519,8 @@ def problems_in(
     return []
 
 
-def _checked_formats(validator: jsonschema.protocols.Validator) -> frozenset[str]:
+def checked_formats(validator: jsonschema.protocols.Validator) -> frozenset[str]:
+    """The formats ``validator`` checks (what a fast answer must check too)."""
     checker = getattr(validator, "format_checker", None)
     return frozenset(checker.checkers) if checker is not None else frozenset()
 

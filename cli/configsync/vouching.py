@@ -33,7 +33,7 @@ from . import fast_validation
 from .cache import ValidationCache
 from .config import Config
 from .records import Source
-from .validation import _checked_formats, load_schemas
+from .validation import checked_formats, load_schemas
 from .values import Row
 
 
@@ -46,7 +46,7 @@ def rows_pass(config: Config, schemas: Source, table: str, key_columns: Sequence
     validator = validators.get(table)
     if problems or validator is None:
         return None
-    check = fast_validation.fast_yes(validator.schema, _checked_formats(validator))
+    check = fast_validation.fast_yes(validator.schema, checked_formats(validator))
     if check is None:
         return None
     schema_id = cache.schema_id(schemas.schemas[config.schema_path(table)].data)
