@@ -21,7 +21,8 @@ from .records import render
 from .values import Value, format_decimal_yaml
 
 _STRINGS_REMEMBERED = 1 << 16  # texts of strings kept per process: values repeat, unique ones stop being kept
-_DIGITS = frozenset("0123456789")
+_DIGITS = yamlio._DIGITS
+_LEAVES = yamlio._LEAVES
 _NotFast = yamlio._NotFast
 _key = yamlio._key
 _scalar_text = yamlio._scalar_text
@@ -95,9 +96,6 @@ def _emit(value: Any, indent: str, lines: list[str], prefix: str) -> None:
             head = indent + "- "
     else:
         raise _Unusual
-
-
-_LEAVES = frozenset({str, int, Decimal, bool, type(None)})
 
 
 class _Unusual(Exception):
