@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(HERE))
 
 from datasets import FLEET_CONFIG_TABLES, FLEET_DDL, FLEET_FILL, SHAPES, Shape  # noqa: E402
-from measure import Figure, measure, measure_median  # noqa: E402
+from measure import Figure, measure, measure_median, median_rounds  # noqa: E402
 from report import (  # noqa: E402
     APPLY_CHANGED,
     APPLY_EMPTY,
@@ -335,9 +335,13 @@ def main() -> None:
     parser.add_argument("--envs", type=int, default=100, help="environments of the fleet run (0: no fleet run)")
     parser.add_argument("--runner-setup", type=float, default=45.0,
                         help="seconds a GitHub job spends before configsync runs, for the estimate (default 45)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure each size this many times, floors included, and report the medians (default 1)")
     parser.add_argument("--json", type=Path, default=Path("bench.json"), help="raw figures (default bench.json)")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
+    if args.rounds < 1:
+        parser.error("--rounds: at least 1")
     if args.skip_largest and len(sizes) > 1:
         sizes = sizes[:-1]
     try:
@@ -355,7 +359,13 @@ def main() -> None:
         figures += fixed_cost(Path(tmp))
         for shape in shapes:
             for n in sizes:
-                figures += run_size(base_url, shape, n, Path(tmp))
+                rounds = []
+                for r in range(args.rounds):
+                    if args.rounds > 1:
+                        print(f"round {r + 1} of {args.rounds}", file=sys.stderr, flush=True)
+                    (Path(tmp) / f"round-{r}").mkdir(exist_ok=True)
+                    rounds.append(run_size(base_url, shape, n, Path(tmp) / f"round-{r}"))
+                figures += median_rounds(rounds)
                 # Kept as it goes: a run that fails or is stopped later still leaves these.
                 args.json.write_text(json.dumps({"partial": True, "figures": [asdict(f) for f in figures]}, indent=2) + "\n")
         if args.envs > 0:
@@ -363,13 +373,14 @@ def main() -> None:
     load_after, minutes = os.getloadavg(), (time.time() - started) / 60
     machine = {"cores": os.cpu_count(), "load_before": load_before, "load_after": load_after,
                "python": platform.python_version(), "postgresql": version, "platform": platform.platform(),
-               "minutes": minutes}
+               "minutes": minutes, "rounds": args.rounds}
     goals = fixed_goals(figures)
     shape_goal_lists = {shape.name: shape_goals(figures, shape.name, sizes) for shape in shapes}
     estimate = rollout_estimate(fleet, args.runner_setup) if fleet else None
 
     out = [f"# configsync bench: {os.cpu_count()} cores, load {load_before[0]:.1f} → {load_after[0]:.1f}, "
-           f"PostgreSQL {version}, Python {platform.python_version()}, {minutes:.0f} min", ""]
+           f"PostgreSQL {version}, Python {platform.python_version()}, {minutes:.0f} min"
+           + (f"; each size measured {args.rounds} times, the median of each figure" if args.rounds > 1 else ""), ""]
     for shape in shapes:
         n = max(sizes)
         out += [f"## Goals, {shape.name} table set, N={n:,} ({shape.rows(n):,} rows)", ""]

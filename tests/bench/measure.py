@@ -157,5 +157,21 @@ def measure_median(label: str, shape: str, n: int, argv: list[str], cwd: Path, e
     return figure
 
 
+def median_rounds(rounds: list[list[Figure]]) -> list[Figure]:
+    """One figure per command of several rounds of the same commands: the
+    median seconds (a round the disk or a neighbour slowed is one vote, for
+    the floors as for configsync) and the largest peak memory."""
+    if len(rounds) == 1:
+        return rounds[0]
+    combined = []
+    for same in zip(*rounds, strict=True):
+        first = same[0]
+        if any((f.command, f.shape, f.n) != (first.command, first.shape, first.n) for f in same):
+            raise ValueError(f"rounds measured different commands: {[f.command for f in same]}")
+        combined.append(Figure(first.command, first.shape, first.n, statistics.median(f.seconds for f in same),
+                               max(f.mb for f in same), first.exit_code))
+    return combined
+
+
 if __name__ == "__main__":
     _serve()
