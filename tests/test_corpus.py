@@ -6,7 +6,7 @@ seeded Moose database (SQLite), committed, and then the command CI would run
 must end the same way: exit 1, each line of the case's `expected.txt` in the
 output (the file and line, or the setting, and what is wrong), no traceback,
 the database and git exactly as they were, and bounded time and memory (the
-process's own peak RSS, from wait4).
+process's own peak RSS, from wait4 in a small launcher).
 
 A case directory holds:
 
@@ -24,11 +24,11 @@ A case directory holds:
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ import yaml
 from helpers import Result, commit_all, dump, head, init_repo, run, sqlite_moose
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
+LAUNCHER = Path(__file__).resolve().parent / "support" / "rusage_launch.py"
 CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
 # CPU seconds, not wall time: a hostile input must not make configsync compute
 # for long, and CPU time does not grow when the machine is busy (wall time did:
@@ -66,28 +67,21 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def measured(argv: list[str], cwd: Path, env: dict[str, str]) -> Outcome:
-    """Run a process; its exit code, output, wall time, CPU time and own peak RSS."""
-    out, err = cwd.parent / "stdout", cwd.parent / "stderr"
-    began = time.monotonic()
+    """Run a process; its exit code, output, wall time, CPU time and own peak
+    RSS (from wait4, in a small launcher: see tests/support/rusage_launch.py)."""
+    out, err, usage = cwd.parent / "stdout", cwd.parent / "stderr", cwd.parent / "usage.json"
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
-        proc = subprocess.Popen(argv, cwd=cwd, stdout=stdout, stderr=stderr, env=env)
-        try:
-            while True:
-                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-                if pid:
-                    break
-                if time.monotonic() - began > 6 * MAX_SECONDS:  # a runaway, even on a loaded machine
-                    proc.kill()
-                time.sleep(0.005)
-        finally:
-            proc.returncode = os.waitstatus_to_exitcode(status) if pid else -9
+        # The launcher kills a runaway, even on a loaded machine; the timeout here only guards the launcher.
+        subprocess.run([sys.executable, str(LAUNCHER), str(usage), str(6 * MAX_SECONDS), *argv], cwd=cwd,
+                       stdout=stdout, stderr=stderr, env=env, timeout=12 * MAX_SECONDS, check=True)
+    figures = json.loads(usage.read_text())
     return Outcome(
-        proc.returncode,
+        figures["exit_code"],
         out.read_text(errors="replace"),
         err.read_text(errors="replace"),
-        time.monotonic() - began,
-        usage.ru_utime + usage.ru_stime,
-        usage.ru_maxrss / 1024,  # KiB on Linux
+        figures["seconds"],
+        figures["cpu_seconds"],
+        figures["rss_kib"] / 1024,  # KiB on Linux
     )
 
 
