@@ -83,6 +83,8 @@ def tree_object(entries: Iterable[tuple[str, bool, bytes]]) -> bytes:
 
 def _object_header(kind: int, size: int) -> bytes:
     """A pack entry's type and size: 3 bits of type, the size in 4 + 7n bits, little end first."""
+    if 16 <= size < 2048:  # two bytes: most record files (this runs once per object of a pack)
+        return bytes(((kind << 4) | 0x80 | (size & 0x0F), size >> 4))
     out = bytearray()
     byte = (kind << 4) | (size & 0x0F)
     size >>= 4
@@ -92,16 +94,6 @@ def _object_header(kind: int, size: int) -> bytes:
         size >>= 7
     out.append(byte)
     return bytes(out)
-
-
-def write_blobs(repo: pygit2.Repository, blobs: Sequence[bytes]) -> list[pygit2.Oid]:
-    """Store ``blobs`` in ``repo`` and return their ids, in order: as one pack
-    when there are many, else loose (``Repository.create_blob``)."""
-    if len(blobs) < MIN_OBJECTS:
-        return [repo.create_blob(data) for data in blobs]
-    ids = [object_id(BLOB, data) for data in blobs]
-    write_pack(repo, [(oid, BLOB, data) for oid, data in zip(ids, blobs, strict=True)])
-    return [pygit2.Oid(raw=oid) for oid in ids]
 
 
 def write_pack(repo: pygit2.Repository, objects: Sequence[tuple[bytes, int, bytes]],
@@ -161,11 +153,7 @@ def _write_pack(directory: Path, objects: Sequence[tuple[bytes, int, bytes]]) ->
             pack.update(header)
             offset = len(header)
             for oid, (kind, data) in unique.items():
-                size = len(data)
-                # One byte of header up to 15 bytes, two up to 2,047: most record files.
-                head = (bytes(((kind << 4) | 0x80 | (size & 0x0F), size >> 4)) if 16 <= size < 2048
-                        else _object_header(kind, size))
-                entry = head + compress(data, _LEVEL)
+                entry = _object_header(kind, len(data)) + compress(data, _LEVEL)
                 seen[oid] = (offset, crc32(entry))
                 out.write(entry)
                 pack.update(entry)
@@ -182,6 +170,8 @@ def _write_pack(directory: Path, objects: Sequence[tuple[bytes, int, bytes]]) ->
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+
+
 def _objects(repo: pygit2.Repository) -> Path:
     """The object directory: a linked work tree (`git worktree add`) shares its main repository's."""
     git_dir = Path(repo.path)

@@ -81,6 +81,12 @@ def predictor(column: Column) -> Predict:
     return _null_only
 
 
+def _printable_decimal(value: Value) -> bool:
+    """A Decimal numeric_out prints as format(value, "f") does (not NaN or
+    infinite; not -0, which prints as 0)."""
+    return type(value) is Decimal and value.is_finite() and not (value.is_zero() and value.is_signed())
+
+
 def _null_only(value: Value) -> str | None:
     return NULL if value is None else None
 
@@ -108,7 +114,7 @@ def _numeric(value: Value) -> str | None:
         return NULL
     if type(value) is int:
         return str(value)
-    if type(value) is Decimal and value.is_finite() and not (value.is_zero() and value.is_signed()):
+    if _printable_decimal(value):
         return format(value, "f")  # numeric keeps the scale it is given: 1.50 stays 1.50, 1E+2 is 100
     return None
 
@@ -118,14 +124,9 @@ def _scaled(scale: int) -> Predict:
     (which the column rounds: the read-back says so) is not predicted."""
 
     def predict(value: Value) -> str | None:
-        if value is None:
-            return NULL
-        if type(value) is int:
-            text = str(value)
-        elif type(value) is Decimal and value.is_finite() and not (value.is_zero() and value.is_signed()):
-            text = format(value, "f")
-        else:
-            return None
+        text = _numeric(value)
+        if text is None or value is None:
+            return text
         point = text.find(".")
         if point < 0:
             return text + "." + "0" * scale if scale else text
@@ -200,15 +201,8 @@ def _text_array(value: Value) -> str | None:
                 or "\x00NULL\x00" in "\x00" + joined.upper() + "\x00"):
             return copy_field("{" + ",".join(map(_array_element, value)) + "}")  # type: ignore[arg-type]
         return copy_field("{" + ",".join(value) + "}")  # type: ignore[arg-type]
-    parts = []
-    for item in value:
-        if item is None:
-            parts.append("NULL")
-        elif type(item) is str:
-            parts.append(_array_element(item))
-        else:
-            return None
-    return copy_field("{" + ",".join(parts) + "}")
+    text = _elements(value, lambda item: _array_element(item) if type(item) is str else None)
+    return None if text is None else copy_field(text)
 
 
 def _integer_array(value: Value) -> str | None:
@@ -216,14 +210,18 @@ def _integer_array(value: Value) -> str | None:
         return NULL
     if type(value) is not list:
         return None
+    return _elements(value, lambda item: str(item) if type(item) is int else None)
+
+
+def _elements(items: list[Value], element: Callable[[Value], str | None]) -> str | None:
+    """array_out's text of ``items`` (NULL for None, ``element`` for the
+    others); None where ``element`` predicts no text for one."""
     parts = []
-    for item in value:
-        if item is None:
-            parts.append("NULL")
-        elif type(item) is int:
-            parts.append(str(item))
-        else:
+    for item in items:
+        text = "NULL" if item is None else element(item)
+        if text is None:
             return None
+        parts.append(text)
     return "{" + ",".join(parts) + "}"
 
 
@@ -316,7 +314,7 @@ def _jsonb_ordered(value: Any) -> Any:
         return [v if type(v) in _PLAIN else _jsonb_ordered(v) for v in value]
     if kind in _PLAIN:
         return value
-    if kind is Decimal and value.is_finite() and not (value.is_zero() and value.is_signed()):
+    if _printable_decimal(value):
         return value
     raise _Unpredictable
 
