@@ -16,7 +16,7 @@ from configsync.cache import ValidationCache
 from configsync.config import Config, load_config
 from configsync.records import Source, SourceFile, git_blob_id
 from configsync.repo import Repo, read_regular_file
-from helpers import commit_all, init_repo, run
+from helpers import commit_all, init_repo, run, sqlite_moose
 
 COUNT = 80
 
@@ -160,6 +160,31 @@ def test_a_fifo_among_the_records_is_a_problem_not_a_hang(tmp_path: Path, where:
     assert info.value.errno == errno.EINVAL
     found = [str(p) for p in validation.problems_in(config, Repo(config).worktree_source(lazy=True), keys)]
     assert found == ["config-snapshots/system_config/key_0007.yaml: cannot read it (not a regular file)"]
+
+
+@pytest.mark.parametrize(("fifo_at", "args"), [
+    ("schemas/system_config.schema.json", ("validate",)),
+    ("config-snapshots/system_config/key_0007.yaml", ("snapshot",)),
+])
+def test_a_fifo_that_a_command_reads_whole_is_an_error_not_a_hang(tmp_path: Path, fifo_at: str,
+                                                                     args: tuple[str, ...]) -> None:
+    """The schemas, and a snapshot's record files, are read as they are listed
+    (not lazily): a named pipe there would block the read (and a snapshot's
+    write) forever. Run as a process, with a deadline, so a hang fails the test."""
+    import os
+    import subprocess
+    import sys
+    repo = tmp_path / "repo"
+    _repo(repo)
+    db = sqlite_moose(tmp_path / "db.sqlite")
+    (repo / fifo_at).unlink()
+    os.mkfifo(repo / fifo_at)
+    done = subprocess.run([sys.executable, "-m", "configsync", "--database", db, *args], cwd=repo,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == (f"error: {fifo_at}: not a regular file (a named pipe, socket or device); "
+                           "configsync reads only regular files here: remove it\n")
+    assert (repo / "config-snapshots" / "system_config" / "key_0001.yaml").read_text().startswith("config_key: key_0001")
 
 
 def test_the_lazy_listing_lists_what_the_reading_one_lists(tmp_path: Path) -> None:

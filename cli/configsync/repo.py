@@ -252,14 +252,23 @@ class Repo:
                     yield SourceFile(f"{rel_dir}/{name}", b"", symlink=True)
             for name in sorted(filenames):
                 full = os.path.join(dirpath, name)
+                rel = f"{rel_dir}/{name}"
                 info = os.lstat(full)
                 if stat.S_ISLNK(info.st_mode):
-                    yield SourceFile(f"{rel_dir}/{name}", b"", symlink=True)
+                    yield SourceFile(rel, b"", symlink=True)
                     continue
-                with open(full, "rb") as handle:
-                    # Read one byte past the limit: enough to refuse, never a
-                    # gigabyte into memory.
-                    yield SourceFile(f"{rel_dir}/{name}", handle.read(MAX_BYTES + 1))
+                try:
+                    data = read_regular_file(full)
+                except OSError as exc:
+                    if exc.errno == errno.ELOOP:  # made a link since the lstat: one, as listed links are
+                        yield SourceFile(rel, b"", symlink=True)
+                        continue
+                    if exc.errno == errno.EINVAL:
+                        # A named pipe would block the read (and a snapshot's write) forever.
+                        raise RepoError(f"{rel}: not a regular file (a named pipe, socket or device); "
+                                        "configsync reads only regular files here: remove it") from None
+                    raise
+                yield SourceFile(rel, data)
 
     def clean_tables(self, tables: Sequence[str]) -> set[str]:
         """Tables whose record directory in the work tree is exactly HEAD's."""

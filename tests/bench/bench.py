@@ -313,7 +313,7 @@ def run_fleet(base_url: str, envs: int, work: Path) -> list[Figure]:
         env = git_env(variables)
         run_quiet([*CS, "--database", source_url, "schema", "infer", "--write", "--force"], repo, env)
         run_quiet([*CS, "--database", source_url, "snapshot"], repo, env)
-        shutil.rmtree(repo / ".configsync", ignore_errors=True)
+        set_aside(repo / ".configsync", work)
         commit_all(repo, "fleet records")
         select = ["--env", "tenant-*"]
         figures = [
