@@ -58,7 +58,7 @@ def test_writer_refuses_every_path_the_old_check_refused(tmp_path: Path) -> None
     (root / "t/real/link.yaml").symlink_to(tmp_path / "outside/x.yaml")
     (root / "t/real/dangling.yaml").symlink_to(tmp_path / "nowhere.yaml")
     paths = ["t/real/a.yaml", "t/real/new.yaml", "t/linked/a.yaml", "t/real/link.yaml", "t/real/dangling.yaml",
-             "t/missing/deeper/a.yaml", "t/linked", "t/file/a.yaml", "", ".", "/etc/passwd", "t/../../x.yaml",
+             "t/missing/deeper/a.yaml", "t/linked", "", ".", "/etc/passwd", "t/../../x.yaml",
              "t//real/./a.yaml", "./t/linked/b.yaml", "t/real/a.yaml/", "t/real/..", "t/real/.", "/x.yaml", "x.yaml",
              "t/real/", "t/missing/deeper/b.yaml", "t/missing/deeper/..", "t/missing/deeper/.", "t/missing/deeper/",
              "t/missing/deeper/../../../x.yaml", "/t/missing/deeper/c.yaml"]
@@ -68,6 +68,26 @@ def test_writer_refuses_every_path_the_old_check_refused(tmp_path: Path) -> None
         assert _outcome(lambda: (writer.check(rel), root / rel)[1]) == old, rel  # noqa: B023
         assert _outcome(lambda: files.check(root, rel)) == old, rel  # noqa: B023
     assert sorted(p.name for p in (tmp_path / "outside").iterdir()) == []
+    # Where the old check let a write fail deep in the OS (NotADirectoryError, a crash
+    # report), a file in place of a directory is now named.
+    for check in (writer.check, lambda rel: files.check(root, rel), lambda rel: writer.write(rel, b"a: 1\n")):
+        with pytest.raises(UnsafePathError, match=r"^t/file is a file where configsync needs a directory; "):
+            check("t/file/a.yaml")
+    assert (root / "t/file").read_text() == "not a directory\n"
+
+
+def test_a_file_where_a_table_directory_goes_is_named_and_nothing_is_written(tmp_path: Path) -> None:
+    db = sqlite_moose(tmp_path / "db.sqlite")
+    repo = tmp_path / "repo"
+    init_repo(repo)
+    (repo / "config-snapshots").mkdir()
+    (repo / "config-snapshots" / "system_config").write_text("not a directory\n")
+    for args in (("snapshot",), ("snapshot", "--commit")):
+        result = run(repo, *args, database=db)
+        assert result.code == 1, result.text
+        assert result.err == ("error: config-snapshots/system_config is a file where configsync needs a directory; "
+                              "move it away (git rm it), then run again.\n")
+        assert sorted(p.name for p in (repo / "config-snapshots").iterdir()) == ["system_config"]
 
 
 def test_writer_refuses_a_link_in_the_second_table_directory(tmp_path: Path) -> None:

@@ -124,8 +124,12 @@ class Writer:
                 return
             if stat.S_ISLNK(mode):
                 raise _refuse(parts, index + 1)
-            if stat.S_ISDIR(mode):  # not a file in the way: writing under it fails as it did
-                self._real.add(rel)
+            if not stat.S_ISDIR(mode):
+                # A file where a table's directory goes: named, before anything is written,
+                # not an OSError from deep inside a write.
+                raise UnsafePathError(f"{rel} is a file where configsync needs a directory; "
+                                      "move it away (git rm it), then run again.")
+            self._real.add(rel)
 
     def check(self, rel: str) -> None:
         """UnsafePathError as ``check`` gives it."""
