@@ -43,8 +43,8 @@ def _lstat_mode(path: str) -> int | None:
 
 def check(root: Path, rel: str) -> Path:
     """The absolute path of ``rel`` under ``root``; UnsafePathError if any
-    component of it (the file itself included) is a symbolic link, or it
-    would leave ``root``."""
+    component of it (the file itself included) is a symbolic link, one of its
+    directories is not a directory, or it would leave ``root``."""
     Writer(root).check(rel)
     return root / rel
 
