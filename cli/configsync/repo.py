@@ -253,14 +253,10 @@ class Repo:
             for name in sorted(filenames):
                 full = os.path.join(dirpath, name)
                 rel = f"{rel_dir}/{name}"
-                info = os.lstat(full)
-                if stat.S_ISLNK(info.st_mode):
-                    yield SourceFile(rel, b"", symlink=True)
-                    continue
                 try:
                     data = read_regular_file(full)
                 except OSError as exc:
-                    if exc.errno == errno.ELOOP:  # made a link since the lstat: one, as listed links are
+                    if exc.errno == errno.ELOOP:  # a link (to a file, a directory or nothing): O_NOFOLLOW refused it
                         yield SourceFile(rel, b"", symlink=True)
                         continue
                     if exc.errno == errno.EINVAL:
